@@ -1,0 +1,23 @@
+//! `ped-proto`: the wire formats and the end-to-end secure channel between an HSM and
+//! a PIN Entry Device (PED).
+//!
+//! The crate is sans-IO: it never touches a socket, a file, a clock or a thread.
+//! Bytes and events go in, bytes and effects come out; time (`now`, Unix seconds) and
+//! randomness (a [`rand_core::CryptoRng`]) are passed in by the caller. The daemons
+//! (`pedserver`, `pedclient`), the PED firmware and the emulated HSM are thin adapters
+//! around it. docs/protocol.md specifies every byte it produces.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod ctr;
+pub mod ecdh;
+pub mod error;
+pub mod kdf;
+pub mod kwp;
+pub mod mac;
+mod wire;
+
+pub use error::{CertificateError, DecodeError, Error, ErrorCode};
