@@ -43,7 +43,7 @@ pub fn wrap(key: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, Error> {
 
 /// Unwraps and checks the integrity of `wrapped`; any failure is [`Error::CspUnwrapFailed`].
 pub fn unwrap(key: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
-    if wrapped.len() < 16 || wrapped.len() % 8 != 0 || wrapped.len() > wrapped_len(MAX_WRAP_INPUT) {
+    if wrapped.len() < 16 || !wrapped.len().is_multiple_of(8) || wrapped.len() > wrapped_len(MAX_WRAP_INPUT) {
         return Err(Error::CspUnwrapFailed);
     }
     let mut out = Zeroizing::new(vec![0u8; wrapped.len()]);

@@ -12,12 +12,19 @@
 
 extern crate alloc;
 
+pub mod cert;
 pub mod ctr;
+
 pub mod ecdh;
 pub mod error;
+pub mod factory;
+pub mod frame;
+pub mod handshake;
 pub mod kdf;
 pub mod kwp;
 pub mod mac;
+pub mod record;
+pub mod secrets;
 mod wire;
 
 pub use error::{CertificateError, DecodeError, Error, ErrorCode};

@@ -1,0 +1,210 @@
+//! The PED's end of the handshake (party U).
+
+use alloc::vec::Vec;
+
+use rand_core::CryptoRng;
+use zeroize::Zeroizing;
+
+use super::expect_frame;
+use super::messages::{ChannelKind, HsmEphemeral, HsmFinished, HsmHello, PedKeyShare};
+use super::schedule::{self, KeyBlock, Transcript};
+use crate::cert::ChainCache;
+use crate::ecdh::{EcdhKeyPair, EcdhPublicKey, FIELD_LEN, PUBLIC_KEY_LEN};
+use crate::error::{CertificateError, Error};
+use crate::frame::{self, Frame, FrameType};
+use crate::mac::{self, TAG_LEN};
+use crate::record::{ChannelSession, Role};
+use crate::secrets::{PasswordDigits, Rpv};
+
+/// What the PED reads from the orange key(s) of a Remote PED: the RPV, reassembled
+/// from its splits, and the RPK static key with its certificate.
+#[derive(Debug)]
+pub struct RpkCredential {
+    /// The RPV.
+    pub rpv: Rpv,
+    /// The RPK static key pair.
+    pub static_key: EcdhKeyPair,
+    /// The RPK certificate, issued by the HSM's HOC.
+    pub cert_der: Vec<u8>,
+}
+
+/// The PED before the HSM has spoken.
+#[derive(Debug)]
+pub struct AwaitingHello {
+    ped_id: Vec<u8>,
+    versions: Vec<u16>,
+}
+
+impl AwaitingHello {
+    /// A PED with identifier `ped_id` (its serial number) speaking `versions`.
+    pub fn new(ped_id: &[u8], versions: &[u16]) -> Self {
+        AwaitingHello { ped_id: ped_id.to_vec(), versions: versions.to_vec() }
+    }
+
+    /// Takes the HsmHello: picks the best common version and verifies the HSM's chain
+    /// against the trusted root at time `now` (through `cache`, which skips the
+    /// signatures of a chain already verified byte for byte).
+    pub fn receive_hello(
+        self,
+        frame: Frame<'_>,
+        trusted_root: &[u8],
+        now: u64,
+        cache: &mut ChainCache,
+    ) -> Result<HelloReceived, Error> {
+        let body = expect_frame(frame, FrameType::HsmHello)?;
+        let hello = HsmHello::decode(body)?;
+        let version =
+            self.versions.iter().copied().filter(|v| hello.versions.contains(v)).max().ok_or(Error::NoCommonVersion)?;
+        let chain: Vec<&[u8]> = hello.chain.iter().map(Vec::as_slice).collect();
+        let hsm_static = *cache.verify_hsm_chain(&chain, trusted_root, now)?.leaf_key();
+        Ok(HelloReceived { ped_id: self.ped_id, version, hello_hash: schedule::hello_hash(body), hello, hsm_static })
+    }
+}
+
+/// The hello is accepted; the PED now needs what its kind asks of the key holder
+/// (nothing, the password typed on the keypad, or the orange key).
+#[derive(Debug)]
+pub struct HelloReceived {
+    ped_id: Vec<u8>,
+    version: u16,
+    hello_hash: [u8; 64],
+    hello: HsmHello,
+    hsm_static: EcdhPublicKey,
+}
+
+impl HelloReceived {
+    /// The channel the HSM opens.
+    pub fn kind(&self) -> ChannelKind {
+        self.hello.kind
+    }
+
+    /// The HSM's identifier (serial number) from its hello.
+    pub fn hsm_id(&self) -> &[u8] {
+        &self.hello.hsm_id
+    }
+
+    /// The protocol version chosen.
+    pub fn version(&self) -> u16 {
+        self.version
+    }
+
+    /// Local PED-USB: answers with an ephemeral key.
+    pub fn respond_local<R: CryptoRng + ?Sized>(self, rng: &mut R) -> Result<(AwaitingFinished, Vec<u8>), Error> {
+        self.require(ChannelKind::Local)?;
+        let ephemeral = EcdhKeyPair::generate(rng);
+        let z = ephemeral.diffie_hellman(&self.hsm_static);
+        self.respond(ephemeral, z.as_bytes(), &[], None)
+    }
+
+    /// Remote before RPV initialisation: answers with an ephemeral key and a tag that
+    /// proves knowledge of the password typed on the keypad.
+    pub fn respond_password<R: CryptoRng + ?Sized>(
+        self,
+        password: &PasswordDigits,
+        rng: &mut R,
+    ) -> Result<(AwaitingFinished, Vec<u8>), Error> {
+        self.require(ChannelKind::RemotePassword)?;
+        let ephemeral = EcdhKeyPair::generate(rng);
+        let z = ephemeral.diffie_hellman(&self.hsm_static);
+        self.respond(ephemeral, z.as_bytes(), password.expose(), None)
+    }
+
+    /// Remote after RPV initialisation: checks that the RPK certificate comes from the
+    /// same HOC as the HSM's chain, then answers with an ephemeral key, the RPK
+    /// certificate and a tag keyed by Z and the RPV.
+    pub fn respond_rpv<R: CryptoRng + ?Sized>(
+        self,
+        rpk: &RpkCredential,
+        trusted_root: &[u8],
+        now: u64,
+        cache: &mut ChainCache,
+        rng: &mut R,
+    ) -> Result<(AwaitingFinished, Vec<u8>), Error> {
+        self.require(ChannelKind::RemoteRpv)?;
+        let HsmEphemeral::Key(hsm_ephemeral) = &self.hello.ephemeral else {
+            return Err(Error::UnexpectedMessage);
+        };
+        // The RPK certificate under the HSM's own issuers is a chain of the same shape
+        // as the HSM's: verifying it so proves the shared HOC, and the cache makes the
+        // check free on every later connection.
+        let mut rpk_chain: Vec<&[u8]> = Vec::with_capacity(self.hello.chain.len());
+        rpk_chain.push(&rpk.cert_der);
+        rpk_chain.extend(self.hello.chain.iter().skip(1).map(Vec::as_slice));
+        let certified = cache
+            .verify_hsm_chain(&rpk_chain, trusted_root, now)
+            .map_err(|e| if e == CertificateError::NameMismatch { CertificateError::HocMismatch } else { e })?;
+        if certified.leaf_key() != rpk.static_key.public() {
+            return Err(Error::Certificate(CertificateError::HocMismatch));
+        }
+        let ephemeral = EcdhKeyPair::generate(rng);
+        let mut z = Zeroizing::new([0u8; 2 * FIELD_LEN]);
+        z[..FIELD_LEN].copy_from_slice(ephemeral.diffie_hellman(hsm_ephemeral).as_bytes());
+        z[FIELD_LEN..].copy_from_slice(rpk.static_key.diffie_hellman(&self.hsm_static).as_bytes());
+        self.respond(ephemeral, z.as_slice(), rpk.rpv.expose(), Some(rpk.cert_der.clone()))
+    }
+
+    fn require(&self, kind: ChannelKind) -> Result<(), Error> {
+        if self.hello.kind == kind { Ok(()) } else { Err(Error::ChannelKindRefused) }
+    }
+
+    fn respond(
+        self,
+        ephemeral: EcdhKeyPair,
+        z: &[u8],
+        secret: &[u8],
+        rpk_cert: Option<Vec<u8>>,
+    ) -> Result<(AwaitingFinished, Vec<u8>), Error> {
+        let kind = self.hello.kind;
+        let ped_ephemeral = ephemeral.public().to_uncompressed();
+        let hsm_ephemeral = self.hello.ephemeral.ephemeral_data();
+        let transcript = self.transcript(&ped_ephemeral, &hsm_ephemeral);
+        let keys = schedule::derive(kind, z, &schedule::fixed_info(&transcript, secret))?;
+        let tag = kind.ped_confirms().then(|| schedule::ped_tag(&keys.mac_key, &transcript));
+        let expected_hsm_tag = schedule::hsm_tag(&keys.mac_key, &transcript);
+        let share = PedKeyShare {
+            version: self.version,
+            ped_id: self.ped_id.clone(),
+            ephemeral: *ephemeral.public(),
+            rpk_cert,
+            tag,
+        };
+        let frame = frame::encode(FrameType::PedKeyShare, &share.encode(kind)?);
+        Ok((AwaitingFinished { kind, expected_hsm_tag, keys }, frame))
+    }
+
+    fn transcript<'a>(&'a self, ped_ephemeral: &'a [u8; PUBLIC_KEY_LEN], hsm_ephemeral: &'a [u8]) -> Transcript<'a> {
+        Transcript {
+            kind: self.hello.kind,
+            version: self.version,
+            hello_hash: self.hello_hash,
+            ped_id: &self.ped_id,
+            hsm_id: &self.hello.hsm_id,
+            ped_ephemeral,
+            hsm_ephemeral,
+        }
+    }
+}
+
+/// The PED has answered and awaits the HSM's key confirmation.
+pub struct AwaitingFinished {
+    kind: ChannelKind,
+    expected_hsm_tag: [u8; TAG_LEN],
+    keys: KeyBlock,
+}
+
+impl core::fmt::Debug for AwaitingFinished {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AwaitingFinished").field("kind", &self.kind).finish_non_exhaustive()
+    }
+}
+
+impl AwaitingFinished {
+    /// Checks the HSM's tag; the channel is established only if it verifies.
+    pub fn receive_finished(self, frame: Frame<'_>) -> Result<ChannelSession, Error> {
+        let finished = HsmFinished::decode(expect_frame(frame, FrameType::HsmFinished)?)?;
+        if !mac::tags_equal(&self.expected_hsm_tag, &finished.tag) {
+            return Err(Error::KeyConfirmationFailed);
+        }
+        Ok(ChannelSession::new(self.kind, Role::Ped, self.keys.ped_to_hsm.clone(), self.keys.hsm_to_ped.clone()))
+    }
+}

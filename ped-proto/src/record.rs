@@ -1,0 +1,262 @@
+//! The record layer of an established channel, and CSP wrapping.
+//!
+//! C(2e,2s): encrypt-then-MAC. `ciphertext = AES-256-CTR(DEK, seq ‖ 0^64, content)`,
+//! `tag = HMAC-SHA-512(DMK, seq ‖ frame header ‖ ciphertext)`.
+//! C(1e,1s): the CWK is the only key the seed gives these channels, so each record
+//! is `AES-256-KWP(CWK, seq ‖ content)`, whose integrity check authenticates it.
+//!
+//! In both, `content = content type ‖ payload`, `seq` is an implicit 64-bit counter per
+//! direction, and keys differ per direction. A record replayed, reordered, reflected,
+//! truncated or altered fails its check; the first failure poisons the session.
+
+use alloc::vec::Vec;
+
+use zeroize::Zeroizing;
+
+use crate::ctr::{BLOCK_LEN, aes256_ctr_apply};
+use crate::error::Error;
+use crate::frame::{self, FrameHeader, FrameType, HEADER_LEN};
+use crate::handshake::ChannelKind;
+use crate::handshake::schedule::DirectionKeys;
+use crate::kwp;
+use crate::mac::{self, TAG_LEN};
+
+/// Largest payload one record carries.
+pub const MAX_PAYLOAD_LEN: usize = 16 * 1024;
+/// Records one direction may carry before the session must be re-established.
+///
+/// With at most 1 025 AES blocks per record the counter blocks under one DEK stay
+/// below 2^42, far from CTR's and HMAC's bounds, and `seq` can never wrap.
+pub const MAX_RECORDS: u64 = 1 << 32;
+
+const CONTENT_DATA: u8 = 0x01;
+const CONTENT_CLOSE: u8 = 0x02;
+const SEQ_LEN: usize = 8;
+
+/// Which end of the channel a session belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The HSM (party V).
+    Hsm,
+    /// The PED (party U).
+    Ped,
+}
+
+/// What [`ChannelSession::open`] found in a record.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Opened {
+    /// Application data (a PED command or its answer).
+    Data(Zeroizing<Vec<u8>>),
+    /// The peer closed the channel on purpose; nothing follows.
+    Closed,
+}
+
+/// One direction's keys and sequence number.
+struct Direction {
+    keys: DirectionKeys,
+    seq: u64,
+}
+
+/// An established channel: seals and opens records, wraps and unwraps CSPs.
+pub struct ChannelSession {
+    kind: ChannelKind,
+    role: Role,
+    send: Direction,
+    recv: Direction,
+    max_records: u64,
+    failed: bool,
+    peer_closed: bool,
+}
+
+impl core::fmt::Debug for ChannelSession {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ChannelSession")
+            .field("kind", &self.kind)
+            .field("role", &self.role)
+            .field("sent", &self.send.seq)
+            .field("received", &self.recv.seq)
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChannelSession {
+    pub(crate) fn new(kind: ChannelKind, role: Role, send: DirectionKeys, recv: DirectionKeys) -> Self {
+        ChannelSession {
+            kind,
+            role,
+            send: Direction { keys: send, seq: 0 },
+            recv: Direction { keys: recv, seq: 0 },
+            max_records: MAX_RECORDS,
+            failed: false,
+            peer_closed: false,
+        }
+    }
+
+    /// Lowers the per-direction record limit (never above [`MAX_RECORDS`]); used by
+    /// operators who want shorter sessions and by tests of the limit.
+    pub fn with_record_limit(mut self, limit: u64) -> Self {
+        self.max_records = limit.min(MAX_RECORDS);
+        self
+    }
+
+    /// The channel kind this session was established as.
+    pub fn kind(&self) -> ChannelKind {
+        self.kind
+    }
+
+    /// Which end this is.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Whether the peer has closed the channel.
+    pub fn is_closed(&self) -> bool {
+        self.peer_closed
+    }
+
+    /// Seals `payload` into a whole record frame.
+    pub fn seal(&mut self, payload: &[u8]) -> Result<Vec<u8>, Error> {
+        if payload.len() > MAX_PAYLOAD_LEN {
+            return Err(Error::RecordTooLarge);
+        }
+        self.seal_content(CONTENT_DATA, payload)
+    }
+
+    /// Seals the close record that tells the peer the end of the stream is deliberate.
+    pub fn seal_close(&mut self) -> Result<Vec<u8>, Error> {
+        self.seal_content(CONTENT_CLOSE, &[])
+    }
+
+    /// Opens one record frame. Any failure poisons the session: every later call fails.
+    pub fn open(&mut self, frame: frame::Frame<'_>) -> Result<Opened, Error> {
+        if self.failed {
+            return Err(Error::RecordIntegrity);
+        }
+        if self.peer_closed {
+            return Err(Error::ChannelClosed);
+        }
+        if frame.frame_type != FrameType::Record {
+            self.failed = true;
+            return Err(Error::UnexpectedMessage);
+        }
+        if self.recv.seq >= self.max_records {
+            self.failed = true;
+            return Err(Error::SessionLimitReached);
+        }
+        let result = match self.kind {
+            ChannelKind::RemoteRpv => open_ctr_hmac(&self.recv, frame),
+            ChannelKind::Local | ChannelKind::RemotePassword => open_kwp(&self.recv, frame.body),
+        };
+        let content = match result {
+            Ok(content) => content,
+            Err(e) => {
+                self.failed = true;
+                return Err(e);
+            }
+        };
+        self.recv.seq += 1;
+        match content.split_first() {
+            Some((&CONTENT_DATA, payload)) if payload.len() <= MAX_PAYLOAD_LEN => {
+                Ok(Opened::Data(Zeroizing::new(payload.to_vec())))
+            }
+            Some((&CONTENT_CLOSE, [])) => {
+                self.peer_closed = true;
+                Ok(Opened::Closed)
+            }
+            _ => {
+                // Authentic but malformed: the peer is broken, not the network.
+                self.failed = true;
+                Err(Error::UnexpectedMessage)
+            }
+        }
+    }
+
+    /// Wraps a CSP (a split, a secret) under this end's sending CWK, so that it stays
+    /// wrapped inside the record and after it is opened.
+    pub fn wrap_csp(&self, csp: &[u8]) -> Result<Vec<u8>, Error> {
+        kwp::wrap(&self.send.keys.cwk, csp)
+    }
+
+    /// Unwraps a CSP wrapped by the peer.
+    pub fn unwrap_csp(&self, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+        kwp::unwrap(&self.recv.keys.cwk, wrapped)
+    }
+
+    fn seal_content(&mut self, content_type: u8, payload: &[u8]) -> Result<Vec<u8>, Error> {
+        if self.failed {
+            return Err(Error::RecordIntegrity);
+        }
+        if self.send.seq >= self.max_records {
+            return Err(Error::SessionLimitReached);
+        }
+        let frame = match self.kind {
+            ChannelKind::RemoteRpv => seal_ctr_hmac(&self.send, content_type, payload),
+            ChannelKind::Local | ChannelKind::RemotePassword => seal_kwp(&self.send, content_type, payload)?,
+        };
+        self.send.seq += 1;
+        Ok(frame)
+    }
+}
+
+/// The counter block of record `seq`: the sequence number in the high 64 bits and the
+/// block index in the low 64, so blocks of different records never overlap.
+fn counter_block(seq: u64) -> [u8; BLOCK_LEN] {
+    let mut block = [0u8; BLOCK_LEN];
+    block[..SEQ_LEN].copy_from_slice(&seq.to_be_bytes());
+    block
+}
+
+fn record_mac(dmk: &[u8], seq: u64, header: &[u8; HEADER_LEN], ciphertext: &[u8]) -> [u8; TAG_LEN] {
+    mac::hmac_sha512(dmk, &[&seq.to_be_bytes(), header, ciphertext])
+}
+
+fn full_keys(keys: &DirectionKeys) -> (&[u8; 32], &[u8]) {
+    // A RemoteRpv session is only ever built from a C(2e,2s) key block, which has both.
+    (keys.dek.as_ref().expect("C(2e,2s) keys carry a DEK"), keys.dmk.as_ref().expect("C(2e,2s) keys carry a DMK"))
+}
+
+fn seal_ctr_hmac(dir: &Direction, content_type: u8, payload: &[u8]) -> Vec<u8> {
+    let (dek, dmk) = full_keys(&dir.keys);
+    let body_len = 1 + payload.len() + TAG_LEN;
+    let header = FrameHeader { frame_type: FrameType::Record, body_len }.encode();
+    let mut out = Vec::with_capacity(HEADER_LEN + body_len);
+    out.extend_from_slice(&header);
+    out.push(content_type);
+    out.extend_from_slice(payload);
+    aes256_ctr_apply(dek, &counter_block(dir.seq), &mut out[HEADER_LEN..]);
+    let tag = record_mac(dmk, dir.seq, &header, &out[HEADER_LEN..]);
+    out.extend_from_slice(&tag);
+    out
+}
+
+fn open_ctr_hmac(dir: &Direction, frame: frame::Frame<'_>) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let (dek, dmk) = full_keys(&dir.keys);
+    if frame.body.len() < 1 + TAG_LEN {
+        return Err(Error::RecordIntegrity);
+    }
+    let (ciphertext, tag) = frame.body.split_at(frame.body.len() - TAG_LEN);
+    let expected = record_mac(dmk, dir.seq, &frame.header().encode(), ciphertext);
+    if !mac::tags_equal(&expected, tag) {
+        return Err(Error::RecordIntegrity);
+    }
+    let mut content = Zeroizing::new(ciphertext.to_vec());
+    aes256_ctr_apply(dek, &counter_block(dir.seq), &mut content);
+    Ok(content)
+}
+
+fn seal_kwp(dir: &Direction, content_type: u8, payload: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut plain = Zeroizing::new(Vec::with_capacity(SEQ_LEN + 1 + payload.len()));
+    plain.extend_from_slice(&dir.seq.to_be_bytes());
+    plain.push(content_type);
+    plain.extend_from_slice(payload);
+    Ok(frame::encode(FrameType::Record, &kwp::wrap(&dir.keys.cwk, &plain)?))
+}
+
+fn open_kwp(dir: &Direction, body: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let plain = kwp::unwrap(&dir.keys.cwk, body).map_err(|_| Error::RecordIntegrity)?;
+    match plain.split_at_checked(SEQ_LEN) {
+        Some((seq, content)) if seq == dir.seq.to_be_bytes() => Ok(Zeroizing::new(content.to_vec())),
+        _ => Err(Error::RecordIntegrity),
+    }
+}
