@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use der::pem::LineEnding;
 use getrandom::SysRng;
-use ped_proto::cert::CertificateAuthority;
+use ped_proto::cert::{CertificateAuthority, LeafRole};
 use ped_proto::ecdh::EcdhKeyPair;
 use rand_core::{CryptoRng, UnwrapErr};
 
@@ -64,6 +64,7 @@ pub(crate) fn write_factory_pems<R: CryptoRng + ?Sized>(
     let hsm_key = EcdhKeyPair::generate(rng);
     let hsm_static = hoc.issue_key_agreement_cert(
         rng,
+        LeafRole::HsmStatic,
         "HSM static ECDH key",
         Some(HSM_SERIAL),
         hsm_key.public(),
@@ -73,6 +74,7 @@ pub(crate) fn write_factory_pems<R: CryptoRng + ?Sized>(
     let rpk_key = EcdhKeyPair::generate(rng);
     let rpk_static = hoc.issue_key_agreement_cert(
         rng,
+        LeafRole::RpkStatic,
         "RPK static ECDH key",
         Some(HSM_SERIAL),
         rpk_key.public(),

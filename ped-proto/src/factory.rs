@@ -7,7 +7,7 @@ use alloc::vec;
 
 use rand_core::CryptoRng;
 
-use crate::cert::{CertificateAuthority, IssueError};
+use crate::cert::{CertificateAuthority, IssueError, LeafRole};
 use crate::ecdh::EcdhKeyPair;
 use crate::handshake::hsm::{HsmIdentity, RpkEntry};
 use crate::handshake::ped::RpkCredential;
@@ -39,8 +39,8 @@ impl Factory {
         Ok(Factory { root, mic, hoc })
     }
 
-    /// A fresh static ECDH key for HSM `serial` with its HOC-signed certificate, as
-    /// the HSM makes at every start.
+    /// A fresh static ECDH key for HSM `serial` with its HOC-signed certificate (role
+    /// [`LeafRole::HsmStatic`]), as the HSM makes at every start.
     pub fn hsm_identity<R: CryptoRng + ?Sized>(
         &self,
         rng: &mut R,
@@ -50,6 +50,7 @@ impl Factory {
         let static_key = EcdhKeyPair::generate(rng);
         let leaf = self.hoc.issue_key_agreement_cert(
             rng,
+            LeafRole::HsmStatic,
             &format!("HSM {serial} static ECDH"),
             Some(serial),
             static_key.public(),
@@ -65,7 +66,8 @@ impl Factory {
 
     /// A new RPV with its RPK static key and HOC-signed certificate, as made at
     /// `ped vector init`: the HSM keeps the [`RpkEntry`], the orange key carries the
-    /// [`RpkCredential`].
+    /// [`RpkCredential`]. The certificate's role is [`LeafRole::RpkStatic`], so that
+    /// whoever holds the orange key cannot present it as the HSM's.
     pub fn new_rpk<R: CryptoRng + ?Sized>(
         &self,
         rng: &mut R,
@@ -76,6 +78,7 @@ impl Factory {
         let static_key = EcdhKeyPair::generate(rng);
         let cert_der = self.hoc.issue_key_agreement_cert(
             rng,
+            LeafRole::RpkStatic,
             &format!("HSM {serial} RPK static ECDH"),
             Some(serial),
             static_key.public(),

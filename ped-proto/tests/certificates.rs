@@ -12,8 +12,8 @@ use der::{DateTime, Decode, Encode};
 use p521::ecdsa::{DerSignature, SigningKey};
 use ped_proto::CertificateError;
 use ped_proto::cert::{
-    CertificateAuthority, ChainCache, IssueError, MAX_CERT_LEN, MAX_CHAIN_LEN, VerifiedHsmChain, verify_hsm_chain,
-    verify_rpk_cert,
+    CertificateAuthority, ChainCache, HSM_STATIC_KEY_PURPOSE_UUID, IssueError, LeafRole, MAX_CERT_LEN, MAX_CHAIN_LEN,
+    RPK_STATIC_KEY_PURPOSE_UUID, VerifiedHsmChain, verify_chain, verify_hsm_chain, verify_rpk_cert,
 };
 use ped_proto::ecdh::EcdhKeyPair;
 use proptest::prelude::*;
@@ -26,7 +26,7 @@ use x509_cert::builder::profile::BuilderProfile;
 use x509_cert::builder::{Builder, CertificateBuilder};
 use x509_cert::certificate::TbsCertificate;
 use x509_cert::ext::Extension;
-use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
@@ -62,16 +62,38 @@ impl Factory {
         let hoc = mic.issue_ca(&mut rng, &format!("HOC {serial}"), 0, FROM, NOW + 20 * YEAR).unwrap();
         let hsm_key = EcdhKeyPair::generate(&mut rng);
         let hsm_cert = hoc
-            .issue_key_agreement_cert(&mut rng, "HSM static", Some(serial), hsm_key.public(), FROM, LEAF_UNTIL)
+            .issue_key_agreement_cert(
+                &mut rng,
+                LeafRole::HsmStatic,
+                "HSM static",
+                Some(serial),
+                hsm_key.public(),
+                FROM,
+                LEAF_UNTIL,
+            )
             .unwrap();
         let rpk_key = EcdhKeyPair::generate(&mut rng);
-        let rpk_cert =
-            hoc.issue_key_agreement_cert(&mut rng, "RPK static", None, rpk_key.public(), FROM, LEAF_UNTIL).unwrap();
+        let rpk_cert = hoc
+            .issue_key_agreement_cert(
+                &mut rng,
+                LeafRole::RpkStatic,
+                "RPK static",
+                None,
+                rpk_key.public(),
+                FROM,
+                LEAF_UNTIL,
+            )
+            .unwrap();
         Factory { root, mic, hoc, hsm_key, hsm_cert, rpk_key, rpk_cert }
     }
 
     fn chain(&self) -> [&[u8]; 3] {
         [&self.hsm_cert, self.hoc.certificate_der(), self.mic.certificate_der()]
+    }
+
+    /// The RPK certificate under the same issuers: the shape of an HSM chain.
+    fn rpk_chain(&self) -> [&[u8]; 3] {
+        [&self.rpk_cert, self.hoc.certificate_der(), self.mic.certificate_der()]
     }
 
     fn root(&self) -> &[u8] {
@@ -145,8 +167,23 @@ fn ca_extensions(ca: bool, path_len: Option<u8>, usage: impl Into<der::flagset::
     vec![ext(true, &BasicConstraints { ca, path_len_constraint: path_len }), ext(true, &KeyUsage(usage.into()))]
 }
 
+/// extendedKeyUsage holding `purposes`, each given as an OID's DER contents (the
+/// project's purposes have a 128-bit arc, which `ObjectIdentifier` cannot hold).
+fn eku(critical: bool, purposes: &[&[u8]]) -> Extension {
+    let purposes: Vec<der::asn1::AnyRef<'_>> =
+        purposes.iter().map(|oid| der::asn1::AnyRef::new(der::Tag::ObjectIdentifier, oid).unwrap()).collect();
+    Extension {
+        extn_id: ExtendedKeyUsage::OID,
+        critical,
+        extn_value: OctetString::new(purposes.to_der().unwrap()).unwrap(),
+    }
+}
+
+/// The factory's HSM static-key leaf profile with `usage` in keyUsage.
 fn leaf_extensions(usage: impl Into<der::flagset::FlagSet<KeyUsages>>) -> Vec<Extension> {
-    ca_extensions(false, None, usage)
+    let mut extensions = ca_extensions(false, None, usage);
+    extensions.push(eku(true, &[LeafRole::HsmStatic.purpose_oid()]));
+    extensions
 }
 
 fn time(unix: u64) -> Time {
@@ -198,6 +235,10 @@ fn rpk_cert_verifies_under_its_hoc() {
     let f = factory();
     let key = verify_rpk_cert(&f.rpk_cert, f.hoc.certificate_der(), NOW).unwrap();
     assert_eq!(&key, f.rpk_key.public());
+    let verified = verify_chain(&f.rpk_chain(), f.root(), NOW, LeafRole::RpkStatic).unwrap();
+    assert_eq!(verified.role(), LeafRole::RpkStatic);
+    assert_eq!(verified.leaf_key(), f.rpk_key.public());
+    assert_eq!(f.verify(&f.chain(), NOW).unwrap().role(), LeafRole::HsmStatic);
 }
 
 #[test]
@@ -222,6 +263,23 @@ fn certificates_follow_the_profile() {
     );
     let (critical, usage) = tbs.get_extension::<KeyUsage>().unwrap().unwrap();
     assert!(critical && usage.key_agreement() && !usage.key_cert_sign());
+    // One critical extendedKeyUsage with the leaf's purpose alone, on each leaf; none
+    // on the CAs.
+    for (der, role) in [(&f.hsm_cert, LeafRole::HsmStatic), (&f.rpk_cert, LeafRole::RpkStatic)] {
+        let leaf = Certificate::from_der(der).unwrap();
+        let ekus: Vec<&Extension> = leaf
+            .tbs_certificate()
+            .extensions()
+            .unwrap()
+            .iter()
+            .filter(|e| e.extn_id == ExtendedKeyUsage::OID)
+            .collect();
+        assert_eq!(ekus, [&eku(true, &[role.purpose_oid()])], "{role:?}");
+    }
+    for ca in [&f.root, &f.mic, &f.hoc] {
+        let ca = Certificate::from_der(ca.certificate_der()).unwrap();
+        assert!(ca.tbs_certificate().extensions().unwrap().iter().all(|e| e.extn_id != ExtendedKeyUsage::OID));
+    }
     let root = Certificate::from_der(f.root()).unwrap();
     let (_, bc) = root.tbs_certificate().get_extension::<BasicConstraints>().unwrap().unwrap();
     assert_eq!(bc, BasicConstraints { ca: true, path_len_constraint: Some(2) });
@@ -280,7 +338,9 @@ fn an_expired_root_is_refused() {
     let mic = root.issue_ca(&mut rng, "MIC", 1, FROM, NOW + YEAR).unwrap();
     let hoc = mic.issue_ca(&mut rng, "HOC", 0, FROM, NOW + YEAR).unwrap();
     let key = EcdhKeyPair::generate(&mut rng);
-    let leaf = hoc.issue_key_agreement_cert(&mut rng, "leaf", None, key.public(), FROM, NOW + YEAR).unwrap();
+    let leaf = hoc
+        .issue_key_agreement_cert(&mut rng, LeafRole::HsmStatic, "leaf", None, key.public(), FROM, NOW + YEAR)
+        .unwrap();
     let chain: [&[u8]; 3] = [&leaf, hoc.certificate_der(), mic.certificate_der()];
     assert!(verify_hsm_chain(&chain, root.certificate_der(), NOW).is_ok());
     assert_eq!(verify_hsm_chain(&chain, root.certificate_der(), NOW + 2 * DAY), Err(CertificateError::Expired));
@@ -346,7 +406,9 @@ fn wrong_key_usage_is_refused() {
     let no_usage = leaf_with(vec![ext(true, &BasicConstraints { ca: false, path_len_constraint: None })]);
     assert_eq!(f.verify(&[&no_usage, hoc, mic], NOW), Err(CertificateError::KeyUsage));
 
-    let ca_leaf = leaf_with(ca_extensions(true, Some(0), KeyUsages::KeyAgreement | KeyUsages::KeyCertSign));
+    let mut ca_leaf = ca_extensions(true, Some(0), KeyUsages::KeyAgreement | KeyUsages::KeyCertSign);
+    ca_leaf.push(eku(true, &[LeafRole::HsmStatic.purpose_oid()]));
+    let ca_leaf = leaf_with(ca_leaf);
     assert_eq!(f.verify(&[&ca_leaf, hoc, mic], NOW), Err(CertificateError::KeyUsage));
 
     // A CA without keyCertSign may not sign certificates.
@@ -355,6 +417,115 @@ fn wrong_key_usage_is_refused() {
         forge(f.mic.subject(), &signing_key(&f.mic), "CA", &ca_key, ca_extensions(true, Some(0), KeyUsages::CRLSign));
     let (_, leaf) = forged_leaf(&no_cert_sign, &ecdsa_key(&ca_key), 19);
     assert_eq!(f.verify(&[&leaf, &no_cert_sign, mic], NOW), Err(CertificateError::KeyUsage));
+}
+
+// ---------------------------------------------------------------------------------
+// Leaf roles: the HSM's static key and the RPK static key are not interchangeable.
+
+#[test]
+fn each_role_is_refused_in_the_other() {
+    let f = factory();
+    // The orange key's certificate presented as the HSM's: whoever holds an orange key
+    // has it, so this is the impersonation the roles exist to stop.
+    assert_eq!(f.verify(&f.rpk_chain(), NOW), Err(CertificateError::KeyUsage));
+    // The HSM's certificate presented as an RPK certificate.
+    assert_eq!(verify_rpk_cert(&f.hsm_cert, f.hoc.certificate_der(), NOW), Err(CertificateError::KeyUsage));
+    assert_eq!(verify_chain(&f.chain(), f.root(), NOW, LeafRole::RpkStatic), Err(CertificateError::KeyUsage));
+}
+
+#[test]
+fn the_leaf_must_name_exactly_its_role() {
+    let f = factory();
+    let key = EcdhKeyPair::generate(&mut ChaCha20Rng::seed_from_u64(32));
+    let [_, hoc, mic] = f.chain();
+    let (hsm, rpk) = (LeafRole::HsmStatic.purpose_oid(), LeafRole::RpkStatic.purpose_oid());
+    let leaf_with = |purposes: Option<Extension>| {
+        let mut extensions = ca_extensions(false, None, KeyUsages::KeyAgreement);
+        extensions.extend(purposes);
+        forge(f.hoc.subject(), &signing_key(&f.hoc), "leaf", &key, extensions)
+    };
+    let in_both_roles = |leaf: &[u8]| {
+        (
+            f.verify(&[leaf, hoc, mic], NOW).map(|v| v.role()),
+            verify_rpk_cert(leaf, hoc, NOW).map(|_| LeafRole::RpkStatic),
+        )
+    };
+
+    // The forged profile itself is sound: with the one right purpose, each verifies in
+    // its role only. Criticality is not what decides: a non-critical purpose binds too.
+    let hsm_leaf = leaf_with(Some(eku(true, &[hsm])));
+    assert_eq!(in_both_roles(&hsm_leaf), (Ok(LeafRole::HsmStatic), Err(CertificateError::KeyUsage)));
+    let rpk_leaf = leaf_with(Some(eku(false, &[rpk])));
+    assert_eq!(in_both_roles(&rpk_leaf), (Err(CertificateError::KeyUsage), Ok(LeafRole::RpkStatic)));
+
+    let server_auth = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
+    let any_purpose = ObjectIdentifier::new_unwrap("2.5.29.37.0");
+    let mut near_miss = hsm.to_vec();
+    *near_miss.last_mut().unwrap() ^= 1;
+    let refused = [
+        ("no extendedKeyUsage", None),
+        ("both roles", Some(eku(true, &[hsm, rpk]))),
+        ("both roles, other order", Some(eku(true, &[rpk, hsm]))),
+        ("a role twice", Some(eku(true, &[hsm, hsm]))),
+        ("a role and another purpose", Some(eku(true, &[hsm, server_auth.as_bytes()]))),
+        ("another purpose", Some(eku(true, &[server_auth.as_bytes()]))),
+        ("anyExtendedKeyUsage", Some(eku(true, &[any_purpose.as_bytes()]))),
+        ("a UUID off by one", Some(eku(true, &[&near_miss]))),
+        ("a truncated purpose", Some(eku(true, &[&hsm[..hsm.len() - 1]]))),
+    ];
+    for (what, purposes) in refused {
+        let leaf = leaf_with(purposes);
+        assert_eq!(in_both_roles(&leaf), (Err(CertificateError::KeyUsage), Err(CertificateError::KeyUsage)), "{what}");
+    }
+
+    // An extendedKeyUsage that is not a non-empty SEQUENCE OF OBJECT IDENTIFIER is not
+    // DER of the extension at all.
+    let raw_eku = |value: Vec<u8>| Extension {
+        extn_id: ExtendedKeyUsage::OID,
+        critical: true,
+        extn_value: OctetString::new(value).unwrap(),
+    };
+    let mut trailing = eku(true, &[hsm]).extn_value.as_bytes().to_vec();
+    trailing.push(0);
+    let malformed = [
+        ("empty", vec![0x30, 0x00]),
+        ("not an OID", vec![0x30, 0x03, 0x02, 0x01, 0x01]),
+        ("trailing byte", trailing),
+        ("not a SEQUENCE", [&[0x31, 0x16][..], &eku(true, &[hsm]).extn_value.as_bytes()[2..]].concat()),
+    ];
+    for (what, value) in malformed {
+        let leaf = leaf_with(Some(raw_eku(value)));
+        assert_eq!(
+            in_both_roles(&leaf),
+            (Err(CertificateError::Malformed), Err(CertificateError::Malformed)),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn purpose_oids_are_the_documented_uuid_oids() {
+    // X.690 base 128 read back: the OIDs are 2.25.<UUID as an integer> (X.667).
+    for role in LeafRole::ALL {
+        let (first, arc) = role.purpose_oid().split_first().unwrap();
+        assert_eq!(*first, 2 * 40 + 25, "{role:?}");
+        assert!(arc.len() <= 19 && arc[0] != 0x80 && arc[..arc.len() - 1].iter().all(|b| b & 0x80 != 0));
+        assert_eq!(arc[arc.len() - 1] & 0x80, 0);
+        let value = arc.iter().fold(0u128, |acc, b| (acc << 7) | u128::from(b & 0x7f));
+        assert_eq!(value, role.purpose_uuid(), "{role:?}");
+    }
+    assert_eq!(LeafRole::HsmStatic.purpose_uuid(), HSM_STATIC_KEY_PURPOSE_UUID);
+    assert_eq!(LeafRole::RpkStatic.purpose_uuid(), RPK_STATIC_KEY_PURPOSE_UUID);
+    let hsm = format!("2.25.{HSM_STATIC_KEY_PURPOSE_UUID}");
+    let rpk = format!("2.25.{RPK_STATIC_KEY_PURPOSE_UUID}");
+    assert_eq!(hsm, "2.25.125867660181788637105590279927392609305");
+    assert_eq!(rpk, "2.25.278392019325399512036190755181243680228");
+    let protocol = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/protocol.md")).unwrap();
+    assert!(protocol.contains(&hsm) && protocol.contains(&rpk), "docs/protocol.md §8 names both OIDs");
+    for (name, role) in [("hsm-static", LeafRole::HsmStatic), ("rpk-static", LeafRole::RpkStatic)] {
+        let spaced: Vec<String> = role.purpose_oid().iter().map(|b| format!("{b:02x}")).collect();
+        assert!(protocol.contains(&format!("{name}  {}", spaced.join(" "))), "docs/protocol.md §8 has {name}'s DER");
+    }
 }
 
 #[test]
@@ -500,8 +671,9 @@ fn a_ca_survives_storage() {
     assert_eq!(loaded.subject(), f.hoc.subject());
     let mut rng = ChaCha20Rng::seed_from_u64(27);
     let key = EcdhKeyPair::generate(&mut rng);
-    let leaf =
-        loaded.issue_key_agreement_cert(&mut rng, "after restart", None, key.public(), FROM, LEAF_UNTIL).unwrap();
+    let leaf = loaded
+        .issue_key_agreement_cert(&mut rng, LeafRole::HsmStatic, "after restart", None, key.public(), FROM, LEAF_UNTIL)
+        .unwrap();
     let verified = f.verify(&[&leaf, f.hoc.certificate_der(), f.mic.certificate_der()], NOW).unwrap();
     assert_eq!(verified.leaf_key(), key.public());
     assert_eq!(verified.hsm_serial(), None);
@@ -551,7 +723,7 @@ fn bad_issuing_requests_are_refused() {
     let mut rng = ChaCha20Rng::seed_from_u64(28);
     let key = f.hsm_key.public();
     let issue = |rng: &mut ChaCha20Rng, cn: &str, serial: Option<&str>, from: u64, until: u64| {
-        f.hoc.issue_key_agreement_cert(rng, cn, serial, key, from, until).unwrap_err()
+        f.hoc.issue_key_agreement_cert(rng, LeafRole::HsmStatic, cn, serial, key, from, until).unwrap_err()
     };
     assert_eq!(issue(&mut rng, "", None, FROM, NOW), IssueError::InvalidName);
     assert_eq!(issue(&mut rng, &"x".repeat(65), None, FROM, NOW), IssueError::InvalidName);
@@ -559,7 +731,12 @@ fn bad_issuing_requests_are_refused() {
     assert_eq!(issue(&mut rng, "leaf", Some(""), FROM, NOW), IssueError::InvalidName);
     assert_eq!(issue(&mut rng, "leaf", None, NOW, FROM), IssueError::InvalidValidity);
     assert_eq!(issue(&mut rng, "leaf", None, FROM, u64::MAX), IssueError::InvalidValidity);
-    assert!(f.hoc.issue_key_agreement_cert(&mut rng, &"x".repeat(64), Some("A-1 (2)"), key, FROM, NOW).is_ok());
+    let longest = "x".repeat(64);
+    assert!(
+        f.hoc
+            .issue_key_agreement_cert(&mut rng, LeafRole::RpkStatic, &longest, Some("A-1 (2)"), key, FROM, NOW)
+            .is_ok()
+    );
 }
 
 // ---------------------------------------------------------------------------------
@@ -603,14 +780,32 @@ fn cache_keys_on_exact_bytes_and_root() {
 }
 
 #[test]
+fn cache_keys_on_the_role() {
+    let f = factory();
+    let mut cache = ChainCache::default();
+    let hsm = cache.verify_hsm_chain(&f.chain(), f.root(), NOW).unwrap();
+    let rpk = cache.verify_chain(&f.rpk_chain(), f.root(), NOW, LeafRole::RpkStatic).unwrap();
+    assert_eq!((hsm.role(), rpk.role()), (LeafRole::HsmStatic, LeafRole::RpkStatic));
+    assert_eq!(cache.len(), 2);
+    // The same bytes, verified before in one role, are not thereby verified in the other.
+    assert_eq!(cache.verify_chain(&f.chain(), f.root(), NOW, LeafRole::RpkStatic), Err(CertificateError::KeyUsage));
+    assert_eq!(cache.verify_hsm_chain(&f.rpk_chain(), f.root(), NOW), Err(CertificateError::KeyUsage));
+    assert_eq!(cache.len(), 2, "failures are not cached");
+    // Hits answer in the role asked.
+    assert_eq!(cache.verify_chain(&f.rpk_chain(), f.root(), NOW, LeafRole::RpkStatic), Ok(rpk));
+    assert_eq!(cache.verify_hsm_chain(&f.chain(), f.root(), NOW), Ok(hsm));
+}
+
+#[test]
 fn cache_evicts_the_oldest() {
     let f = factory();
     let mut rng = ChaCha20Rng::seed_from_u64(30);
     let leaves: Vec<Vec<u8>> = (0..3)
         .map(|i| {
             let key = EcdhKeyPair::generate(&mut rng);
+            let cn = format!("leaf {i}");
             f.hoc
-                .issue_key_agreement_cert(&mut rng, &format!("leaf {i}"), None, key.public(), FROM, LEAF_UNTIL)
+                .issue_key_agreement_cert(&mut rng, LeafRole::HsmStatic, &cn, None, key.public(), FROM, LEAF_UNTIL)
                 .unwrap()
         })
         .collect();
@@ -640,6 +835,7 @@ fn openssl_verifies_the_example_chains() {
     let verified = verify_hsm_chain(&[&der("hsm-static.pem"), &hoc, &mic], &root, NOW).unwrap();
     assert_eq!(verified.hsm_serial(), Some(certs_example::HSM_SERIAL));
     verify_rpk_cert(&der("rpk-static.pem"), &hoc, NOW).unwrap();
+    assert_eq!(verify_rpk_cert(&der("hsm-static.pem"), &hoc, NOW), Err(CertificateError::KeyUsage));
 
     // …and so does OpenSSL, strict about RFC 5280, at the same instant.
     if Command::new("openssl").arg("version").output().is_err() {
@@ -656,6 +852,27 @@ fn openssl_verifies_the_example_chains() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{leaf}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(stdout.trim_end(), format!("{leaf}: OK"));
+    }
+    // OpenSSL reads each leaf's one purpose as the UUID OID we mean (so our DER of the
+    // 128-bit arc is right), and holds the leaves to it: neither is a TLS server key.
+    for (leaf, uuid) in
+        [("hsm-static.pem", HSM_STATIC_KEY_PURPOSE_UUID), ("rpk-static.pem", RPK_STATIC_KEY_PURPOSE_UUID)]
+    {
+        let out = Command::new("openssl")
+            .current_dir(&dir)
+            .args(["x509", "-noout", "-ext", "extendedKeyUsage", "-in", leaf])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
+        assert_eq!(lines, ["X509v3 Extended Key Usage: critical", &format!("2.25.{uuid}")], "{leaf}");
+        let out = Command::new("openssl")
+            .current_dir(&dir)
+            .args(["verify", "-purpose", "sslserver", "-attime", &NOW.to_string(), "-CAfile", "root.pem"])
+            .args(["-untrusted", "mic.pem", "-untrusted", "hoc.pem", leaf])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{leaf} passed as a TLS server certificate");
     }
     // OpenSSL refuses the chain after the leaves expire, as we do.
     let out = Command::new("openssl")

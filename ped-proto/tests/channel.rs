@@ -274,6 +274,58 @@ fn ped_refuses_a_chain_from_another_root_or_with_a_bad_signature() {
 }
 
 #[test]
+fn an_orange_key_holder_cannot_pass_for_the_hsm() {
+    // The attacker holds an orange key: the RPK static key and its certificate, issued
+    // by this HSM's HOC, and can read the HOC and MIC off any HsmHello. Presenting the
+    // RPK certificate as the HSM's static-key certificate, with the matching private
+    // key, would make every later step of the handshake succeed; the PED must refuse
+    // the hello because the certificate is not certified for the HSM role.
+    let mut rig = rig(15);
+    let root = rig.root();
+    let stolen = HsmIdentity {
+        id: rig.identity.id.clone(),
+        static_key: rig.rpk.static_key.clone(),
+        chain: vec![rig.rpk.cert_der.clone(), rig.identity.chain[1].clone(), rig.identity.chain[2].clone()],
+    };
+    let (_, rpv_hello) = hsm::start_rpv(&stolen, SUPPORTED_VERSIONS, &mut rig.rng).unwrap();
+    let (_, local_hello) = hsm::start_local(&stolen, SUPPORTED_VERSIONS, &mut rig.rng).unwrap();
+    for hello in [rpv_hello, local_hello] {
+        let err = AwaitingHello::new(b"PED", SUPPORTED_VERSIONS)
+            .receive_hello(f(&hello), &root, NOW, &mut rig.cache)
+            .unwrap_err();
+        assert_eq!(err, Error::Certificate(CertificateError::KeyUsage));
+        assert_eq!(err.code(), ErrorCode::PedAuthFailed);
+    }
+
+    // The same cache, having just verified the RPK certificate for its own role on the
+    // warm path of a real RPV connection, still refuses it as the HSM's.
+    rig.remote(&[clone_entry(&rig.rpk_entry)]).unwrap();
+    let (_, hello) = hsm::start_local(&stolen, SUPPORTED_VERSIONS, &mut rig.rng).unwrap();
+    let err = AwaitingHello::new(b"PED", SUPPORTED_VERSIONS)
+        .receive_hello(f(&hello), &root, NOW, &mut rig.cache)
+        .unwrap_err();
+    assert_eq!(err, Error::Certificate(CertificateError::KeyUsage));
+}
+
+#[test]
+fn the_hsm_certificate_cannot_stand_in_for_an_rpk_certificate() {
+    // An orange key whose "RPK" is the HSM's own static key and certificate: refused
+    // by the PED before it sends anything.
+    let mut rig = rig(16);
+    let root = rig.root();
+    let fake = RpkCredential {
+        rpv: rig.rpk.rpv.clone(),
+        static_key: rig.identity.static_key.clone(),
+        cert_der: rig.identity.chain[0].clone(),
+    };
+    let (_, hello) = hsm::start_rpv(&rig.identity, SUPPORTED_VERSIONS, &mut rig.rng).unwrap();
+    let ped =
+        AwaitingHello::new(b"PED", SUPPORTED_VERSIONS).receive_hello(f(&hello), &root, NOW, &mut rig.cache).unwrap();
+    let err = ped.respond_rpv(&fake, &root, NOW, &mut rig.cache, &mut rig.rng).unwrap_err();
+    assert_eq!(err, Error::Certificate(CertificateError::KeyUsage));
+}
+
+#[test]
 fn ped_refuses_an_rpk_from_another_hoc() {
     let mut rig = rig(10);
     let other = Factory::manufacture(&mut rig.rng, SERIAL, NOW).unwrap();

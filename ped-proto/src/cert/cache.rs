@@ -5,12 +5,15 @@ use alloc::collections::VecDeque;
 
 use sha2::{Digest, Sha512};
 
-use super::verify::{VerifiedHsmChain, verify_hsm_chain};
+use super::LeafRole;
+use super::verify::{VerifiedHsmChain, verify_chain};
 use crate::error::CertificateError;
 
-/// A bounded cache of verified HSM chains, keyed by SHA-512 over the exact bytes
-/// received (each certificate and then the root, each preceded by its length as a
-/// 64-bit big-endian integer, so that no two different inputs share an encoding).
+/// A bounded cache of verified chains, keyed by SHA-512 over the role asked for (one
+/// byte) and the exact bytes received (each certificate and then the root, each
+/// preceded by its length as a 64-bit big-endian integer, so that no two different
+/// inputs share an encoding). The role is in the key so that a chain verified in one
+/// role is never taken as verified in the other.
 ///
 /// A hit skips the signature checks but not the clock: the cached verdict is refused
 /// when `now` is outside every certificate's validity period. When full, the oldest
@@ -36,21 +39,33 @@ impl ChainCache {
         ChainCache { capacity: capacity.max(1), entries: VecDeque::new() }
     }
 
-    /// [`verify_hsm_chain`] with memory: a chain verified before (against the same
-    /// root) is answered from the cache, after checking `now` against its validity.
-    /// Failures are never cached.
+    /// [`verify_hsm_chain`](super::verify_hsm_chain) with memory: this cache's
+    /// [`verify_chain`](Self::verify_chain) for [`LeafRole::HsmStatic`].
     pub fn verify_hsm_chain(
         &mut self,
         chain: &[&[u8]],
         trusted_root_der: &[u8],
         now: u64,
     ) -> Result<VerifiedHsmChain, CertificateError> {
-        let key = cache_key(chain, trusted_root_der);
+        self.verify_chain(chain, trusted_root_der, now, LeafRole::HsmStatic)
+    }
+
+    /// [`verify_chain`](super::verify_chain) with memory: a chain verified before for
+    /// the same role (against the same root) is answered from the cache, after
+    /// checking `now` against its validity. Failures are never cached.
+    pub fn verify_chain(
+        &mut self,
+        chain: &[&[u8]],
+        trusted_root_der: &[u8],
+        now: u64,
+        role: LeafRole,
+    ) -> Result<VerifiedHsmChain, CertificateError> {
+        let key = cache_key(role, chain, trusted_root_der);
         if let Some((_, hit)) = self.entries.iter().find(|(k, _)| *k == key) {
             hit.check_valid_at(now)?;
             return Ok(hit.clone());
         }
-        let verified = verify_hsm_chain(chain, trusted_root_der, now)?;
+        let verified = verify_chain(chain, trusted_root_der, now, role)?;
         if self.entries.len() == self.capacity {
             self.entries.pop_front();
         }
@@ -69,8 +84,9 @@ impl ChainCache {
     }
 }
 
-fn cache_key(chain: &[&[u8]], root: &[u8]) -> [u8; 64] {
+fn cache_key(role: LeafRole, chain: &[&[u8]], root: &[u8]) -> [u8; 64] {
     let mut hash = Sha512::new();
+    hash.update([role.tag()]);
     for der in chain.iter().chain([&root]) {
         hash.update((der.len() as u64).to_be_bytes());
         hash.update(der);

@@ -6,10 +6,10 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
 
-use der::asn1::{Any, OctetString, PrintableStringRef, Utf8StringRef};
+use der::asn1::{Any, AnyRef, OctetString, PrintableStringRef, Utf8StringRef};
 use der::oid::db::rfc4519::{COMMON_NAME, ORGANIZATION_NAME, SERIAL_NUMBER};
 use der::oid::{AssociatedOid, ObjectIdentifier};
-use der::{DateTime, Decode, Encode, EncodeValue, Tagged};
+use der::{DateTime, Decode, Encode, EncodeValue, Tag, Tagged};
 use p521::ecdsa::{DerSignature, SigningKey, VerifyingKey};
 use rand_core::CryptoRng;
 use spki::{SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
@@ -18,14 +18,16 @@ use x509_cert::builder::profile::BuilderProfile;
 use x509_cert::builder::{self, Builder, CertificateBuilder};
 use x509_cert::certificate::TbsCertificate;
 use x509_cert::ext::Extension;
-use x509_cert::ext::pkix::{AuthorityKeyIdentifier, BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier};
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectKeyIdentifier,
+};
 use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::parse::ParsedCert;
-use super::{FACTORY_ORGANIZATION, key_identifier};
+use super::{FACTORY_ORGANIZATION, LeafRole, key_identifier};
 use crate::ecdh::{EcdhKeyPair, EcdhPublicKey, FIELD_LEN};
 use crate::error::CertificateError;
 
@@ -123,7 +125,7 @@ impl CertificateAuthority {
         let signing_key = generate_signing_key(rng);
         let subject = factory_name(common_name, None)?;
         let profile =
-            FactoryProfile { subject: subject.clone(), issuer: None, role: Role::Ca { path_len: ROOT_PATH_LEN } };
+            FactoryProfile { subject: subject.clone(), issuer: None, kind: CertKind::Ca { path_len: ROOT_PATH_LEN } };
         let spki = SubjectPublicKeyInfoOwned::from_key(signing_key.verifying_key())?;
         let cert_der = sign(rng, &signing_key, profile, spki, not_before, not_after)?;
         Ok(CertificateAuthority { signing_key, cert_der, subject, path_len: Some(ROOT_PATH_LEN) })
@@ -148,19 +150,26 @@ impl CertificateAuthority {
         let profile = FactoryProfile {
             subject: subject.clone(),
             issuer: Some(self.subject.clone()),
-            role: Role::Ca { path_len },
+            kind: CertKind::Ca { path_len },
         };
         let spki = SubjectPublicKeyInfoOwned::from_key(signing_key.verifying_key())?;
         let cert_der = sign(rng, &self.signing_key, profile, spki, not_before, not_after)?;
         Ok(CertificateAuthority { signing_key, cert_der, subject, path_len: Some(path_len) })
     }
 
-    /// Issues the certificate of a static ECDH key (the HSM's own, or the RPK static
-    /// key of an orange key) and returns its DER. `hsm_serial`, when given, goes into
-    /// the subject as the X.520 serialNumber attribute.
+    /// Issues the certificate of a static ECDH key for `role` (the HSM's own key, or
+    /// the RPK static key of an orange key) and returns its DER. The role goes into the
+    /// certificate as its only extended key usage, and verifiers refuse the certificate
+    /// in the other role. `hsm_serial`, when given, goes into the subject as the X.520
+    /// serialNumber attribute.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each argument is a distinct, required field of the certificate; a struct would only rename them"
+    )]
     pub fn issue_key_agreement_cert<R: CryptoRng + ?Sized>(
         &self,
         rng: &mut R,
+        role: LeafRole,
         common_name: &str,
         hsm_serial: Option<&str>,
         public_key: &EcdhPublicKey,
@@ -168,7 +177,7 @@ impl CertificateAuthority {
         not_after: u64,
     ) -> Result<Vec<u8>, IssueError> {
         let subject = factory_name(common_name, hsm_serial)?;
-        let profile = FactoryProfile { subject, issuer: Some(self.subject.clone()), role: Role::KeyAgreement };
+        let profile = FactoryProfile { subject, issuer: Some(self.subject.clone()), kind: CertKind::Leaf(role) };
         let spki = SubjectPublicKeyInfoOwned::from_key(public_key.as_p521())?;
         sign(rng, &self.signing_key, profile, spki, not_before, not_after)
     }
@@ -283,9 +292,9 @@ fn rdn<T: Tagged + EncodeValue>(oid: ObjectIdentifier, value: &T) -> Result<Rela
 
 /// What a certificate is for, which decides its extensions.
 #[derive(Clone, Copy, Debug)]
-enum Role {
+enum CertKind {
     Ca { path_len: u8 },
-    KeyAgreement,
+    Leaf(LeafRole),
 }
 
 /// The factory's certificate profile (see the table in the module documentation).
@@ -294,7 +303,7 @@ struct FactoryProfile {
     subject: Name,
     /// `None` for a self-signed root.
     issuer: Option<Name>,
-    role: Role,
+    kind: CertKind,
 }
 
 impl BuilderProfile for FactoryProfile {
@@ -312,18 +321,21 @@ impl BuilderProfile for FactoryProfile {
         issuer_spk: SubjectPublicKeyInfoRef<'_>,
         _tbs: &TbsCertificate,
     ) -> builder::Result<Vec<Extension>> {
-        let (basic, usage) = match self.role {
-            Role::Ca { path_len } => (
+        let (basic, usage) = match self.kind {
+            CertKind::Ca { path_len } => (
                 BasicConstraints { ca: true, path_len_constraint: Some(path_len) },
                 KeyUsages::KeyCertSign | KeyUsages::CRLSign,
             ),
-            Role::KeyAgreement => {
+            CertKind::Leaf(_) => {
                 (BasicConstraints { ca: false, path_len_constraint: None }, KeyUsages::KeyAgreement.into())
             }
         };
         let ski = SubjectKeyIdentifier(OctetString::new(key_identifier(spk.subject_public_key.raw_bytes()))?);
         let mut extensions =
             vec![extension(true, &basic)?, extension(true, &KeyUsage(usage))?, extension(false, &ski)?];
+        if let CertKind::Leaf(role) = self.kind {
+            extensions.push(purpose_extension(role)?);
+        }
         if self.issuer.is_some() {
             let aki = AuthorityKeyIdentifier {
                 key_identifier: Some(OctetString::new(key_identifier(issuer_spk.subject_public_key.raw_bytes()))?),
@@ -337,4 +349,14 @@ impl BuilderProfile for FactoryProfile {
 
 fn extension<T: AssociatedOid + Encode>(critical: bool, value: &T) -> der::Result<Extension> {
     Ok(Extension { extn_id: T::OID, critical, extn_value: OctetString::new(value.to_der()?)? })
+}
+
+/// extendedKeyUsage with `role`'s purpose and nothing else. Critical, so that a
+/// verifier that does not understand it refuses the key rather than use it for another
+/// purpose (RFC 5280 §4.2.1.12). The purpose OID has a 128-bit arc, which `const-oid`
+/// (and so [`ExtendedKeyUsage`]'s own encoder) cannot hold: the SEQUENCE OF is written
+/// from the OID's DER contents.
+fn purpose_extension(role: LeafRole) -> der::Result<Extension> {
+    let purposes = vec![AnyRef::new(Tag::ObjectIdentifier, role.purpose_oid())?];
+    Ok(Extension { extn_id: ExtendedKeyUsage::OID, critical: true, extn_value: OctetString::new(purposes.to_der()?)? })
 }

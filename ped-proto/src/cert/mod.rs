@@ -15,12 +15,17 @@
 //! it is a P-521 key; nothing else is accepted. The profile, which `openssl verify`
 //! accepts:
 //!
-//! | certificate | basicConstraints (critical) | keyUsage (critical) | key identifiers |
-//! |---|---|---|---|
-//! | root | CA, pathLen 2 | keyCertSign, cRLSign | SKI |
-//! | MIC | CA, pathLen 1 | keyCertSign, cRLSign | SKI, AKI |
-//! | HOC | CA, pathLen 0 | keyCertSign, cRLSign | SKI, AKI |
-//! | static key | not a CA | keyAgreement | SKI, AKI |
+//! | certificate | basicConstraints (critical) | keyUsage (critical) | extendedKeyUsage (critical) | key identifiers |
+//! |---|---|---|---|---|
+//! | root | CA, pathLen 2 | keyCertSign, cRLSign | — | SKI |
+//! | MIC | CA, pathLen 1 | keyCertSign, cRLSign | — | SKI, AKI |
+//! | HOC | CA, pathLen 0 | keyCertSign, cRLSign | — | SKI, AKI |
+//! | HSM static key | not a CA | keyAgreement | the HSM-static purpose only | SKI, AKI |
+//! | RPK static key | not a CA | keyAgreement | the RPK-static purpose only | SKI, AKI |
+//!
+//! The two static-key certificates differ only in their purpose ([`LeafRole`]), and
+//! that difference is what keeps the holder of an orange key from passing for the HSM:
+//! every verifier is told which role it expects.
 //!
 //! Key identifiers are the leftmost 160 bits of SHA-512 over the subjectPublicKey bits
 //! (RFC 7093 §2, method 3). Names are `O=ped-proto emulated factory, CN=…`, plus the
@@ -35,19 +40,21 @@
 mod cache;
 mod issue;
 mod parse;
+mod role;
 mod signature;
 mod verify;
 
 pub use cache::ChainCache;
 pub use issue::{CertificateAuthority, IssueError};
+pub use role::{HSM_STATIC_KEY_PURPOSE_UUID, LeafRole, RPK_STATIC_KEY_PURPOSE_UUID};
 pub use signature::{verify_ecdsa_p521_sha512, verify_ecdsa_p521_sha512_p1363};
-pub use verify::{VerifiedHsmChain, verify_hsm_chain, verify_rpk_cert};
+pub use verify::{VerifiedHsmChain, verify_chain, verify_hsm_chain, verify_rpk_cert};
 
 /// The organization (`O`) of every name the emulated factory issues.
 pub const FACTORY_ORGANIZATION: &str = "ped-proto emulated factory";
 
-/// The longest chain [`verify_hsm_chain`] accepts, not counting the trusted root:
-/// HSM static key, HOC, MIC and one spare level.
+/// The longest chain [`verify_chain`] accepts, not counting the trusted root:
+/// the static-key leaf, HOC, MIC and one spare level.
 pub const MAX_CHAIN_LEN: usize = 4;
 
 /// The largest certificate the verifier decodes. The factory's certificates are under

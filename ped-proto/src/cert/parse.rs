@@ -3,21 +3,24 @@
 //! only judges a certificate on its own.
 
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
-use der::asn1::{BitStringRef, ObjectIdentifier, PrintableStringRef};
+use der::asn1::{AnyRef, BitStringRef, ObjectIdentifier, PrintableStringRef};
 use der::oid::AssociatedOid;
 use der::oid::db::rfc4519::SERIAL_NUMBER;
-use der::{Decode, Reader, SliceReader};
+use der::{Decode, Reader, SliceReader, Tag, Tagged};
 use p521::NistP521;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::Certificate;
 use x509_cert::certificate::Version;
 use x509_cert::ext::Extension;
-use x509_cert::ext::pkix::{AuthorityKeyIdentifier, BasicConstraints, KeyUsage, SubjectKeyIdentifier};
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectKeyIdentifier,
+};
 use x509_cert::name::Name;
 
-use super::MAX_CERT_LEN;
 use super::signature::verify_der_signature;
+use super::{LeafRole, MAX_CERT_LEN};
 use crate::ecdh::EcdhPublicKey;
 use crate::error::CertificateError;
 
@@ -35,12 +38,15 @@ pub(super) struct ParsedCert<'a> {
     constraints: Constraints,
 }
 
-/// What the basicConstraints and keyUsage extensions allow.
+/// What the basicConstraints, keyUsage and extendedKeyUsage extensions allow.
 #[derive(Clone, Copy, Debug, Default)]
 struct Constraints {
     ca: bool,
     path_len: Option<u8>,
     key_usage: Option<KeyUsage>,
+    /// The leaf role named by an extendedKeyUsage that holds exactly one purpose, a
+    /// project one; `None` when the extension is absent or says anything else.
+    leaf_role: Option<LeafRole>,
 }
 
 impl<'a> ParsedCert<'a> {
@@ -125,11 +131,12 @@ impl<'a> ParsedCert<'a> {
         }
     }
 
-    /// Checks that this is an end-entity certificate for key agreement. A CA key used
-    /// for key agreement is refused too: one key, one purpose.
-    pub(super) fn check_key_agreement_leaf(&self) -> Result<(), CertificateError> {
+    /// Checks that this is an end-entity certificate for key agreement in `role`, and
+    /// in no other: its extendedKeyUsage names `role`'s purpose and nothing more. A CA
+    /// key used for key agreement is refused too: one key, one purpose.
+    pub(super) fn check_key_agreement_leaf(&self, role: LeafRole) -> Result<(), CertificateError> {
         let agrees = self.constraints.key_usage.is_some_and(|ku| ku.key_agreement());
-        if self.constraints.ca || !agrees {
+        if self.constraints.ca || !agrees || self.constraints.leaf_role != Some(role) {
             return Err(CertificateError::KeyUsage);
         }
         Ok(())
@@ -155,7 +162,7 @@ fn signed_parts(der: &[u8]) -> der::Result<(&[u8], &[u8])> {
     reader.finish()?;
     let (tbs, signature) = parts;
     // An ECDSA signature is a whole number of octets (RFC 5480 §2.2).
-    let signature = signature.as_bytes().ok_or_else(|| der::Tag::BitString.value_error())?;
+    let signature = signature.as_bytes().ok_or_else(|| Tag::BitString.value_error())?;
     Ok((tbs, signature))
 }
 
@@ -182,8 +189,8 @@ fn p521_key(spki: &SubjectPublicKeyInfoOwned) -> Result<EcdhPublicKey, Certifica
     EcdhPublicKey::from_uncompressed(point).map_err(|_| CertificateError::UnsupportedKey)
 }
 
-/// Reads basicConstraints and keyUsage, refusing duplicates (RFC 5280 §4.2) and any
-/// critical extension this profile does not define.
+/// Reads basicConstraints, keyUsage and extendedKeyUsage, refusing duplicates
+/// (RFC 5280 §4.2) and any critical extension this profile does not define.
 fn constraints(extensions: &[Extension]) -> Result<Constraints, CertificateError> {
     let mut out = Constraints::default();
     for (i, ext) in extensions.iter().enumerate() {
@@ -201,10 +208,27 @@ fn constraints(extensions: &[Extension]) -> Result<Constraints, CertificateError
             KeyUsage::OID => {
                 out.key_usage = Some(KeyUsage::from_der(value).map_err(|_| CertificateError::Malformed)?);
             }
+            ExtendedKeyUsage::OID => out.leaf_role = leaf_role(value)?,
             SubjectKeyIdentifier::OID | AuthorityKeyIdentifier::OID => {}
             _ if ext.critical => return Err(CertificateError::Malformed),
             _ => {}
         }
     }
     Ok(out)
+}
+
+/// Reads an extendedKeyUsage value, `SEQUENCE SIZE (1..MAX) OF KeyPurposeId`, and
+/// returns the leaf role it names if it holds exactly one purpose and that purpose is
+/// one of [`LeafRole`]'s. Purposes are compared as DER contents: ours have a 128-bit
+/// arc that `const-oid` cannot decode, and any other purpose, however encoded, is not
+/// ours. The list is bounded by [`MAX_CERT_LEN`].
+fn leaf_role(value: &[u8]) -> Result<Option<LeafRole>, CertificateError> {
+    let purposes = Vec::<AnyRef<'_>>::from_der(value).map_err(|_| CertificateError::Malformed)?;
+    if purposes.is_empty() || purposes.iter().any(|purpose| purpose.tag() != Tag::ObjectIdentifier) {
+        return Err(CertificateError::Malformed);
+    }
+    Ok(match purposes.as_slice() {
+        [only] => LeafRole::from_purpose_oid(only.value()),
+        _ => None,
+    })
 }

@@ -5,14 +5,16 @@ use alloc::vec::Vec;
 
 use sha2::{Digest, Sha512};
 
-use super::MAX_CHAIN_LEN;
 use super::parse::ParsedCert;
+use super::{LeafRole, MAX_CHAIN_LEN};
 use crate::ecdh::EcdhPublicKey;
 use crate::error::CertificateError;
 
-/// The outcome of a successful [`verify_hsm_chain`]: what the PED may rely on.
+/// The outcome of a successful [`verify_chain`] (or [`verify_hsm_chain`]): what the PED
+/// may rely on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedHsmChain {
+    role: LeafRole,
     leaf_key: EcdhPublicKey,
     hoc_der: Vec<u8>,
     hoc_id: [u8; 64],
@@ -24,7 +26,13 @@ pub struct VerifiedHsmChain {
 }
 
 impl VerifiedHsmChain {
-    /// The HSM's static ECDH key, certified by the chain.
+    /// The role the leaf was verified for: the only one its certificate allows.
+    pub fn role(&self) -> LeafRole {
+        self.role
+    }
+
+    /// The leaf's static ECDH key, certified by the chain for [`role`](Self::role):
+    /// the HSM's static key after [`verify_hsm_chain`].
     pub fn leaf_key(&self) -> &EcdhPublicKey {
         &self.leaf_key
     }
@@ -54,16 +62,33 @@ impl VerifiedHsmChain {
 /// Verifies an HSM's certificate chain: `chain` is `[HSM static key, HOC, MIC]`, leaf
 /// first, without the root, which is `trusted_root_der`. `now` is Unix seconds.
 ///
-/// Every certificate, root included, must be valid at `now`, signed with ECDSA
-/// P-521/SHA-512 and carry a P-521 key. Each one must name its parent as issuer and
-/// verify under the parent's key; every parent must be a CA allowed to sign
-/// certificates (basicConstraints, keyUsage keyCertSign, path length); the leaf must be
-/// a key-agreement certificate. A failure on the link to the root is reported as
-/// [`CertificateError::UntrustedRoot`], whatever broke it.
+/// This is [`verify_chain`] with [`LeafRole::HsmStatic`]: an RPK certificate in the
+/// leaf's place is refused with [`CertificateError::KeyUsage`].
 pub fn verify_hsm_chain(
     chain: &[&[u8]],
     trusted_root_der: &[u8],
     now: u64,
+) -> Result<VerifiedHsmChain, CertificateError> {
+    verify_chain(chain, trusted_root_der, now, LeafRole::HsmStatic)
+}
+
+/// Verifies a certificate chain under the HSM's issuers whose leaf is certified for
+/// `role`: `chain` is `[leaf, HOC, MIC]`, leaf first, without the root, which is
+/// `trusted_root_der`. `now` is Unix seconds.
+///
+/// Every certificate, root included, must be valid at `now`, signed with ECDSA
+/// P-521/SHA-512 and carry a P-521 key. Each one must name its parent as issuer and
+/// verify under the parent's key; every parent must be a CA allowed to sign
+/// certificates (basicConstraints, keyUsage keyCertSign, path length); the leaf must be
+/// a key-agreement certificate whose extendedKeyUsage names `role`'s purpose and no
+/// other, or the chain is refused with [`CertificateError::KeyUsage`]. A failure on the
+/// link to the root is reported as [`CertificateError::UntrustedRoot`], whatever broke
+/// it.
+pub fn verify_chain(
+    chain: &[&[u8]],
+    trusted_root_der: &[u8],
+    now: u64,
+    role: LeafRole,
 ) -> Result<VerifiedHsmChain, CertificateError> {
     if chain.is_empty() || chain.len() > MAX_CHAIN_LEN {
         return Err(CertificateError::ChainLength);
@@ -82,14 +107,16 @@ pub fn verify_hsm_chain(
         issuer.check_can_issue(i)?;
         child.check_valid_at(now)?;
     }
-    path[0].check_key_agreement_leaf()?;
-    verified(&path)
+    path[0].check_key_agreement_leaf(role)?;
+    verified(&path, role)
 }
 
 /// Verifies the certificate of an RPK static key (read from an orange key) against the
 /// HOC of the HSM whose chain was verified: the RPK certificate must be a valid
-/// key-agreement certificate issued by that very HOC, and both must be valid at `now`.
-/// An RPK certificate from another issuer is [`CertificateError::HocMismatch`].
+/// key-agreement certificate for [`LeafRole::RpkStatic`] issued by that very HOC, and
+/// both must be valid at `now`. An RPK certificate from another issuer is
+/// [`CertificateError::HocMismatch`]; any other leaf of that HOC (the HSM's own static
+/// key) is [`CertificateError::KeyUsage`].
 pub fn verify_rpk_cert(rpk_der: &[u8], hoc_der: &[u8], now: u64) -> Result<EcdhPublicKey, CertificateError> {
     let hoc = ParsedCert::parse(hoc_der)?;
     let rpk = ParsedCert::parse(rpk_der)?;
@@ -97,7 +124,7 @@ pub fn verify_rpk_cert(rpk_der: &[u8], hoc_der: &[u8], now: u64) -> Result<EcdhP
     rpk.check_issued_by(&hoc).map_err(|_| CertificateError::HocMismatch)?;
     hoc.check_can_issue(0)?;
     rpk.check_valid_at(now)?;
-    rpk.check_key_agreement_leaf()?;
+    rpk.check_key_agreement_leaf(LeafRole::RpkStatic)?;
     Ok(*rpk.key())
 }
 
@@ -109,8 +136,9 @@ fn check_trust_anchor(root: &ParsedCert<'_>, now: u64) -> Result<(), Certificate
     root.check_valid_at(now)
 }
 
-/// Collects the verdict from a checked path `[leaf, …, root]`.
-fn verified(path: &[ParsedCert<'_>]) -> Result<VerifiedHsmChain, CertificateError> {
+/// Collects the verdict from a checked path `[leaf, …, root]` whose leaf is certified
+/// for `role`.
+fn verified(path: &[ParsedCert<'_>], role: LeafRole) -> Result<VerifiedHsmChain, CertificateError> {
     let (leaf, hoc) = match path {
         [leaf, hoc, ..] => (leaf, hoc),
         _ => return Err(CertificateError::ChainLength),
@@ -120,6 +148,7 @@ fn verified(path: &[ParsedCert<'_>]) -> Result<VerifiedHsmChain, CertificateErro
         .map(ParsedCert::validity)
         .fold((u64::MIN, u64::MAX), |(from, until), (nb, na)| (from.max(nb), until.min(na)));
     Ok(VerifiedHsmChain {
+        role,
         leaf_key: *leaf.key(),
         hoc_der: hoc.der().to_vec(),
         hoc_id: Sha512::digest(hoc.der()).into(),

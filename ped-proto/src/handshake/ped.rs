@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use super::expect_frame;
 use super::messages::{ChannelKind, HsmEphemeral, HsmFinished, HsmHello, PedKeyShare};
 use super::schedule::{self, KeyBlock, Transcript};
-use crate::cert::ChainCache;
+use crate::cert::{ChainCache, LeafRole};
 use crate::ecdh::{EcdhKeyPair, EcdhPublicKey, FIELD_LEN, PUBLIC_KEY_LEN};
 use crate::error::{CertificateError, Error};
 use crate::frame::{self, Frame, FrameType};
@@ -43,7 +43,9 @@ impl AwaitingHello {
 
     /// Takes the HsmHello: picks the best common version and verifies the HSM's chain
     /// against the trusted root at time `now` (through `cache`, which skips the
-    /// signatures of a chain already verified byte for byte).
+    /// signatures of a chain already verified byte for byte). The leaf must be
+    /// certified for [`LeafRole::HsmStatic`]: an RPK certificate, which any orange
+    /// key's holder has, is refused with [`CertificateError::KeyUsage`].
     pub fn receive_hello(
         self,
         frame: Frame<'_>,
@@ -126,12 +128,13 @@ impl HelloReceived {
         };
         // The RPK certificate under the HSM's own issuers is a chain of the same shape
         // as the HSM's: verifying it so proves the shared HOC, and the cache makes the
-        // check free on every later connection.
+        // check free on every later connection. The leaf must be certified for the RPK
+        // role, so that the HSM's own certificate cannot stand in for it either.
         let mut rpk_chain: Vec<&[u8]> = Vec::with_capacity(self.hello.chain.len());
         rpk_chain.push(&rpk.cert_der);
         rpk_chain.extend(self.hello.chain.iter().skip(1).map(Vec::as_slice));
         let certified = cache
-            .verify_hsm_chain(&rpk_chain, trusted_root, now)
+            .verify_chain(&rpk_chain, trusted_root, now, LeafRole::RpkStatic)
             .map_err(|e| if e == CertificateError::NameMismatch { CertificateError::HocMismatch } else { e })?;
         if certified.leaf_key() != rpk.static_key.public() {
             return Err(Error::Certificate(CertificateError::HocMismatch));
