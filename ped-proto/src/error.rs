@@ -7,6 +7,8 @@
 
 use core::fmt;
 
+use crate::quorum::QuorumError;
+
 /// A stable, numbered error code with a name and a sentence that says what to do.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -239,6 +241,9 @@ pub enum Error {
     KdfLengthInvalid,
     /// A key had a length that the algorithm does not accept.
     KeyLengthInvalid,
+    /// An M-of-N operation was refused: a bad quorum, a split of the wrong keyset, a split
+    /// presented twice, too few splits.
+    Quorum(QuorumError),
 }
 
 /// Which certificate check failed.
@@ -287,6 +292,19 @@ impl Error {
             Error::SessionLimitReached => ErrorCode::PedSessionLimit,
             Error::ChannelClosed => ErrorCode::CkrPedUnplugged,
             Error::InvalidPrivateKey | Error::KdfLengthInvalid | Error::KeyLengthInvalid => ErrorCode::PedError,
+            // The key holder presented the wrong keys, or not enough of them.
+            Error::Quorum(
+                QuorumError::NoSplits
+                | QuorumError::NotEnoughSplits { .. }
+                | QuorumError::MixedKeysets
+                | QuorumError::AlreadyPresented { .. },
+            ) => ErrorCode::CkrTokenNotPresent,
+            // Metadata or lengths out of range: a damaged key or a malformed message.
+            Error::Quorum(
+                QuorumError::InvalidQuorum { .. } | QuorumError::BadIndex { .. } | QuorumError::SecretLength { .. },
+            ) => ErrorCode::PedProtocolError,
+            // Keys that disagree, or a split past a complete quorum (a caller's bug).
+            Error::Quorum(QuorumError::Inconsistent | QuorumError::QuorumComplete) => ErrorCode::PedError,
         }
     }
 }
@@ -294,6 +312,12 @@ impl Error {
 impl From<DecodeError> for Error {
     fn from(e: DecodeError) -> Self {
         Error::Decode(e)
+    }
+}
+
+impl From<QuorumError> for Error {
+    fn from(e: QuorumError) -> Self {
+        Error::Quorum(e)
     }
 }
 
@@ -345,6 +369,7 @@ impl fmt::Display for Error {
             Error::RecordTooLarge => f.write_str("record plaintext exceeds the maximum size"),
             Error::KdfLengthInvalid => f.write_str("KDF output length out of range"),
             Error::KeyLengthInvalid => f.write_str("key length not accepted"),
+            Error::Quorum(e) => write!(f, "quorum refused: {e}"),
         }?;
         write!(f, " — {}: {}", self.code(), self.code().advice())
     }

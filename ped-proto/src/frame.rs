@@ -39,6 +39,22 @@ pub enum FrameType {
     HandshakeFailed,
     /// Either way: a protected record of an established channel.
     Record,
+    /// Relay control (pedclient ↔ pedserver): hello with versions.
+    RelayHello,
+    /// Relay control: liveness probe.
+    RelayPing,
+    /// Relay control: answer to a ping.
+    RelayPong,
+    /// Relay control: asks for the PED's status.
+    RelayStatusRequest,
+    /// Relay control: the PED's status.
+    RelayStatus,
+    /// Relay control: pedserver serves another HSM.
+    RelayBusy,
+    /// Relay control: deliberate end of the connection.
+    RelayBye,
+    /// Relay control: end of the connection because of an error.
+    RelayError,
 }
 
 impl FrameType {
@@ -50,7 +66,21 @@ impl FrameType {
             FrameType::HsmFinished => 0x03,
             FrameType::HandshakeFailed => 0x04,
             FrameType::Record => 0x10,
+            FrameType::RelayHello => 0x20,
+            FrameType::RelayPing => 0x21,
+            FrameType::RelayPong => 0x22,
+            FrameType::RelayStatusRequest => 0x23,
+            FrameType::RelayStatus => 0x24,
+            FrameType::RelayBusy => 0x25,
+            FrameType::RelayBye => 0x26,
+            FrameType::RelayError => 0x27,
         }
+    }
+
+    /// Whether the relays consume this frame themselves (types `20`-`2f`) rather than
+    /// forward it unread between the HSM and the PED.
+    pub const fn is_relay_control(self) -> bool {
+        self.to_byte() & 0xf0 == 0x20
     }
 
     /// The type for a byte, if it is defined.
@@ -61,6 +91,14 @@ impl FrameType {
             0x03 => FrameType::HsmFinished,
             0x04 => FrameType::HandshakeFailed,
             0x10 => FrameType::Record,
+            0x20 => FrameType::RelayHello,
+            0x21 => FrameType::RelayPing,
+            0x22 => FrameType::RelayPong,
+            0x23 => FrameType::RelayStatusRequest,
+            0x24 => FrameType::RelayStatus,
+            0x25 => FrameType::RelayBusy,
+            0x26 => FrameType::RelayBye,
+            0x27 => FrameType::RelayError,
             other => return Err(DecodeError::UnknownType(other)),
         })
     }

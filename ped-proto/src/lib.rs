@@ -13,6 +13,7 @@
 extern crate alloc;
 
 pub mod cert;
+pub mod command;
 pub mod ctr;
 
 pub mod ecdh;
@@ -23,7 +24,12 @@ pub mod handshake;
 pub mod kdf;
 pub mod kwp;
 pub mod mac;
+pub mod orange;
+pub mod pedkey;
+pub mod pin;
+pub mod quorum;
 pub mod record;
+pub mod relay;
 pub mod secrets;
 mod wire;
 
