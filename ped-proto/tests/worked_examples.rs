@@ -1,4 +1,4 @@
-//! Reproduces the worked examples of docs/protocol.md §11.
+//! Reproduces the worked examples of docs/protocol.md §16.
 //!
 //! Each example drives the real HSM and PED state machines with a scripted RNG, then
 //! recomputes every value independently from the document's rules (FixedInfo layout,
@@ -10,6 +10,7 @@ use std::convert::Infallible;
 use std::fmt::Write as _;
 
 use ped_proto::cert::ChainCache;
+use ped_proto::command::{Activity, HsmCommand, PedReply, Prompt, Role, ShapeChoice, WrappedSplit};
 use ped_proto::ecdh::EcdhKeyPair;
 use ped_proto::factory::Factory;
 use ped_proto::frame::{self, Frame};
@@ -18,7 +19,10 @@ use ped_proto::handshake::hsm::{self, RpkEntry};
 use ped_proto::handshake::ped::{AwaitingHello, RpkCredential};
 use ped_proto::kdf::{self, AuxFunction};
 use ped_proto::mac::{self, KcMessage, KcParties};
-use ped_proto::record::ChannelSession;
+use ped_proto::pedkey::{KeyColour, PedKeyPayload};
+use ped_proto::pin::{Pin, PinSalt, apply_pin_mask};
+use ped_proto::quorum::{KeysetId, Quorum, Split, Verifier, reassemble, split_secret};
+use ped_proto::record::{ChannelSession, Opened};
 use ped_proto::secrets::{OneTimePassword, PasswordDigits, Rpv};
 use ped_proto::{ctr, kwp};
 use rand_chacha::ChaCha20Rng;
@@ -191,8 +195,8 @@ fn f(bytes: &[u8]) -> Frame<'_> {
 }
 
 /// Runs one example through the state machines and the document's rules; returns its
-/// markdown.
-fn example(fx: &Fixture, kind: u8) -> String {
+/// markdown and the two ends' sessions, in step, for examples that go on from there.
+fn example(fx: &Fixture, kind: u8) -> (String, ChannelSession, ChannelSession) {
     let identity = hsm::HsmIdentity {
         id: SERIAL.as_bytes().to_vec(),
         static_key: EcdhKeyPair::from_private_bytes(&fx.hsm_static).unwrap(),
@@ -215,30 +219,32 @@ fn example(fx: &Fixture, kind: u8) -> String {
     let mut cache = ChainCache::default();
 
     let ped = AwaitingHello::new(PED_ID, SUPPORTED_VERSIONS);
-    let (mut hsm_session, ped_session, hello, share, finished): (ChannelSession, ChannelSession, _, _, _) = match kind {
-        1 => {
-            let (hsm, hello) = hsm::start_local(&identity, SUPPORTED_VERSIONS, &mut hsm_rng).unwrap();
-            let ped = ped.receive_hello(f(&hello), root, NOW, &mut cache).unwrap();
-            let (ped, share) = ped.respond_local(&mut ped_rng).unwrap();
-            let (hs, finished) = hsm.receive_key_share(f(&share)).unwrap();
-            (hs, ped.receive_finished(f(&finished)).unwrap(), hello, share, finished)
-        }
-        2 => {
-            let mut otp = OneTimePassword::new(PasswordDigits::parse(password).unwrap());
-            let (hsm, hello) = hsm::start_password(&identity, SUPPORTED_VERSIONS, &otp, &mut hsm_rng).unwrap();
-            let ped = ped.receive_hello(f(&hello), root, NOW, &mut cache).unwrap();
-            let (ped, share) = ped.respond_password(&PasswordDigits::parse(password).unwrap(), &mut ped_rng).unwrap();
-            let (hs, finished) = hsm.receive_key_share(f(&share), &mut otp).unwrap();
-            (hs, ped.receive_finished(f(&finished)).unwrap(), hello, share, finished)
-        }
-        _ => {
-            let (hsm, hello) = hsm::start_rpv(&identity, SUPPORTED_VERSIONS, &mut hsm_rng).unwrap();
-            let ped = ped.receive_hello(f(&hello), root, NOW, &mut cache).unwrap();
-            let (ped, share) = ped.respond_rpv(&rpk, root, NOW, &mut cache, &mut ped_rng).unwrap();
-            let (hs, finished, _) = hsm.receive_key_share(f(&share), &[rpk_entry]).unwrap();
-            (hs, ped.receive_finished(f(&finished)).unwrap(), hello, share, finished)
-        }
-    };
+    let (mut hsm_session, mut ped_session, hello, share, finished): (ChannelSession, ChannelSession, _, _, _) =
+        match kind {
+            1 => {
+                let (hsm, hello) = hsm::start_local(&identity, SUPPORTED_VERSIONS, &mut hsm_rng).unwrap();
+                let ped = ped.receive_hello(f(&hello), root, NOW, &mut cache).unwrap();
+                let (ped, share) = ped.respond_local(&mut ped_rng).unwrap();
+                let (hs, finished) = hsm.receive_key_share(f(&share)).unwrap();
+                (hs, ped.receive_finished(f(&finished)).unwrap(), hello, share, finished)
+            }
+            2 => {
+                let mut otp = OneTimePassword::new(PasswordDigits::parse(password).unwrap());
+                let (hsm, hello) = hsm::start_password(&identity, SUPPORTED_VERSIONS, &otp, &mut hsm_rng).unwrap();
+                let ped = ped.receive_hello(f(&hello), root, NOW, &mut cache).unwrap();
+                let (ped, share) =
+                    ped.respond_password(&PasswordDigits::parse(password).unwrap(), &mut ped_rng).unwrap();
+                let (hs, finished) = hsm.receive_key_share(f(&share), &mut otp).unwrap();
+                (hs, ped.receive_finished(f(&finished)).unwrap(), hello, share, finished)
+            }
+            _ => {
+                let (hsm, hello) = hsm::start_rpv(&identity, SUPPORTED_VERSIONS, &mut hsm_rng).unwrap();
+                let ped = ped.receive_hello(f(&hello), root, NOW, &mut cache).unwrap();
+                let (ped, share) = ped.respond_rpv(&rpk, root, NOW, &mut cache, &mut ped_rng).unwrap();
+                let (hs, finished, _) = hsm.receive_key_share(f(&share), &[rpk_entry]).unwrap();
+                (hs, ped.receive_finished(f(&finished)).unwrap(), hello, share, finished)
+            }
+        };
     assert!(hsm_rng.0.is_empty() && ped_rng.0.is_empty(), "every scripted byte is drawn");
 
     // The document's rules, from the primitives alone.
@@ -264,14 +270,15 @@ fn example(fx: &Fixture, kind: u8) -> String {
     assert_eq!(&finished[frame::HEADER_LEN..], &d.tag_v, "HsmFinished carries the HSM's tag");
     let (record, wrapped) = first_record_by_the_document(kind, &d.dkm);
     assert_eq!(hsm_session.seal(PAYLOAD).unwrap(), record, "first HSM→PED record");
+    assert_eq!(ped_session.open(f(&record)).unwrap(), Opened::Data(PAYLOAD.to_vec().into()));
     assert_eq!(hsm_session.wrap_csp(CSP).unwrap(), wrapped, "CSP wrapped under CWK_HSM→PED");
     let ped_view = ped_session.unwrap_csp(&wrapped).unwrap();
     assert_eq!(&ped_view[..], CSP);
 
     let title = match kind {
-        1 => "### 11.1 Local PED-USB: C(1e,1s)",
-        2 => "### 11.2 Remote PED before RPV initialisation: C(1e,1s) with the one-time password",
-        _ => "### 11.3 Remote PED after RPV initialisation: C(2e,2s) with the RPV",
+        1 => "### 16.1 Local PED-USB: C(1e,1s)",
+        2 => "### 16.2 Remote PED before RPV initialisation: C(1e,1s) with the one-time password",
+        _ => "### 16.3 Remote PED after RPV initialisation: C(2e,2s) with the RPV",
     };
     let mut out = format!("{title}\n\nInputs:\n\n");
     line(&mut out, "IDV", SERIAL.as_bytes());
@@ -309,7 +316,7 @@ fn example(fx: &Fixture, kind: u8) -> String {
     line(&mut out, "CSP", CSP);
     line(&mut out, "wrapped CSP", &wrapped);
     out.push('\n');
-    out
+    (out, hsm_session, ped_session)
 }
 
 fn render() -> String {
@@ -321,9 +328,12 @@ fn render() -> String {
     line(&mut out, "root", fx.factory.root.certificate_der());
     line(&mut out, "RPK cert", &fx.rpk_cert);
     writeln!(out, "\nCertificates are checked at Unix time {NOW}.\n").unwrap();
-    for kind in 1..=3 {
-        out.push_str(&example(&fx, kind));
+    for kind in 1..=2 {
+        out.push_str(&example(&fx, kind).0);
     }
+    let (remote, hsm, ped) = example(&fx, 3);
+    out.push_str(&remote);
+    out.push_str(&keyset_example(hsm, ped));
     out
 }
 
@@ -338,5 +348,117 @@ fn worked_examples_match_the_document() {
         std::fs::write(&path, format!("{}{}{}", &doc[..start], rendered, &doc[end..])).unwrap();
         return;
     }
-    assert!(doc[start..end] == rendered, "docs/protocol.md §11 differs from the code; rerun with PED_BLESS=1");
+    assert!(doc[start..end] == rendered, "docs/protocol.md §16 differs from the code; rerun with PED_BLESS=1");
+}
+
+/// Opens a record that must hold data.
+fn open_data(session: &mut ChannelSession, record: &[u8]) -> Vec<u8> {
+    match session.open(f(record)).unwrap() {
+        Opened::Data(data) => data.to_vec(),
+        Opened::Closed => panic!("expected data"),
+    }
+}
+
+/// §16.4: over the channel of §16.3, the HSM creates a 2-of-3 HSM SO keyset (the PED
+/// playing its part by the rules of §11-§14) and then logs in with splits 3 and 1.
+fn keyset_example(mut hsm: ChannelSession, mut ped: ChannelSession) -> String {
+    let mut out = String::from(
+        "### 16.4 A 2-of-3 keyset creation and a quorum login\n\n\
+         Over the channel of §16.3 (each end's sequence number is 1), the HSM creates the\n\
+         HSM SO keyset: the key holders choose 2 of 3 on the PED, give keys 1 and 3 PINs and\n\
+         key 2 none, and make no duplicate set. Then the SO logs in with keys 3 and 1.\n\n\
+         Inputs:\n\n",
+    );
+    let secret: Vec<u8> = (0u8..32).map(|i| i.wrapping_mul(7) ^ 0x5c).collect();
+    let keyset_id = KeysetId::from_bytes(*b"keyset-id-0001\x00\x01");
+    let coefficients: Vec<u8> = (0u8..32).map(|i| 0xc0 | i).collect();
+    let salts: Vec<PinSalt> = (1u8..=3).map(|i| PinSalt::from_bytes([i; 16])).collect();
+    let pins = [Some(Pin::parse("1234").unwrap()), None, Some(Pin::parse("98765").unwrap())];
+    line(&mut out, "secret", &secret);
+    line(&mut out, "keyset id", keyset_id.as_bytes());
+    line(&mut out, "coefficients", &coefficients);
+    line(&mut out, "salt 1, 2, 3", &salts.iter().flat_map(|s| *s.as_bytes()).collect::<Vec<u8>>());
+    writeln!(out, "    {:<18} key 1: 1234, key 2: none, key 3: 98765", "PINs").unwrap();
+    out.push_str("\nCreation:\n\n");
+    let prompt = |activity| Prompt { slot: "SLOT".into(), role: Role::HsmSo, activity };
+
+    let create =
+        HsmCommand::CreateKeyset { prompt: prompt(Activity::Setting), offer_reuse: true, shape: ShapeChoice::OnPed };
+    let record = hsm.seal(&create.encode().unwrap()).unwrap();
+    line(&mut out, "CreateKeyset", &record);
+    assert_eq!(HsmCommand::decode(&open_data(&mut ped, &record)).unwrap(), create);
+
+    let quorum = Quorum::new(2, 3).unwrap();
+    let record = ped.seal(&PedReply::Shape(quorum).encode().unwrap()).unwrap();
+    line(&mut out, "Shape", &record);
+    assert_eq!(PedReply::decode(&open_data(&mut hsm, &record)).unwrap(), PedReply::Shape(quorum));
+
+    let splits = split_secret(&secret, quorum, keyset_id, &mut ScriptedRng(coefficients)).unwrap();
+    let verifier = Verifier::of(&keyset_id, &secret);
+    let wrapped: Vec<WrappedSplit> = splits
+        .iter()
+        .map(|s| WrappedSplit { info: *s.info(), wrapped: hsm.wrap_csp(s.expose_value()).unwrap() })
+        .collect();
+    let write = HsmCommand::WriteSplits {
+        prompt: prompt(Activity::Setting),
+        splits: wrapped.clone(),
+        rpk_cert: None,
+        offer_duplicates: true,
+    };
+    let record = hsm.seal(&write.encode().unwrap()).unwrap();
+    for s in &splits {
+        line(&mut out, &format!("split {}", s.index()), s.expose_value());
+    }
+    line(&mut out, "WriteSplits", &record);
+    let HsmCommand::WriteSplits { splits: received, .. } = HsmCommand::decode(&open_data(&mut ped, &record)).unwrap()
+    else {
+        panic!("expected WriteSplits")
+    };
+    let mut keys = Vec::new();
+    for (i, w) in received.iter().enumerate() {
+        let value = ped.unwrap_csp(&w.wrapped).unwrap();
+        let masked = apply_pin_mask(&value, pins[i].as_ref(), &salts[i], &w.info).unwrap();
+        let payload = PedKeyPayload {
+            colour: KeyColour::Blue,
+            split: w.info,
+            pin_protected: pins[i].is_some(),
+            salt: salts[i],
+            masked_split: masked,
+            rpk_cert: None,
+        };
+        let bytes = payload.encode().unwrap();
+        line(&mut out, &format!("key {} content", i + 1), &bytes);
+        keys.push(bytes);
+    }
+    let written = PedReply::Written { keys: 3, duplicate_sets: 0 };
+    let record = ped.seal(&written.encode().unwrap()).unwrap();
+    line(&mut out, "Written", &record);
+    assert_eq!(PedReply::decode(&open_data(&mut hsm, &record)).unwrap(), written);
+    line(&mut out, "HSM verifier", verifier.as_bytes());
+
+    out.push_str("\nLogin with keys 3 then 1:\n\n");
+    let read = HsmCommand::ReadKeyset { prompt: prompt(Activity::Login) };
+    let record = hsm.seal(&read.encode().unwrap()).unwrap();
+    line(&mut out, "ReadKeyset", &record);
+    assert_eq!(HsmCommand::decode(&open_data(&mut ped, &record)).unwrap(), read);
+    let presented: Vec<WrappedSplit> = [2usize, 0]
+        .iter()
+        .map(|&i| {
+            let payload = PedKeyPayload::decode(&keys[i]).unwrap();
+            let value = apply_pin_mask(&payload.masked_split, pins[i].as_ref(), &payload.salt, &payload.split).unwrap();
+            WrappedSplit { info: payload.split, wrapped: ped.wrap_csp(&value).unwrap() }
+        })
+        .collect();
+    let record = ped.seal(&PedReply::Splits(presented).encode().unwrap()).unwrap();
+    line(&mut out, "Splits", &record);
+    let PedReply::Splits(received) = PedReply::decode(&open_data(&mut hsm, &record)).unwrap() else {
+        panic!("expected Splits")
+    };
+    let unwrapped: Vec<Split> =
+        received.iter().map(|w| Split::new(w.info, hsm.unwrap_csp(&w.wrapped).unwrap()).unwrap()).collect();
+    let reassembled = reassemble(&unwrapped).unwrap();
+    assert_eq!(&reassembled[..], &secret[..]);
+    assert!(verifier.check(&keyset_id, &reassembled));
+    out.push_str("\nThe HSM unwraps both splits, reassembles the secret above and the verifier matches.\n\n");
+    out
 }
