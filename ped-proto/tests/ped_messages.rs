@@ -2,9 +2,7 @@
 //! round trips, exact layouts, range checks, and total decoding of arbitrary bytes.
 
 use ped_proto::Error;
-use ped_proto::command::{
-    Activity, HsmCommand, Notice, PedFailure, PedReply, Prompt, Role, ShapeChoice, WrappedSplit,
-};
+use ped_proto::command::{Activity, HsmCommand, Notice, PedFailure, PedReply, Prompt, Role, ShapeChoice, WrappedSplit};
 use ped_proto::ecdh::EcdhKeyPair;
 use ped_proto::frame::{Frame, FrameType};
 use ped_proto::orange::{self, RpvRing};
@@ -146,7 +144,8 @@ fn commands_and_replies_round_trip() {
 
 #[test]
 fn a_read_keyset_command_has_the_documented_layout() {
-    let c = HsmCommand::ReadKeyset { prompt: Prompt { slot: "SLOT".into(), role: Role::HsmSo, activity: Activity::Login } };
+    let c =
+        HsmCommand::ReadKeyset { prompt: Prompt { slot: "SLOT".into(), role: Role::HsmSo, activity: Activity::Login } };
     assert_eq!(c.encode().unwrap(), b"\x01\x04SLOT\x01\x01");
 }
 
