@@ -1,0 +1,257 @@
+//! What the fuzz targets share: a deterministic fixture (one factory, one HSM, one
+//! orange key, one recorded handshake per channel kind) and the way an input becomes a
+//! message.
+//!
+//! Every target reads its first byte as a selector. Bit 0 picks the mode: *raw* takes
+//! the rest of the input as the message; *edit* applies it to a genuine message (see
+//! [`edit`]), so the fuzzer starts next to valid inputs and reaches the checks behind
+//! the decoders (signatures, tags, MACs) without a seed corpus. The other bits pick
+//! which genuine message or which channel kind.
+
+use std::sync::{Mutex, OnceLock};
+
+use ped_proto::cert::ChainCache;
+use ped_proto::factory::Factory;
+use ped_proto::frame::Frame;
+use ped_proto::handshake::hsm::{self, HsmIdentity, RpkEntry};
+use ped_proto::handshake::ped::{AwaitingFinished, AwaitingHello, RpkCredential};
+use ped_proto::handshake::{ChannelKind, SUPPORTED_VERSIONS};
+use ped_proto::record::{ChannelSession, Role};
+use ped_proto::secrets::{OneTimePassword, PasswordDigits};
+use ped_proto::{Error, kwp};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+/// The time every target runs at, inside every certificate's validity.
+pub const NOW: u64 = 1_790_000_000;
+/// The payload of the genuine first record of each direction.
+pub const RECORD_PAYLOAD: &[u8] = b"read keyset: SO, blue, quorum 2";
+/// The channel kinds, in the order selectors index them.
+pub const KINDS: [ChannelKind; 3] = [ChannelKind::Local, ChannelKind::RemotePassword, ChannelKind::RemoteRpv];
+/// The key and plaintext of the genuine wrapping that `kwp_unwrap` edits.
+pub const KWP_KEY: [u8; 32] = [0x4b; 32];
+/// See [`KWP_KEY`].
+pub const KWP_PLAINTEXT: &[u8] = b"a 48-byte PED-key split, wrapped under the CWK..";
+
+const SERIAL: &str = "154438865";
+const PED_ID: &[u8] = b"PED-0001";
+const PASSWORD: &str = "27182818";
+/// Each end draws from its own seeded generator, so replaying one end reproduces its
+/// messages byte for byte and the other end's recorded answers still fit.
+const FACTORY_SEED: u64 = 0xf022_0000;
+const HSM_SEED: u64 = 0xf022_0001;
+const PED_SEED: u64 = 0xf022_0002;
+
+/// A genuine handshake of one kind (whole frames) and the first record each way.
+#[derive(Debug, Default)]
+pub struct Transcript {
+    /// The HsmHello frame.
+    pub hello: Vec<u8>,
+    /// The PedKeyShare frame.
+    pub share: Vec<u8>,
+    /// The HsmFinished frame.
+    pub finished: Vec<u8>,
+    /// The HSM's first record, over [`RECORD_PAYLOAD`].
+    pub hsm_record: Vec<u8>,
+    /// The PED's first record, over [`RECORD_PAYLOAD`].
+    pub ped_record: Vec<u8>,
+}
+
+/// Everything the targets build once per process.
+#[derive(Debug)]
+pub struct Fixture {
+    /// The trusted root certificate, DER.
+    pub root: Vec<u8>,
+    /// The HSM: identifier, static key, chain `[static, HOC, MIC]`.
+    pub identity: HsmIdentity,
+    /// The RPV entry the HSM holds.
+    pub rpks: [RpkEntry; 1],
+    /// What the orange key carries.
+    pub rpk: RpkCredential,
+    /// One transcript per kind, indexed as [`KINDS`].
+    pub transcripts: [Transcript; 3],
+    /// The PED's chain cache: warm after the first replay, so a replay costs the PED
+    /// its key generation and ECDH only.
+    cache: Mutex<ChainCache>,
+    /// The genuine wrapping of [`KWP_PLAINTEXT`] under [`KWP_KEY`].
+    pub kwp_wrapped: Vec<u8>,
+}
+
+/// The HSM between its hello and the PED's key share.
+#[derive(Debug)]
+pub enum HsmState {
+    /// Awaiting a local key share.
+    Local(hsm::AwaitingLocalKeyShare),
+    /// Awaiting a password-proving key share, with the password it checks.
+    Password(hsm::AwaitingPasswordProof, OneTimePassword),
+    /// Awaiting an RPV key share.
+    Rpv(hsm::AwaitingRpvKeyShare),
+}
+
+/// The fixture, built on first use.
+pub fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(Fixture::build)
+}
+
+impl Fixture {
+    fn build() -> Self {
+        let mut rng = ChaCha20Rng::seed_from_u64(FACTORY_SEED);
+        let factory = Factory::manufacture(&mut rng, SERIAL, NOW).expect("factory");
+        let identity = factory.hsm_identity(&mut rng, SERIAL, NOW).expect("HSM identity");
+        let (rpk_entry, rpk) = factory.new_rpk(&mut rng, SERIAL, NOW).expect("RPK");
+        let mut fixture = Fixture {
+            root: factory.root.certificate_der().to_vec(),
+            identity,
+            rpks: [rpk_entry],
+            rpk,
+            transcripts: Default::default(),
+            cache: Mutex::new(ChainCache::default()),
+            kwp_wrapped: kwp::wrap(&KWP_KEY, KWP_PLAINTEXT).expect("wrap"),
+        };
+        fixture.transcripts = KINDS.map(|kind| fixture.record(kind));
+        fixture
+    }
+
+    /// The transcript of `kind`.
+    pub fn transcript(&self, kind: ChannelKind) -> &Transcript {
+        &self.transcripts[KINDS.iter().position(|k| *k == kind).expect("every kind is recorded")]
+    }
+
+    /// The HSM's first step, replayed from its seed: the hello is the recorded one.
+    pub fn hsm_start(&self, kind: ChannelKind) -> (HsmState, Vec<u8>) {
+        let mut rng = ChaCha20Rng::seed_from_u64(HSM_SEED);
+        let versions = SUPPORTED_VERSIONS;
+        match kind {
+            ChannelKind::Local => {
+                let (state, hello) = hsm::start_local(&self.identity, versions, &mut rng).expect("start");
+                (HsmState::Local(state), hello)
+            }
+            ChannelKind::RemotePassword => {
+                let password = OneTimePassword::new(PasswordDigits::parse(PASSWORD).expect("8 digits"));
+                let (state, hello) = hsm::start_password(&self.identity, versions, &password, &mut rng).expect("start");
+                (HsmState::Password(state, password), hello)
+            }
+            ChannelKind::RemoteRpv => {
+                let (state, hello) = hsm::start_rpv(&self.identity, versions, &mut rng).expect("start");
+                (HsmState::Rpv(state), hello)
+            }
+        }
+    }
+
+    /// The HSM's second step on whatever key share arrives.
+    pub fn hsm_receive(&self, state: HsmState, share: Frame<'_>) -> Result<(ChannelSession, Vec<u8>), Error> {
+        match state {
+            HsmState::Local(state) => state.receive_key_share(share),
+            HsmState::Password(state, mut password) => state.receive_key_share(share, &mut password),
+            HsmState::Rpv(state) => {
+                state.receive_key_share(share, &self.rpks).map(|(session, finished, _)| (session, finished))
+            }
+        }
+    }
+
+    /// The PED's answer to whatever hello arrives, replayed from its seed.
+    pub fn ped_respond(&self, hello: Frame<'_>) -> Result<(AwaitingFinished, Vec<u8>), Error> {
+        let mut rng = ChaCha20Rng::seed_from_u64(PED_SEED);
+        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let ped = AwaitingHello::new(PED_ID, SUPPORTED_VERSIONS).receive_hello(hello, &self.root, NOW, &mut cache)?;
+        match ped.kind() {
+            ChannelKind::Local => ped.respond_local(&mut rng),
+            ChannelKind::RemotePassword => {
+                ped.respond_password(&PasswordDigits::parse(PASSWORD).expect("8 digits"), &mut rng)
+            }
+            ChannelKind::RemoteRpv => ped.respond_rpv(&self.rpk, &self.root, NOW, &mut cache, &mut rng),
+        }
+    }
+
+    /// A fresh session of one end of a recorded channel. A failed open poisons a session
+    /// for good, so each input needs its own; replaying one end costs only that end's
+    /// P-521 operations (one to three).
+    pub fn fresh_session(&self, kind: ChannelKind, role: Role) -> ChannelSession {
+        let t = self.transcript(kind);
+        match role {
+            Role::Hsm => {
+                let (state, _) = self.hsm_start(kind);
+                self.hsm_receive(state, frame_of(&t.share)).expect("recorded share").0
+            }
+            Role::Ped => {
+                let (ped, _) = self.ped_respond(frame_of(&t.hello)).expect("recorded hello");
+                ped.receive_finished(frame_of(&t.finished)).expect("recorded finished")
+            }
+        }
+    }
+
+    /// The genuine record the peer of `role` sends first.
+    pub fn peer_record(&self, kind: ChannelKind, role: Role) -> &[u8] {
+        let t = self.transcript(kind);
+        if role == Role::Hsm { &t.ped_record } else { &t.hsm_record }
+    }
+
+    fn record(&self, kind: ChannelKind) -> Transcript {
+        let (hsm, hello) = self.hsm_start(kind);
+        let (ped, share) = self.ped_respond(frame_of(&hello)).expect("genuine hello");
+        let (mut hsm_session, finished) = self.hsm_receive(hsm, frame_of(&share)).expect("genuine share");
+        let mut ped_session = ped.receive_finished(frame_of(&finished)).expect("genuine finished");
+        let hsm_record = hsm_session.seal(RECORD_PAYLOAD).expect("seal");
+        let ped_record = ped_session.seal(RECORD_PAYLOAD).expect("seal");
+        Transcript { hello, share, finished, hsm_record, ped_record }
+    }
+}
+
+/// A frame this crate encoded.
+pub fn frame_of(bytes: &[u8]) -> Frame<'_> {
+    Frame::decode_exact(bytes).expect("a frame ped-proto encoded")
+}
+
+/// The body of a frame this crate encoded.
+pub fn body_of(frame_bytes: &[u8]) -> &[u8] {
+    frame_of(frame_bytes).body
+}
+
+/// The first byte of an input as a selector, and the rest.
+#[derive(Clone, Copy, Debug)]
+pub struct Input<'a> {
+    /// Whether the rest edits a genuine message (bit 0 of the selector).
+    pub edit: bool,
+    /// The selector's other seven bits, to pick a kind or a genuine message.
+    pub pick: u8,
+    /// The bytes after the selector.
+    pub rest: &'a [u8],
+}
+
+impl<'a> Input<'a> {
+    /// Splits an input; `None` for the empty input.
+    pub fn split(data: &'a [u8]) -> Option<Self> {
+        let (&selector, rest) = data.split_first()?;
+        Some(Input { edit: selector & 1 == 1, pick: selector >> 1, rest })
+    }
+
+    /// The channel kind the selector picks.
+    pub fn kind(&self) -> ChannelKind {
+        KINDS[usize::from(self.pick) % KINDS.len()]
+    }
+
+    /// The message: the rest itself, or the rest applied as an [`edit`] of `genuine`.
+    pub fn message(&self, genuine: &[u8]) -> Vec<u8> {
+        if self.edit { edit(genuine, self.rest) } else { self.rest.to_vec() }
+    }
+}
+
+/// Applies `delta` to `base` so that all-zero bytes change nothing: the first two
+/// bytes are XORed into the length (as a big-endian `u16`; the message is cut, or
+/// padded with zeros), the rest is XORed into the message from its start.
+pub fn edit(base: &[u8], delta: &[u8]) -> Vec<u8> {
+    let (len_delta, xor) = match delta {
+        [hi, lo, xor @ ..] => (u16::from_be_bytes([*hi, *lo]), xor),
+        [hi] => (u16::from_be_bytes([*hi, 0]), &[][..]),
+        [] => (0, &[][..]),
+    };
+    // Every genuine message is under 64 KiB, so its length fits the u16 field.
+    let base_len = u16::try_from(base.len()).expect("genuine messages are under 64 KiB");
+    let mut out = base.to_vec();
+    out.resize(usize::from(base_len ^ len_delta), 0);
+    for (byte, x) in out.iter_mut().zip(xor) {
+        *byte ^= x;
+    }
+    out
+}
