@@ -13,7 +13,7 @@ pub const PROTOCOL_VERSION_1: u16 = 1;
 pub const SUPPORTED_VERSIONS: &[u16] = &[PROTOCOL_VERSION_1];
 /// Most versions one hello may offer.
 pub const MAX_VERSIONS: usize = 8;
-/// Longest party identifier (an HSM or PED serial number, ASCII).
+/// Longest party identifier (an HSM or PED serial number, printable ASCII).
 pub const MAX_ID_LEN: usize = 32;
 /// Length of the HSM's nonce in the C(1e,1s) kinds.
 pub const NONCE_LEN: usize = 32;
@@ -102,7 +102,7 @@ impl HsmHello {
     /// The body bytes.
     pub fn encode(&self) -> Result<Vec<u8>, Error> {
         check_len(self.versions.len(), MAX_VERSIONS, "versions")?;
-        check_len(self.hsm_id.len(), MAX_ID_LEN, "hsm id")?;
+        check_id(&self.hsm_id, "hsm id")?;
         check_len(self.chain.len(), MAX_CERTS, "certificate chain")?;
         let mut out = Vec::new();
         out.put_u8(self.kind.to_byte());
@@ -134,7 +134,7 @@ impl HsmHello {
         for _ in 0..n_versions {
             versions.push(r.u16("version")?);
         }
-        let hsm_id = nonempty(r.bytes_u8("hsm id", MAX_ID_LEN)?, "hsm id")?.to_vec();
+        let hsm_id = id(r.bytes_u8("hsm id", MAX_ID_LEN)?, "hsm id")?.to_vec();
         let ephemeral = if kind.is_full_unified() {
             HsmEphemeral::Key(EcdhPublicKey::from_uncompressed(r.take(PUBLIC_KEY_LEN, "hsm ephemeral key")?)?)
         } else {
@@ -169,7 +169,7 @@ pub struct PedKeyShare {
 impl PedKeyShare {
     /// The body bytes. The optional fields must be present exactly as `kind` requires.
     pub fn encode(&self, kind: ChannelKind) -> Result<Vec<u8>, Error> {
-        check_len(self.ped_id.len(), MAX_ID_LEN, "ped id")?;
+        check_id(&self.ped_id, "ped id")?;
         let mut out = Vec::new();
         out.put_u16(self.version);
         out.put_bytes_u8(&self.ped_id);
@@ -194,7 +194,7 @@ impl PedKeyShare {
     pub fn decode(body: &[u8], kind: ChannelKind) -> Result<Self, Error> {
         let mut r = Reader::new(body);
         let version = r.u16("version")?;
-        let ped_id = nonempty(r.bytes_u8("ped id", MAX_ID_LEN)?, "ped id")?.to_vec();
+        let ped_id = id(r.bytes_u8("ped id", MAX_ID_LEN)?, "ped id")?.to_vec();
         let ephemeral = EcdhPublicKey::from_uncompressed(r.take(PUBLIC_KEY_LEN, "ped ephemeral key")?)?;
         let rpk_cert = if kind.is_full_unified() {
             Some(nonempty(r.bytes_u16("rpk certificate", MAX_CERT_LEN)?, "rpk certificate")?.to_vec())
@@ -236,6 +236,21 @@ fn check_len(len: usize, max: usize, field: &'static str) -> Result<(), Error> {
         Err(Error::Decode(DecodeError::TooLong { field, max }))
     } else {
         Ok(())
+    }
+}
+
+/// Party identifiers are serial numbers: printable ASCII, so that they can be shown
+/// and logged as they are.
+fn check_id(id: &[u8], field: &'static str) -> Result<(), Error> {
+    check_len(id.len(), MAX_ID_LEN, field)?;
+    if id.iter().all(|b| (0x20..0x7f).contains(b)) { Ok(()) } else { Err(DecodeError::InvalidValue(field).into()) }
+}
+
+fn id<'a>(bytes: &'a [u8], field: &'static str) -> Result<&'a [u8], DecodeError> {
+    if !bytes.is_empty() && bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
+        Ok(bytes)
+    } else {
+        Err(DecodeError::InvalidValue(field))
     }
 }
 
