@@ -15,7 +15,7 @@
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use ped_proto::cert::{self, ChainCache};
+use ped_proto::cert::{self, ChainCache, LeafRole};
 use ped_proto::ecdh::{EcdhKeyPair, EcdhPublicKey, FIELD_LEN, PUBLIC_KEY_LEN};
 use ped_proto::factory::Factory;
 use ped_proto::frame::{self, FORMAT_VERSION, Frame, FrameHeader, FrameType, HEADER_LEN, MAGIC, MAX_BODY_LEN};
@@ -835,20 +835,42 @@ proptest! {
     }
 
     /// Real certificates in any order and number: only the two true chains verify, and
-    /// each certifies its own leaf's key.
+    /// each certifies its own leaf's key, in its own role only.
     #[test]
     fn only_true_arrangements_of_real_certificates_verify(picks in vec(0..5usize, 0..=cert::MAX_CHAIN_LEN + 1)) {
         let certs = real_certs();
         let chain: Vec<&[u8]> = picks.iter().map(|i| certs[*i]).collect();
-        let verdict = cert::verify_hsm_chain(&chain, &fixture().parties.root, NOW);
         let p = &fixture().parties;
+        let as_hsm = cert::verify_chain(&chain, &p.root, NOW, LeafRole::HsmStatic);
+        let as_rpk = cert::verify_chain(&chain, &p.root, NOW, LeafRole::RpkStatic);
         match picks.as_slice() {
-            [0, 1, 2] => prop_assert_eq!(verdict.map(|v| *v.leaf_key()), Ok(*p.identity.static_key.public())),
-            [4, 1, 2] => prop_assert_eq!(verdict.map(|v| *v.leaf_key()), Ok(p.rpks[0].public_key)),
-            [] => prop_assert_eq!(verdict, Err(CertificateError::ChainLength)),
-            _ => prop_assert!(verdict.is_err(), "{:?} verified", picks),
+            [0, 1, 2] => {
+                prop_assert_eq!(as_hsm.map(|v| *v.leaf_key()), Ok(*p.identity.static_key.public()));
+                prop_assert_eq!(as_rpk, Err(CertificateError::KeyUsage), "the HSM's leaf is no RPK");
+            }
+            [4, 1, 2] => {
+                prop_assert_eq!(as_rpk.map(|v| *v.leaf_key()), Ok(p.rpks[0].public_key));
+                prop_assert_eq!(as_hsm, Err(CertificateError::KeyUsage), "an RPK never passes for the HSM");
+            }
+            [] => prop_assert_eq!(as_hsm, Err(CertificateError::ChainLength)),
+            _ => prop_assert!(as_hsm.is_err() && as_rpk.is_err(), "{:?} verified", picks),
         }
     }
+}
+
+/// The two true chains, which random arrangements above reach only by chance.
+#[test]
+fn the_two_true_chains_verify_each_in_its_own_role() {
+    let certs = real_certs();
+    let p = &fixture().parties;
+    let hsm_chain = [certs[0], certs[1], certs[2]];
+    let rpk_chain = [certs[4], certs[1], certs[2]];
+    let hsm = cert::verify_chain(&hsm_chain, &p.root, NOW, LeafRole::HsmStatic).unwrap();
+    assert_eq!(hsm.leaf_key(), p.identity.static_key.public());
+    let rpk = cert::verify_chain(&rpk_chain, &p.root, NOW, LeafRole::RpkStatic).unwrap();
+    assert_eq!(*rpk.leaf_key(), p.rpks[0].public_key);
+    assert_eq!(cert::verify_hsm_chain(&rpk_chain, &p.root, NOW), Err(CertificateError::KeyUsage));
+    assert!(cert::verify_chain(&hsm_chain, &p.root, NOW, LeafRole::RpkStatic).is_err());
 }
 
 // ---------------------------------------------------------------------------------------
