@@ -55,6 +55,18 @@ pub enum FrameType {
     RelayBye,
     /// Relay control: end of the connection because of an error.
     RelayError,
+    /// Device control (host → PED): who are you?
+    DeviceInfoRequest,
+    /// Device control (PED → host): firmware version, serial, mode, cached RPKs.
+    DeviceInfo,
+    /// Device control (host → PED): a firmware image follows.
+    UpdateBegin,
+    /// Device control (host → PED): a piece of the image.
+    UpdateChunk,
+    /// Device control (host → PED): the whole image was sent.
+    UpdateEnd,
+    /// Device control (PED → host): where the update stands.
+    UpdateStatus,
 }
 
 impl FrameType {
@@ -74,6 +86,12 @@ impl FrameType {
             FrameType::RelayBusy => 0x25,
             FrameType::RelayBye => 0x26,
             FrameType::RelayError => 0x27,
+            FrameType::DeviceInfoRequest => 0x30,
+            FrameType::DeviceInfo => 0x31,
+            FrameType::UpdateBegin => 0x32,
+            FrameType::UpdateChunk => 0x33,
+            FrameType::UpdateEnd => 0x34,
+            FrameType::UpdateStatus => 0x35,
         }
     }
 
@@ -81,6 +99,12 @@ impl FrameType {
     /// forward it unread between the HSM and the PED.
     pub const fn is_relay_control(self) -> bool {
         self.to_byte() & 0xf0 == 0x20
+    }
+
+    /// Whether this frame is device control (types `30`-`3f`), for the PED itself
+    /// rather than for an HSM channel.
+    pub const fn is_device_control(self) -> bool {
+        self.to_byte() & 0xf0 == 0x30
     }
 
     /// The type for a byte, if it is defined.
@@ -99,6 +123,12 @@ impl FrameType {
             0x25 => FrameType::RelayBusy,
             0x26 => FrameType::RelayBye,
             0x27 => FrameType::RelayError,
+            0x30 => FrameType::DeviceInfoRequest,
+            0x31 => FrameType::DeviceInfo,
+            0x32 => FrameType::UpdateBegin,
+            0x33 => FrameType::UpdateChunk,
+            0x34 => FrameType::UpdateEnd,
+            0x35 => FrameType::UpdateStatus,
             other => return Err(DecodeError::UnknownType(other)),
         })
     }

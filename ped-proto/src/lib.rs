@@ -15,6 +15,7 @@ extern crate alloc;
 pub mod cert;
 pub mod command;
 pub mod ctr;
+pub mod device;
 
 pub mod ecdh;
 pub mod error;

@@ -3,6 +3,7 @@
 
 use ped_proto::Error;
 use ped_proto::command::{Activity, HsmCommand, Notice, PedFailure, PedReply, Prompt, Role, ShapeChoice, WrappedSplit};
+use ped_proto::device::{DeviceMessage, PedInfo, PedMode, UpdateState};
 use ped_proto::ecdh::EcdhKeyPair;
 use ped_proto::frame::{Frame, FrameType};
 use ped_proto::orange::{self, RpvRing};
@@ -201,6 +202,36 @@ fn relay_messages_round_trip_and_refuse_foreign_frames() {
 }
 
 #[test]
+fn device_messages_round_trip() {
+    let messages = vec![
+        DeviceMessage::InfoRequest,
+        DeviceMessage::Info(PedInfo {
+            firmware_version: "2.9.0-1".into(),
+            serial: "PED2-0000417".into(),
+            mode: PedMode::Remote,
+            protocol_versions: vec![1],
+            rpk_serials: vec!["154438865".into()],
+        }),
+        DeviceMessage::UpdateBegin { image_len: 3_199_130 },
+        DeviceMessage::UpdateChunk { offset: 16_384, data: vec![0xab; 16 * 1024] },
+        DeviceMessage::UpdateEnd,
+        DeviceMessage::UpdateStatus { state: UpdateState::VerifyFailed, detail: "Failure (VERIFY) (7)".into() },
+    ];
+    for m in messages {
+        let bytes = m.encode().unwrap();
+        let frame = Frame::decode_exact(&bytes).unwrap();
+        assert!(frame.frame_type.is_device_control() && !frame.frame_type.is_relay_control());
+        assert_eq!(DeviceMessage::decode(frame).unwrap(), m);
+    }
+    assert!(DeviceMessage::UpdateBegin { image_len: 0 }.encode().is_err());
+    assert!(DeviceMessage::UpdateChunk { offset: 0, data: vec![] }.encode().is_err());
+    assert_eq!(
+        DeviceMessage::decode(Frame { frame_type: FrameType::Record, body: &[] }),
+        Err(Error::UnexpectedMessage)
+    );
+}
+
+#[test]
 fn the_orange_secret_rebuilds_the_rpk_credential() {
     let mut rng = ChaCha20Rng::seed_from_u64(3);
     let rpv = Rpv::generate(&mut rng);
@@ -245,9 +276,10 @@ proptest! {
         let _ = pedkey::identify(&bytes);
         let _ = HsmCommand::decode(&bytes);
         let _ = PedReply::decode(&bytes);
-        for t in 0x20..=0x27u8 {
+        for t in 0x20..=0x3fu8 {
             if let Ok(frame_type) = FrameType::from_byte(t) {
                 let _ = RelayMessage::decode(Frame { frame_type, body: &bytes });
+                let _ = DeviceMessage::decode(Frame { frame_type, body: &bytes });
             }
         }
     }
