@@ -10,3 +10,5 @@
 extern crate alloc;
 
 pub mod hal;
+pub mod io;
+pub mod screen;
