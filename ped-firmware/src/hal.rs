@@ -29,7 +29,8 @@ pub struct InsertedKey {
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyPortError {
-    /// No key is inserted.
+    /// No key is inserted, or it was removed before the operation completed (a write
+    /// cut short that way leaves the key's old content, whole).
     NoKey,
     /// The key did not answer a read, or its content failed its integrity check.
     ReadFailed,
