@@ -10,7 +10,10 @@
 //! - [`keyfile`]: the file format, sans-IO, with a total decoder;
 //! - [`store`]: the key directory ([`KeyStore`]): atomic, locked, crash-safe writes;
 //! - [`port`]: named ports ([`Port`]), the firmware's `KeyPort` over the store;
-//! - [`faults`]: read errors, write errors and write latency a rig injects.
+//! - [`faults`]: read errors, write errors and write latency a rig injects;
+//! - [`report`]: what the CLI prints, as text and JSON.
+//!
+//! `docs/ikey-emu.md` has the file format byte by byte, the CLI and its exit codes.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -20,6 +23,7 @@ mod fsutil;
 pub mod key;
 pub mod keyfile;
 pub mod port;
+pub mod report;
 pub mod store;
 
 pub use error::{Damage, Error, ErrorKind};

@@ -162,6 +162,11 @@ fn a_writer_that_cannot_wait_fails_cleanly_and_the_other_completes() {
     let err = store.write(KeySerial(KEYS), b"mine").unwrap_err();
     assert!(matches!(err, Error::Busy { .. }), "{err}");
     assert!(err.to_string().contains("key 0000000004"), "{err}");
+    let cli = Command::new(env!("CARGO_BIN_EXE_ikey-emu"))
+        .args(["--dir", dir.to_str().unwrap(), "--lock-timeout-ms", "50", "wipe", "4"])
+        .output()
+        .unwrap();
+    assert_eq!(cli.status.code(), Some(4), "{}", String::from_utf8_lossy(&cli.stderr));
     assert!(child.wait().unwrap().success());
     let key = store.load(KeySerial(KEYS)).unwrap();
     assert_eq!(key.payload(), Some(&payload_from_seed(77)[..]));
