@@ -12,3 +12,4 @@ extern crate alloc;
 pub mod hal;
 pub mod io;
 pub mod screen;
+pub mod update;

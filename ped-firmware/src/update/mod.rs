@@ -1,0 +1,392 @@
+//! Firmware update and boot, the Admin menu's "7 Software Update" (seed lines
+//! 4420-4663), as a sans-IO module: the caller feeds it the host's device-control
+//! frames and the key holder's answers, and hands it the flash ([`ImageSlots`]).
+//!
+//! The A/B rule. The image in use stays where it is; an upload goes to the *other*
+//! slot, written chunk by chunk as it arrives (the PED never holds an image in RAM),
+//! and is verified there (header, length, vendor signature, payload hash). Only the
+//! key holder's YES at "Save Image?" changes anything that boot looks at: one write
+//! of a boot record naming the new slot, to the older of the record's two copies.
+//! At power-on [`boot`] verifies the slot the newest valid record names and falls back
+//! to the other slot if that one does not verify. So a power cut at any instant boots
+//! the old image or the new one, never neither: the running image is never written
+//! to, the new one is only named once it has verified, and boot never runs an image
+//! it has not just verified. docs/firmware.md has the byte layouts and the
+//! "Failure (VERIFY) (n)" numbers.
+//!
+//! A session, as the core drives it:
+//!
+//! ```text
+//! UpdateBegin{len}        -> Updater::begin   (erases the target slot)
+//! UpdateChunk{off, data}  -> Updater::chunk   (in order, no gap, no overlap)
+//! UpdateEnd               -> Updater::finish  -> VerifiedImage, "Save Image? YES/NO"
+//! YES                     -> Updater::save    -> "Success" / "Press ENTER"
+//! ```
+//!
+//! Any error abandons the session; the host starts again with `UpdateBegin`.
+
+pub mod image;
+pub mod screens;
+pub mod slots;
+
+use alloc::string::String;
+use core::fmt;
+use core::fmt::Write as _;
+
+use ped_proto::device::{DeviceMessage, MAX_CHUNK_LEN, MAX_IMAGE_LEN, MAX_TEXT_LEN, UpdateState};
+
+use crate::screen::Screen;
+use image::{FirmwareVersion, ImageError, MIN_IMAGE_LEN, Rejected, StoredLen, VendorKey, verify_stored};
+use slots::{BootRecord, FlashError, ImageSlots, RECORD_LEN, RecordCopy, Slot, current_record};
+
+/// Why an update session stopped. Every variant is shown on the PED, as
+/// [`screen`](Self::screen) draws it, and reported to the host, as
+/// [`status`](Self::status) encodes it. The image in use is untouched by all of them.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateError {
+    /// The announced image length is below the smallest image or above the slot.
+    /// VERIFY 1.
+    LengthOutOfRange {
+        /// The length announced.
+        image_len: usize,
+        /// The most the slot takes.
+        max: usize,
+    },
+    /// A chunk not at the next expected offset, empty, too long, or past the announced
+    /// end. VERIFY 2.
+    OutOfSequence {
+        /// The offset expected next.
+        expected: usize,
+        /// The chunk's offset.
+        offset: u32,
+    },
+    /// A chunk or an end of upload with no upload in progress. VERIFY 2.
+    NotUploading,
+    /// The upload ended before the announced length was received. VERIFY 3.
+    Incomplete {
+        /// Bytes received.
+        received: usize,
+        /// Bytes announced.
+        image_len: usize,
+    },
+    /// The image is not the vendor's, or is damaged. VERIFY 4-8.
+    Image(ImageError),
+    /// The flash failed while the image was written or read back. VERIFY 9.
+    UploadFlash(FlashError),
+    /// Save without a verified image from this session.
+    NothingToSave,
+    /// Writing the boot record failed.
+    SaveFlash(FlashError),
+    /// The boot record read back differs from the one written.
+    SaveNotConfirmed,
+    /// The boot record's sequence number cannot grow any more.
+    SequenceExhausted,
+}
+
+impl UpdateError {
+    /// The number in "Failure (VERIFY) (n)", or `None` for a failure to save.
+    pub fn verify_number(&self) -> Option<u8> {
+        match self {
+            UpdateError::LengthOutOfRange { .. } => Some(1),
+            UpdateError::OutOfSequence { .. } | UpdateError::NotUploading => Some(2),
+            UpdateError::Incomplete { .. } => Some(3),
+            UpdateError::Image(e) => Some(e.verify_number()),
+            UpdateError::UploadFlash(_) => Some(9),
+            UpdateError::NothingToSave
+            | UpdateError::SaveFlash(_)
+            | UpdateError::SaveNotConfirmed
+            | UpdateError::SequenceExhausted => None,
+        }
+    }
+
+    /// The state reported to the host.
+    pub fn state(&self) -> UpdateState {
+        if self.verify_number().is_some() { UpdateState::VerifyFailed } else { UpdateState::SaveFailed }
+    }
+
+    /// The PED's screen for this failure.
+    pub fn screen(&self) -> Screen {
+        match self.verify_number() {
+            Some(n) => screens::verify_failure(n),
+            None => screens::save_failure(),
+        }
+    }
+
+    /// The status frame for the host: the state, and the screen's first line with the
+    /// cause, cut to the protocol's text limit.
+    pub fn status(&self) -> DeviceMessage {
+        let screen = self.screen();
+        let mut detail = String::new();
+        // Writing into a String cannot fail.
+        let _ = write!(detail, "{}: {self}", screen.lines()[0]);
+        detail.truncate(MAX_TEXT_LEN);
+        DeviceMessage::UpdateStatus { state: self.state(), detail }
+    }
+}
+
+impl fmt::Display for UpdateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UpdateError::LengthOutOfRange { image_len, max } => {
+                write!(f, "image length {image_len} not in {MIN_IMAGE_LEN}..={max}")
+            }
+            UpdateError::OutOfSequence { expected, offset } => {
+                write!(f, "chunk at {offset}, expected {expected}; resend from start")
+            }
+            UpdateError::NotUploading => f.write_str("no upload in progress; send UpdateBegin"),
+            UpdateError::Incomplete { received, image_len } => write!(f, "got {received} of {image_len} bytes"),
+            UpdateError::Image(e) => e.fmt(f),
+            UpdateError::UploadFlash(e) => write!(f, "upload: {e}"),
+            UpdateError::NothingToSave => f.write_str("no verified image to save; upload again"),
+            UpdateError::SaveFlash(e) => write!(f, "save: {e}"),
+            UpdateError::SaveNotConfirmed => f.write_str("save: boot record did not read back"),
+            UpdateError::SequenceExhausted => f.write_str("save: boot record sequence exhausted"),
+        }
+    }
+}
+
+impl core::error::Error for UpdateError {}
+
+/// An image that has been received whole into a slot and has verified there; the
+/// answer to "Save Image? YES/NO" decides whether it boots.
+#[derive(Debug, PartialEq, Eq)]
+pub struct VerifiedImage {
+    slot: Slot,
+    version: FirmwareVersion,
+    image_len: usize,
+}
+
+impl VerifiedImage {
+    /// The slot holding it.
+    pub fn slot(&self) -> Slot {
+        self.slot
+    }
+
+    /// Its firmware version.
+    pub fn version(&self) -> FirmwareVersion {
+        self.version
+    }
+
+    /// Its length in bytes.
+    pub fn image_len(&self) -> usize {
+        self.image_len
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Idle,
+    Receiving { slot: Slot, image_len: usize, received: usize },
+    Verified { slot: Slot },
+}
+
+/// One PED's update sessions. Holds a few words of state; image bytes go straight to
+/// flash.
+#[derive(Debug)]
+pub struct Updater {
+    target: Slot,
+    state: State,
+}
+
+impl Updater {
+    /// An updater for a PED running the image in `running` (from [`boot`]; `None` on a
+    /// PED that booted none, such as a blank simulator). Uploads go to the other slot,
+    /// so the running image is never written to.
+    pub fn new(running: Option<Slot>) -> Self {
+        Updater { target: running.map_or(Slot::A, Slot::other), state: State::Idle }
+    }
+
+    /// The slot uploads are written to.
+    pub fn target(&self) -> Slot {
+        self.target
+    }
+
+    /// Starts a session for an image of `image_len` bytes: erases the target slot.
+    /// A session already under way is abandoned.
+    pub fn begin<S: ImageSlots + ?Sized>(&mut self, image_len: u32, slots: &mut S) -> Result<(), UpdateError> {
+        self.state = State::Idle;
+        let max = slots.capacity().min(MAX_IMAGE_LEN as usize);
+        let image_len = image_len as usize;
+        if !(MIN_IMAGE_LEN..=max).contains(&image_len) {
+            return Err(UpdateError::LengthOutOfRange { image_len, max });
+        }
+        slots.erase(self.target).map_err(UpdateError::UploadFlash)?;
+        self.state = State::Receiving { slot: self.target, image_len, received: 0 };
+        Ok(())
+    }
+
+    /// Writes the next chunk. Chunks come in order, without gap or overlap: a resend
+    /// would have to rewrite flash that is already programmed, and a gap would leave
+    /// erased bytes inside the image, so either ends the session.
+    pub fn chunk<S: ImageSlots + ?Sized>(
+        &mut self,
+        offset: u32,
+        data: &[u8],
+        slots: &mut S,
+    ) -> Result<(), UpdateError> {
+        let State::Receiving { slot, image_len, received } = self.state else {
+            return Err(UpdateError::NotUploading);
+        };
+        self.state = State::Idle;
+        if offset as usize != received
+            || data.is_empty()
+            || data.len() > MAX_CHUNK_LEN
+            || data.len() > image_len - received
+        {
+            return Err(UpdateError::OutOfSequence { expected: received, offset });
+        }
+        slots.write(slot, received, data).map_err(UpdateError::UploadFlash)?;
+        self.state = State::Receiving { slot, image_len, received: received + data.len() };
+        Ok(())
+    }
+
+    /// Ends the upload and verifies the image as stored in flash (what would boot, not
+    /// what was received): header, length, signature by `vendor_key`, payload hash.
+    pub fn finish<S: ImageSlots + ?Sized>(
+        &mut self,
+        slots: &mut S,
+        vendor_key: &VendorKey,
+    ) -> Result<VerifiedImage, UpdateError> {
+        let State::Receiving { slot, image_len, received } = core::mem::replace(&mut self.state, State::Idle) else {
+            return Err(UpdateError::NotUploading);
+        };
+        if received != image_len {
+            return Err(UpdateError::Incomplete { received, image_len });
+        }
+        let header =
+            verify_stored(StoredLen::Known(image_len), vendor_key, |offset, buf| slots.read(slot, offset, buf))
+                .map_err(|rejected| match rejected {
+                    Rejected::Image(e) => UpdateError::Image(e),
+                    Rejected::Read(e) => UpdateError::UploadFlash(e),
+                })?;
+        self.state = State::Verified { slot };
+        Ok(VerifiedImage { slot, version: header.version(), image_len })
+    }
+
+    /// The YES at "Save Image? YES/NO": one boot-record write makes `image` the one
+    /// that boots. The record goes to the copy that does not hold the newest record,
+    /// with the next sequence number, and is read back. If power is cut during the
+    /// write, the newest record stays whole and the previous image boots.
+    pub fn save<S: ImageSlots + ?Sized>(&mut self, image: VerifiedImage, slots: &mut S) -> Result<(), UpdateError> {
+        let state = core::mem::replace(&mut self.state, State::Idle);
+        if state != (State::Verified { slot: image.slot }) {
+            return Err(UpdateError::NothingToSave);
+        }
+        // Strict reads here, unlike at boot: a copy that merely failed to read may be
+        // the newest one, and overwriting it would lose the sequence order.
+        let mut newest: Option<(RecordCopy, BootRecord)> = None;
+        for copy in RecordCopy::BOTH {
+            let mut buf = [0u8; RECORD_LEN];
+            slots.read_record(copy, &mut buf).map_err(UpdateError::SaveFlash)?;
+            if let Some(record) = BootRecord::decode(&buf)
+                && newest.is_none_or(|(_, n)| record.sequence > n.sequence)
+            {
+                newest = Some((copy, record));
+            }
+        }
+        let (copy, sequence) = match newest {
+            Some((copy, record)) => {
+                (copy.other(), record.sequence.checked_add(1).ok_or(UpdateError::SequenceExhausted)?)
+            }
+            None => (RecordCopy::First, 1),
+        };
+        let record = BootRecord { slot: image.slot, sequence }.encode();
+        slots.write_record(copy, &record).map_err(UpdateError::SaveFlash)?;
+        let mut check = [0u8; RECORD_LEN];
+        slots.read_record(copy, &mut check).map_err(UpdateError::SaveFlash)?;
+        if check != record {
+            return Err(UpdateError::SaveNotConfirmed);
+        }
+        Ok(())
+    }
+}
+
+/// The image [`boot`] chose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootedImage {
+    /// Its slot.
+    pub slot: Slot,
+    /// Its firmware version, for "PED V.…".
+    pub version: FirmwareVersion,
+    /// True if the first choice (the slot the newest boot record names, or A without a
+    /// record) did not verify and the other slot was booted instead.
+    pub fell_back: bool,
+}
+
+/// Why one slot did not boot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotFault {
+    /// The slot does not hold a valid vendor image.
+    Rejected(ImageError),
+    /// The slot could not be read.
+    Unreadable(FlashError),
+}
+
+impl fmt::Display for SlotFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SlotFault::Rejected(e) => e.fmt(f),
+            SlotFault::Unreadable(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Neither slot holds an image that verifies: the PED has nothing to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootError {
+    /// Why slot A did not boot.
+    pub a: SlotFault,
+    /// Why slot B did not boot.
+    pub b: SlotFault,
+}
+
+impl BootError {
+    /// What the boot loader shows.
+    pub fn screen(&self) -> Screen {
+        screens::no_valid_image()
+    }
+}
+
+impl fmt::Display for BootError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "no valid firmware image (slot A: {}; slot B: {})", self.a, self.b)
+    }
+}
+
+impl core::error::Error for BootError {}
+
+/// The boot loader's choice: the slot the newest valid boot record names (slot A if
+/// there is none), if its image verifies against `vendor_key`; otherwise the other
+/// slot, if its image verifies. Unreadable or torn records only change which slot is
+/// tried first, so whenever either slot holds a valid image, one boots.
+pub fn boot<S: ImageSlots + ?Sized>(slots: &mut S, vendor_key: &VendorKey) -> Result<BootedImage, BootError> {
+    let first = current_record(slots).map_or(Slot::A, |(_, record)| record.slot);
+    let first_fault = match verify_slot(slots, first, vendor_key) {
+        Ok(version) => return Ok(BootedImage { slot: first, version, fell_back: false }),
+        Err(fault) => fault,
+    };
+    let second = first.other();
+    let second_fault = match verify_slot(slots, second, vendor_key) {
+        Ok(version) => return Ok(BootedImage { slot: second, version, fell_back: true }),
+        Err(fault) => fault,
+    };
+    Err(match first {
+        Slot::A => BootError { a: first_fault, b: second_fault },
+        Slot::B => BootError { a: second_fault, b: first_fault },
+    })
+}
+
+fn verify_slot<S: ImageSlots + ?Sized>(
+    slots: &mut S,
+    slot: Slot,
+    vendor_key: &VendorKey,
+) -> Result<FirmwareVersion, SlotFault> {
+    let max = slots.capacity();
+    verify_stored(StoredLen::FromHeader { max }, vendor_key, |offset, buf| slots.read(slot, offset, buf))
+        .map(|header| header.version())
+        .map_err(|rejected| match rejected {
+            Rejected::Image(e) => SlotFault::Rejected(e),
+            Rejected::Read(e) => SlotFault::Unreadable(e),
+        })
+}

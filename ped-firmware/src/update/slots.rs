@@ -1,0 +1,365 @@
+//! The PED's firmware flash: two image slots and a boot record kept in two copies
+//! (DESIGN.md rule 3: hardware behind a trait; rule 7: nothing lost on a crash).
+//!
+//! The boot record names the slot to boot and carries a sequence number and a
+//! checksum. A save writes a new record, with the next sequence number, over the
+//! *older* copy only, so a power cut while writing it leaves the newer copy whole:
+//! after the cut one copy is torn (its checksum fails) and the other still names the
+//! previous slot. The boot loader takes the valid copy with the highest sequence.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+
+use sha2::{Digest, Sha512};
+
+/// One of the two image slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Slot {
+    /// The first slot, tried first on a PED that has no boot record yet.
+    A,
+    /// The second slot.
+    B,
+}
+
+impl Slot {
+    /// The other slot.
+    pub fn other(self) -> Slot {
+        match self {
+            Slot::A => Slot::B,
+            Slot::B => Slot::A,
+        }
+    }
+
+    const fn to_byte(self) -> u8 {
+        match self {
+            Slot::A => 0,
+            Slot::B => 1,
+        }
+    }
+
+    const fn index(self) -> usize {
+        self.to_byte() as usize
+    }
+}
+
+/// One of the two copies of the boot record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecordCopy {
+    /// The first copy.
+    First,
+    /// The second copy.
+    Second,
+}
+
+impl RecordCopy {
+    /// Both copies, in the order ties are broken.
+    pub const BOTH: [RecordCopy; 2] = [RecordCopy::First, RecordCopy::Second];
+
+    /// The other copy.
+    pub fn other(self) -> RecordCopy {
+        match self {
+            RecordCopy::First => RecordCopy::Second,
+            RecordCopy::Second => RecordCopy::First,
+        }
+    }
+
+    const fn index(self) -> usize {
+        match self {
+            RecordCopy::First => 0,
+            RecordCopy::Second => 1,
+        }
+    }
+}
+
+/// Length of an encoded boot record.
+pub const RECORD_LEN: usize = 24;
+const RECORD_MAGIC: [u8; 4] = *b"PEDB";
+const RECORD_FORMAT: u8 = 1;
+const CHECKSUM_OFFSET: usize = 16;
+
+/// Which slot to boot, and how recent that choice is.
+///
+/// ```text
+/// offset len field
+///      0   4 magic     "PEDB"
+///      4   1 format    1
+///      5   1 slot      0 = A, 1 = B
+///      6   2 reserved  zero
+///      8   8 sequence  u64 big-endian; the higher valid copy wins
+///     16   8 checksum  the first 8 bytes of SHA-512(bytes 0..16)
+/// ```
+///
+/// The checksum detects a torn or erased copy, not an attacker: whoever can write the
+/// flash can write a valid record. What boots is still only a vendor-signed image,
+/// because the boot loader verifies the slot the record names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootRecord {
+    /// The slot to boot.
+    pub slot: Slot,
+    /// Incremented by every save.
+    pub sequence: u64,
+}
+
+impl BootRecord {
+    /// The record's bytes, checksum included.
+    pub fn encode(&self) -> [u8; RECORD_LEN] {
+        let mut out = [0u8; RECORD_LEN];
+        out[..4].copy_from_slice(&RECORD_MAGIC);
+        out[4] = RECORD_FORMAT;
+        out[5] = self.slot.to_byte();
+        out[8..16].copy_from_slice(&self.sequence.to_be_bytes());
+        let checksum = Sha512::digest(&out[..CHECKSUM_OFFSET]);
+        out[CHECKSUM_OFFSET..].copy_from_slice(&checksum[..RECORD_LEN - CHECKSUM_OFFSET]);
+        out
+    }
+
+    /// `None` for a copy that is erased, torn or otherwise not a record.
+    pub fn decode(bytes: &[u8; RECORD_LEN]) -> Option<Self> {
+        let checksum = Sha512::digest(&bytes[..CHECKSUM_OFFSET]);
+        if bytes[CHECKSUM_OFFSET..] != checksum[..RECORD_LEN - CHECKSUM_OFFSET]
+            || bytes[..4] != RECORD_MAGIC
+            || bytes[4] != RECORD_FORMAT
+            || bytes[6..8] != [0, 0]
+        {
+            return None;
+        }
+        let slot = match bytes[5] {
+            0 => Slot::A,
+            1 => Slot::B,
+            _ => return None,
+        };
+        let mut sequence = [0u8; 8];
+        sequence.copy_from_slice(&bytes[8..16]);
+        Some(BootRecord { slot, sequence: u64::from_be_bytes(sequence) })
+    }
+}
+
+/// Why a flash operation failed.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlashError {
+    /// Power was lost; the operation may have been done in part.
+    PowerLost,
+    /// The range lies outside the slot.
+    OutOfBounds,
+    /// The flash reported a failure (program or erase error, worn sector).
+    Hardware,
+}
+
+impl fmt::Display for FlashError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FlashError::PowerLost => f.write_str("power lost during a flash operation"),
+            FlashError::OutOfBounds => f.write_str("flash access outside the image slot"),
+            FlashError::Hardware => f.write_str("the flash reported an error"),
+        }
+    }
+}
+
+impl core::error::Error for FlashError {}
+
+/// The PED's firmware flash: two image slots of [`capacity`](Self::capacity) bytes
+/// and two boot-record copies of [`RECORD_LEN`] bytes.
+///
+/// The contract the update logic relies on, which a board driver must keep:
+/// - each operation touches only what it names: a slot write changes no other bytes,
+///   no other slot and no record copy; a record write changes no other copy;
+/// - an erased slot reads as 0xff; a slot byte is written once between erases;
+/// - an interrupted operation may leave its own target in any state, nothing else.
+pub trait ImageSlots {
+    /// Bytes in each slot.
+    fn capacity(&self) -> usize;
+
+    /// Erases a whole slot.
+    fn erase(&mut self, slot: Slot) -> Result<(), FlashError>;
+
+    /// Programs `data` at `offset` of an erased region of `slot`.
+    fn write(&mut self, slot: Slot, offset: usize, data: &[u8]) -> Result<(), FlashError>;
+
+    /// Reads `buf.len()` bytes at `offset` of `slot`.
+    fn read(&mut self, slot: Slot, offset: usize, buf: &mut [u8]) -> Result<(), FlashError>;
+
+    /// Reads one copy of the boot record, valid or not.
+    fn read_record(&mut self, copy: RecordCopy, buf: &mut [u8; RECORD_LEN]) -> Result<(), FlashError>;
+
+    /// Replaces one copy of the boot record (erase and program of its own sector).
+    fn write_record(&mut self, copy: RecordCopy, record: &[u8; RECORD_LEN]) -> Result<(), FlashError>;
+}
+
+/// The valid boot-record copy with the highest sequence number, and where it is. A
+/// copy that cannot be read counts as invalid; on equal sequence numbers (which
+/// [`crate::update::Updater::save`] never writes) the first copy wins.
+pub fn current_record<S: ImageSlots + ?Sized>(slots: &mut S) -> Option<(RecordCopy, BootRecord)> {
+    let mut best: Option<(RecordCopy, BootRecord)> = None;
+    for copy in RecordCopy::BOTH {
+        let mut buf = [0u8; RECORD_LEN];
+        if slots.read_record(copy, &mut buf).is_err() {
+            continue;
+        }
+        if let Some(record) = BootRecord::decode(&buf)
+            && best.is_none_or(|(_, b)| record.sequence > b.sequence)
+        {
+            best = Some((copy, record));
+        }
+    }
+    best
+}
+
+/// When [`MemorySlots`] loses power.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PowerCut {
+    /// The operation that is interrupted, counted from 0 over every call of the
+    /// [`ImageSlots`] methods except `capacity` (see [`MemorySlots::operations`]).
+    pub operation: u64,
+    /// How far that operation gets: the first `bytes_done` bytes of a write, a record
+    /// write or an erase take effect (`usize::MAX`: all of it; power is lost right
+    /// after). A read returns nothing.
+    pub bytes_done: usize,
+}
+
+/// Flash in RAM, for tests and the simulator, with power cuts on demand.
+///
+/// It keeps NOR flash's rules, so the update logic cannot rely on what real flash
+/// would not give it: programming only clears bits (a byte written twice without an
+/// erase holds the AND of both), an erased byte is 0xff, and a record write erases
+/// its copy before programming it. After a cut, every operation fails with
+/// [`FlashError::PowerLost`] until [`power_on`](Self::power_on).
+#[derive(Clone)]
+pub struct MemorySlots {
+    slots: [Vec<u8>; 2],
+    records: [[u8; RECORD_LEN]; 2],
+    operations: u64,
+    cut: Option<PowerCut>,
+    powered: bool,
+}
+
+impl MemorySlots {
+    /// Erased flash (no image, no boot record) with slots of `capacity` bytes.
+    pub fn new(capacity: usize) -> Self {
+        MemorySlots {
+            slots: [vec![0xff; capacity], vec![0xff; capacity]],
+            records: [[0xff; RECORD_LEN]; 2],
+            operations: 0,
+            cut: None,
+            powered: true,
+        }
+    }
+
+    /// Operations counted so far; the next operation has this number.
+    pub fn operations(&self) -> u64 {
+        self.operations
+    }
+
+    /// Arranges for power to be lost during a later operation.
+    pub fn cut_power(&mut self, cut: PowerCut) {
+        self.cut = Some(cut);
+    }
+
+    /// Restores power (and forgets a cut that has not happened yet).
+    pub fn power_on(&mut self) {
+        self.powered = true;
+        self.cut = None;
+    }
+
+    /// Whether power is on.
+    pub fn is_powered(&self) -> bool {
+        self.powered
+    }
+
+    /// The raw bytes of a slot, to simulate bit rot or inspect what was written.
+    pub fn slot_mut(&mut self, slot: Slot) -> &mut [u8] {
+        &mut self.slots[slot.index()]
+    }
+
+    /// Starts an operation: counts it and says how many bytes of it may take effect
+    /// (`None`: none, and the operation fails).
+    fn start(&mut self) -> Result<Option<usize>, FlashError> {
+        let number = self.operations;
+        self.operations += 1;
+        if !self.powered {
+            return Err(FlashError::PowerLost);
+        }
+        match self.cut {
+            Some(cut) if cut.operation == number => {
+                self.powered = false;
+                self.cut = None;
+                Ok(Some(cut.bytes_done))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn range(&self, offset: usize, len: usize) -> Result<core::ops::Range<usize>, FlashError> {
+        let end = offset.checked_add(len).filter(|&end| end <= self.slots[0].len()).ok_or(FlashError::OutOfBounds)?;
+        Ok(offset..end)
+    }
+}
+
+/// The result of an operation that power cut part-way (`Some` limit: the caller has
+/// applied that much) or that ran whole (`None`).
+fn finish_op(limit: Option<usize>) -> Result<(), FlashError> {
+    if limit.is_some() { Err(FlashError::PowerLost) } else { Ok(()) }
+}
+
+impl ImageSlots for MemorySlots {
+    fn capacity(&self) -> usize {
+        self.slots[0].len()
+    }
+
+    fn erase(&mut self, slot: Slot) -> Result<(), FlashError> {
+        let limit = self.start()?;
+        let bytes = &mut self.slots[slot.index()];
+        let n = limit.unwrap_or(usize::MAX).min(bytes.len());
+        bytes[..n].fill(0xff);
+        finish_op(limit)
+    }
+
+    fn write(&mut self, slot: Slot, offset: usize, data: &[u8]) -> Result<(), FlashError> {
+        let limit = self.start()?;
+        let range = self.range(offset, data.len())?;
+        let n = limit.unwrap_or(usize::MAX).min(data.len());
+        for (cell, &byte) in self.slots[slot.index()][range].iter_mut().zip(&data[..n]) {
+            *cell &= byte;
+        }
+        finish_op(limit)
+    }
+
+    fn read(&mut self, slot: Slot, offset: usize, buf: &mut [u8]) -> Result<(), FlashError> {
+        if self.start()?.is_some() {
+            return Err(FlashError::PowerLost);
+        }
+        let range = self.range(offset, buf.len())?;
+        buf.copy_from_slice(&self.slots[slot.index()][range]);
+        Ok(())
+    }
+
+    fn read_record(&mut self, copy: RecordCopy, buf: &mut [u8; RECORD_LEN]) -> Result<(), FlashError> {
+        if self.start()?.is_some() {
+            return Err(FlashError::PowerLost);
+        }
+        *buf = self.records[copy.index()];
+        Ok(())
+    }
+
+    fn write_record(&mut self, copy: RecordCopy, record: &[u8; RECORD_LEN]) -> Result<(), FlashError> {
+        let limit = self.start()?;
+        let n = limit.unwrap_or(usize::MAX).min(RECORD_LEN);
+        let stored = &mut self.records[copy.index()];
+        *stored = [0xff; RECORD_LEN];
+        stored[..n].copy_from_slice(&record[..n]);
+        finish_op(limit)
+    }
+}
+
+impl fmt::Debug for MemorySlots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemorySlots")
+            .field("capacity", &self.capacity())
+            .field("records", &self.records.map(|r| BootRecord::decode(&r)))
+            .field("operations", &self.operations)
+            .field("cut", &self.cut)
+            .field("powered", &self.powered)
+            .finish_non_exhaustive()
+    }
+}
