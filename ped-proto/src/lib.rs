@@ -32,6 +32,7 @@ pub mod quorum;
 pub mod record;
 pub mod relay;
 pub mod secrets;
+pub mod usb;
 mod wire;
 
 pub use error::{CertificateError, DecodeError, Error, ErrorCode};
