@@ -2,14 +2,27 @@
 //!
 //! The core is `no_std` + `alloc` and deterministic; the hardware it drives (display,
 //! keypad, PED-key port, host link, clock, RNG) sits behind the traits of [`hal`], so
-//! the same logic runs on a board, in the simulator and in tests.
+//! the same logic runs on a board, in the simulator and in tests. [`Ped`] is the whole
+//! device: feed it [`io::Event`]s, carry out the [`io::Effect`]s it returns.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 extern crate alloc;
 
+mod admin;
+mod channel;
+pub mod config;
+mod core;
+mod entry;
+mod flows;
 pub mod hal;
 pub mod io;
+pub mod log;
 pub mod screen;
+pub mod screens;
 pub mod update;
+
+pub use crate::channel::RPK_CACHE_CAPACITY;
+pub use crate::config::PedConfig;
+pub use crate::core::Ped;

@@ -1,0 +1,766 @@
+//! The PED as one deterministic state machine: [`Ped::handle`] takes an [`Event`] and
+//! returns the [`Effect`]s for the hardware to carry out. Nothing here blocks, reads a
+//! clock or draws randomness of its own.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use ped_proto::cert::ChainCache;
+use ped_proto::command::{Activity, HsmCommand, PedFailure, PedReply, Prompt, Role};
+use ped_proto::device::{DeviceMessage, PedInfo, PedMode, UpdateState};
+use ped_proto::frame::{self, Frame, FrameType};
+use ped_proto::handshake::ped::{AwaitingHello, HelloReceived};
+use ped_proto::handshake::{ChannelKind, SUPPORTED_VERSIONS};
+use ped_proto::orange;
+use ped_proto::quorum::{self, Split};
+use ped_proto::record::Opened;
+use ped_proto::secrets::PASSWORD_DIGITS;
+use ped_proto::secrets::PasswordDigits;
+use rand_core::CryptoRng;
+
+use crate::admin::{Admin, AdminStep};
+use crate::channel::{Channel, RpkCache};
+use crate::config::PedConfig;
+use crate::entry::Entry;
+use crate::flows::copy::Copier;
+use crate::flows::create::{Create, Created};
+use crate::flows::login::Gather;
+use crate::flows::reader::Reader;
+use crate::flows::write::Writer;
+use crate::flows::{Ctx, Flow};
+use crate::hal::{InsertedKey, KeyPortError};
+use crate::io::{Button, Effect, Event};
+use crate::log::ActionLog;
+use crate::screen::Screen;
+use crate::screens::{self, Header};
+
+/// What the PED is doing in the foreground: the screen and what the keys mean.
+#[derive(Debug)]
+enum Ui {
+    /// The mode's home screen: Select Mode, or a mode's waiting screen.
+    Home,
+    /// "Exiting now will invalidate the RPK. Confirm? YES/NO"
+    ExitWarning,
+    /// "COMPUTE SESSION KEY. Enter PED Password." for a RemotePassword hello.
+    Password { hello: Box<HelloReceived>, entry: Entry },
+    /// The orange key(s) for a RemoteRpv hello; the splits stay in the PED, the one
+    /// secret it reassembles.
+    Orange { hello: Box<HelloReceived>, reader: Reader, splits: Vec<Split>, cert: Option<Vec<u8>> },
+    /// ReadKeyset.
+    Login(Gather),
+    /// CreateKeyset, stages 1-2.
+    Create(Create),
+    /// WriteSplits, stages 3-4.
+    Write(Writer),
+    /// DuplicateKeyset.
+    Copy(Copier),
+    /// Admin mode.
+    Admin(Admin),
+}
+
+impl Ui {
+    /// Whether an HSM command is being served (answered at its end, or on failure).
+    fn serves_command(&self) -> bool {
+        matches!(self, Ui::Login(_) | Ui::Create(_) | Ui::Write(_) | Ui::Copy(_))
+    }
+
+    /// Whether a handshake waits for the key holder.
+    fn in_handshake(&self) -> bool {
+        matches!(self, Ui::Password { .. } | Ui::Orange { .. })
+    }
+
+    fn header(&self) -> Option<&Header> {
+        match self {
+            Ui::Orange { reader, .. } => Some(reader.header()),
+            Ui::Login(g) => Some(g.header()),
+            Ui::Create(c) => Some(c.header()),
+            Ui::Write(w) => Some(w.header()),
+            Ui::Copy(c) => Some(c.header()),
+            _ => None,
+        }
+    }
+}
+
+/// An input for the foreground flow.
+enum Input {
+    Button(Button),
+    KeyRead(Result<Option<Vec<u8>>, KeyPortError>),
+    KeyWritten(Result<(), KeyPortError>),
+}
+
+/// What a flow's step means for the core.
+enum Outcome {
+    Continue,
+    /// An HSM command is done: send this answer and go home.
+    Answer(PedReply),
+    /// An HSM command failed: tell the HSM and go home.
+    Failed(PedFailure),
+    /// The one-time password was typed.
+    Password,
+    /// The orange quorum is complete.
+    OrangeComplete,
+    /// `<` at the Admin menu.
+    LeaveAdmin,
+}
+
+/// The PIN Entry Device.
+#[derive(Debug)]
+pub struct Ped {
+    config: PedConfig,
+    mode: PedMode,
+    ui: Ui,
+    /// A notice or the log, over the foreground screen until the next key press.
+    overlay: Option<Screen>,
+    channel: Channel,
+    rpks: RpkCache,
+    chains: ChainCache,
+    log: ActionLog,
+    now_ms: u64,
+    unix_seconds: u64,
+    /// When the key holder's time for the current PED-key action runs out.
+    deadline: Option<u64>,
+    inserted: Option<InsertedKey>,
+    drawn: Screen,
+}
+
+impl Ped {
+    /// A PED at power-on, showing Select Mode.
+    pub fn new(config: PedConfig) -> Self {
+        let drawn = screens::select_mode(&config.firmware_version);
+        Ped {
+            config,
+            mode: PedMode::SelectMode,
+            ui: Ui::Home,
+            overlay: None,
+            channel: Channel::Idle,
+            rpks: RpkCache::default(),
+            chains: ChainCache::default(),
+            log: ActionLog::default(),
+            now_ms: 0,
+            unix_seconds: 0,
+            deadline: None,
+            inserted: None,
+            drawn,
+        }
+    }
+
+    /// The screen drawn last.
+    pub fn screen(&self) -> &Screen {
+        &self.drawn
+    }
+
+    /// The current mode.
+    pub fn mode(&self) -> PedMode {
+        self.mode
+    }
+
+    /// What the PED reports to a host's InfoRequest.
+    pub fn info(&self) -> PedInfo {
+        PedInfo {
+            firmware_version: self.config.firmware_version.clone(),
+            serial: self.config.serial.clone(),
+            mode: self.mode,
+            protocol_versions: SUPPORTED_VERSIONS.to_vec(),
+            rpk_serials: self.rpks.serials(),
+        }
+    }
+
+    /// Whether an operation waits for a key holder (the PED-key action timeout runs).
+    pub fn busy(&self) -> bool {
+        self.ui.serves_command() || self.ui.in_handshake()
+    }
+
+    /// Takes one event; returns what the hardware must do, in order. The screen is
+    /// redrawn (one [`Effect::Draw`], last) only when it changed.
+    pub fn handle<R: CryptoRng>(&mut self, event: Event, rng: &mut R) -> Vec<Effect> {
+        let mut out = Vec::new();
+        match event {
+            Event::PowerOn => self.power_on(),
+            Event::Pressed(button) => self.pressed(button, rng, &mut out),
+            Event::ClearHeld => self.clear_held(&mut out),
+            Event::KeyInserted(key) => {
+                self.inserted = Some(key);
+                self.touch();
+            }
+            Event::KeyRemoved => {
+                self.inserted = None;
+                self.touch();
+            }
+            Event::HostFrame(bytes) => self.host_frame(&bytes, rng, &mut out),
+            Event::HostDisconnected => self.abandon_channel("Host link lost."),
+            Event::Tick { monotonic_ms, unix_seconds } => {
+                self.now_ms = monotonic_ms;
+                self.unix_seconds = unix_seconds;
+                if self.deadline.is_some_and(|d| monotonic_ms >= d) {
+                    self.log.push("Timed out");
+                    self.end_operation(Some(PedFailure::Timeout), "Operation timed out.", &mut out);
+                }
+            }
+            Event::KeyRead(result) => self.drive(Input::KeyRead(result), rng, &mut out),
+            Event::KeyWritten(result) => self.drive(Input::KeyWritten(result), rng, &mut out),
+        }
+        self.redraw(&mut out);
+        out
+    }
+
+    fn redraw(&mut self, out: &mut Vec<Effect>) {
+        let screen = self.overlay.clone().unwrap_or_else(|| self.render());
+        if screen != self.drawn {
+            self.drawn = screen.clone();
+            out.push(Effect::Draw(screen));
+        }
+    }
+
+    fn render(&self) -> Screen {
+        match &self.ui {
+            Ui::Home => self.home_screen(),
+            Ui::ExitWarning => screens::exit_warning(),
+            Ui::Password { hello, entry } => screens::compute_session_key(&hsm_label(hello), entry.len()),
+            Ui::Orange { reader, .. } => reader.screen(),
+            Ui::Login(g) => g.screen(),
+            Ui::Create(c) => c.screen(),
+            Ui::Write(w) => w.screen(),
+            Ui::Copy(c) => c.screen(),
+            Ui::Admin(a) => a.screen(),
+        }
+    }
+
+    fn home_screen(&self) -> Screen {
+        match self.mode {
+            PedMode::Remote => screens::remote_idle(self.channel.hsm()),
+            PedMode::LocalUsb => screens::local_idle(self.channel.hsm()),
+            _ => screens::select_mode(&self.config.firmware_version),
+        }
+    }
+
+    fn power_on(&mut self) {
+        self.channel = Channel::Idle;
+        self.deadline = None;
+        self.mode = PedMode::SelectMode;
+        self.ui = Ui::Home;
+        self.overlay = None;
+        // Draw even an unchanged screen: the display was dark.
+        self.drawn = Screen::default();
+    }
+
+    /// A key holder acted: the PED-key action timeout starts again.
+    fn touch(&mut self) {
+        if self.deadline.is_some() {
+            self.deadline = Some(self.now_ms.saturating_add(self.config.key_timeout_ms));
+        }
+    }
+
+    fn enter_mode(&mut self, mode: PedMode) {
+        self.mode = mode;
+        self.log.clear();
+        self.log.push(match mode {
+            PedMode::Remote => "Mode: Remote PED",
+            PedMode::LocalUsb => "Mode: Local PED-USB",
+            PedMode::Admin => "Mode: Admin",
+            _ => "Select Mode",
+        });
+        self.ui = if mode == PedMode::Admin { Ui::Admin(Admin::new()) } else { Ui::Home };
+    }
+
+    fn pressed<R: CryptoRng>(&mut self, button: Button, rng: &mut R, out: &mut Vec<Effect>) {
+        self.touch();
+        if self.overlay.take().is_some() {
+            return;
+        }
+        let keypad_test = matches!(&self.ui, Ui::Admin(a) if a.captures_keys());
+        if button == Button::Log && !keypad_test {
+            self.overlay = Some(screens::log(&self.log.entries()));
+            return;
+        }
+        match (&self.ui, button) {
+            (Ui::Home, _) => self.home_key(button),
+            (Ui::ExitWarning, Button::Yes) => self.leave_mode(out),
+            (Ui::ExitWarning, Button::No) => self.ui = Ui::Home,
+            _ => self.drive(Input::Button(button), rng, out),
+        }
+    }
+
+    fn home_key(&mut self, button: Button) {
+        match (self.mode, button) {
+            (PedMode::SelectMode, Button::Digit(1)) => self.overlay = Some(screens::scp_refused()),
+            (PedMode::SelectMode, Button::Digit(4)) => self.enter_mode(PedMode::Admin),
+            (PedMode::SelectMode, Button::Digit(7)) => self.enter_mode(PedMode::Remote),
+            (PedMode::SelectMode, Button::Digit(0)) => self.enter_mode(PedMode::LocalUsb),
+            (PedMode::Remote | PedMode::LocalUsb, Button::Back) => self.ui = Ui::ExitWarning,
+            _ => {}
+        }
+    }
+
+    /// "Exiting now will invalidate the RPK" answered Yes.
+    fn leave_mode(&mut self, out: &mut Vec<Effect>) {
+        if let Channel::Open { session, .. } = &mut self.channel
+            && let Ok(close) = session.seal_close()
+        {
+            out.push(Effect::SendFrame(close));
+        }
+        self.channel = Channel::Idle;
+        self.rpks.clear();
+        self.enter_mode(PedMode::SelectMode);
+    }
+
+    /// Clear held five seconds: resets the operation in progress; nothing otherwise.
+    fn clear_held(&mut self, out: &mut Vec<Effect>) {
+        if self.busy() {
+            self.log.push("Reset by Clear");
+            self.end_operation(Some(PedFailure::Cancelled), "Operation reset.", out);
+        }
+    }
+
+    /// Feeds the foreground flow and acts on what it says.
+    fn drive<R: CryptoRng>(&mut self, input: Input, rng: &mut R, out: &mut Vec<Effect>) {
+        let Ped { ui, config, channel, log, inserted, .. } = self;
+        let mut ctx = Ctx {
+            rng,
+            config,
+            inserted: *inserted,
+            session: channel.session(),
+            effects: out,
+            log,
+            notice: None,
+            replies: Vec::new(),
+        };
+        let outcome = step(ui, input, &mut ctx);
+        let (notice, replies) = (ctx.notice, ctx.replies);
+        if notice.is_some() {
+            self.overlay = notice;
+        }
+        if self.ui.serves_command() {
+            for reply in replies {
+                self.reply(&reply, out);
+            }
+        }
+        match outcome {
+            Outcome::Continue => {}
+            Outcome::Answer(reply) => {
+                self.deadline = None;
+                self.ui = Ui::Home;
+                self.reply(&reply, out);
+            }
+            Outcome::Failed(failure) => {
+                self.log.push("Operation failed");
+                self.end_operation(Some(failure), failure_text(failure), out);
+            }
+            Outcome::Password => self.password_entered(rng, out),
+            Outcome::OrangeComplete => self.orange_complete(rng, out),
+            Outcome::LeaveAdmin => self.enter_mode(PedMode::SelectMode),
+        }
+    }
+
+    /// Ends the foreground operation: an HSM command gets `failure`, a handshake that
+    /// waited for the key holder is refused; the screen says `reason`.
+    fn end_operation(&mut self, failure: Option<PedFailure>, reason: &str, out: &mut Vec<Effect>) {
+        let title = self.ui.header().map_or_else(|| String::from("PED"), |h| h.slot.clone());
+        if self.ui.serves_command() {
+            if let Some(failure) = failure {
+                self.reply(&PedReply::Failed(failure), out);
+            }
+        } else if self.ui.in_handshake() {
+            out.push(Effect::SendFrame(frame::handshake_failed()));
+        } else {
+            return;
+        }
+        self.ui = Ui::Home;
+        self.deadline = None;
+        self.overlay = Some(screens::operation_ended(&title, reason));
+    }
+
+    /// Seals an answer to the HSM. A session that cannot seal is over.
+    fn reply(&mut self, reply: &PedReply, out: &mut Vec<Effect>) {
+        let Channel::Open { session, .. } = &mut self.channel else { return };
+        match reply.encode().and_then(|payload| session.seal(&payload)) {
+            Ok(record) => out.push(Effect::SendFrame(record)),
+            Err(_) => self.channel_lost("Connection lost."),
+        }
+    }
+
+    /// The channel broke (bad record, host gone): no answer can reach the HSM.
+    fn channel_lost(&mut self, reason: &str) {
+        self.channel = Channel::Idle;
+        self.log.push("Channel closed");
+        if self.busy() {
+            self.ui = Ui::Home;
+            self.deadline = None;
+        }
+        self.overlay = Some(screens::operation_ended("Connection", reason));
+    }
+
+    /// Drops the channel and any operation on it, saying `reason`, if there was one.
+    fn abandon_channel(&mut self, reason: &str) {
+        if self.busy() || !matches!(self.channel, Channel::Idle) {
+            self.channel_lost(reason);
+        }
+    }
+
+    fn host_frame<R: CryptoRng>(&mut self, bytes: &[u8], rng: &mut R, out: &mut Vec<Effect>) {
+        let Ok(frame) = Frame::decode_exact(bytes) else {
+            self.log.push("Bad host frame");
+            out.push(Effect::SendFrame(frame::handshake_failed()));
+            return;
+        };
+        match frame.frame_type {
+            t if t.is_device_control() => self.device_control(frame, out),
+            FrameType::HsmHello => self.hello(frame, rng, out),
+            FrameType::HsmFinished | FrameType::HandshakeFailed => self.finished(frame, out),
+            FrameType::Record => self.record(frame, out),
+            _ => {
+                self.log.push("Bad host frame");
+                out.push(Effect::SendFrame(frame::handshake_failed()));
+            }
+        }
+    }
+
+    fn device_control(&mut self, frame: Frame<'_>, out: &mut Vec<Effect>) {
+        let answer = match DeviceMessage::decode(frame) {
+            Ok(DeviceMessage::InfoRequest) => DeviceMessage::Info(self.info()),
+            Ok(DeviceMessage::UpdateBegin { .. } | DeviceMessage::UpdateChunk { .. } | DeviceMessage::UpdateEnd) => {
+                DeviceMessage::UpdateStatus { state: UpdateState::Refused, detail: "No update in progress".into() }
+            }
+            // Messages the PED sends, never takes, and undecodable bodies.
+            Ok(_) | Err(_) => {
+                self.log.push("Bad host frame");
+                out.push(Effect::SendFrame(frame::handshake_failed()));
+                return;
+            }
+        };
+        if let Ok(bytes) = answer.encode() {
+            out.push(Effect::SendFrame(bytes));
+        }
+    }
+
+    fn hello<R: CryptoRng>(&mut self, frame: Frame<'_>, rng: &mut R, out: &mut Vec<Effect>) {
+        // A new hello replaces whatever channel there was, quietly: the HSM started over.
+        self.channel = Channel::Idle;
+        if self.busy() {
+            self.ui = Ui::Home;
+            self.deadline = None;
+        }
+        let refuse = |ped: &mut Ped, out: &mut Vec<Effect>, reason: &str| {
+            ped.log.push("HSM refused");
+            out.push(Effect::SendFrame(frame::handshake_failed()));
+            ped.overlay = Some(screens::operation_ended("Connection", reason));
+        };
+        let accepted = AwaitingHello::new(self.config.serial.as_bytes(), SUPPORTED_VERSIONS).receive_hello(
+            frame,
+            &self.config.trusted_root,
+            self.unix_seconds,
+            &mut self.chains,
+        );
+        let hello = match accepted {
+            Ok(hello) => hello,
+            Err(_) => return refuse(self, out, "HSM not trusted."),
+        };
+        let wanted = if hello.kind() == ChannelKind::Local { PedMode::LocalUsb } else { PedMode::Remote };
+        match (self.mode, &self.ui) {
+            // Seed 3525: the first command from the HSM selects the mode.
+            (PedMode::SelectMode, Ui::Home) => self.enter_mode(wanted),
+            (mode, _) if mode == wanted => self.ui = Ui::Home,
+            _ => return refuse(self, out, "Wrong PED mode."),
+        }
+        let hsm = hsm_label(&hello);
+        self.log.push("HSM connecting");
+        match hello.kind() {
+            ChannelKind::Local => match hello.respond_local(rng) {
+                Ok((state, share)) => {
+                    out.push(Effect::SendFrame(share));
+                    self.channel = Channel::Finishing { state: Box::new(state), hsm, rpk: None, cached: false };
+                }
+                Err(_) => refuse(self, out, "Handshake failed."),
+            },
+            ChannelKind::RemotePassword => {
+                self.ui = Ui::Password { hello: Box::new(hello), entry: Entry::new(PASSWORD_DIGITS) };
+                self.start_deadline();
+            }
+            ChannelKind::RemoteRpv => {
+                if let Some(rpk) = self.rpks.get(&hsm) {
+                    let root = &self.config.trusted_root;
+                    match hello.respond_rpv(rpk, root, self.unix_seconds, &mut self.chains, rng) {
+                        Ok((state, share)) => {
+                            out.push(Effect::SendFrame(share));
+                            self.channel = Channel::Finishing { state: Box::new(state), hsm, rpk: None, cached: true };
+                        }
+                        Err(_) => {
+                            self.rpks.remove(&hsm);
+                            refuse(self, out, "RPK refused.");
+                        }
+                    }
+                    return;
+                }
+                let prompt =
+                    Prompt { slot: hsm.chars().take(16).collect(), role: Role::Rpv, activity: Activity::Login };
+                let reader = Reader::new(Header::of(&prompt), Header::of(&prompt), prompt.role.colour());
+                self.ui = Ui::Orange { hello: Box::new(hello), reader, splits: Vec::new(), cert: None };
+                self.start_deadline();
+            }
+        }
+    }
+
+    fn start_deadline(&mut self) {
+        self.deadline = Some(self.now_ms.saturating_add(self.config.key_timeout_ms));
+    }
+
+    fn password_entered<R: CryptoRng>(&mut self, rng: &mut R, out: &mut Vec<Effect>) {
+        let Ui::Password { hello, entry } = core::mem::replace(&mut self.ui, Ui::Home) else { return };
+        self.deadline = None;
+        let hsm = hsm_label(&hello);
+        // Enter with no password ends the session (seed 3930: at `ped disconnect`).
+        let answer = PasswordDigits::parse(entry.as_str()).map(|password| hello.respond_password(&password, rng));
+        match answer {
+            Some(Ok((state, share))) => {
+                out.push(Effect::SendFrame(share));
+                self.channel = Channel::Finishing { state: Box::new(state), hsm, rpk: None, cached: false };
+            }
+            _ => {
+                out.push(Effect::SendFrame(frame::handshake_failed()));
+                self.overlay = Some(screens::operation_ended("Connection", "No password."));
+            }
+        }
+    }
+
+    fn orange_complete<R: CryptoRng>(&mut self, rng: &mut R, out: &mut Vec<Effect>) {
+        let Ui::Orange { hello, splits, cert, .. } = core::mem::replace(&mut self.ui, Ui::Home) else { return };
+        self.deadline = None;
+        let hsm = hsm_label(&hello);
+        let credential = quorum::reassemble(&splits)
+            .ok()
+            .zip(cert)
+            .and_then(|(secret, cert)| orange::rpk_credential(&secret, &cert).ok());
+        let Some(rpk) = credential else {
+            out.push(Effect::SendFrame(frame::handshake_failed()));
+            self.overlay = Some(screens::operation_ended("Connection", "RPK unreadable."));
+            return;
+        };
+        let root = &self.config.trusted_root;
+        match hello.respond_rpv(&rpk, root, self.unix_seconds, &mut self.chains, rng) {
+            Ok((state, share)) => {
+                out.push(Effect::SendFrame(share));
+                self.channel = Channel::Finishing { state: Box::new(state), hsm, rpk: Some(rpk), cached: false };
+            }
+            Err(_) => {
+                out.push(Effect::SendFrame(frame::handshake_failed()));
+                self.overlay = Some(screens::operation_ended("Connection", "RPK refused."));
+            }
+        }
+    }
+
+    fn finished(&mut self, frame: Frame<'_>, out: &mut Vec<Effect>) {
+        let Channel::Finishing { state, hsm, rpk, cached } = core::mem::take(&mut self.channel) else {
+            if frame.frame_type == FrameType::HandshakeFailed {
+                // The HSM gave up (a wrong password, an unknown RPK): stop waiting.
+                self.log.push("HSM refused");
+                self.end_operation(None, "HSM refused.", out);
+            } else {
+                out.push(Effect::SendFrame(frame::handshake_failed()));
+            }
+            return;
+        };
+        let peer_failed = frame.frame_type == FrameType::HandshakeFailed;
+        match state.receive_finished(frame) {
+            Ok(session) => {
+                self.log.push("HSM connected");
+                if let Some(rpk) = rpk {
+                    self.rpks.insert(hsm.clone(), rpk);
+                }
+                self.channel = Channel::Open { session, hsm };
+            }
+            Err(_) => {
+                if cached {
+                    self.rpks.remove(&hsm);
+                }
+                if !peer_failed {
+                    out.push(Effect::SendFrame(frame::handshake_failed()));
+                }
+                self.log.push("HSM refused");
+                self.overlay = Some(screens::operation_ended("Connection", "HSM refused."));
+            }
+        }
+    }
+
+    fn record(&mut self, frame: Frame<'_>, out: &mut Vec<Effect>) {
+        let Channel::Open { session, .. } = &mut self.channel else {
+            out.push(Effect::SendFrame(frame::handshake_failed()));
+            return;
+        };
+        match session.open(frame) {
+            Ok(Opened::Data(payload)) => match HsmCommand::decode(&payload) {
+                Ok(command) => self.command(command, out),
+                Err(_) => {
+                    self.log.push("Bad HSM command");
+                    self.reply(&PedReply::Failed(PedFailure::Busy), out);
+                }
+            },
+            Ok(Opened::Closed) => {
+                self.channel_lost("HSM disconnected.");
+            }
+            Err(_) => {
+                out.push(Effect::SendFrame(frame::handshake_failed()));
+                self.channel_lost("Connection lost.");
+            }
+        }
+    }
+
+    fn command(&mut self, command: HsmCommand, out: &mut Vec<Effect>) {
+        if command == HsmCommand::Cancel {
+            if self.ui.serves_command() {
+                self.log.push("Cancelled by HSM");
+                self.end_operation(Some(PedFailure::Cancelled), "Cancelled by HSM.", out);
+            }
+            return;
+        }
+        if self.ui.serves_command() || !matches!(self.ui, Ui::Home | Ui::ExitWarning) {
+            self.reply(&PedReply::Failed(PedFailure::Busy), out);
+            return;
+        }
+        let title = if self.mode == PedMode::Remote { "Remote PED mode" } else { "Local PED-USB mode" };
+        out.push(Effect::Draw(screens::token_found(title)));
+        self.drawn = screens::token_found(title);
+        self.overlay = None;
+        match command {
+            HsmCommand::ReadKeyset { prompt } => {
+                self.log.push(&screens::activity_line(prompt.role, prompt.activity));
+                self.ui = Ui::Login(Gather::login(&prompt));
+            }
+            HsmCommand::CreateKeyset { prompt, offer_reuse, shape } => {
+                self.log.push(&screens::activity_line(prompt.role, prompt.activity));
+                match Create::start(&prompt, offer_reuse, shape) {
+                    Ok(create) => self.ui = Ui::Create(create),
+                    Err(created) => {
+                        self.ui = Ui::Home;
+                        return self.reply(&answer_created(created), out);
+                    }
+                }
+            }
+            HsmCommand::WriteSplits { prompt, splits, rpk_cert, offer_duplicates } => {
+                self.log.push(&screens::activity_line(prompt.role, prompt.activity));
+                self.ui = Ui::Write(Writer::new(&prompt, splits, rpk_cert, offer_duplicates));
+            }
+            HsmCommand::DuplicateKeyset { prompt } => {
+                self.log.push("Duplicate keyset");
+                self.ui = Ui::Copy(Copier::new(Header::of(&prompt), Some(prompt.role.colour())));
+            }
+            HsmCommand::Cancel => {}
+        }
+        self.start_deadline();
+    }
+}
+
+/// One step of the foreground flow.
+fn step(ui: &mut Ui, input: Input, ctx: &mut Ctx<'_>) -> Outcome {
+    match (ui, input) {
+        (Ui::Password { entry, .. }, Input::Button(button)) => match button {
+            Button::Digit(d) => entry.push(d),
+            Button::Back => {
+                entry.backspace();
+            }
+            Button::Clear => entry.clear(),
+            Button::Enter => return Outcome::Password,
+            _ => {}
+        },
+        (Ui::Orange { reader, splits, cert, .. }, input) => {
+            let flow = match input {
+                Input::Button(b) => reader.on_button(b, ctx),
+                Input::KeyRead(r) => reader.on_key_read(r, ctx),
+                Input::KeyWritten(_) => Flow::Continue,
+            };
+            match flow {
+                Flow::Continue => {}
+                Flow::Failed(f) => return Outcome::Failed(f),
+                Flow::Done(accepted) => {
+                    if cert.is_none() {
+                        *cert = accepted.rpk_cert.clone();
+                    }
+                    let complete = accepted.complete;
+                    if let Ok(split) = Split::new(accepted.info, accepted.value) {
+                        splits.push(split);
+                    }
+                    if complete {
+                        return Outcome::OrangeComplete;
+                    }
+                }
+            }
+        }
+        (Ui::Login(gather), input) => {
+            let flow = match input {
+                Input::Button(b) => gather.on_button(b, ctx),
+                Input::KeyRead(r) => gather.on_key_read(r, ctx),
+                Input::KeyWritten(_) => Flow::Continue,
+            };
+            return outcome(flow, PedReply::Splits);
+        }
+        (Ui::Create(create), input) => {
+            let flow = match input {
+                Input::Button(b) => create.on_button(b, ctx),
+                Input::KeyRead(r) => create.on_key_read(r, ctx),
+                Input::KeyWritten(r) => create.on_key_written(r, ctx),
+            };
+            return outcome(flow, answer_created);
+        }
+        (Ui::Write(writer), input) => {
+            let flow = match input {
+                Input::Button(b) => writer.on_button(b, ctx),
+                Input::KeyRead(r) => {
+                    writer.on_key_read(r, ctx);
+                    Flow::Continue
+                }
+                Input::KeyWritten(r) => writer.on_key_written(r, ctx),
+            };
+            return outcome(flow, |w| PedReply::Written { keys: w.keys, duplicate_sets: w.duplicate_sets });
+        }
+        (Ui::Copy(copier), input) => {
+            let flow = match input {
+                Input::Button(b) => copier.on_button(b, ctx),
+                Input::KeyRead(r) => copier.on_key_read(r, ctx),
+                Input::KeyWritten(r) => copier.on_key_written(r, ctx),
+            };
+            return outcome(flow, |keys| PedReply::Duplicated { keys });
+        }
+        (Ui::Admin(admin), input) => match input {
+            Input::Button(b) => {
+                if admin.on_button(b, ctx) == AdminStep::Exit {
+                    return Outcome::LeaveAdmin;
+                }
+            }
+            Input::KeyRead(r) => admin.on_key_read(r, ctx),
+            Input::KeyWritten(r) => admin.on_key_written(r, ctx),
+        },
+        _ => {}
+    }
+    Outcome::Continue
+}
+
+fn outcome<T>(flow: Flow<T>, answer: impl FnOnce(T) -> PedReply) -> Outcome {
+    match flow {
+        Flow::Continue => Outcome::Continue,
+        Flow::Done(value) => Outcome::Answer(answer(value)),
+        Flow::Failed(failure) => Outcome::Failed(failure),
+    }
+}
+
+fn answer_created(created: Created) -> PedReply {
+    match created {
+        Created::Reused(splits) => PedReply::Reused(splits),
+        Created::Shape(q) => PedReply::Shape(q),
+    }
+}
+
+/// The HSM's serial number from its hello (printable ASCII, checked by the decoder).
+fn hsm_label(hello: &HelloReceived) -> String {
+    hello.hsm_id().iter().map(|&b| char::from(b)).collect()
+}
+
+fn failure_text(failure: PedFailure) -> &'static str {
+    match failure {
+        PedFailure::Timeout => "Operation timed out.",
+        PedFailure::Cancelled => "Operation cancelled.",
+        PedFailure::KeyMissing => "No PED Key.",
+        PedFailure::KeyBlank => "PED Key is blank.",
+        PedFailure::KeyWriteFailed => "Key write failed.",
+        PedFailure::BadKeyContent => "PED Key damaged.",
+        PedFailure::Busy => "PED error.",
+    }
+}

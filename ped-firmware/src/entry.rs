@@ -1,0 +1,46 @@
+//! Digits typed on the keypad (PINs, the one-time password, M and N), wiped on drop.
+
+use zeroize::Zeroizing;
+
+use alloc::string::String;
+
+/// What the key holder is typing. `Clear` empties it, `<` removes the last digit.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    digits: Zeroizing<String>,
+    max: usize,
+}
+
+impl Entry {
+    /// An empty entry taking at most `max` digits; more are ignored.
+    pub(crate) fn new(max: usize) -> Self {
+        Entry { digits: Zeroizing::new(String::with_capacity(max)), max }
+    }
+
+    /// Adds a digit (0-9).
+    pub(crate) fn push(&mut self, digit: u8) {
+        if self.digits.len() < self.max && digit <= 9 {
+            self.digits.push(char::from(b'0' + digit));
+        }
+    }
+
+    /// `<`: removes the last digit; false when there was none (then `<` means "back").
+    pub(crate) fn backspace(&mut self) -> bool {
+        self.digits.pop().is_some()
+    }
+
+    /// `Clear`.
+    pub(crate) fn clear(&mut self) {
+        self.digits.clear();
+    }
+
+    /// How many digits are typed (what the screen shows as stars).
+    pub(crate) fn len(&self) -> usize {
+        self.digits.len()
+    }
+
+    /// The digits.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.digits
+    }
+}
