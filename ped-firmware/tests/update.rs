@@ -631,3 +631,54 @@ proptest! {
         }
     }
 }
+
+/// The simulator's flash in files keeps the same rules across "reboots" (reopening
+/// the directory): the saved image boots, a torn record or a rotten slot falls back.
+#[test]
+fn file_slots_survive_a_restart() {
+    use ped_firmware::update::file::FileSlots;
+
+    let vendor = Vendor::new(1);
+    let dir = tempfile::tempdir().unwrap();
+    let mut slots = FileSlots::open(dir.path(), CAPACITY).unwrap();
+    assert!(boot(&mut slots, &vendor.public).is_err(), "a fresh directory is blank flash");
+    let mut updater = Updater::new(None);
+    let old = vendor.image(OLD, &payload(3000, 1));
+    updater.begin(old.len() as u32, &mut slots).unwrap();
+    for (i, chunk) in old.chunks(CHUNK).enumerate() {
+        updater.chunk((i * CHUNK) as u32, chunk, &mut slots).unwrap();
+    }
+    let verified = updater.finish(&mut slots, &vendor.public).unwrap();
+    updater.save(verified, &mut slots).unwrap();
+
+    let mut slots = FileSlots::open(dir.path(), CAPACITY).unwrap();
+    let running = boot(&mut slots, &vendor.public).unwrap();
+    assert_eq!((running.slot, running.version.as_str()), (Slot::A, OLD));
+    let new = vendor.image(NEW, &payload(5000, 2));
+    let mut updater = Updater::new(Some(running.slot));
+    updater.begin(new.len() as u32, &mut slots).unwrap();
+    updater.chunk(0, &new, &mut slots).unwrap();
+    let verified = updater.finish(&mut slots, &vendor.public).unwrap();
+    updater.save(verified, &mut slots).unwrap();
+
+    let mut slots = FileSlots::open(dir.path(), CAPACITY).unwrap();
+    assert_eq!(boot(&mut slots, &vendor.public).unwrap().version.as_str(), NEW);
+    assert_eq!(slots.read(Slot::B, CAPACITY - 4, &mut [0; 4]), Ok(()));
+    assert_eq!(slots.read(Slot::B, CAPACITY - 4, &mut [0; 5]), Err(FlashError::OutOfBounds));
+
+    // A crash mid-way through the record write (the second copy holds the new record).
+    let record = dir.path().join("record-2.bin");
+    let bytes = std::fs::read(&record).unwrap();
+    std::fs::write(&record, &bytes[..10]).unwrap();
+    let mut slots = FileSlots::open(dir.path(), CAPACITY).unwrap();
+    assert_eq!(boot(&mut slots, &vendor.public).unwrap().version.as_str(), OLD);
+    std::fs::write(&record, &bytes).unwrap();
+
+    // A rotten new slot: boot falls back to the old one.
+    let slot_b = dir.path().join("slot-b.bin");
+    let mut bytes = std::fs::read(&slot_b).unwrap();
+    bytes[HEADER_LEN + 100] ^= 0x01;
+    std::fs::write(&slot_b, &bytes).unwrap();
+    let booted = boot(&mut FileSlots::open(dir.path(), CAPACITY).unwrap(), &vendor.public).unwrap();
+    assert_eq!((booted.version.as_str(), booted.fell_back), (OLD, true));
+}

@@ -25,6 +25,8 @@
 //!
 //! Any error abandons the session; the host starts again with `UpdateBegin`.
 
+#[cfg(feature = "std")]
+pub mod file;
 pub mod image;
 pub mod screens;
 pub mod slots;
