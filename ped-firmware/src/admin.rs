@@ -66,6 +66,8 @@ pub(crate) enum AdminStep {
     Stay,
     /// `<` at the Admin menu: back to Select Mode.
     Exit,
+    /// 7 at the Admin menu, with a vendor key configured.
+    SoftwareUpdate,
 }
 
 /// Admin mode's menus and tools.
@@ -116,6 +118,7 @@ impl Admin {
             (State::Menu, Button::Back) => return AdminStep::Exit,
             (State::Menu, Button::Digit(1)) => self.state = State::PedKey { source: None, reading: None },
             (State::Menu, Button::Digit(5)) => ctx.notify(screens::backup_not_applicable(), None),
+            (State::Menu, Button::Digit(7)) if ctx.config.vendor_key.is_some() => return AdminStep::SoftwareUpdate,
             (State::Menu, Button::Digit(7)) => ctx.notify(screens::update_unavailable(), None),
             (State::Menu, Button::Digit(9)) => {
                 ctx.log.push("Self test");

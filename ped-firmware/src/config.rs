@@ -6,6 +6,9 @@ use core::num::NonZeroU32;
 
 use ped_proto::pin::PIN_ITERATIONS;
 
+use crate::update::image::VendorKey;
+use crate::update::slots::Slot;
+
 /// The PED-key action timeout of the seed (line 4694): 200 seconds.
 pub const DEFAULT_KEY_TIMEOUT_MS: u64 = 200_000;
 
@@ -26,6 +29,11 @@ pub struct PedConfig {
     /// real PED (keys written with another count do not read elsewhere); tests lower
     /// it to stay fast.
     pub pin_iterations: NonZeroU32,
+    /// The vendor's image-signing key; without it, Software Update is not offered.
+    pub vendor_key: Option<VendorKey>,
+    /// The slot the boot loader ran this firmware from (`update::boot`); uploads go to
+    /// the other one.
+    pub running_slot: Option<Slot>,
 }
 
 impl PedConfig {
@@ -37,6 +45,8 @@ impl PedConfig {
             trusted_root,
             key_timeout_ms: DEFAULT_KEY_TIMEOUT_MS,
             pin_iterations: PIN_ITERATIONS,
+            vendor_key: None,
+            running_slot: None,
         }
     }
 }

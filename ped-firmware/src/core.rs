@@ -34,6 +34,8 @@ use crate::io::{Button, Effect, Event};
 use crate::log::ActionLog;
 use crate::screen::Screen;
 use crate::screens::{self, Header};
+use crate::software_update::SoftwareUpdate;
+use crate::update::slots::ImageSlots;
 
 /// What the PED is doing in the foreground: the screen and what the keys mean.
 #[derive(Debug)]
@@ -57,6 +59,8 @@ enum Ui {
     Copy(Copier),
     /// Admin mode.
     Admin(Admin),
+    /// Admin mode → 7 Software Update.
+    Update(SoftwareUpdate),
 }
 
 impl Ui {
@@ -102,6 +106,8 @@ enum Outcome {
     OrangeComplete,
     /// `<` at the Admin menu.
     LeaveAdmin,
+    /// 7 at the Admin menu.
+    SoftwareUpdate,
 }
 
 /// The PIN Entry Device.
@@ -172,12 +178,33 @@ impl Ped {
     }
 
     /// Takes one event; returns what the hardware must do, in order. The screen is
-    /// redrawn (one [`Effect::Draw`], last) only when it changed.
+    /// redrawn (one [`Effect::Draw`], last) only when it changed. For a PED without
+    /// update flash; Software Update then refuses every image.
     pub fn handle<R: CryptoRng>(&mut self, event: Event, rng: &mut R) -> Vec<Effect> {
+        self.handle_inner(event, rng, None)
+    }
+
+    /// [`handle`](Self::handle) on a PED with the two image slots of `flash`, which
+    /// Software Update writes.
+    pub fn handle_with_flash<R: CryptoRng>(
+        &mut self,
+        event: Event,
+        rng: &mut R,
+        flash: &mut dyn ImageSlots,
+    ) -> Vec<Effect> {
+        self.handle_inner(event, rng, Some(flash))
+    }
+
+    fn handle_inner<R: CryptoRng>(
+        &mut self,
+        event: Event,
+        rng: &mut R,
+        flash: Option<&mut dyn ImageSlots>,
+    ) -> Vec<Effect> {
         let mut out = Vec::new();
         match event {
             Event::PowerOn => self.power_on(),
-            Event::Pressed(button) => self.pressed(button, rng, &mut out),
+            Event::Pressed(button) => self.pressed(button, rng, flash, &mut out),
             Event::ClearHeld => self.clear_held(&mut out),
             Event::KeyInserted(key) => {
                 self.inserted = Some(key);
@@ -187,7 +214,7 @@ impl Ped {
                 self.inserted = None;
                 self.touch();
             }
-            Event::HostFrame(bytes) => self.host_frame(&bytes, rng, &mut out),
+            Event::HostFrame(bytes) => self.host_frame(&bytes, rng, flash, &mut out),
             Event::HostDisconnected => self.abandon_channel("Host link lost."),
             Event::Tick { monotonic_ms, unix_seconds } => {
                 self.now_ms = monotonic_ms;
@@ -223,6 +250,7 @@ impl Ped {
             Ui::Write(w) => w.screen(),
             Ui::Copy(c) => c.screen(),
             Ui::Admin(a) => a.screen(),
+            Ui::Update(u) => u.screen(),
         }
     }
 
@@ -263,7 +291,13 @@ impl Ped {
         self.ui = if mode == PedMode::Admin { Ui::Admin(Admin::new()) } else { Ui::Home };
     }
 
-    fn pressed<R: CryptoRng>(&mut self, button: Button, rng: &mut R, out: &mut Vec<Effect>) {
+    fn pressed<R: CryptoRng>(
+        &mut self,
+        button: Button,
+        rng: &mut R,
+        flash: Option<&mut dyn ImageSlots>,
+        out: &mut Vec<Effect>,
+    ) {
         self.touch();
         if self.overlay.take().is_some() {
             return;
@@ -271,6 +305,14 @@ impl Ped {
         let keypad_test = matches!(&self.ui, Ui::Admin(a) if a.captures_keys());
         if button == Button::Log && !keypad_test {
             self.overlay = Some(screens::log(&self.log.entries()));
+            return;
+        }
+        if let Ui::Update(update) = &mut self.ui {
+            let (leave, status) = update.on_button(button, flash);
+            self.send_device(status, out);
+            if leave {
+                self.ui = Ui::Admin(Admin::new());
+            }
             return;
         }
         match (&self.ui, button) {
@@ -349,6 +391,10 @@ impl Ped {
             Outcome::Password => self.password_entered(rng, out),
             Outcome::OrangeComplete => self.orange_complete(rng, out),
             Outcome::LeaveAdmin => self.enter_mode(PedMode::SelectMode),
+            Outcome::SoftwareUpdate => {
+                self.log.push("Software update");
+                self.ui = Ui::Update(SoftwareUpdate::new(self.config.running_slot));
+            }
         }
     }
 
@@ -397,14 +443,20 @@ impl Ped {
         }
     }
 
-    fn host_frame<R: CryptoRng>(&mut self, bytes: &[u8], rng: &mut R, out: &mut Vec<Effect>) {
+    fn host_frame<R: CryptoRng>(
+        &mut self,
+        bytes: &[u8],
+        rng: &mut R,
+        flash: Option<&mut dyn ImageSlots>,
+        out: &mut Vec<Effect>,
+    ) {
         let Ok(frame) = Frame::decode_exact(bytes) else {
             self.log.push("Bad host frame");
             out.push(Effect::SendFrame(frame::handshake_failed()));
             return;
         };
         match frame.frame_type {
-            t if t.is_device_control() => self.device_control(frame, out),
+            t if t.is_device_control() => self.device_control(frame, flash, out),
             FrameType::HsmHello => self.hello(frame, rng, out),
             FrameType::HsmFinished | FrameType::HandshakeFailed => self.finished(frame, out),
             FrameType::Record => self.record(frame, out),
@@ -415,11 +467,22 @@ impl Ped {
         }
     }
 
-    fn device_control(&mut self, frame: Frame<'_>, out: &mut Vec<Effect>) {
+    fn device_control(&mut self, frame: Frame<'_>, flash: Option<&mut dyn ImageSlots>, out: &mut Vec<Effect>) {
         let answer = match DeviceMessage::decode(frame) {
             Ok(DeviceMessage::InfoRequest) => DeviceMessage::Info(self.info()),
-            Ok(DeviceMessage::UpdateBegin { .. } | DeviceMessage::UpdateChunk { .. } | DeviceMessage::UpdateEnd) => {
-                DeviceMessage::UpdateStatus { state: UpdateState::Refused, detail: "No update in progress".into() }
+            Ok(
+                message @ (DeviceMessage::UpdateBegin { .. }
+                | DeviceMessage::UpdateChunk { .. }
+                | DeviceMessage::UpdateEnd),
+            ) => {
+                let status = match (&mut self.ui, &self.config.vendor_key) {
+                    (Ui::Update(update), Some(key)) => update.on_message(message, flash, key),
+                    _ => Some(DeviceMessage::UpdateStatus {
+                        state: UpdateState::Refused,
+                        detail: "Not in Admin mode, Software Update".into(),
+                    }),
+                };
+                return self.send_device(status, out);
             }
             // Messages the PED sends, never takes, and undecodable bodies.
             Ok(_) | Err(_) => {
@@ -429,6 +492,12 @@ impl Ped {
             }
         };
         if let Ok(bytes) = answer.encode() {
+            out.push(Effect::SendFrame(bytes));
+        }
+    }
+
+    fn send_device(&mut self, message: Option<DeviceMessage>, out: &mut Vec<Effect>) {
+        if let Some(Ok(bytes)) = message.map(|m| m.encode()) {
             out.push(Effect::SendFrame(bytes));
         }
     }
@@ -720,11 +789,11 @@ fn step(ui: &mut Ui, input: Input, ctx: &mut Ctx<'_>) -> Outcome {
             return outcome(flow, |keys| PedReply::Duplicated { keys });
         }
         (Ui::Admin(admin), input) => match input {
-            Input::Button(b) => {
-                if admin.on_button(b, ctx) == AdminStep::Exit {
-                    return Outcome::LeaveAdmin;
-                }
-            }
+            Input::Button(b) => match admin.on_button(b, ctx) {
+                AdminStep::Exit => return Outcome::LeaveAdmin,
+                AdminStep::SoftwareUpdate => return Outcome::SoftwareUpdate,
+                AdminStep::Stay => {}
+            },
             Input::KeyRead(r) => admin.on_key_read(r, ctx),
             Input::KeyWritten(r) => admin.on_key_written(r, ctx),
         },

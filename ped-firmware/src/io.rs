@@ -29,7 +29,9 @@ pub enum Button {
 /// Something that happened to the PED.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// Power on: boot the image the update slots choose.
+    /// Power on. The boot loader (`update::boot`) has already chosen and verified the
+    /// image and the driver built the [`crate::Ped`] with its slot; the core forgets
+    /// any channel and shows Select Mode.
     PowerOn,
     /// A keypad key was pressed.
     Pressed(Button),

@@ -21,6 +21,7 @@ pub mod io;
 pub mod log;
 pub mod screen;
 pub mod screens;
+mod software_update;
 pub mod update;
 
 pub use crate::channel::RPK_CACHE_CAPACITY;

@@ -267,7 +267,7 @@ pub fn backup_not_applicable() -> Screen {
     Screen::new(&["Backup Devices", "Not applicable to", "Luna 7.x.", "", "Press ENTER."])
 }
 
-/// Not quoted: Software Update while the update module is not built in.
+/// Not quoted: Software Update on a PED configured without a vendor key.
 pub fn update_unavailable() -> Screen {
     Screen::new(&["Software Update", "Not available in", "this firmware.", "", "Press ENTER."])
 }

@@ -7,6 +7,7 @@ use std::num::NonZeroU32;
 use ped_firmware::hal::{InsertedKey, KeyPortError, KeySerial};
 use ped_firmware::io::{Button, Effect, Event};
 use ped_firmware::screen::Screen;
+use ped_firmware::update::slots::MemorySlots;
 use ped_firmware::{Ped, PedConfig};
 use ped_proto::command::{Activity, HsmCommand, PedReply, Prompt, Role, WrappedSplit};
 use ped_proto::factory::Factory;
@@ -51,6 +52,8 @@ pub struct Rig {
     /// Every screen drawn, in order.
     pub drawn: Vec<Screen>,
     pub now_ms: u64,
+    /// The update flash, for the PEDs that have one.
+    pub flash: Option<MemorySlots>,
 }
 
 impl Rig {
@@ -69,6 +72,7 @@ impl Rig {
             sent: Vec::new(),
             drawn: Vec::new(),
             now_ms: 0,
+            flash: None,
         };
         rig.event(Event::PowerOn);
         rig.tick(0);
@@ -79,7 +83,11 @@ impl Rig {
     pub fn event(&mut self, event: Event) {
         let mut queue = vec![event];
         while let Some(event) = queue.pop() {
-            for effect in self.ped.handle(event, &mut self.rng) {
+            let effects = match &mut self.flash {
+                Some(flash) => self.ped.handle_with_flash(event, &mut self.rng, flash),
+                None => self.ped.handle(event, &mut self.rng),
+            };
+            for effect in effects {
                 match effect {
                     Effect::Draw(screen) => self.drawn.push(screen),
                     Effect::SendFrame(frame) => self.sent.push(frame),
