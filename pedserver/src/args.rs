@@ -1,0 +1,558 @@
+//! The command line. Administrators type the seed's spellings (`-mode start`, `-m start`,
+//! `mode start`, `-set LogFileName x`); clap only knows `--long` options, so
+//! [`normalise`] rewrites argv first. It is pure and unit-tested; clap then does the
+//! parsing, the usage text and the errors (unknown options and bad values exit non-zero,
+//! where the original ignored them).
+
+use std::ffi::OsString;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{ArgGroup, CommandFactory, Parser, ValueEnum, error::ErrorKind};
+
+use crate::config::Config;
+use crate::device::DeviceSpec;
+
+/// Rewrites the seed's spellings into clap's: `-name` → `--name` (lower-cased, so
+/// `-LogFileName` works too), a leading bare `mode`/`appliance` → `--mode`/`--appliance`,
+/// and `-set KEY VALUE` (the seed's `config -set LogFileName path`) → `--set --key VALUE`.
+/// `-m` stays a short option. Anything else passes through unchanged for clap to judge.
+pub fn normalise<I: IntoIterator<Item = OsString>>(argv: I) -> Vec<OsString> {
+    let mut input = argv.into_iter();
+    let mut out: Vec<OsString> = input.next().into_iter().collect();
+    let rest: Vec<OsString> = input.collect();
+    let mut i = 0;
+    while i < rest.len() {
+        let token = &rest[i];
+        let Some(text) = token.to_str() else {
+            out.push(token.clone());
+            i += 1;
+            continue;
+        };
+        if i == 0 && (text == "mode" || text == "appliance") {
+            out.push(format!("--{text}").into());
+        } else if let Some(name) = long_name(text) {
+            out.push(name.clone().into());
+            // `-set KEY VALUE`: a bare word right after -set names the setting.
+            if name == "--set"
+                && let Some(key) = rest.get(i + 1).and_then(|k| k.to_str())
+                && !key.starts_with('-')
+                && rest.get(i + 2).is_some()
+            {
+                out.push(format!("--{}", key.to_ascii_lowercase()).into());
+                i += 1;
+            }
+        } else {
+            out.push(token.clone());
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `-name`/`--Name`/`--name=v` → `--name`/`--name=v`; `None` for values and `-m`.
+fn long_name(text: &str) -> Option<String> {
+    let body = text.strip_prefix("--").or_else(|| text.strip_prefix('-'))?;
+    let (name, value) = match body.split_once('=') {
+        Some((n, v)) => (n, Some(v)),
+        None => (body, None),
+    };
+    let starts_alpha = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    if !starts_alpha || (name.len() < 2 && !text.starts_with("--")) {
+        return None;
+    }
+    let mut long = format!("--{}", name.to_ascii_lowercase());
+    if let Some(v) = value {
+        long.push('=');
+        long.push_str(v);
+    }
+    Some(long)
+}
+
+/// `-mode` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Start the server in the background (or in the foreground with --foreground).
+    Start,
+    /// Stop the running server through its admin port.
+    Stop,
+    /// Show whether the server runs and its status.
+    Show,
+    /// Show (-show) or change (-set) the configuration file.
+    Config,
+    /// PED-initiated mode: connect out to a registered appliance.
+    Connect,
+    /// PED-initiated mode: end the connection to a registered appliance.
+    Disconnect,
+}
+
+/// `-appliance` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ApplianceAction {
+    /// Register an appliance certificate (-name -certificate -ip [-port]).
+    Register,
+    /// List the registered appliances.
+    List,
+    /// Deregister an appliance (-name [-force]).
+    Delete,
+}
+
+fn zero_one(s: &str) -> Result<bool, String> {
+    match s {
+        "0" => Ok(false),
+        "1" => Ok(true),
+        _ => Err(format!("`{s}` is not 0 or 1")),
+    }
+}
+
+fn port(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(0) | Err(_) => Err(format!("`{s}` is not a port number (1-65535)")),
+        Ok(p) => Ok(p),
+    }
+}
+
+/// The settings every mode accepts; each overrides the configuration file for this run
+/// (and is written to it by `-mode config -set`).
+#[derive(Clone, Debug, Default, PartialEq, clap::Args)]
+pub struct Settings {
+    /// Server port that pedclient connects to [default 1503].
+    #[arg(long, value_parser = port, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Admin port, used by stop/show/connect [default 1502].
+    #[arg(long, value_parser = port, value_name = "PORT")]
+    pub admin: Option<u16>,
+    /// 1: the server port listens on all interfaces (or -ip); 0: on localhost only [default 1].
+    #[arg(long, value_parser = zero_one, value_name = "0|1")]
+    pub eserverport: Option<bool>,
+    /// 1: the admin port listens externally; 0: on localhost only [default 0].
+    #[arg(long, value_parser = zero_one, value_name = "0|1")]
+    pub eadmin: Option<bool>,
+    /// Address to listen on, IPv4 or IPv6 (needed on an IPv6-only network).
+    #[arg(long, value_name = "IP")]
+    pub ip: Option<IpAddr>,
+    /// The PED: `usb`, `socket:PATH` (emulated endpoint, Unix socket) or `tcp:127.0.0.1:PORT`.
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Option<DeviceSpec>,
+    /// Seconds a connection may be idle before it is closed [default 1800].
+    #[arg(long, value_name = "SECS")]
+    pub idletimeout: Option<u64>,
+    /// Seconds allowed to receive a started frame (or the first hello) [default 10].
+    #[arg(long, value_name = "SECS")]
+    pub socketreadtimeout: Option<u64>,
+    /// Seconds allowed to send a frame [default 10].
+    #[arg(long, value_name = "SECS")]
+    pub socketwritetimeout: Option<u64>,
+    /// Seconds internal services get to end at shutdown [default 5].
+    #[arg(long, value_name = "SECS")]
+    pub internalshutdowntimeout: Option<u64>,
+    /// Seconds `start` waits for the background process to be ready [default 10].
+    #[arg(long, value_name = "SECS")]
+    pub bgprocessstartuptimeout: Option<u64>,
+    /// Seconds `stop` waits for the background process to end [default 10].
+    #[arg(long, value_name = "SECS")]
+    pub bgprocessshutdowntimeout: Option<u64>,
+    /// Log file [default: /var/log/pedserver/pedserver.log as root, else ~/.local/state/pedserver/].
+    #[arg(long, alias = "logfile", value_name = "FILE")]
+    pub logfilename: Option<PathBuf>,
+    /// Log "info" messages (0 or 1) [default 1].
+    #[arg(long, value_parser = zero_one, value_name = "0|1")]
+    pub loginfo: Option<bool>,
+    /// Log "warning" messages (0 or 1) [default 1].
+    #[arg(long, value_parser = zero_one, value_name = "0|1")]
+    pub logwarning: Option<bool>,
+    /// Log "error" messages (0 or 1) [default 1].
+    #[arg(long, value_parser = zero_one, value_name = "0|1")]
+    pub logerror: Option<bool>,
+    /// Log "trace" (and debug) messages (0 or 1) [default 0].
+    #[arg(long, value_parser = zero_one, value_name = "0|1")]
+    pub logtrace: Option<bool>,
+    /// Largest log file in KB before it is rotated to FILE.1 [default 10240].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), value_name = "KB")]
+    pub maxlogfilesize: Option<u64>,
+    /// Microseconds between USB packet writes to the PED, 0-10000 [default 0].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=10_000), value_name = "USECS")]
+    pub pedwritelay: Option<u32>,
+    /// Seconds between pings to an idle client; 0 disables pings [default 60].
+    #[arg(long, value_name = "SECS")]
+    pub pinginterval: Option<u64>,
+    /// Seconds a ping may wait for its answer [default 30].
+    #[arg(long, value_name = "SECS")]
+    pub pingtimeout: Option<u64>,
+}
+
+impl Settings {
+    /// Writes every given setting into `config`.
+    pub fn apply(&self, config: &mut Config) {
+        fn set<T: Clone>(slot: &mut T, value: &Option<T>) {
+            if let Some(v) = value {
+                *slot = v.clone();
+            }
+        }
+        set(&mut config.server_port, &self.port);
+        set(&mut config.admin_port, &self.admin);
+        set(&mut config.external_server_port, &self.eserverport);
+        set(&mut config.external_admin, &self.eadmin);
+        if self.ip.is_some() {
+            config.ip = self.ip;
+        }
+        set(&mut config.device, &self.device);
+        set(&mut config.idle_timeout, &self.idletimeout);
+        set(&mut config.socket_read_timeout, &self.socketreadtimeout);
+        set(&mut config.socket_write_timeout, &self.socketwritetimeout);
+        set(&mut config.internal_shutdown_timeout, &self.internalshutdowntimeout);
+        set(&mut config.bg_process_startup_timeout, &self.bgprocessstartuptimeout);
+        set(&mut config.bg_process_shutdown_timeout, &self.bgprocessshutdowntimeout);
+        if self.logfilename.is_some() {
+            config.log_file = self.logfilename.clone();
+        }
+        set(&mut config.log_info, &self.loginfo);
+        set(&mut config.log_warning, &self.logwarning);
+        set(&mut config.log_error, &self.logerror);
+        set(&mut config.log_trace, &self.logtrace);
+        set(&mut config.max_log_file_size, &self.maxlogfilesize);
+        set(&mut config.ped_write_delay, &self.pedwritelay);
+        set(&mut config.ping_interval, &self.pinginterval);
+        set(&mut config.ping_timeout, &self.pingtimeout);
+    }
+}
+
+/// The whole command line, after [`normalise`].
+#[derive(Debug, Parser)]
+#[command(
+    name = "pedserver",
+    version,
+    about = "Bridges one PIN Entry Device to TCP so that a remote HSM can use it (a blind relay).",
+    long_about = None,
+    after_help = "Every option is also accepted with one dash (-mode start, -m start, mode start), \
+as in the Luna documentation.\nExamples:\n  pedserver -mode start\n  pedserver -mode show\n  \
+pedserver -mode config -set -pedwritelay 50\n  pedserver -mode stop",
+    group(ArgGroup::new("what").required(true).args(["mode", "appliance", "regen"])),
+)]
+pub struct Cli {
+    /// What to do.
+    #[arg(short = 'm', long, value_enum)]
+    pub mode: Option<Mode>,
+    /// Manage the appliances of PED-initiated mode.
+    #[arg(long, value_enum, value_name = "ACTION")]
+    pub appliance: Option<ApplianceAction>,
+    /// Regenerate the client key and certificate of PED-initiated mode (with -commonname).
+    #[arg(long)]
+    pub regen: bool,
+    /// Name of a registered appliance.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// With -mode config: print the configuration.
+    #[arg(long)]
+    pub show: bool,
+    /// With -mode config: write the other options to the configuration file.
+    #[arg(long)]
+    pub set: bool,
+    /// Suppress prompts (overwrite, delete).
+    #[arg(long)]
+    pub force: bool,
+    /// With show or config -show: print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// With -mode start: run in this process (for systemd) instead of in the background.
+    #[arg(long)]
+    pub foreground: bool,
+    /// With -regen: the certificate's common name.
+    #[arg(long, value_name = "CN")]
+    pub commonname: Option<String>,
+    /// With -appliance register: the appliance's certificate (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub certificate: Option<PathBuf>,
+    /// Configuration file [default: /etc/pedserver/pedserver.toml as root, else ~/.config/pedserver/].
+    #[arg(long, value_name = "FILE")]
+    pub configfile: Option<PathBuf>,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// What one invocation does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// `-mode start`.
+    Start {
+        /// Run here rather than in a background process.
+        foreground: bool,
+    },
+    /// `-mode stop`.
+    Stop,
+    /// `-mode show`.
+    Show {
+        /// Machine-readable output.
+        json: bool,
+    },
+    /// `-mode config -show`.
+    ConfigShow {
+        /// Machine-readable output.
+        json: bool,
+    },
+    /// `-mode config -set`.
+    ConfigSet,
+    /// `-mode connect -name`.
+    Connect {
+        /// The appliance.
+        name: String,
+    },
+    /// `-mode disconnect -name`.
+    Disconnect {
+        /// The appliance.
+        name: String,
+    },
+    /// `-appliance register`.
+    Register {
+        /// Unique name.
+        name: String,
+        /// PEM file of the appliance's certificate.
+        certificate: PathBuf,
+        /// Where the appliance's pedclient listens.
+        ip: IpAddr,
+        /// Its port.
+        port: u16,
+    },
+    /// `-appliance list`.
+    List,
+    /// `-appliance delete`.
+    Delete {
+        /// The appliance.
+        name: String,
+        /// No prompt.
+        force: bool,
+    },
+    /// `-regen -commonname`.
+    Regen {
+        /// Subject common name.
+        common_name: String,
+        /// No prompt.
+        force: bool,
+    },
+}
+
+/// The port an appliance's pedclient listens on when `-port` is not given.
+pub const DEFAULT_APPLIANCE_PORT: u16 = 9696;
+
+/// One parsed invocation: the command, the configuration file it names and the settings
+/// that override the file for this run.
+#[derive(Debug)]
+pub struct Invocation {
+    /// What to do.
+    pub command: Command,
+    /// `-configfile`.
+    pub config_file: Option<PathBuf>,
+    /// The other options.
+    pub settings: Settings,
+}
+
+impl Cli {
+    /// Checks the options each mode requires and builds the [`Invocation`]; a missing or
+    /// misplaced option is a usage error, as clap reports its own.
+    pub fn into_invocation(self) -> Result<Invocation, clap::Error> {
+        let missing = |what: &str| Cli::command().error(ErrorKind::MissingRequiredArgument, what);
+        let conflict = |what: &str| Cli::command().error(ErrorKind::ArgumentConflict, what);
+        if (self.show || self.set) && self.mode != Some(Mode::Config) {
+            return Err(conflict("-show and -set belong to -mode config"));
+        }
+        if self.json && !matches!(self.mode, Some(Mode::Show | Mode::Config)) {
+            return Err(conflict("-json belongs to -mode show and -mode config -show"));
+        }
+        if self.foreground && self.mode != Some(Mode::Start) {
+            return Err(conflict("-foreground belongs to -mode start"));
+        }
+        if self.commonname.is_some() && !self.regen {
+            return Err(conflict("-commonname belongs to -regen"));
+        }
+        if self.certificate.is_some() && self.appliance != Some(ApplianceAction::Register) {
+            return Err(conflict("-certificate belongs to -appliance register"));
+        }
+        let name = |n: Option<String>| n.ok_or_else(|| missing("this command needs -name <appliance name>"));
+        let command = match (self.mode, self.appliance) {
+            (Some(Mode::Start), None) => Command::Start { foreground: self.foreground },
+            (Some(Mode::Stop), None) => Command::Stop,
+            (Some(Mode::Show), None) => Command::Show { json: self.json },
+            (Some(Mode::Config), None) => match (self.show, self.set) {
+                (true, false) => Command::ConfigShow { json: self.json },
+                (false, true) => Command::ConfigSet,
+                _ => return Err(missing("-mode config needs exactly one of -show and -set")),
+            },
+            (Some(Mode::Connect), None) => Command::Connect { name: name(self.name)? },
+            (Some(Mode::Disconnect), None) => Command::Disconnect { name: name(self.name)? },
+            (None, Some(ApplianceAction::Register)) => Command::Register {
+                name: name(self.name)?,
+                certificate: self.certificate.ok_or_else(|| missing("register needs -certificate <file>"))?,
+                ip: self.settings.ip.ok_or_else(|| missing("register needs -ip <appliance address>"))?,
+                port: self.settings.port.unwrap_or(DEFAULT_APPLIANCE_PORT),
+            },
+            (None, Some(ApplianceAction::List)) => Command::List,
+            (None, Some(ApplianceAction::Delete)) => Command::Delete { name: name(self.name)?, force: self.force },
+            (None, None) if self.regen => Command::Regen {
+                common_name: self.commonname.ok_or_else(|| missing("-regen needs -commonname <name>"))?,
+                force: self.force,
+            },
+            _ => return Err(conflict("give one of -mode, -appliance and -regen")),
+        };
+        // In register, -ip and -port name the appliance, not this server's listener.
+        let mut settings = self.settings;
+        if matches!(command, Command::Register { .. }) {
+            settings.ip = None;
+            settings.port = None;
+        }
+        Ok(Invocation { command, config_file: self.configfile, settings })
+    }
+}
+
+/// Normalises and parses argv.
+pub fn parse<I: IntoIterator<Item = OsString>>(argv: I) -> Result<Invocation, clap::Error> {
+    Cli::try_parse_from(normalise(argv))?.into_invocation()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(args: &[&str]) -> Vec<String> {
+        normalise(args.iter().map(OsString::from)).into_iter().map(|s| s.into_string().unwrap()).collect()
+    }
+
+    fn cmd(args: &[&str]) -> Result<Invocation, clap::Error> {
+        parse(std::iter::once("pedserver").chain(args.iter().copied()).map(OsString::from))
+    }
+
+    #[test]
+    fn the_seed_spellings_of_start_are_one_command() {
+        for form in [&["-mode", "start"][..], &["-m", "start"], &["mode", "start"], &["--mode", "start"]] {
+            assert_eq!(cmd(form).unwrap().command, Command::Start { foreground: false }, "{form:?}");
+        }
+        assert_eq!(cmd(&["--mode=start"]).unwrap().command, Command::Start { foreground: false });
+    }
+
+    #[test]
+    fn single_dash_options_become_long_ones_and_m_stays_short() {
+        assert_eq!(
+            norm(&["p", "-mode", "config", "-set", "-PedWriteLay", "50", "-m"]),
+            ["p", "--mode", "config", "--set", "--pedwritelay", "50", "-m"]
+        );
+        // A value that merely starts with a dash and a digit is left alone.
+        assert_eq!(norm(&["p", "-port", "-1"]), ["p", "--port", "-1"]);
+    }
+
+    #[test]
+    fn set_key_value_is_the_seeds_config_form() {
+        assert_eq!(
+            norm(&["p", "-mode", "config", "-set", "LogFileName", "/tmp/x.log"]),
+            ["p", "--mode", "config", "--set", "--logfilename", "/tmp/x.log"]
+        );
+        let inv = cmd(&["-mode", "config", "-set", "LogFileName", "/tmp/x.log"]).unwrap();
+        assert_eq!(inv.command, Command::ConfigSet);
+        assert_eq!(inv.settings.logfilename, Some(PathBuf::from("/tmp/x.log")));
+    }
+
+    #[test]
+    fn every_seed_option_parses_in_both_forms() {
+        let seed = [
+            "-port",
+            "1234",
+            "-admin",
+            "1235",
+            "-eserverport",
+            "1",
+            "-eadmin",
+            "0",
+            "-idletimeout",
+            "60",
+            "-socketreadtimeout",
+            "5",
+            "-socketwritetimeout",
+            "5",
+            "-internalshutdowntimeout",
+            "3",
+            "-bgprocessstartuptimeout",
+            "9",
+            "-bgprocessshutdowntimeout",
+            "8",
+            "-logfile",
+            "/tmp/l",
+            "-loginfo",
+            "1",
+            "-logwarning",
+            "1",
+            "-logerror",
+            "1",
+            "-logtrace",
+            "0",
+            "-maxlogfilesize",
+            "100",
+            "-pedwritelay",
+            "50",
+            "-pinginterval",
+            "7",
+            "-pingtimeout",
+            "6",
+            "-ip",
+            "::1",
+            "-name",
+            "hello",
+            "-force",
+            "-configfile",
+            "/tmp/c.toml",
+        ];
+        let mut single = vec!["-mode", "start"];
+        single.extend(seed);
+        let long: Vec<String> = single
+            .iter()
+            .map(|a| if a.starts_with('-') && a.len() > 2 { format!("-{a}") } else { a.to_string() })
+            .collect();
+        let a = cmd(&single).unwrap();
+        let b = cmd(&long.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
+        assert_eq!(a.settings, b.settings);
+        assert_eq!(a.settings.pedwritelay, Some(50));
+        assert_eq!(a.settings.ip, Some("::1".parse().unwrap()));
+        assert_eq!(a.config_file, Some(PathBuf::from("/tmp/c.toml")));
+        let mut config = Config::default();
+        a.settings.apply(&mut config);
+        assert_eq!((config.server_port, config.admin_port, config.idle_timeout), (1234, 1235, 60));
+        assert_eq!(config.log_file, Some(PathBuf::from("/tmp/l")));
+    }
+
+    #[test]
+    fn unknown_options_and_bad_values_are_errors() {
+        assert_eq!(cmd(&["-mode", "start", "-bogus", "1"]).unwrap_err().kind(), ErrorKind::UnknownArgument);
+        assert_eq!(cmd(&["-mode", "launch"]).unwrap_err().kind(), ErrorKind::InvalidValue);
+        assert_eq!(cmd(&["-mode", "start", "-eadmin", "2"]).unwrap_err().kind(), ErrorKind::ValueValidation);
+        assert_eq!(cmd(&["-mode", "start", "-pedwritelay", "10001"]).unwrap_err().kind(), ErrorKind::ValueValidation);
+        assert_eq!(cmd(&["-mode", "start", "-port", "0"]).unwrap_err().kind(), ErrorKind::ValueValidation);
+        assert_eq!(cmd(&[]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(cmd(&["-mode", "config"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(cmd(&["-mode", "connect"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(cmd(&["-mode", "start", "-show"]).unwrap_err().kind(), ErrorKind::ArgumentConflict);
+        assert_eq!(cmd(&["-mode", "start", "-regen"]).unwrap_err().kind(), ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn appliance_and_regen_commands() {
+        let reg = cmd(&["-appliance", "register", "-name", "hello", "-certificate", "a.pem", "-ip", "10.0.0.1"]);
+        let reg = reg.unwrap();
+        assert_eq!(
+            reg.command,
+            Command::Register {
+                name: "hello".into(),
+                certificate: "a.pem".into(),
+                ip: "10.0.0.1".parse().unwrap(),
+                port: DEFAULT_APPLIANCE_PORT
+            }
+        );
+        assert_eq!(reg.settings.ip, None, "-ip of register is the appliance's, not the listener's");
+        assert_eq!(cmd(&["appliance", "list"]).unwrap().command, Command::List);
+        assert_eq!(
+            cmd(&["-appliance", "delete", "-name", "x", "-force"]).unwrap().command,
+            Command::Delete { name: "x".into(), force: true }
+        );
+        assert_eq!(
+            cmd(&["-regen", "-commonname", "laptop"]).unwrap().command,
+            Command::Regen { common_name: "laptop".into(), force: false }
+        );
+        assert_eq!(cmd(&["-mode", "show", "--json"]).unwrap().command, Command::Show { json: true });
+    }
+}

@@ -1,0 +1,20 @@
+//! pedserver: bridges one PIN Entry Device (a real one on USB, or the emulated endpoint
+//! of `ped-sim`) to TCP, so that a remote HSM's pedclient can use it.
+//!
+//! The server is a blind relay: it frames, routes, times out and logs, and never holds
+//! a key of the end-to-end channel between HSM and PED. It uses only ped-proto's wire
+//! formats (`frame`, `relay`, `device`, `usb`, `error`); see docs/pedserver.md.
+//!
+//! The pure parts (argument normalisation, configuration, the relay session state
+//! machine, the status block) are separate from their thin tokio adapters.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod args;
+pub mod cli;
+pub mod config;
+pub mod device;
+pub mod logging;
+pub mod server;
+pub mod session;
+pub mod status;

@@ -1,0 +1,432 @@
+//! The tokio adapter: listeners, the one active session, the admin port. The decisions
+//! are the session state machine's (`session`); this module moves bytes, keeps time and
+//! enforces the resource bounds (pending connections, refusals in flight).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::device::{self, DeviceHub, DeviceInbox, FromDevice};
+use crate::session::{CloseReason, Output, READ_CHUNK, Session, SessionTimes, Timeouts, busy};
+use crate::status::{ClientReport, PedReport, StatusReport};
+
+/// Refusals (a Busy frame, then close) in flight at once; beyond it, a connection is
+/// closed without the courtesy. Bounds descriptors under a connection flood.
+const MAX_REFUSING: usize = 256;
+/// Admin connections served at once.
+const MAX_ADMIN: usize = 8;
+/// Longest admin request line.
+const MAX_ADMIN_LINE: u64 = 512;
+
+/// The address a listener binds: everywhere (or `-ip`) when external, else loopback of
+/// the family of `-ip`.
+pub fn bind_ip(ip: Option<IpAddr>, external: bool) -> IpAddr {
+    match (ip, external) {
+        (Some(ip), true) => ip,
+        (None, true) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        (Some(IpAddr::V6(_)), false) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        (_, false) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+    }
+}
+
+/// Where a local command reaches the admin port.
+pub fn admin_addr(config: &Config) -> SocketAddr {
+    let ip = match bind_ip(config.ip, config.external_admin) {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, config.admin_port)
+}
+
+/// The client that holds the PED.
+#[derive(Debug)]
+struct Active {
+    peer: String,
+    software: String,
+    times: SessionTimes,
+    /// The appliance name for a PED-initiated link.
+    link: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Totals {
+    connection: Duration,
+    idle: Duration,
+}
+
+/// The running server.
+#[derive(Debug)]
+pub struct Server {
+    config: Config,
+    hub: Arc<DeviceHub>,
+    started: Instant,
+    server_addr: SocketAddr,
+    admin_addr: SocketAddr,
+    active: Mutex<Option<Active>>,
+    totals: Mutex<Totals>,
+    shutdown: watch::Sender<bool>,
+    pending: Arc<Semaphore>,
+    refusing: Arc<Semaphore>,
+}
+
+/// Listeners bound before the server runs, so a bind failure is reported at start.
+#[derive(Debug)]
+pub struct Bound {
+    server: TcpListener,
+    admin: TcpListener,
+    inbox: DeviceInbox,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Server {
+    /// Binds the server and admin ports.
+    pub async fn bind(config: Config) -> std::io::Result<(Arc<Server>, Bound)> {
+        let server_ip = bind_ip(config.ip, config.external_server_port);
+        let admin_ip = bind_ip(config.ip, config.external_admin);
+        let server = TcpListener::bind((server_ip, config.server_port)).await.map_err(|e| {
+            std::io::Error::new(e.kind(), format!("server port {server_ip}:{}: {e}", config.server_port))
+        })?;
+        let admin = TcpListener::bind((admin_ip, config.admin_port))
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("admin port {admin_ip}:{}: {e}", config.admin_port)))?;
+        let (hub, inbox) = DeviceHub::new();
+        let (shutdown, _) = watch::channel(false);
+        let s = Server {
+            server_addr: server.local_addr()?,
+            admin_addr: admin.local_addr()?,
+            pending: Arc::new(Semaphore::new(config.max_pending_connections.max(1))),
+            refusing: Arc::new(Semaphore::new(MAX_REFUSING)),
+            config,
+            hub,
+            started: Instant::now(),
+            active: Mutex::new(None),
+            totals: Mutex::new(Totals::default()),
+            shutdown,
+        };
+        Ok((Arc::new(s), Bound { server, admin, inbox }))
+    }
+
+    /// The bound server port.
+    pub fn server_addr(&self) -> SocketAddr {
+        self.server_addr
+    }
+
+    /// Asks every task to end.
+    pub fn stop(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    fn timeouts(&self) -> Timeouts {
+        let c = &self.config;
+        Timeouts {
+            idle: Duration::from_secs(c.idle_timeout),
+            read: Duration::from_secs(c.socket_read_timeout),
+            ping_interval: (c.ping_interval > 0).then(|| Duration::from_secs(c.ping_interval)),
+            ping_timeout: Duration::from_secs(c.ping_timeout),
+        }
+    }
+
+    /// Runs until [`Server::stop`] (the admin port's `stop`, or a signal), then gives
+    /// the sessions `internal_shutdown_timeout` to say Bye.
+    pub async fn run(self: Arc<Self>, bound: Bound) {
+        let Bound { server, admin, inbox } = bound;
+        tracing::info!(
+            "pedserver {} listening on {} (admin {}), device {}",
+            env!("CARGO_PKG_VERSION"),
+            self.server_addr,
+            self.admin_addr,
+            self.config.device
+        );
+        let mut tasks = JoinSet::new();
+        tasks.spawn(device::run(
+            self.config.device.clone(),
+            Arc::clone(&self.hub),
+            inbox,
+            Duration::from_micros(u64::from(self.config.ped_write_delay)),
+            self.shutdown.subscribe(),
+        ));
+        tasks.spawn(Arc::clone(&self).admin_loop(admin));
+        Arc::clone(&self).accept_loop(server).await;
+        let grace = Duration::from_secs(self.config.internal_shutdown_timeout);
+        if tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await.is_err() {
+            tracing::warn!("internal services did not end within {grace:?}; stopping anyway");
+        }
+        tracing::info!("pedserver stopped");
+    }
+
+    async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
+        let mut shutdown = self.shutdown.subscribe();
+        let mut sessions = JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => self.admit(stream, peer, &mut sessions),
+                    Err(e) => {
+                        // Out of descriptors, most likely: back off instead of spinning.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+            }
+        }
+        drop(listener);
+        let grace = Duration::from_secs(self.config.internal_shutdown_timeout);
+        let _ = tokio::time::timeout(grace, async { while sessions.join_next().await.is_some() {} }).await;
+    }
+
+    fn admit(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr, sessions: &mut JoinSet<()>) {
+        if lock(&self.active).is_some() {
+            tracing::info!("refused {peer}: busy, another client holds the PED");
+            self.refuse(stream);
+            return;
+        }
+        match Arc::clone(&self.pending).try_acquire_owned() {
+            Ok(permit) => {
+                let _ = stream.set_nodelay(true);
+                sessions.spawn(Arc::clone(self).drive(stream, peer.to_string(), Some(permit), None));
+            }
+            Err(_) => tracing::warn!(
+                "refused {peer}: {} connections already waiting for their hello",
+                self.config.max_pending_connections
+            ),
+        }
+    }
+
+    /// Busy, then close; bounded, and never waiting on the peer for long.
+    fn refuse(&self, mut stream: TcpStream) {
+        let Ok(permit) = Arc::clone(&self.refusing).try_acquire_owned() else { return };
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&busy())).await;
+            drop(permit);
+        });
+    }
+
+    /// Runs one session over any byte stream (TCP, or TLS in PED-initiated mode).
+    pub(crate) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
+        self: Arc<Self>,
+        mut stream: S,
+        peer: String,
+        mut permit: Option<OwnedSemaphorePermit>,
+        link: Option<String>,
+    ) {
+        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let mut session = Session::new(Instant::now(), self.timeouts(), seed as u64);
+        let write_timeout = Duration::from_secs(self.config.socket_write_timeout);
+        let mut shutdown = self.shutdown.subscribe();
+        let mut from_device: Option<mpsc::Receiver<FromDevice>> = None;
+        let end = Arc::new(Notify::new());
+        let mut buf = vec![0u8; READ_CHUNK];
+        let reason = 'session: loop {
+            while let Some(output) = session.poll_output() {
+                match output {
+                    Output::ToClient(bytes) => {
+                        match tokio::time::timeout(write_timeout, stream.write_all(&bytes)).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => break 'session format!("write to client failed: {e}"),
+                            Err(_) => break 'session "socket write timeout".to_string(),
+                        }
+                    }
+                    Output::ToDevice(frame) => {
+                        if !self.hub.send(frame).await {
+                            session.handle_device_unplugged();
+                        }
+                    }
+                    Output::StatusWanted => session.reply_status(self.hub.state().ped_status()),
+                    Output::Established { software } => {
+                        let mut active = lock(&self.active);
+                        if active.is_some() {
+                            drop(active);
+                            session.refuse_busy();
+                        } else {
+                            let (tx, rx) = mpsc::channel(64);
+                            self.hub.attach(Some(tx));
+                            from_device = Some(rx);
+                            tracing::info!("client {peer} ({software}) holds the PED");
+                            *active = Some(Active {
+                                peer: peer.clone(),
+                                software,
+                                times: session.times(),
+                                link: link.clone(),
+                            });
+                            // No longer waiting for a hello: make room for another.
+                            permit = None;
+                        }
+                    }
+                    Output::Close(reason) => break 'session reason.to_string(),
+                }
+            }
+            if from_device.is_some()
+                && let Some(a) = lock(&self.active).as_mut()
+            {
+                a.times = session.times();
+            }
+            let deadline = session.poll_deadline().map(tokio::time::Instant::from_std);
+            tokio::select! {
+                read = stream.read(&mut buf) => match read {
+                    Ok(0) => session.handle_client_closed(),
+                    Ok(n) => session.handle_client_data(Instant::now(), &buf[..n]),
+                    Err(e) => break 'session format!("read from client failed: {e}"),
+                },
+                event = recv(&mut from_device) => match event {
+                    Some(FromDevice::Frame(frame)) => session.handle_device_frame(Instant::now(), frame),
+                    Some(FromDevice::Unplugged) | None => session.handle_device_unplugged(),
+                },
+                _ = sleep_until(deadline) => session.handle_timeout(Instant::now()),
+                _ = shutdown.changed() => session.shutdown(),
+                _ = end.notified() => session.shutdown(),
+            }
+        };
+        drop(permit);
+        let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
+        if from_device.is_some() {
+            self.hub.attach(None);
+            let times = session.times();
+            let mut totals = lock(&self.totals);
+            totals.connection += times.connected_at.elapsed();
+            totals.idle += times.idle_total + Duration::from_secs(times.last_activity.elapsed().as_secs());
+            *lock(&self.active) = None;
+            self.hub.refresh_info();
+        }
+        let quiet = reason == CloseReason::Busy.to_string() || reason == CloseReason::ClientBye.to_string();
+        if quiet {
+            tracing::info!("closed {peer}: {reason}");
+        } else {
+            tracing::warn!("closed {peer}: {reason}");
+        }
+    }
+
+    /// The status block's values, now.
+    pub fn report(&self) -> StatusReport {
+        let state = self.hub.state();
+        let info = state.info.clone().unwrap_or_else(|| ped_proto::device::PedInfo {
+            firmware_version: String::new(),
+            serial: String::new(),
+            mode: ped_proto::device::PedMode::SelectMode,
+            protocol_versions: Vec::new(),
+            rpk_serials: Vec::new(),
+        });
+        let up = self.started.elapsed();
+        let active = lock(&self.active);
+        let client = active.as_ref().map(|a| ClientReport {
+            address: a.peer.clone(),
+            software: a.software.clone(),
+            connection_secs: a.times.connected_at.elapsed().as_secs(),
+            idle_secs: a.times.last_activity.elapsed().as_secs(),
+            total_idle_secs: (a.times.idle_total + Duration::from_secs(a.times.last_activity.elapsed().as_secs()))
+                .as_secs(),
+        });
+        let links = active.as_ref().and_then(|a| a.link.clone()).into_iter().collect();
+        drop(active);
+        let totals = lock(&self.totals);
+        let total_conn = totals.connection.as_secs() + client.as_ref().map_or(0, |c| c.connection_secs);
+        let total_idle = totals.idle.as_secs() + client.as_ref().map_or(0, |c| c.total_idle_secs);
+        StatusReport {
+            pid: std::process::id(),
+            hostname: rustix::system::uname().nodename().to_string_lossy().into_owned(),
+            ip: self.server_addr.ip().to_string(),
+            software_version: env!("CARGO_PKG_VERSION").to_string(),
+            device: self.config.device.to_string(),
+            ped: PedReport {
+                connected: state.connected,
+                firmware_version: info.firmware_version,
+                serial: info.serial,
+                protocol_versions: info.protocol_versions,
+                rpk_serials: info.rpk_serials,
+            },
+            client,
+            server_port: self.server_addr.port(),
+            external_server_interface: self.config.external_server_port,
+            admin_port: self.admin_addr.port(),
+            external_admin_interface: self.config.external_admin,
+            server_up_secs: up.as_secs(),
+            server_idle_secs: up.as_secs().saturating_sub(total_conn),
+            idle_timeout_secs: self.config.idle_timeout,
+            total_connection_secs: total_conn,
+            total_connection_idle_secs: total_idle,
+            appliance_links: links,
+        }
+    }
+
+    async fn admin_loop(self: Arc<Self>, listener: TcpListener) {
+        let mut shutdown = self.shutdown.subscribe();
+        let slots = Arc::new(Semaphore::new(MAX_ADMIN));
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                accepted = listener.accept() => {
+                    let Ok((stream, peer)) = accepted else { continue };
+                    let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+                        tracing::warn!("admin connection from {peer} refused: {MAX_ADMIN} already open");
+                        continue;
+                    };
+                    let server = Arc::clone(&self);
+                    tokio::spawn(async move {
+                        server.admin_connection(stream).await;
+                        drop(permit);
+                    });
+                }
+            }
+        }
+    }
+
+    async fn admin_connection(self: Arc<Self>, stream: TcpStream) {
+        let read_timeout = Duration::from_secs(self.config.socket_read_timeout);
+        let (reader, mut writer) = stream.into_split();
+        let mut line = String::new();
+        let mut reader = BufReader::new(reader.take(MAX_ADMIN_LINE));
+        match tokio::time::timeout(read_timeout, reader.read_line(&mut line)).await {
+            Ok(Ok(_)) => {}
+            _ => return,
+        }
+        let reply = crate::admin::handle(&self, line.trim()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(self.config.socket_write_timeout), async {
+            writer.write_all(reply.as_bytes()).await?;
+            writer.write_all(b"\n").await
+        })
+        .await;
+    }
+}
+
+async fn recv(rx: &mut Option<mpsc::Receiver<FromDevice>>) -> Option<FromDevice> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listeners_bind_where_the_flags_say() {
+        let v6: IpAddr = "fd00::5".parse().unwrap();
+        assert_eq!(bind_ip(None, true), IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        assert_eq!(bind_ip(None, false), IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(bind_ip(Some(v6), true), v6);
+        assert_eq!(bind_ip(Some(v6), false), IpAddr::V6(Ipv6Addr::LOCALHOST));
+        let c = Config::default();
+        assert_eq!(admin_addr(&c), "127.0.0.1:1502".parse().unwrap());
+        let c = Config { external_admin: true, ..Config::default() };
+        assert_eq!(admin_addr(&c), "127.0.0.1:1502".parse().unwrap());
+    }
+}

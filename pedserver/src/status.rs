@@ -1,0 +1,227 @@
+//! The `-mode show` status block of the seed, as a value (`--json`, and the admin
+//! port's answer) and as the seed's text. Pure.
+
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything `show` prints.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// Process id of the server.
+    pub pid: u32,
+    /// This host's name.
+    pub hostname: String,
+    /// The address the server port listens on.
+    pub ip: String,
+    /// pedserver's version.
+    pub software_version: String,
+    /// The device spec (`usb`, `socket:…`, `tcp:…`).
+    pub device: String,
+    /// The PED.
+    pub ped: PedReport,
+    /// The client holding the PED, if any.
+    pub client: Option<ClientReport>,
+    /// Server port.
+    pub server_port: u16,
+    /// Whether it listens beyond localhost.
+    pub external_server_interface: bool,
+    /// Admin port.
+    pub admin_port: u16,
+    /// Whether it listens beyond localhost.
+    pub external_admin_interface: bool,
+    /// Seconds since start.
+    pub server_up_secs: u64,
+    /// Seconds without a client.
+    pub server_idle_secs: u64,
+    /// The idle timeout.
+    pub idle_timeout_secs: u64,
+    /// Sum over ended and current connections.
+    pub total_connection_secs: u64,
+    /// Sum of their idle seconds.
+    pub total_connection_idle_secs: u64,
+    /// PED-initiated links currently up, by appliance name.
+    pub appliance_links: Vec<String>,
+}
+
+/// The PED as the server knows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PedReport {
+    /// A PED is open.
+    pub connected: bool,
+    /// Its firmware version (empty until it answered).
+    pub firmware_version: String,
+    /// Its serial number.
+    pub serial: String,
+    /// The channel protocol versions it speaks.
+    pub protocol_versions: Vec<u16>,
+    /// Serials of the HSMs whose RPKs it has cached.
+    pub rpk_serials: Vec<String>,
+}
+
+/// The connected pedclient.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientReport {
+    /// Its address.
+    pub address: String,
+    /// Its hello's software string.
+    pub software: String,
+    /// Seconds connected.
+    pub connection_secs: u64,
+    /// Seconds since the last frame.
+    pub idle_secs: u64,
+    /// Sum of the idle gaps.
+    pub total_idle_secs: u64,
+}
+
+fn percent(part: u64, whole: u64) -> u64 {
+    part.saturating_mul(100).checked_div(whole).unwrap_or(100)
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "Yes" } else { "No" }
+}
+
+fn or_unknown(s: &str) -> &str {
+    if s.is_empty() { "(unknown)" } else { s }
+}
+
+impl StatusReport {
+    /// The seed's block (seed lines 4113-4140), every field filled.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let ped = &self.ped;
+        let protocols = ped.protocol_versions.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
+        let serials =
+            if ped.rpk_serials.is_empty() { "(none)".to_string() } else { format!("({})", ped.rpk_serials.join(", ")) };
+        // Writing to a String cannot fail.
+        let _ = writeln!(s, "Server Information:");
+        let _ = writeln!(s, "  Hostname:                   {}", self.hostname);
+        let _ = writeln!(s, "  IP:                         {}", self.ip);
+        let _ = writeln!(s, "  Firmware Version:           {}", or_unknown(&ped.firmware_version));
+        let _ = writeln!(s, "  PedII Protocol Version:     {}", or_unknown(&protocols));
+        let _ = writeln!(s, "  Software Version:           {}", self.software_version);
+        let _ = writeln!(s, "  Device:                     {}", self.device);
+        let _ = writeln!(s);
+        let status = if ped.connected { "Connected" } else { "Disconnected" };
+        let _ = writeln!(s, "  Ped2 Connection Status:     {status}");
+        let _ = writeln!(s, "  Ped2 Serial Number:         {}", or_unknown(&ped.serial));
+        let _ = writeln!(s, "  Ped2 RPK Count              {}", ped.rpk_serials.len());
+        let _ = writeln!(s, "  Ped2 RPK Serial Numbers     {serials}");
+        let _ = writeln!(s);
+        match &self.client {
+            None => {
+                let _ = writeln!(s, "Client Information:           Not Available");
+            }
+            Some(c) => {
+                let _ = writeln!(s, "Client Information:");
+                let _ = writeln!(s, "  Client Address:             {}", c.address);
+                let _ = writeln!(s, "  Client Software:            {}", c.software);
+            }
+        }
+        if !self.appliance_links.is_empty() {
+            let _ = writeln!(s, "  Appliance Links:            {}", self.appliance_links.join(", "));
+        }
+        let _ = writeln!(s);
+        let _ = writeln!(s, "Operating Information:");
+        let _ = writeln!(s, "  Server Port:                {}", self.server_port);
+        let _ = writeln!(s, "  External Server Interface:  {}", yes_no(self.external_server_interface));
+        let _ = writeln!(s, "  Admin Port:                 {}", self.admin_port);
+        let _ = writeln!(s, "  External Admin Interface:   {}", yes_no(self.external_admin_interface));
+        let _ = writeln!(s);
+        let up = self.server_up_secs;
+        let _ = writeln!(s, "  Server Up Time:             {up} (secs)");
+        let idle = self.server_idle_secs;
+        let _ = writeln!(s, "  Server Idle Time:           {idle} (secs) ({}%)", percent(idle, up));
+        let _ = writeln!(s, "  Idle Timeout Value:         {} (secs)", self.idle_timeout_secs);
+        let _ = writeln!(s);
+        let (conn, conn_idle, conn_total_idle) =
+            self.client.as_ref().map_or((0, 0, 0), |c| (c.connection_secs, c.idle_secs, c.total_idle_secs));
+        let _ = writeln!(s, "  Current Connection Time:    {conn} (secs)");
+        let _ = writeln!(s, "  Current Connection Idle Time: {conn_idle} (secs)");
+        let pct = percent(conn_total_idle, conn);
+        let _ = writeln!(s, "  Current Connection Total Idle Time: {conn_total_idle} (secs) ({pct}%)");
+        let total = self.total_connection_secs;
+        let total_idle = self.total_connection_idle_secs;
+        let _ = writeln!(s, "  Total Connection Time:      {total} (secs)");
+        let _ = writeln!(s, "  Total Connection Idle Time: {total_idle} (secs) ({}%)", percent(total_idle, total));
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> StatusReport {
+        StatusReport {
+            pid: 1,
+            hostname: "DWG9999".into(),
+            ip: "0.0.0.0".into(),
+            software_version: "0.1.0".into(),
+            device: "usb".into(),
+            ped: PedReport {
+                connected: true,
+                firmware_version: "2.9.0".into(),
+                serial: "PED-1".into(),
+                protocol_versions: vec![1],
+                rpk_serials: vec!["1a123456789a1234".into()],
+            },
+            client: None,
+            server_port: 1503,
+            external_server_interface: true,
+            admin_port: 1502,
+            external_admin_interface: false,
+            server_up_secs: 190,
+            server_idle_secs: 190,
+            idle_timeout_secs: 1800,
+            total_connection_secs: 0,
+            total_connection_idle_secs: 0,
+            appliance_links: vec![],
+        }
+    }
+
+    #[test]
+    fn the_seeds_fields_are_all_there() {
+        let text = report().to_text();
+        for needle in [
+            "Hostname:                   DWG9999",
+            "Firmware Version:           2.9.0",
+            "PedII Protocol Version:     1",
+            "Ped2 Connection Status:     Connected",
+            "Ped2 RPK Count              1",
+            "Ped2 RPK Serial Numbers     (1a123456789a1234)",
+            "Client Information:           Not Available",
+            "Server Port:                1503",
+            "External Server Interface:  Yes",
+            "External Admin Interface:   No",
+            "Server Up Time:             190 (secs)",
+            "Server Idle Time:           190 (secs) (100%)",
+            "Idle Timeout Value:         1800 (secs)",
+            "Current Connection Total Idle Time: 0 (secs) (100%)",
+            "Total Connection Idle Time: 0 (secs) (100%)",
+        ] {
+            assert!(text.contains(needle), "{needle:?} missing from\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_client_and_a_missing_ped_are_shown() {
+        let mut r = report();
+        r.ped = PedReport::default();
+        r.client = Some(ClientReport {
+            address: "10.0.0.9:40000".into(),
+            software: "pedclient 0.1.0".into(),
+            connection_secs: 10,
+            idle_secs: 2,
+            total_idle_secs: 5,
+        });
+        let text = r.to_text();
+        assert!(text.contains("Ped2 Connection Status:     Disconnected"));
+        assert!(text.contains("Firmware Version:           (unknown)"));
+        assert!(text.contains("Client Address:             10.0.0.9:40000"));
+        assert!(text.contains("Current Connection Total Idle Time: 5 (secs) (50%)"));
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<StatusReport>(&json).unwrap(), r);
+    }
+}

@@ -1,0 +1,244 @@
+//! pedserver as a process, against a fake PED on the emulated USB endpoint.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::*;
+use ped_proto::ErrorCode;
+use ped_proto::frame::{self, FrameType};
+use ped_proto::relay::RelayMessage;
+
+#[test]
+fn start_show_stop_and_double_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let ped = FakePed::new(dir.path());
+    let server = PedServer::start(&ped.spec(), &[]);
+    server.wait_for("the PED's info", |v| v["ped"]["firmware_version"] == "2.9.0");
+
+    let o = server.run("show", &[]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    for needle in [
+        "Ped Server launched in status mode.",
+        "Firmware Version:           2.9.0",
+        "Ped2 Connection Status:     Connected",
+        "Ped2 RPK Count              1",
+        "(1a123456789a1234)",
+        "Client Information:           Not Available",
+        &format!("Server Port:                {}", server.port),
+        "External Server Interface:  No",
+        "Idle Timeout Value:         1800 (secs)",
+        "Show command passed.",
+    ] {
+        assert!(out.contains(needle), "{needle:?} missing:\n{out}");
+    }
+    let v = server.show_json();
+    assert_eq!(v["admin_port"], server.admin);
+    assert_eq!(v["ped"]["protocol_versions"][0], 1);
+    assert_eq!(v["pid"], server.pid());
+
+    let again = server.run("start", &["-device", &ped.spec()]);
+    assert!(!again.status.success());
+    assert!(text(&again).contains("already running"), "{}", text(&again));
+
+    let stop = server.run("stop", &[]);
+    assert!(stop.status.success(), "{}", text(&stop));
+    assert!(text(&stop).contains("Ped Server stopped."));
+    let gone = server.run("show", &[]);
+    assert!(!gone.status.success() && text(&gone).contains("not running"));
+    // Restart on the same ports works (nothing left behind by stop, unlike the seed's VPN case).
+    let o = server.run("start", &["-device", &ped.spec()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Background process started"));
+}
+
+#[test]
+fn a_second_client_is_refused_busy_and_the_first_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let ped = FakePed::new(dir.path());
+    let server = PedServer::start(&ped.spec(), &[]);
+    server.wait_for("the PED", |v| v["ped"]["connected"] == true);
+    let mut first = server.connect();
+    first.echo(b"first record");
+    server.wait_for("the client", |v| v["client"]["software"] == "test");
+
+    let mut second = Client::raw(server.port);
+    assert_eq!(second.relay(), RelayMessage::Busy);
+    assert_eq!(second.frame(), None, "closed after Busy");
+
+    first.echo(b"still relaying");
+    first.send(&RelayMessage::StatusRequest.encode().unwrap());
+    let RelayMessage::Status(status) = first.relay() else { panic!("no status") };
+    assert!(status.ped_connected);
+    assert_eq!(status.rpk_serials, ["1a123456789a1234"]);
+    first.send(&RelayMessage::Bye.encode().unwrap());
+    assert_eq!(first.frame(), None);
+    server.wait_for("the slot to free", |v| v["client"].is_null());
+    server.connect().echo(b"next client");
+}
+
+#[test]
+fn idle_timeout_and_ping_with_short_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let ped = FakePed::new(dir.path());
+    let server = PedServer::start(&ped.spec(), &["-idletimeout", "3", "-pinginterval", "1", "-pingtimeout", "1"]);
+    // A client that answers pings is still closed by the idle timeout.
+    let mut c = server.connect();
+    let start = Instant::now();
+    let mut pings = 0;
+    loop {
+        match c.relay() {
+            RelayMessage::Ping { nonce } => {
+                pings += 1;
+                c.send(&RelayMessage::Pong { nonce }.encode().unwrap());
+            }
+            RelayMessage::Error { code, .. } => {
+                assert_eq!(code, ErrorCode::RcOperationTimedOut.value());
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(pings >= 2, "{pings} pings");
+    assert!(start.elapsed() >= Duration::from_secs(3));
+    assert_eq!(c.frame(), None);
+
+    // A client that ignores pings is closed after interval + timeout.
+    let mut silent = server.connect();
+    let start = Instant::now();
+    assert!(matches!(silent.relay(), RelayMessage::Ping { .. }));
+    assert_eq!(silent.frame(), None);
+    assert!(start.elapsed() < Duration::from_secs(3), "closed by the ping timeout, before the idle one");
+    assert!(server.log_has("ping not answered in time"));
+}
+
+#[test]
+fn unplug_and_replug_the_ped() {
+    let dir = tempfile::tempdir().unwrap();
+    let ped = FakePed::new(dir.path());
+    let server = PedServer::start(&ped.spec(), &[]);
+    server.wait_for("the PED", |v| v["ped"]["connected"] == true);
+    let mut c = server.connect();
+    c.echo(b"before");
+    ped.unplug();
+    match c.relay() {
+        RelayMessage::Error { code, .. } => assert_eq!(code, ErrorCode::CkrPedUnplugged.value()),
+        other => panic!("expected CKR_PED_UNPLUGGED, got {other:?}"),
+    }
+    server.wait_for("the unplug", |v| v["ped"]["connected"] == false);
+    // A client arriving now is told at its first channel frame.
+    let mut late = server.connect();
+    late.send(&frame::encode(FrameType::HsmHello, &[1, 2, 3]));
+    assert_eq!(late.relay(), RelayMessage::error(ErrorCode::CkrPedUnplugged));
+
+    ped.replug();
+    server.wait_for("the replug", |v| v["ped"]["connected"] == true && v["ped"]["serial"] == "PED0001");
+    server.connect().echo(b"after");
+    assert!(server.log_has("PED disconnected"));
+}
+
+#[test]
+fn a_ped_plugged_in_after_start_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ped.sock");
+    let server = PedServer::start(&format!("socket:{}", path.display()), &[]);
+    let o = server.run("show", &[]);
+    assert!(text(&o).contains("Ped2 Connection Status:     Disconnected"), "{}", text(&o));
+    std::fs::remove_file(&path).ok();
+    let _ped = FakePed::new(dir.path());
+    server.wait_for("the late PED", |v| v["ped"]["connected"] == true);
+}
+
+#[test]
+fn relayed_bytes_are_exactly_those_sent_blindness() {
+    let dir = tempfile::tempdir().unwrap();
+    let ped = FakePed::new(dir.path());
+    let server = PedServer::start(&ped.spec(), &[]);
+    server.wait_for("the PED", |v| v["ped"]["connected"] == true);
+    let mut c = server.connect();
+    // Frames of every size class, including multiples of the 64-byte packet.
+    let secret = b"TEST-SECRET-0123456789";
+    let mut sent = Vec::new();
+    for (i, len) in [0usize, 1, 56, 63, 64, 120, 128, 4096, 32768].into_iter().enumerate() {
+        let mut body: Vec<u8> = (0..len).map(|b| (b * 31 + i) as u8).collect();
+        if len > secret.len() {
+            body[..secret.len()].copy_from_slice(secret);
+        }
+        let kind = if i % 2 == 0 { FrameType::Record } else { FrameType::HsmHello };
+        let f = frame::encode(kind, &body);
+        c.send(&f);
+        assert_eq!(c.frame().as_deref(), Some(&f[..]));
+        sent.push(f);
+    }
+    assert_eq!(*ped.received.lock().unwrap(), sent, "the PED got exactly the bytes sent");
+    // The server logged nothing of the payloads.
+    assert!(!server.log().contains("TEST-SECRET"));
+}
+
+#[test]
+fn five_hundred_hostile_connections_while_a_session_relays() {
+    let dir = tempfile::tempdir().unwrap();
+    let ped = FakePed::new(dir.path());
+    let server = PedServer::start(&ped.spec(), &["-socketreadtimeout", "2"]);
+    server.wait_for("the PED", |v| v["ped"]["connected"] == true);
+    let pid = server.pid();
+    std::thread::sleep(Duration::from_millis(200));
+    let baseline = fd_count(pid);
+
+    let mut session = server.connect();
+    session.echo(b"login starts");
+
+    let garbage = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
+    let half = frame::encode(FrameType::Record, &[7; 1000])[..500].to_vec();
+    let mut hostile = Vec::new();
+    for i in 0..500 {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", server.port)) else { continue };
+        let _ = match i % 3 {
+            0 => s.write_all(&garbage),
+            1 => s.write_all(&half),
+            _ => Ok(()),
+        };
+        hostile.push(s);
+        if i % 50 == 0 {
+            session.echo(format!("record {i}").as_bytes());
+        }
+    }
+    session.echo(b"login completes");
+    // Every hostile connection is refused: it reads Busy or end of stream, never relays.
+    for mut s in hostile {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut s, &mut buf);
+        assert!(buf.is_empty() || buf.starts_with(&frame::encode(FrameType::RelayBusy, &[])) || buf.starts_with(b"PD"));
+    }
+    session.echo(b"after the flood");
+    drop(session);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fd_count(pid) > baseline && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(fd_count(pid) <= baseline, "descriptors {} > baseline {baseline}", fd_count(pid));
+    assert!(server.log_has("busy"));
+}
+
+#[test]
+fn connections_that_never_say_hello_are_bounded_and_time_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let ped = FakePed::new(dir.path());
+    let server = PedServer::start(&ped.spec(), &["-socketreadtimeout", "1"]);
+    server.wait_for("the PED", |v| v["ped"]["connected"] == true);
+    let baseline = fd_count(server.pid());
+    let idle: Vec<TcpStream> = (0..200).map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // At most max-pending-connections (64) of them are held; the rest were closed at once.
+    assert!(fd_count(server.pid()) <= baseline + 64 + 2, "{} open", fd_count(server.pid()));
+    // After the read timeout every one of them is gone and a real client gets through.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(fd_count(server.pid()) <= baseline);
+    server.connect().echo(b"through");
+    drop(idle);
+    assert!(server.log_has("no hello within the socket read timeout"));
+}
