@@ -1,0 +1,42 @@
+complete -c pedserver -s m -l mode -d 'What to do' -r -f -a "start\t'Start the server in the background (or in the foreground with --foreground)'
+stop\t'Stop the running server through its admin port'
+show\t'Show whether the server runs and its status'
+config\t'Show (-show) or change (-set) the configuration file'
+connect\t'PED-initiated mode: connect out to a registered appliance'
+disconnect\t'PED-initiated mode: end the connection to a registered appliance'"
+complete -c pedserver -l appliance -d 'Manage the appliances of PED-initiated mode' -r -f -a "register\t'Register an appliance certificate (-name -certificate -ip [-port])'
+list\t'List the registered appliances'
+delete\t'Deregister an appliance (-name [-force])'"
+complete -c pedserver -l name -d 'Name of a registered appliance' -r
+complete -c pedserver -l commonname -d 'With -regen: the certificate\'s common name' -r
+complete -c pedserver -l certificate -d 'With -appliance register: the appliance\'s certificate (PEM)' -r -F
+complete -c pedserver -l configfile -d 'Configuration file [default: /etc/pedserver/pedserver.toml as root, else ~/.config/pedserver/]' -r -F
+complete -c pedserver -l port -d 'Server port that pedclient connects to [default 1503]' -r
+complete -c pedserver -l admin -d 'Admin port, used by stop/show/connect [default 1502]' -r
+complete -c pedserver -l eserverport -d '1: the server port listens on all interfaces (or -ip); 0: on localhost only [default 1]' -r
+complete -c pedserver -l eadmin -d '1: the admin port listens externally; 0: on localhost only [default 0]' -r
+complete -c pedserver -l ip -d 'Address to listen on, IPv4 or IPv6 (needed on an IPv6-only network)' -r
+complete -c pedserver -l device -d 'The PED: `usb`, `socket:PATH` (emulated endpoint, Unix socket) or `tcp:127.0.0.1:PORT`' -r
+complete -c pedserver -l idletimeout -d 'Seconds a connection may be idle before it is closed [default 1800]' -r
+complete -c pedserver -l socketreadtimeout -d 'Seconds allowed to receive a started frame (or the first hello) [default 10]' -r
+complete -c pedserver -l socketwritetimeout -d 'Seconds allowed to send a frame [default 10]' -r
+complete -c pedserver -l internalshutdowntimeout -d 'Seconds internal services get to end at shutdown [default 5]' -r
+complete -c pedserver -l bgprocessstartuptimeout -d 'Seconds `start` waits for the background process to be ready [default 10]' -r
+complete -c pedserver -l bgprocessshutdowntimeout -d 'Seconds `stop` waits for the background process to end [default 10]' -r
+complete -c pedserver -l logfilename -d 'Log file [default: /var/log/pedserver/pedserver.log as root, else ~/.local/state/pedserver/]' -r -F
+complete -c pedserver -l loginfo -d 'Log "info" messages (0 or 1) [default 1]' -r
+complete -c pedserver -l logwarning -d 'Log "warning" messages (0 or 1) [default 1]' -r
+complete -c pedserver -l logerror -d 'Log "error" messages (0 or 1) [default 1]' -r
+complete -c pedserver -l logtrace -d 'Log "trace" (and debug) messages (0 or 1) [default 0]' -r
+complete -c pedserver -l maxlogfilesize -d 'Largest log file in KB before it is rotated to FILE.1 [default 10240]' -r
+complete -c pedserver -l pedwritelay -d 'Microseconds between USB packet writes to the PED, 0-10000 [default 0]' -r
+complete -c pedserver -l pinginterval -d 'Seconds between pings to an idle client; 0 disables pings [default 60]' -r
+complete -c pedserver -l pingtimeout -d 'Seconds a ping may wait for its answer [default 30]' -r
+complete -c pedserver -l regen -d 'Regenerate the client key and certificate of PED-initiated mode (with -commonname)'
+complete -c pedserver -l show -d 'With -mode config: print the configuration'
+complete -c pedserver -l set -d 'With -mode config: write the other options to the configuration file'
+complete -c pedserver -l force -d 'Suppress prompts (overwrite, delete)'
+complete -c pedserver -l json -d 'With show or config -show: print JSON'
+complete -c pedserver -l foreground -d 'With -mode start: run in this process (for systemd) instead of in the background'
+complete -c pedserver -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pedserver -s V -l version -d 'Print version'
