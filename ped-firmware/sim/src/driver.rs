@@ -1,0 +1,352 @@
+//! The board: the one thread that owns the PED core and feeds it events, carrying out
+//! its effects on the key port, the USB link, the flash and the display.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use getrandom::SysRng;
+use ikey_emu::{KeyStore, Port};
+use ped_firmware::hal::{KeyPort, KeyPortError, KeySerial};
+use ped_firmware::io::{Button, Effect, Event};
+use ped_firmware::screen::Screen;
+use ped_firmware::update::file::FileSlots;
+use ped_firmware::update::{self, slots::Slot};
+use ped_firmware::{Ped, PedConfig};
+use ped_proto::device::{MAX_IMAGE_LEN, PedMode};
+use rand_core::UnwrapErr;
+use zeroize::Zeroizing;
+
+use crate::display::Display;
+use crate::endpoint::{Stream, frame_records};
+
+/// How often the clock ticks and the key port is looked at. A key inserted with the
+/// ikey-emu CLI is seen within this time.
+pub const TICK: Duration = Duration::from_millis(100);
+
+/// Something for the driver to do.
+#[derive(Debug)]
+pub enum Input {
+    /// A host plugged into the USB endpoint.
+    HostConnected {
+        /// Which connection.
+        id: u64,
+        /// Its write half.
+        link: Stream,
+    },
+    /// A whole frame from host `id`.
+    HostFrame {
+        /// Which connection.
+        id: u64,
+        /// The frame.
+        frame: Vec<u8>,
+    },
+    /// Host `id` unplugged.
+    HostGone {
+        /// Which connection.
+        id: u64,
+    },
+    /// A key holder's action; the result goes back on `done`.
+    Act {
+        /// What to do.
+        action: Action,
+        /// Where to say it was done.
+        done: Sender<Result<(), String>>,
+    },
+    /// Stop.
+    Quit,
+}
+
+/// What a key holder does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Presses these keypad keys in order.
+    Press(Vec<Button>),
+    /// Holds Clear for five seconds.
+    ClearHeld,
+    /// Puts this key (serial or ikey-emu label) in the port, pulling out any other.
+    Insert(String),
+    /// Pulls the key out.
+    Remove,
+}
+
+/// Where every screen is written, as JSON lines and as text.
+#[derive(Default)]
+pub struct Outputs {
+    json: Option<Box<dyn Write + Send>>,
+    text: Option<Box<dyn Write + Send>>,
+}
+
+impl std::fmt::Debug for Outputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outputs").field("json", &self.json.is_some()).field("text", &self.text.is_some()).finish()
+    }
+}
+
+impl Outputs {
+    /// Opens the outputs; `-` is stdout.
+    pub fn open(json: Option<&Path>, text: Option<&Path>) -> io::Result<Outputs> {
+        let open = |path: Option<&Path>| -> io::Result<Option<Box<dyn Write + Send>>> {
+            Ok(match path {
+                None => None,
+                Some(p) if p == Path::new("-") => Some(Box::new(io::stdout())),
+                Some(p) => Some(Box::new(File::create(p)?)),
+            })
+        };
+        Ok(Outputs { json: open(json)?, text: open(text)? })
+    }
+
+    fn write(&mut self, seq: u64, ms: u64, mode: PedMode, screen: &Screen) {
+        if let Some(out) = &mut self.json {
+            let line = serde_json::json!({"seq": seq, "ms": ms, "mode": format!("{mode:?}"), "lines": screen.lines()});
+            // A reader that went away (a closed pipe) must not stop the PED.
+            let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+        }
+        if let Some(out) = &mut self.text {
+            let _ = write!(out, "--- screen {seq} ({mode:?}, {ms} ms) ---\n{screen}").and_then(|()| out.flush());
+        }
+    }
+}
+
+/// The key port, if the simulator has one, and what the PED last saw in it.
+#[derive(Debug)]
+struct Keys {
+    port: Port,
+    seen: Option<KeySerial>,
+}
+
+/// The simulated board.
+#[derive(Debug)]
+pub struct Driver {
+    ped: Ped,
+    rng: UnwrapErr<SysRng>,
+    flash: Option<FileSlots>,
+    keys: Option<Keys>,
+    host: Option<(u64, Stream)>,
+    display: Arc<Display>,
+    outputs: Outputs,
+    started: Instant,
+    unix_at_start: u64,
+}
+
+/// The PED's flash in `state/flash`, and the configuration the boot loader leaves:
+/// the booted image's slot and version, or the configured version on blank flash
+/// (a simulator starts without an image, as if from the factory's).
+pub fn boot(mut config: PedConfig, state: Option<&Path>) -> Result<(PedConfig, Option<FileSlots>), String> {
+    let Some(state) = state else { return Ok((config, None)) };
+    let dir = state.join("flash");
+    let mut flash =
+        FileSlots::open(&dir, MAX_IMAGE_LEN as usize).map_err(|e| format!("flash in {}: {e}", dir.display()))?;
+    if let Some(key) = &config.vendor_key {
+        match update::boot(&mut flash, key) {
+            Ok(booted) => {
+                config.firmware_version = booted.version.to_string();
+                config.running_slot = Some(booted.slot);
+            }
+            // Blank flash is the normal start; an update then goes to slot B.
+            Err(_) => config.running_slot = Some(Slot::A),
+        }
+    }
+    Ok((config, Some(flash)))
+}
+
+impl Driver {
+    /// A PED at power-on with `config`, its flash, and key port `port` of the key
+    /// directory `keys`.
+    pub fn new(
+        config: PedConfig,
+        flash: Option<FileSlots>,
+        keys: Option<(&Path, &str)>,
+        outputs: Outputs,
+        unix_time: Option<u64>,
+    ) -> Result<Driver, String> {
+        let keys = match keys {
+            Some((dir, name)) => {
+                let store = KeyStore::open(dir).map_err(|e| e.to_string())?;
+                Some(Keys { port: Port::open(&store, name).map_err(|e| e.to_string())?, seen: None })
+            }
+            None => None,
+        };
+        let unix_at_start =
+            unix_time.unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+        let ped = Ped::new(config);
+        let display = Arc::new(Display::new(ped.screen().clone(), ped.mode()));
+        let mut driver = Driver {
+            ped,
+            rng: UnwrapErr(SysRng),
+            flash,
+            keys,
+            host: None,
+            display,
+            outputs,
+            started: Instant::now(),
+            unix_at_start,
+        };
+        let screen = driver.ped.screen().clone();
+        driver.outputs.write(0, 0, driver.ped.mode(), &screen);
+        driver.feed(Event::PowerOn);
+        driver.tick();
+        Ok(driver)
+    }
+
+    /// What the driver draws on, for the UI and the commands to watch.
+    pub fn display(&self) -> Arc<Display> {
+        Arc::clone(&self.display)
+    }
+
+    /// Runs until [`Input::Quit`] or until every sender is gone.
+    pub fn run(mut self, inputs: Receiver<Input>) {
+        let mut next_tick = Instant::now() + TICK;
+        loop {
+            match inputs.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
+                Ok(Input::Quit) | Err(RecvTimeoutError::Disconnected) => break,
+                Ok(input) => self.input(input),
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if Instant::now() >= next_tick {
+                self.tick();
+                next_tick = Instant::now() + TICK;
+            }
+        }
+        if let Some((_, link)) = self.host.take() {
+            link.shutdown();
+        }
+    }
+
+    fn input(&mut self, input: Input) {
+        match input {
+            Input::HostConnected { id, link } => {
+                if let Some((_, old)) = self.host.replace((id, link)) {
+                    old.shutdown();
+                }
+                self.publish_status();
+            }
+            Input::HostFrame { id, frame } => {
+                if self.host.as_ref().is_some_and(|(current, _)| *current == id) {
+                    self.feed(Event::HostFrame(frame));
+                }
+            }
+            Input::HostGone { id } => {
+                if self.host.as_ref().is_some_and(|(current, _)| *current == id) {
+                    self.host = None;
+                    self.feed(Event::HostDisconnected);
+                }
+            }
+            Input::Act { action, done } => {
+                let result = self.act(action);
+                // The asker may have given up waiting; the action happened anyway.
+                let _ = done.send(result);
+            }
+            Input::Quit => {}
+        }
+    }
+
+    fn act(&mut self, action: Action) -> Result<(), String> {
+        match action {
+            Action::Press(buttons) => buttons.into_iter().for_each(|b| self.feed(Event::Pressed(b))),
+            Action::ClearHeld => self.feed(Event::ClearHeld),
+            Action::Insert(key) => {
+                let keys = self.keys.as_ref().ok_or(NO_PORT)?;
+                let serial = keys.port.store().resolve(&key).map_err(|e| e.to_string())?;
+                if keys.port.key().map_err(|e| e.to_string())?.is_some_and(|k| k != serial) {
+                    keys.port.remove().map_err(|e| e.to_string())?;
+                    self.watch_port();
+                }
+                self.keys.as_ref().ok_or(NO_PORT)?.port.insert(serial).map_err(|e| e.to_string())?;
+                self.watch_port();
+            }
+            Action::Remove => {
+                let keys = self.keys.as_ref().ok_or(NO_PORT)?;
+                if keys.port.key().map_err(|e| e.to_string())?.is_some() {
+                    keys.port.remove().map_err(|e| e.to_string())?;
+                }
+                self.watch_port();
+            }
+        }
+        Ok(())
+    }
+
+    fn tick(&mut self) {
+        self.watch_port();
+        let elapsed = self.started.elapsed();
+        let monotonic_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        self.feed(Event::Tick { monotonic_ms, unix_seconds: self.unix_at_start + elapsed.as_secs() });
+    }
+
+    /// Tells the PED about a key put in or pulled out, by this simulator or by
+    /// `ikey-emu insert/remove` in another process (the port state is a file).
+    fn watch_port(&mut self) {
+        let Some(keys) = &mut self.keys else { return };
+        // An unreadable port state is a port that did not change: the next tick retries.
+        let Ok(now) = keys.port.key() else { return };
+        if now == keys.seen {
+            return;
+        }
+        let removed = keys.seen.is_some();
+        let inserted = keys.port.inserted();
+        keys.seen = now;
+        if removed {
+            self.feed(Event::KeyRemoved);
+        }
+        if let Ok(Some(key)) = inserted {
+            self.feed(Event::KeyInserted(key));
+        }
+        self.publish_status();
+    }
+
+    /// Feeds one event and carries out every effect, the key port's answers included.
+    fn feed(&mut self, event: Event) {
+        let mut queue = VecDeque::from([event]);
+        while let Some(event) = queue.pop_front() {
+            let effects = match &mut self.flash {
+                Some(flash) => self.ped.handle_with_flash(event, &mut self.rng, flash),
+                None => self.ped.handle(event, &mut self.rng),
+            };
+            for effect in effects {
+                match effect {
+                    Effect::Draw(screen) => self.show(screen),
+                    Effect::SendFrame(frame) => self.send(&frame),
+                    Effect::ReadKey => queue.push_back(Event::KeyRead(self.key_port(|p| p.read()))),
+                    Effect::WriteKey(payload) => {
+                        let payload = Zeroizing::new(payload);
+                        queue.push_back(Event::KeyWritten(self.key_port(|p| p.write(&payload))));
+                    }
+                    Effect::EraseKey => queue.push_back(Event::KeyWritten(self.key_port(|p| p.erase()))),
+                }
+            }
+        }
+        self.publish_status();
+    }
+
+    fn key_port<T>(&mut self, op: impl FnOnce(&mut Port) -> Result<T, KeyPortError>) -> Result<T, KeyPortError> {
+        self.keys.as_mut().map_or(Err(KeyPortError::NoKey), |keys| op(&mut keys.port))
+    }
+
+    fn show(&mut self, screen: Screen) {
+        let seq = self.display.draw(screen.clone());
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.outputs.write(seq, ms, self.ped.mode(), &screen);
+    }
+
+    /// Sends a frame to the host, if one is plugged in; a frame for a host that went
+    /// away is lost, as on a cable pulled out.
+    fn send(&mut self, frame: &[u8]) {
+        let Some((_, link)) = &mut self.host else { return };
+        if let Err(e) = link.write_all(&frame_records(frame)).and_then(|()| link.flush()) {
+            eprintln!("ped-sim: usb: {e}; unplugging");
+            // The reader then sees the end and reports HostGone, the one path that
+            // tells the core.
+            link.shutdown();
+        }
+    }
+
+    fn publish_status(&self) {
+        self.display.status(self.ped.mode(), self.host.is_some(), self.keys.as_ref().and_then(|k| k.seen));
+    }
+}
+
+const NO_PORT: &str = "no key port: start ped-sim with --keys DIR [--port NAME]";

@@ -1,0 +1,201 @@
+//! Local stream sockets: the emulated USB endpoint (docs/usb.md) and the control
+//! socket. Both listen on a Unix socket or on TCP at a loopback address.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::thread;
+
+use ped_proto::usb::{Reassembler, SocketPacketReader, packets, socket_record};
+
+use crate::config::Endpoint;
+use crate::driver::Input;
+
+/// One accepted connection.
+#[derive(Debug)]
+pub enum Stream {
+    /// Over a Unix socket.
+    Unix(UnixStream),
+    /// Over TCP.
+    Tcp(TcpStream),
+}
+
+impl Stream {
+    /// Another handle on the same connection (one thread reads, another writes).
+    pub fn try_clone(&self) -> io::Result<Stream> {
+        Ok(match self {
+            Stream::Unix(s) => Stream::Unix(s.try_clone()?),
+            Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
+        })
+    }
+
+    /// Closes both directions; the reader of the other handle sees the end.
+    pub fn shutdown(&self) {
+        // Already closed by the peer is as good as closed by us.
+        let _ = match self {
+            Stream::Unix(s) => s.shutdown(Shutdown::Both),
+            Stream::Tcp(s) => s.shutdown(Shutdown::Both),
+        };
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.read(buf),
+            Stream::Tcp(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.write(buf),
+            Stream::Tcp(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.flush(),
+            Stream::Tcp(s) => s.flush(),
+        }
+    }
+}
+
+/// A listening socket.
+#[derive(Debug)]
+pub enum Listener {
+    /// A Unix socket and its path, removed when the listener is dropped.
+    Unix(UnixListener, PathBuf),
+    /// TCP on loopback.
+    Tcp(TcpListener),
+}
+
+impl Listener {
+    /// Listens at `endpoint`. A Unix socket file left by an earlier run is replaced;
+    /// any other file at the path is an error.
+    pub fn bind(endpoint: &Endpoint) -> io::Result<Listener> {
+        match endpoint {
+            Endpoint::Unix(path) => {
+                if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+                    fs::remove_file(path)?;
+                }
+                Ok(Listener::Unix(UnixListener::bind(path)?, path.clone()))
+            }
+            Endpoint::Tcp(addr) => Ok(Listener::Tcp(TcpListener::bind(addr)?)),
+        }
+    }
+
+    /// Where it listens, in the `socket:`/`tcp:` spelling (the real port for port 0).
+    pub fn describe(&self) -> String {
+        match self {
+            Listener::Unix(_, path) => format!("socket:{}", path.display()),
+            Listener::Tcp(l) => l.local_addr().map_or_else(|e| format!("tcp:? ({e})"), |a| format!("tcp:{a}")),
+        }
+    }
+
+    /// The next connection.
+    pub fn accept(&self) -> io::Result<Stream> {
+        match self {
+            Listener::Unix(l, _) => l.accept().map(|(s, _)| Stream::Unix(s)),
+            Listener::Tcp(l) => l.accept().map(|(s, _)| Stream::Tcp(s)),
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Listener::Unix(_, path) = self {
+            // Best effort: a socket file left behind is replaced by the next run.
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// The packets of `frame` as the emulated endpoint sends them.
+pub fn frame_records(frame: &[u8]) -> Vec<u8> {
+    packets(frame).flat_map(socket_record).collect()
+}
+
+/// Serves the USB endpoint: one host at a time (a second connection is closed at once,
+/// as a second cable cannot be plugged into one PED), its frames sent to the driver.
+pub fn spawn_usb(listener: Listener, inputs: Sender<Input>) -> io::Result<()> {
+    thread::Builder::new().name("usb-listen".into()).spawn(move || {
+        let plugged = Arc::new(AtomicBool::new(false));
+        let mut next_id = 0u64;
+        loop {
+            let Ok(stream) = listener.accept() else { continue };
+            if plugged.swap(true, Ordering::SeqCst) {
+                stream.shutdown();
+                continue;
+            }
+            next_id += 1;
+            let id = next_id;
+            let reader = match stream.try_clone() {
+                Ok(reader) => reader,
+                Err(e) => {
+                    eprintln!("ped-sim: usb: {e}");
+                    plugged.store(false, Ordering::SeqCst);
+                    continue;
+                }
+            };
+            if inputs.send(Input::HostConnected { id, link: stream }).is_err() {
+                return;
+            }
+            let (inputs, plugged) = (inputs.clone(), Arc::clone(&plugged));
+            let spawned = thread::Builder::new().name(format!("usb-host-{id}")).spawn(move || {
+                read_host(id, reader, &inputs);
+                // HostGone is queued before the next host may plug in, so the driver
+                // never sees two hosts at once.
+                let _ = inputs.send(Input::HostGone { id });
+                plugged.store(false, Ordering::SeqCst);
+            });
+            if let Err(e) = spawned {
+                eprintln!("ped-sim: usb: {e}");
+            }
+        }
+    })?;
+    Ok(())
+}
+
+/// Reads packets until the host goes; whole frames go to the driver.
+fn read_host(id: u64, mut stream: Stream, inputs: &Sender<Input>) {
+    let mut records = SocketPacketReader::new();
+    let mut transfer = Reassembler::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        records.extend(&buf[..n]);
+        loop {
+            match records.next_packet() {
+                Ok(Some(packet)) => match transfer.push(&packet) {
+                    Ok(Some(frame)) => {
+                        if inputs.send(Input::HostFrame { id, frame }).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => {}
+                    // docs/usb.md: the transfer is refused, the next one starts afresh.
+                    Err(e) => eprintln!("ped-sim: usb: transfer refused: {e}"),
+                },
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("ped-sim: usb: not an emulated USB host ({e}); unplugged");
+                    stream.shutdown();
+                    return;
+                }
+            }
+        }
+    }
+}
