@@ -179,6 +179,9 @@ pub struct Settings {
     /// Seconds a ping may wait for its answer [default 30].
     #[arg(long, value_name = "SECS")]
     pub pingtimeout: Option<u64>,
+    /// Milliseconds between the 20 attempts of -mode connect [default 3000].
+    #[arg(long, value_name = "MSECS")]
+    pub connectretrydelay: Option<u64>,
 }
 
 impl Settings {
@@ -214,6 +217,7 @@ impl Settings {
         set(&mut config.ped_write_delay, &self.pedwritelay);
         set(&mut config.ping_interval, &self.pinginterval);
         set(&mut config.ping_timeout, &self.pingtimeout);
+        set(&mut config.connect_retry_delay_ms, &self.connectretrydelay);
     }
 }
 

@@ -12,9 +12,10 @@ use ped_proto::ErrorCode;
 
 use crate::admin;
 use crate::args::{Command, Invocation};
-use crate::config::{self, Config, Paths};
+use crate::config::{self, Appliance, Config, Paths};
 use crate::server::{Server, admin_addr};
 use crate::status::StatusReport;
+use crate::tls::{self, GeneratedIdentity, MAX_ATTEMPTS};
 
 /// The banner every invocation prints first, as the seed's does.
 pub fn banner() -> String {
@@ -92,7 +93,15 @@ fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
         Command::Start { foreground: false } => start(&ctx.effective),
         Command::Stop => stop(&ctx.effective),
         Command::Show { json } => show(&ctx.effective, *json),
-        other => Err(format!("{other:?} is not available in this build")),
+        Command::Regen { common_name, force } => regen(&ctx, common_name, *force),
+        Command::Register { name, certificate, ip, port } => register(&ctx, name, certificate, *ip, *port),
+        Command::List => {
+            print!("{}", appliance_table(&ctx.stored.appliances));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Delete { name, force } => delete(&ctx, name, *force),
+        Command::Connect { name } => connect(&ctx, name),
+        Command::Disconnect { name } => disconnect(&ctx.effective, name),
     }
 }
 
@@ -228,5 +237,185 @@ fn show(config: &Config, json: bool) -> Result<ExitCode, String> {
         print!("{}", report.to_text());
         println!("Show command passed.");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Creates `dir` readable by its owner only (the key lives in it), if it is missing.
+fn private_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+/// Atomic write; the temporary file is created 0600 and keeps that mode when renamed.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        private_dir(dir)?;
+    }
+    config::write_atomic(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `-regen -commonname CN`: a new P-521 key and self-signed certificate.
+fn regen(ctx: &Context, common_name: &str, force: bool) -> Result<ExitCode, String> {
+    tls::check_file_name("the common name", common_name)?;
+    let cert_dir = config::cert_dir(&ctx.config_file);
+    if let Some(old) = &ctx.stored.client_common_name
+        && !force
+        && tls::client_files(&cert_dir, old).0.exists()
+    {
+        return Err(format!(
+            "a client certificate already exists (common name {old:?}) and the appliances registered it; \
+repeat with -force to replace it, then register the new one with each appliance"
+        ));
+    }
+    let generated = GeneratedIdentity::new(common_name).map_err(|e| e.to_string())?;
+    let fingerprint = tls::fingerprint(&generated.identity().map_err(|e| e.to_string())?.cert);
+    let (cert_file, key_file) = tls::client_files(&cert_dir, common_name);
+    write_private(&key_file, generated.key_pem.as_bytes())?;
+    println!("Private Key created and written to: {}", key_file.display());
+    write_private(&cert_file, generated.cert_pem.as_bytes())?;
+    println!("Certificate created and written to: {}", cert_file.display());
+    let mut updated = ctx.stored.clone();
+    let previous = updated.client_common_name.replace(common_name.to_string());
+    config::save(&ctx.config_file, &updated).map_err(|e| e.to_string())?;
+    if let Some(old) = previous.filter(|old| old != common_name) {
+        let (old_cert, old_key) = tls::client_files(&cert_dir, &old);
+        let _ = std::fs::remove_file(old_cert);
+        let _ = std::fs::remove_file(old_key);
+    }
+    println!("Certificate SHA-256 fingerprint: {}", tls::fingerprint_for_humans(&fingerprint));
+    println!("Successfully regenerated the client certificate.");
+    println!("Register it with each appliance's pedclient; links already up last until they end.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `-appliance register`: keeps the appliance's certificate (DER) and its pin.
+fn register(
+    ctx: &Context,
+    name: &str,
+    certificate: &Path,
+    ip: std::net::IpAddr,
+    port: u16,
+) -> Result<ExitCode, String> {
+    tls::check_file_name("the appliance name", name)?;
+    if ctx.stored.appliances.iter().any(|a| a.name == name) {
+        return Err(format!("an appliance named {name:?} is already registered; delete it first"));
+    }
+    let cert = tls::read_certificate(certificate).map_err(|e| e.to_string())?;
+    let appliance = Appliance {
+        name: name.to_string(),
+        ip,
+        port,
+        common_name: tls::common_name(&cert),
+        fingerprint: tls::fingerprint(&cert),
+    };
+    write_private(&tls::appliance_file(&config::cert_dir(&ctx.config_file), name), cert.as_ref())?;
+    let mut updated = ctx.stored.clone();
+    updated.appliances.push(appliance.clone());
+    config::save(&ctx.config_file, &updated).map_err(|e| e.to_string())?;
+    println!("Appliance {name} registered: {ip} port {port}, certificate common name {:?}.", appliance.common_name);
+    println!("Certificate SHA-256 fingerprint: {}", tls::fingerprint_for_humans(&appliance.fingerprint));
+    println!("Compare it with the appliance's own before the first -mode connect.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The seed's `-appliance list` table, columns as wide as their widest value.
+pub fn appliance_table(appliances: &[Appliance]) -> String {
+    let headers = ["Server Name", "IP Address", "Port Number", "Certificate Common Name"];
+    let rows: Vec<[String; 4]> = appliances
+        .iter()
+        .map(|a| [a.name.clone(), a.ip.to_string(), a.port.to_string(), a.common_name.clone()])
+        .collect();
+    let mut widths = headers.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: [&str; 4]| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i == 3 {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$}", width = w + 3));
+            }
+        }
+        out.trim_end().to_string() + "\n"
+    };
+    let mut text = line(headers);
+    text += &line(widths.map(|w| "-".repeat(w)).each_ref().map(String::as_str));
+    for row in &rows {
+        text += &line(row.each_ref().map(String::as_str));
+    }
+    if rows.is_empty() {
+        text += "(no appliance registered)\n";
+    }
+    text
+}
+
+/// `-appliance delete`: refused while the running server is linked to it, unless -force,
+/// which ends the link first.
+fn delete(ctx: &Context, name: &str, force: bool) -> Result<ExitCode, String> {
+    if !ctx.stored.appliances.iter().any(|a| a.name == name) {
+        return Err(format!("no appliance named {name:?} is registered"));
+    }
+    let linked = running(&ctx.effective).and_then(|r| r.appliance_link).is_some_and(|link| link.name == name);
+    if linked {
+        if !force {
+            return Err(format!(
+                "appliance {name} is connected: run pedserver -mode disconnect -name {name} first, or add -force"
+            ));
+        }
+        admin_call(&ctx.effective, &format!("disconnect {name}"), secs(ctx.effective.internal_shutdown_timeout + 5))?;
+        println!("Connection to appliance {name} terminated.");
+    }
+    let mut updated = ctx.stored.clone();
+    updated.appliances.retain(|a| a.name != name);
+    config::save(&ctx.config_file, &updated).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(tls::appliance_file(&config::cert_dir(&ctx.config_file), name));
+    println!("Appliance {name} deleted.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One admin request whose answer is `ok MESSAGE` or `error MESSAGE`.
+fn admin_call(config: &Config, request: &str, timeout: Duration) -> Result<String, String> {
+    if running(config).is_none() {
+        return Err(format!(
+            "Ped Server is not running (nothing answers on admin port {}); start it with pedserver -mode start",
+            admin_addr(config)
+        ));
+    }
+    let answer = admin::request(admin_addr(config), request, timeout).map_err(|e| e.to_string())?;
+    match answer.split_once(' ').unwrap_or((answer.as_str(), "")) {
+        ("ok", message) => Ok(message.to_string()),
+        ("error", message) => Err(message.to_string()),
+        _ => Err(format!("unexpected answer from the server: {answer}")),
+    }
+}
+
+/// `-mode connect`: the running server connects out and relays; this waits for the outcome.
+fn connect(ctx: &Context, name: &str) -> Result<ExitCode, String> {
+    let appliance = ctx
+        .stored
+        .appliances
+        .iter()
+        .find(|a| a.name == name)
+        .ok_or_else(|| format!("no appliance named {name:?} is registered (pedserver -appliance list)"))?;
+    println!("Connecting to appliance {name} ({}:{}). Please wait....", appliance.ip, appliance.port);
+    // The server makes up to 20 attempts, each bounded by its read timeout and followed
+    // by the retry delay; this waits for all of them with room to spare.
+    let c = &ctx.effective;
+    let per_attempt = secs(c.socket_read_timeout.max(1)) + Duration::from_millis(c.connect_retry_delay_ms);
+    let config_file = std::path::absolute(&ctx.config_file).map_err(|e| e.to_string())?;
+    let request = format!("connect {name} {}", config_file.display());
+    let message = admin_call(c, &request, per_attempt * MAX_ATTEMPTS + secs(10))?;
+    println!("Successfully connected to appliance {name}: {message}.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `-mode disconnect`.
+fn disconnect(config: &Config, name: &str) -> Result<ExitCode, String> {
+    admin_call(config, &format!("disconnect {name}"), secs(config.internal_shutdown_timeout + 5))?;
+    println!("Connection to appliance {name} terminated.");
     Ok(ExitCode::SUCCESS)
 }

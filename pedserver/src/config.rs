@@ -61,6 +61,8 @@ pub struct Config {
     pub ping_timeout: u64,
     /// Connections that have not said hello yet, at most; more are closed at once.
     pub max_pending_connections: usize,
+    /// Milliseconds between the attempts of `-mode connect` (PED-initiated mode).
+    pub connect_retry_delay_ms: u64,
     /// Common name of the client certificate made by `-regen` (PED-initiated mode).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_common_name: Option<String>,
@@ -110,6 +112,7 @@ impl Default for Config {
             ping_interval: 60,
             ping_timeout: 30,
             max_pending_connections: 64,
+            connect_retry_delay_ms: 3000,
             client_common_name: None,
             appliances: Vec::new(),
         }

@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::device::{self, DeviceHub, DeviceInbox, FromDevice};
+use crate::link::Link;
 use crate::session::{CloseReason, Output, READ_CHUNK, Session, SessionTimes, Timeouts, busy};
 use crate::status::{ClientReport, PedReport, StatusReport};
 
@@ -21,8 +22,8 @@ use crate::status::{ClientReport, PedReport, StatusReport};
 const MAX_REFUSING: usize = 256;
 /// Admin connections served at once.
 const MAX_ADMIN: usize = 8;
-/// Longest admin request line.
-const MAX_ADMIN_LINE: u64 = 512;
+/// Longest admin request line: `connect` carries a path, up to PATH_MAX.
+const MAX_ADMIN_LINE: u64 = 4200;
 
 /// The address a listener binds: everywhere (or `-ip`) when external, else loopback of
 /// the family of `-ip`.
@@ -51,8 +52,6 @@ struct Active {
     peer: String,
     software: String,
     times: SessionTimes,
-    /// The appliance name for a PED-initiated link.
-    link: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -64,14 +63,17 @@ struct Totals {
 /// The running server.
 #[derive(Debug)]
 pub struct Server {
-    config: Config,
+    pub(crate) config: Config,
     hub: Arc<DeviceHub>,
     started: Instant,
     server_addr: SocketAddr,
     admin_addr: SocketAddr,
     active: Mutex<Option<Active>>,
     totals: Mutex<Totals>,
-    shutdown: watch::Sender<bool>,
+    pub(crate) shutdown: watch::Sender<bool>,
+    /// The PED-initiated link, from its first attempt until its session ends; one at a
+    /// time, as the PED serves one HSM at a time.
+    link: Mutex<Option<Arc<Link>>>,
     pending: Arc<Semaphore>,
     refusing: Arc<Semaphore>,
 }
@@ -112,6 +114,7 @@ impl Server {
             active: Mutex::new(None),
             totals: Mutex::new(Totals::default()),
             shutdown,
+            link: Mutex::new(None),
         };
         Ok((Arc::new(s), Bound { server, admin, inbox }))
     }
@@ -119,6 +122,10 @@ impl Server {
     /// The bound server port.
     pub fn server_addr(&self) -> SocketAddr {
         self.server_addr
+    }
+
+    pub(crate) fn link_slot(&self) -> std::sync::MutexGuard<'_, Option<Arc<Link>>> {
+        lock(&self.link)
     }
 
     /// Asks every task to end.
@@ -166,7 +173,7 @@ impl Server {
 
     async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
         let mut shutdown = self.shutdown.subscribe();
-        let mut sessions = JoinSet::new();
+        let mut sessions: JoinSet<String> = JoinSet::new();
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
@@ -186,7 +193,7 @@ impl Server {
         let _ = tokio::time::timeout(grace, async { while sessions.join_next().await.is_some() {} }).await;
     }
 
-    fn admit(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr, sessions: &mut JoinSet<()>) {
+    fn admit(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr, sessions: &mut JoinSet<String>) {
         if lock(&self.active).is_some() {
             tracing::info!("refused {peer}: busy, another client holds the PED");
             self.refuse(stream);
@@ -213,20 +220,20 @@ impl Server {
         });
     }
 
-    /// Runs one session over any byte stream (TCP, or TLS in PED-initiated mode).
+    /// Runs one session over any byte stream (TCP, or TLS in PED-initiated mode) and
+    /// returns why it ended.
     pub(crate) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         self: Arc<Self>,
         mut stream: S,
         peer: String,
         mut permit: Option<OwnedSemaphorePermit>,
-        link: Option<String>,
-    ) {
+        link: Option<Arc<Link>>,
+    ) -> String {
         let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let mut session = Session::new(Instant::now(), self.timeouts(), seed as u64);
         let write_timeout = Duration::from_secs(self.config.socket_write_timeout);
         let mut shutdown = self.shutdown.subscribe();
         let mut from_device: Option<mpsc::Receiver<FromDevice>> = None;
-        let end = Arc::new(Notify::new());
         let mut buf = vec![0u8; READ_CHUNK];
         let reason = 'session: loop {
             while let Some(output) = session.poll_output() {
@@ -254,12 +261,11 @@ impl Server {
                             self.hub.attach(Some(tx));
                             from_device = Some(rx);
                             tracing::info!("client {peer} ({software}) holds the PED");
-                            *active = Some(Active {
-                                peer: peer.clone(),
-                                software,
-                                times: session.times(),
-                                link: link.clone(),
-                            });
+                            *active = Some(Active { peer: peer.clone(), software, times: session.times() });
+                            drop(active);
+                            if let Some(link) = &link {
+                                link.established();
+                            }
                             // No longer waiting for a hello: make room for another.
                             permit = None;
                         }
@@ -285,7 +291,7 @@ impl Server {
                 },
                 _ = sleep_until(deadline) => session.handle_timeout(Instant::now()),
                 _ = shutdown.changed() => session.shutdown(),
-                _ = end.notified() => session.shutdown(),
+                _ = ended(&link) => session.shutdown(),
             }
         };
         drop(permit);
@@ -305,6 +311,7 @@ impl Server {
         } else {
             tracing::warn!("closed {peer}: {reason}");
         }
+        reason
     }
 
     /// The status block's values, now.
@@ -327,8 +334,8 @@ impl Server {
             total_idle_secs: (a.times.idle_total + Duration::from_secs(a.times.last_activity.elapsed().as_secs()))
                 .as_secs(),
         });
-        let links = active.as_ref().and_then(|a| a.link.clone()).into_iter().collect();
         drop(active);
+        let appliance_link = self.link_slot().as_ref().map(|l| l.report());
         let totals = lock(&self.totals);
         let total_conn = totals.connection.as_secs() + client.as_ref().map_or(0, |c| c.connection_secs);
         let total_idle = totals.idle.as_secs() + client.as_ref().map_or(0, |c| c.total_idle_secs);
@@ -355,7 +362,7 @@ impl Server {
             idle_timeout_secs: self.config.idle_timeout,
             total_connection_secs: total_conn,
             total_connection_idle_secs: total_idle,
-            appliance_links: links,
+            appliance_link,
         }
     }
 
@@ -402,6 +409,13 @@ impl Server {
 async fn recv(rx: &mut Option<mpsc::Receiver<FromDevice>>) -> Option<FromDevice> {
     match rx {
         Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn ended(link: &Option<Arc<Link>>) {
+    match link {
+        Some(link) => link.ended().await,
         None => std::future::pending().await,
     }
 }

@@ -40,8 +40,22 @@ pub struct StatusReport {
     pub total_connection_secs: u64,
     /// Sum of their idle seconds.
     pub total_connection_idle_secs: u64,
-    /// PED-initiated links currently up, by appliance name.
-    pub appliance_links: Vec<String>,
+    /// The PED-initiated link, while it connects or relays.
+    #[serde(default)]
+    pub appliance_link: Option<LinkReport>,
+}
+
+/// A PED-initiated link (`-mode connect`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkReport {
+    /// The registered appliance's name.
+    pub name: String,
+    /// Its pedclient's address.
+    pub address: String,
+    /// The relay session is up.
+    pub connected: bool,
+    /// `connected`, or which attempt is under way.
+    pub state: String,
 }
 
 /// The PED as the server knows it.
@@ -119,8 +133,8 @@ impl StatusReport {
                 let _ = writeln!(s, "  Client Software:            {}", c.software);
             }
         }
-        if !self.appliance_links.is_empty() {
-            let _ = writeln!(s, "  Appliance Links:            {}", self.appliance_links.join(", "));
+        if let Some(link) = &self.appliance_link {
+            let _ = writeln!(s, "  Appliance Link:             {} ({}), {}", link.name, link.address, link.state);
         }
         let _ = writeln!(s);
         let _ = writeln!(s, "Operating Information:");
@@ -177,7 +191,7 @@ mod tests {
             idle_timeout_secs: 1800,
             total_connection_secs: 0,
             total_connection_idle_secs: 0,
-            appliance_links: vec![],
+            appliance_link: None,
         }
     }
 
@@ -221,6 +235,13 @@ mod tests {
         assert!(text.contains("Firmware Version:           (unknown)"));
         assert!(text.contains("Client Address:             10.0.0.9:40000"));
         assert!(text.contains("Current Connection Total Idle Time: 5 (secs) (50%)"));
+        r.appliance_link = Some(LinkReport {
+            name: "abox".into(),
+            address: "192.20.1.23:9697".into(),
+            connected: true,
+            state: "connected".into(),
+        });
+        assert!(r.to_text().contains("Appliance Link:             abox (192.20.1.23:9697), connected"));
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<StatusReport>(&json).unwrap(), r);
     }

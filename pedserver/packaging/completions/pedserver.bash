@@ -23,7 +23,7 @@ _pedserver() {
 
     case "${cmd}" in
         pedserver)
-            opts="-m -h -V --mode --appliance --regen --name --show --set --force --json --foreground --commonname --certificate --configfile --port --admin --eserverport --eadmin --ip --device --idletimeout --socketreadtimeout --socketwritetimeout --internalshutdowntimeout --bgprocessstartuptimeout --bgprocessshutdowntimeout --logfilename --loginfo --logwarning --logerror --logtrace --maxlogfilesize --pedwritelay --pinginterval --pingtimeout --help --version"
+            opts="-m -h -V --mode --appliance --regen --name --show --set --force --json --foreground --commonname --certificate --configfile --port --admin --eserverport --eadmin --ip --device --idletimeout --socketreadtimeout --socketwritetimeout --internalshutdowntimeout --bgprocessstartuptimeout --bgprocessshutdowntimeout --logfilename --loginfo --logwarning --logerror --logtrace --maxlogfilesize --pedwritelay --pinginterval --pingtimeout --connectretrydelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -138,6 +138,10 @@ _pedserver() {
                     return 0
                     ;;
                 --pingtimeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connectretrydelay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

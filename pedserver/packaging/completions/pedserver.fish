@@ -32,6 +32,7 @@ complete -c pedserver -l maxlogfilesize -d 'Largest log file in KB before it is 
 complete -c pedserver -l pedwritelay -d 'Microseconds between USB packet writes to the PED, 0-10000 [default 0]' -r
 complete -c pedserver -l pinginterval -d 'Seconds between pings to an idle client; 0 disables pings [default 60]' -r
 complete -c pedserver -l pingtimeout -d 'Seconds a ping may wait for its answer [default 30]' -r
+complete -c pedserver -l connectretrydelay -d 'Milliseconds between the 20 attempts of -mode connect [default 3000]' -r
 complete -c pedserver -l regen -d 'Regenerate the client key and certificate of PED-initiated mode (with -commonname)'
 complete -c pedserver -l show -d 'With -mode config: print the configuration'
 complete -c pedserver -l set -d 'With -mode config: write the other options to the configuration file'
