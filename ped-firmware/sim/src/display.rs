@@ -17,7 +17,7 @@ const HISTORY: usize = 256;
 /// A snapshot of the PED as a person would see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct View {
-    /// The number of the screen, from 0 at power-on.
+    /// The number of the screen: 1 is the one drawn at power-on.
     pub seq: u64,
     /// The LCD.
     pub screen: Screen,
@@ -50,7 +50,7 @@ pub struct Display {
 }
 
 impl Display {
-    /// A display showing `screen` (screen 0).
+    /// A display showing `screen` (number 0, before power-on).
     pub fn new(screen: Screen, mode: PedMode) -> Display {
         let view = View { seq: 0, screen: screen.clone(), mode, host: false, key: None };
         Display { state: Mutex::new(State { view, history: VecDeque::from([(0, screen)]) }), drawn: Condvar::new() }

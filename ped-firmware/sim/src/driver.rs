@@ -186,8 +186,7 @@ impl Driver {
             started: Instant::now(),
             unix_at_start,
         };
-        let screen = driver.ped.screen().clone();
-        driver.outputs.write(0, 0, driver.ped.mode(), &screen);
+        // Power-on draws the first screen (number 1), as a board's display starts blank.
         driver.feed(Event::PowerOn);
         driver.tick();
         Ok(driver)
