@@ -1,0 +1,142 @@
+//! The rig: every component of the remote-PED system started as a real process on
+//! loopback, with temporary directories, and torn down when the test ends.
+//!
+//! The binaries are the workspace's own (`pedserver`, `ped-sim`, `ikey-emu`). A test
+//! binary cannot name another package's binaries through `CARGO_BIN_EXE_*`, so the rig
+//! finds them beside itself in the target directory; `cargo test --workspace` builds
+//! every package's binaries before it runs any test.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long the rig waits for anything before failing the test.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The path of workspace binary `name`, built by the same cargo invocation.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary knows its path");
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let dir = exe.parent().and_then(Path::parent).expect("a test binary lives in target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo test --workspace` (or `cargo build --workspace`) first",
+        path.display()
+    );
+    path
+}
+
+/// A port the OS had free a moment ago, on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+}
+
+/// Everything a process printed, for assertion messages.
+pub fn output_text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Polls `check` until it holds or [`PATIENCE`] runs out.
+pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A child process killed when the test ends, however it ends.
+#[derive(Debug)]
+pub struct Process(Child);
+
+impl Process {
+    /// Starts `binary` with `args`, its output discarded (components log to files).
+    pub fn spawn(binary: &Path, args: &[String]) -> Process {
+        let child = Command::new(binary)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} starts: {e}", binary.display()));
+        Process(child)
+    }
+
+    /// Kills it now (a PED unplugged, a crashed daemon).
+    pub fn kill(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A pedserver daemon with its own config, log and ports, stopped when dropped.
+#[derive(Debug)]
+pub struct PedServer {
+    dir: tempfile::TempDir,
+    /// The pedclient port.
+    pub port: u16,
+    admin: u16,
+}
+
+impl PedServer {
+    /// `pedserver -mode start` with the PED at `device` (e.g. `socket:/path`).
+    pub fn start(device: &str) -> PedServer {
+        let server = PedServer { dir: tempfile::tempdir().expect("a temp dir"), port: free_port(), admin: free_port() };
+        let o = server.run("start", &["-device", device]);
+        assert!(o.status.success(), "pedserver start failed:\n{}", output_text(&o));
+        server
+    }
+
+    /// Runs `pedserver -mode MODE` against this server.
+    pub fn run(&self, mode: &str, extra: &[&str]) -> Output {
+        let (config, log) = (self.dir.path().join("pedserver.toml"), self.dir.path().join("pedserver.log"));
+        let (port, admin) = (self.port.to_string(), self.admin.to_string());
+        let mut args = vec!["-mode", mode, "-configfile", path_str(&config), "-port", &port, "-admin", &admin];
+        args.extend(["-eserverport", "0", "-logfilename", path_str(&log)]);
+        args.extend(extra);
+        Command::new(binary("pedserver")).args(&args).output().expect("pedserver runs")
+    }
+
+    /// `pedserver -mode show -json`.
+    pub fn show(&self) -> serde_json::Value {
+        let o = self.run("show", &["-json"]);
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("show -json: {e}\n{}", output_text(&o)))
+    }
+}
+
+impl Drop for PedServer {
+    fn drop(&mut self) {
+        let _ = self.run("stop", &[]);
+    }
+}
+
+/// A ped-sim with no keypad (scripted through its control socket), serving the
+/// emulated USB endpoint at `usb`.
+pub fn ped_sim(dir: &Path, serial: &str, trusted_root_der: &Path, usb: &Path) -> Process {
+    let state = dir.join("sim-state");
+    let args = [
+        "--headless",
+        "--serial",
+        serial,
+        "--trusted-root",
+        path_str(trusted_root_der),
+        "--usb",
+        &format!("socket:{}", usb.display()),
+        "--state",
+        path_str(&state),
+    ];
+    Process::spawn(&binary("ped-sim"), &args.map(String::from))
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("temp paths are UTF-8")
+}
