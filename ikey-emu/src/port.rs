@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use ped_firmware::hal::{InsertedKey, KeyPort, KeyPortError, KeySerial};
+use ped_firmware::hal::{InsertedKey, KeyContent, KeyPort, KeyPortError, KeySerial};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -276,10 +276,9 @@ impl KeyPort for Port {
         Ok(key.map(|k| InsertedKey { serial: k.serial(), capacity: k.capacity() as usize }))
     }
 
-    fn read(&mut self) -> Result<Option<Vec<u8>>, KeyPortError> {
+    fn read(&mut self) -> Result<Option<KeyContent>, KeyPortError> {
         let payload = self.read_payload().map_err(|e| key_port_error(&e))?;
-        // The trait hands out a plain Vec: the caller owns the wiping from here.
-        Ok(payload.map(|p| p.to_vec()))
+        Ok(payload.map(KeyContent::new))
     }
 
     fn write(&mut self, payload: &[u8]) -> Result<(), KeyPortError> {

@@ -35,14 +35,14 @@ fn insert_read_blank_write_a_real_payload_read_back_remove() {
     let payload = orange_payload(2, 3, 3);
     port.write(&payload).unwrap();
     let back = port.read().unwrap().unwrap();
-    assert_eq!(back, payload);
+    assert_eq!(back.as_bytes(), &payload[..]);
     assert_eq!(pedkey::identify(&back).unwrap(), KeyColour::Orange);
     let decoded = PedKeyPayload::decode(&back).unwrap();
     assert_eq!((decoded.split.index(), decoded.split.quorum().m(), decoded.split.quorum().n()), (3, 2, 3));
 
     // Another process (here: another handle) sees the same key and content.
     let mut other = Port::open(&store, "ped1").unwrap();
-    assert_eq!(other.read().unwrap().unwrap(), payload);
+    assert_eq!(other.read().unwrap().unwrap().as_bytes(), &payload[..]);
 
     assert_eq!(port.remove().unwrap(), KeySerial(1));
     assert_eq!(port.inserted(), Ok(None));
@@ -111,7 +111,7 @@ fn faults_read_error_write_error_after_n_and_latency() {
     assert!(store.set_faults(KeySerial(1), Faults { write_latency_ms: 600_001, ..Faults::NONE }).is_err());
 
     store.set_faults(KeySerial(1), Faults::NONE).unwrap();
-    assert_eq!(port.read().unwrap().unwrap(), orange);
+    assert_eq!(port.read().unwrap().unwrap().as_bytes(), &orange[..]);
     // The inspection view ignores the port's faults.
     store.set_faults(KeySerial(1), Faults { read_error: true, ..Faults::NONE }).unwrap();
     assert_eq!(store.load(KeySerial(1)).unwrap().payload(), Some(&orange[..]));

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use crate::flows::copy::Copier;
 use crate::flows::{Ctx, Flow};
-use crate::hal::{KeyPortError, KeySerial};
+use crate::hal::{KeyContent, KeyPortError, KeySerial};
 use crate::io::Button;
 use crate::screen::Screen;
 use crate::screens::{self, Header};
@@ -187,7 +187,7 @@ impl Admin {
         false
     }
 
-    pub(crate) fn on_key_read(&mut self, result: Result<Option<Vec<u8>>, KeyPortError>, ctx: &mut Ctx<'_>) {
+    pub(crate) fn on_key_read(&mut self, result: Result<Option<KeyContent>, KeyPortError>, ctx: &mut Ctx<'_>) {
         match &mut self.state {
             State::PedKey { source, reading } => match reading.take() {
                 Some(KeyRead::ListTypes) => {
@@ -201,7 +201,7 @@ impl Admin {
                 }
                 Some(KeyRead::Login) => match result {
                     Ok(Some(bytes)) if PedKeyPayload::decode(&bytes).is_ok() => {
-                        *source = Some((Zeroizing::new(bytes), ctx.inserted.map(|k| k.serial)));
+                        *source = Some((bytes.into_inner(), ctx.inserted.map(|k| k.serial)));
                         ctx.log.push("PED Key login");
                     }
                     Ok(Some(_)) => ctx.notify(screens::found_keys("Unknown"), None),

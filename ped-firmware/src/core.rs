@@ -29,7 +29,7 @@ use crate::flows::login::Gather;
 use crate::flows::reader::Reader;
 use crate::flows::write::Writer;
 use crate::flows::{Ctx, Flow};
-use crate::hal::{InsertedKey, KeyPortError};
+use crate::hal::{InsertedKey, KeyContent, KeyPortError};
 use crate::io::{Button, Effect, Event};
 use crate::log::ActionLog;
 use crate::screen::Screen;
@@ -89,7 +89,7 @@ impl Ui {
 /// An input for the foreground flow.
 enum Input {
     Button(Button),
-    KeyRead(Result<Option<Vec<u8>>, KeyPortError>),
+    KeyRead(Result<Option<KeyContent>, KeyPortError>),
     KeyWritten(Result<(), KeyPortError>),
 }
 

@@ -5,6 +5,9 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
 /// A PED key's serial number, fixed at manufacture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeySerial(pub u64);
@@ -12,6 +15,57 @@ pub struct KeySerial(pub u64);
 impl fmt::Display for KeySerial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:010}", self.0)
+    }
+}
+
+/// The content of a PED key as it crosses the key port: the PIN-bound split, or the
+/// split itself on a key without a PIN. Wiped on drop, compared in constant time, never
+/// printed.
+#[derive(Clone)]
+pub struct KeyContent(Zeroizing<Vec<u8>>);
+
+impl KeyContent {
+    /// Takes ownership of the bytes (they are wiped when this is dropped).
+    pub fn new(bytes: Zeroizing<Vec<u8>>) -> Self {
+        KeyContent(bytes)
+    }
+
+    /// The bytes, for decoding or writing.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The bytes, still wiped on drop.
+    pub fn into_inner(self) -> Zeroizing<Vec<u8>> {
+        self.0
+    }
+}
+
+impl core::ops::Deref for KeyContent {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<Vec<u8>> for KeyContent {
+    fn from(bytes: Vec<u8>) -> Self {
+        KeyContent(Zeroizing::new(bytes))
+    }
+}
+
+impl PartialEq for KeyContent {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len() && bool::from(self.0.ct_eq(&other.0))
+    }
+}
+
+impl Eq for KeyContent {}
+
+impl fmt::Debug for KeyContent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyContent(<{} bytes>)", self.0.len())
     }
 }
 
@@ -68,7 +122,7 @@ pub trait KeyPort {
     fn inserted(&mut self) -> Result<Option<InsertedKey>, KeyPortError>;
 
     /// The key's payload; `None` for a blank key.
-    fn read(&mut self) -> Result<Option<Vec<u8>>, KeyPortError>;
+    fn read(&mut self) -> Result<Option<KeyContent>, KeyPortError>;
 
     /// Replaces the key's payload.
     fn write(&mut self, payload: &[u8]) -> Result<(), KeyPortError>;

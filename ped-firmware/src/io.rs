@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 
-use crate::hal::{InsertedKey, KeyPortError};
+use crate::hal::{InsertedKey, KeyContent, KeyPortError};
 use crate::screen::Screen;
 
 /// A key of the PED keypad (seed lines 3496-3507).
@@ -54,7 +54,7 @@ pub enum Event {
         unix_seconds: u64,
     },
     /// The answer to [`Effect::ReadKey`].
-    KeyRead(Result<Option<Vec<u8>>, KeyPortError>),
+    KeyRead(Result<Option<KeyContent>, KeyPortError>),
     /// The answer to [`Effect::WriteKey`] or [`Effect::EraseKey`].
     KeyWritten(Result<(), KeyPortError>),
 }
@@ -70,7 +70,7 @@ pub enum Effect {
     ReadKey,
     /// Write this payload to the key in the port; the result comes back as
     /// [`Event::KeyWritten`].
-    WriteKey(Vec<u8>),
+    WriteKey(KeyContent),
     /// Make the key in the port blank; the result comes back as [`Event::KeyWritten`].
     EraseKey,
 }

@@ -19,7 +19,6 @@ use ped_firmware::update::{self, slots::Slot};
 use ped_firmware::{Ped, PedConfig};
 use ped_proto::device::{MAX_IMAGE_LEN, PedMode};
 use rand_core::UnwrapErr;
-use zeroize::Zeroizing;
 
 use crate::display::Display;
 use crate::endpoint::{Stream, frame_records};
@@ -311,7 +310,6 @@ impl Driver {
                     Effect::SendFrame(frame) => self.send(&frame),
                     Effect::ReadKey => queue.push_back(Event::KeyRead(self.key_port(|p| p.read()))),
                     Effect::WriteKey(payload) => {
-                        let payload = Zeroizing::new(payload);
                         queue.push_back(Event::KeyWritten(self.key_port(|p| p.write(&payload))));
                     }
                     Effect::EraseKey => queue.push_back(Event::KeyWritten(self.key_port(|p| p.erase()))),

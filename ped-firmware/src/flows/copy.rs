@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use super::overwrite::{Answer, Overwrite};
 use super::{Ctx, Flow};
-use crate::hal::{KeyPortError, KeySerial};
+use crate::hal::{KeyContent, KeyPortError, KeySerial};
 use crate::io::Button;
 use crate::screen::Screen;
 use crate::screens::{self, Header};
@@ -102,7 +102,7 @@ impl Copier {
                 Answer::Declined => self.step = Step::InsertTarget,
                 Answer::Confirmed => match &self.source {
                     Some((content, _)) => {
-                        ctx.write_key(content.to_vec());
+                        ctx.write_key(content);
                         self.step = Step::Writing;
                     }
                     None => self.step = Step::InsertSource,
@@ -117,7 +117,11 @@ impl Copier {
         Flow::Continue
     }
 
-    pub(crate) fn on_key_read(&mut self, result: Result<Option<Vec<u8>>, KeyPortError>, ctx: &mut Ctx<'_>) -> Flow<u8> {
+    pub(crate) fn on_key_read(
+        &mut self,
+        result: Result<Option<KeyContent>, KeyPortError>,
+        ctx: &mut Ctx<'_>,
+    ) -> Flow<u8> {
         let h = &self.header;
         match self.step {
             Step::ReadingSource => {
@@ -126,7 +130,7 @@ impl Copier {
                     Err(_) => ctx.notify(screens::no_key(h), Some(Notice::NoKey)),
                     Ok(None) => ctx.notify(screens::blank_key(h), Some(Notice::NoKey)),
                     Ok(Some(bytes)) => {
-                        let bytes = Zeroizing::new(bytes);
+                        let bytes = bytes.into_inner();
                         let Ok(payload) = PedKeyPayload::decode(&bytes) else {
                             return Flow::Failed(PedFailure::BadKeyContent);
                         };

@@ -11,7 +11,7 @@ use super::copy::Copier;
 use super::login::Gather;
 use super::{Ctx, Flow};
 use crate::entry::Entry;
-use crate::hal::KeyPortError;
+use crate::hal::{KeyContent, KeyPortError};
 use crate::io::Button;
 use crate::screen::Screen;
 use crate::screens::{self, Header};
@@ -127,7 +127,7 @@ impl Create {
 
     pub(crate) fn on_key_read(
         &mut self,
-        result: Result<Option<Vec<u8>>, KeyPortError>,
+        result: Result<Option<KeyContent>, KeyPortError>,
         ctx: &mut Ctx<'_>,
     ) -> Flow<Created> {
         match &mut self.step {

@@ -7,7 +7,7 @@ use ped_proto::command::{PedFailure, Prompt, WrappedSplit};
 
 use super::reader::{AcceptedSplit, Reader};
 use super::{Ctx, Flow};
-use crate::hal::KeyPortError;
+use crate::hal::{KeyContent, KeyPortError};
 use crate::io::Button;
 use crate::screen::Screen;
 use crate::screens::Header;
@@ -53,7 +53,7 @@ impl Gather {
 
     pub(crate) fn on_key_read(
         &mut self,
-        result: Result<Option<Vec<u8>>, KeyPortError>,
+        result: Result<Option<KeyContent>, KeyPortError>,
         ctx: &mut Ctx<'_>,
     ) -> Flow<Vec<WrappedSplit>> {
         let step = self.reader.on_key_read(result, ctx);

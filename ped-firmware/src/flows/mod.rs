@@ -16,7 +16,9 @@ use ped_proto::record::ChannelSession;
 use rand_core::CryptoRng;
 
 use crate::config::PedConfig;
-use crate::hal::InsertedKey;
+use zeroize::Zeroizing;
+
+use crate::hal::{InsertedKey, KeyContent};
 use crate::io::Effect;
 use crate::log::ActionLog;
 use crate::screen::Screen;
@@ -42,8 +44,8 @@ impl Ctx<'_> {
         self.effects.push(Effect::ReadKey);
     }
 
-    pub(crate) fn write_key(&mut self, payload: Vec<u8>) {
-        self.effects.push(Effect::WriteKey(payload));
+    pub(crate) fn write_key(&mut self, payload: &[u8]) {
+        self.effects.push(Effect::WriteKey(KeyContent::new(Zeroizing::new(payload.to_vec()))));
     }
 
     /// Shows `screen` over the flow and, with `notice`, tells the HSM.

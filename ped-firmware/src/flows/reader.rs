@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use super::{Ctx, Flow};
 use crate::entry::Entry;
-use crate::hal::KeyPortError;
+use crate::hal::{KeyContent, KeyPortError};
 use crate::io::Button;
 use crate::screen::Screen;
 use crate::screens::{self, Header};
@@ -99,7 +99,7 @@ impl Reader {
 
     pub(crate) fn on_key_read(
         &mut self,
-        result: Result<Option<Vec<u8>>, KeyPortError>,
+        result: Result<Option<KeyContent>, KeyPortError>,
         ctx: &mut Ctx<'_>,
     ) -> Flow<AcceptedSplit> {
         if !matches!(self.step, Step::Reading) {
@@ -108,7 +108,7 @@ impl Reader {
         self.step = Step::Insert;
         let h = self.header().clone();
         let bytes = match result {
-            Ok(Some(bytes)) => Zeroizing::new(bytes),
+            Ok(Some(bytes)) => bytes.into_inner(),
             Ok(None) => {
                 ctx.notify(screens::blank_key(&h), Some(Notice::NoKey));
                 return Flow::Continue;

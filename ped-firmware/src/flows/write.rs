@@ -11,7 +11,7 @@ use ped_proto::pin::{PIN_MAX_DIGITS, Pin, PinSalt, apply_pin_mask_with_iteration
 use super::overwrite::{Answer, Overwrite};
 use super::{Ctx, Flow};
 use crate::entry::Entry;
-use crate::hal::{KeyPortError, KeySerial};
+use crate::hal::{KeyContent, KeyPortError, KeySerial};
 use crate::io::Button;
 use crate::screen::Screen;
 use crate::screens::{self, Header};
@@ -152,7 +152,7 @@ impl Writer {
         Flow::Continue
     }
 
-    pub(crate) fn on_key_read(&mut self, result: Result<Option<Vec<u8>>, KeyPortError>, ctx: &mut Ctx<'_>) {
+    pub(crate) fn on_key_read(&mut self, result: Result<Option<KeyContent>, KeyPortError>, ctx: &mut Ctx<'_>) {
         if !matches!(self.step, Step::Inspecting) {
             return;
         }
@@ -183,7 +183,7 @@ impl Writer {
             rpk_cert: self.rpk_cert.clone(),
         };
         let Ok(bytes) = payload.encode() else { return Flow::Failed(PedFailure::Busy) };
-        ctx.write_key(bytes.to_vec());
+        ctx.write_key(&bytes);
         self.step = Step::Writing;
         Flow::Continue
     }

@@ -4,7 +4,7 @@
 
 use std::num::NonZeroU32;
 
-use ped_firmware::hal::{InsertedKey, KeyPortError, KeySerial};
+use ped_firmware::hal::{InsertedKey, KeyContent, KeyPortError, KeySerial};
 use ped_firmware::io::{Button, Effect, Event};
 use ped_firmware::screen::Screen;
 use ped_firmware::update::slots::MemorySlots;
@@ -92,15 +92,15 @@ impl Rig {
                     Effect::Draw(screen) => self.drawn.push(screen),
                     Effect::SendFrame(frame) => self.sent.push(frame),
                     Effect::ReadKey => queue.insert(0, Event::KeyRead(self.read())),
-                    Effect::WriteKey(bytes) => queue.insert(0, Event::KeyWritten(self.write(Some(bytes)))),
+                    Effect::WriteKey(bytes) => queue.insert(0, Event::KeyWritten(self.write(Some(bytes.to_vec())))),
                     Effect::EraseKey => queue.insert(0, Event::KeyWritten(self.write(None))),
                 }
             }
         }
     }
 
-    fn read(&self) -> Result<Option<Vec<u8>>, KeyPortError> {
-        self.inserted.map(|i| self.keys[i].content.clone()).ok_or(KeyPortError::NoKey)
+    fn read(&self) -> Result<Option<KeyContent>, KeyPortError> {
+        self.inserted.map(|i| self.keys[i].content.clone().map(KeyContent::from)).ok_or(KeyPortError::NoKey)
     }
 
     fn write(&mut self, content: Option<Vec<u8>>) -> Result<(), KeyPortError> {
