@@ -55,6 +55,14 @@ pub enum FrameType {
     RelayBye,
     /// Relay control: end of the connection because of an error.
     RelayError,
+    /// HSM link (HSM → pedclient): reach a pedserver.
+    LinkConnect,
+    /// HSM link (pedclient → HSM): the remote link is up.
+    LinkConnected,
+    /// HSM link (HSM → pedclient): end the remote link.
+    LinkDisconnect,
+    /// HSM link (pedclient → HSM): the remote link could not be made, or ended.
+    LinkClosed,
     /// Device control (host → PED): who are you?
     DeviceInfoRequest,
     /// Device control (PED → host): firmware version, serial, mode, cached RPKs.
@@ -86,6 +94,10 @@ impl FrameType {
             FrameType::RelayBusy => 0x25,
             FrameType::RelayBye => 0x26,
             FrameType::RelayError => 0x27,
+            FrameType::LinkConnect => 0x28,
+            FrameType::LinkConnected => 0x29,
+            FrameType::LinkDisconnect => 0x2a,
+            FrameType::LinkClosed => 0x2b,
             FrameType::DeviceInfoRequest => 0x30,
             FrameType::DeviceInfo => 0x31,
             FrameType::UpdateBegin => 0x32,
@@ -123,6 +135,10 @@ impl FrameType {
             0x25 => FrameType::RelayBusy,
             0x26 => FrameType::RelayBye,
             0x27 => FrameType::RelayError,
+            0x28 => FrameType::LinkConnect,
+            0x29 => FrameType::LinkConnected,
+            0x2a => FrameType::LinkDisconnect,
+            0x2b => FrameType::LinkClosed,
             0x30 => FrameType::DeviceInfoRequest,
             0x31 => FrameType::DeviceInfo,
             0x32 => FrameType::UpdateBegin,

@@ -22,6 +22,7 @@ pub mod error;
 pub mod factory;
 pub mod frame;
 pub mod handshake;
+pub mod hsm_link;
 pub mod kdf;
 pub mod kwp;
 pub mod mac;

@@ -6,6 +6,7 @@ use ped_proto::command::{Activity, HsmCommand, Notice, PedFailure, PedReply, Pro
 use ped_proto::device::{DeviceMessage, PedInfo, PedMode, UpdateState};
 use ped_proto::ecdh::EcdhKeyPair;
 use ped_proto::frame::{Frame, FrameType};
+use ped_proto::hsm_link::HsmLinkMessage;
 use ped_proto::orange::{self, RpvRing};
 use ped_proto::pedkey::{self, KeyColour, PedKeyPayload};
 use ped_proto::pin::PinSalt;
@@ -232,6 +233,27 @@ fn device_messages_round_trip() {
 }
 
 #[test]
+fn hsm_link_messages_round_trip() {
+    let messages = vec![
+        HsmLinkMessage::Connect { hsm_serial: "154438865".into(), host: "192.0.2.7".into(), port: 1503 },
+        HsmLinkMessage::Connect { hsm_serial: "154438865".into(), host: String::new(), port: 0 },
+        HsmLinkMessage::Connected { firmware_version: "2.9.0-1".into() },
+        HsmLinkMessage::Disconnect,
+        HsmLinkMessage::closed(ErrorCode::CkrPedUnplugged),
+        HsmLinkMessage::Closed { code: 0, message: "disconnected".into() },
+    ];
+    for m in messages {
+        let bytes = m.encode().unwrap();
+        let frame = Frame::decode_exact(&bytes).unwrap();
+        assert!(frame.frame_type.is_relay_control(), "pedclient consumes them; they never reach pedserver");
+        assert_eq!(HsmLinkMessage::decode(frame).unwrap(), m);
+        assert!(RelayMessage::decode(frame).is_err());
+    }
+    let bad = HsmLinkMessage::Connect { hsm_serial: "1".into(), host: "a\nb".into(), port: 1 };
+    assert!(bad.encode().is_err());
+}
+
+#[test]
 fn the_orange_secret_rebuilds_the_rpk_credential() {
     let mut rng = ChaCha20Rng::seed_from_u64(3);
     let rpv = Rpv::generate(&mut rng);
@@ -280,6 +302,7 @@ proptest! {
             if let Ok(frame_type) = FrameType::from_byte(t) {
                 let _ = RelayMessage::decode(Frame { frame_type, body: &bytes });
                 let _ = DeviceMessage::decode(Frame { frame_type, body: &bytes });
+                let _ = HsmLinkMessage::decode(Frame { frame_type, body: &bytes });
             }
         }
     }
