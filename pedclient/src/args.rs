@@ -1,0 +1,438 @@
+//! The command line. Administrators type the seed's spellings (`-mode start`, `-m start`,
+//! `mode start`, `-mode assignid -id 1234 -id_serialnumber 123456789`); pedserver's
+//! [`normalise`] rewrites them into clap's `--long` form, then clap parses, prints the
+//! usage and refuses unknown options and bad values (exit status 2).
+
+use std::ffi::OsString;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{ArgGroup, CommandFactory, Parser, ValueEnum, error::ErrorKind};
+pub use pedserver::args::normalise;
+
+use crate::config::Config;
+
+/// `-mode` values, the seed's list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Start pedclient in the background (or in the foreground with --foreground).
+    Start,
+    /// Stop the running pedclient through its admin port.
+    Stop,
+    /// Show whether pedclient runs, its links and the PED ID mappings.
+    Show,
+    /// Show (-show) or change (-set) the configuration file.
+    Config,
+    /// Create or change a PED ID mapping: -id -id_ip -id_port.
+    Setid,
+    /// Assign a PED ID to an HSM: -id -id_serialnumber.
+    Assignid,
+    /// Release a PED ID from its HSM: -id.
+    Releaseid,
+    /// Delete a PED ID mapping: -id.
+    Deleteid,
+    /// Reach the pedserver of a PED ID and report its version and status: -id.
+    Testid,
+}
+
+fn zero_one(s: &str) -> Result<bool, String> {
+    match s {
+        "0" => Ok(false),
+        "1" => Ok(true),
+        _ => Err(format!("`{s}` is not 0 or 1")),
+    }
+}
+
+fn port(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(0) | Err(_) => Err(format!("`{s}` is not a port number (1-65535)")),
+        Ok(p) => Ok(p),
+    }
+}
+
+/// The settings every mode accepts; each overrides the configuration file for this run
+/// (and is written to it by `-mode config -set`).
+#[derive(Clone, Debug, Default, PartialEq, clap::Args)]
+pub struct Settings {
+    /// Admin port, used by stop and show [default 1504].
+    #[arg(long, value_parser = port, value_name = "PORT")]
+    pub admin: Option<u16>,
+    /// 1: the admin port listens externally; 0: on localhost only [default 0].
+    #[arg(long, value_parser = zero_one, value_name = "0|1")]
+    pub eadmin: Option<bool>,
+    /// The HSM link: the local socket an HSM (driver or hsm-emu) connects to.
+    #[arg(long, value_name = "PATH")]
+    pub hsmlink: Option<PathBuf>,
+    /// Seconds a remote link may be idle before it is closed [default 1800].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), value_name = "SECS")]
+    pub idletimeout: Option<u64>,
+    /// The idle timeout does not apply to links made through an assigned PED ID (0 or 1; alone: 1).
+    #[arg(long, value_parser = zero_one, value_name = "0|1", num_args = 0..=1, default_missing_value = "1")]
+    pub ignoreidletimeout: Option<bool>,
+    /// Seconds allowed to connect, for the relay hellos, and for a started frame [default 10].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), value_name = "SECS")]
+    pub socketreadtimeout: Option<u64>,
+    /// Seconds allowed to send a frame [default 10].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), value_name = "SECS")]
+    pub socketwritetimeout: Option<u64>,
+    /// Seconds internal services get to end at shutdown [default 5].
+    #[arg(long, value_name = "SECS")]
+    pub shutdowntimeout: Option<u64>,
+    /// Seconds `start` waits for the background process to be ready [default 10].
+    #[arg(long, value_name = "SECS")]
+    pub pstartuptimeout: Option<u64>,
+    /// Seconds `stop` waits for the background process to end [default 10].
+    #[arg(long, value_name = "SECS")]
+    pub pshutdowntimeout: Option<u64>,
+    /// Log file [default: /var/log/pedclient/pedclient.log as root, else ~/.local/state/pedclient/].
+    #[arg(long, alias = "logfile", value_name = "FILE")]
+    pub logfilename: Option<PathBuf>,
+    /// Log "info" messages (0 or 1) [default 1].
+    #[arg(long, value_parser = zero_one, value_name = "0|1")]
+    pub loginfo: Option<bool>,
+    /// Log "warning" messages (0 or 1) [default 1].
+    #[arg(long, value_parser = zero_one, value_name = "0|1")]
+    pub logwarning: Option<bool>,
+    /// Log "error" messages (0 or 1) [default 1].
+    #[arg(long, value_parser = zero_one, value_name = "0|1")]
+    pub logerror: Option<bool>,
+    /// Log "trace" (and debug) messages (0 or 1) [default 0].
+    #[arg(long, value_parser = zero_one, value_name = "0|1")]
+    pub logtrace: Option<bool>,
+    /// Largest log file in KB before it is rotated to FILE.1 [default 10240].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), value_name = "KB")]
+    pub maxlogfilesize: Option<u64>,
+    /// Accepted for the seed's command lines; pedclient always logs to its own file.
+    #[arg(long)]
+    pub locallogger: bool,
+    /// Seconds between pings to a quiet pedserver; 0 disables pings [default 60].
+    #[arg(long, value_name = "SECS")]
+    pub pinginterval: Option<u64>,
+    /// Seconds a ping may wait for its answer [default 30].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), value_name = "SECS")]
+    pub pingtimeout: Option<u64>,
+    /// PED-initiated mode: 1 listens for pedserver's TLS connection [default 0].
+    #[arg(long, value_parser = zero_one, value_name = "0|1")]
+    pub pedinitiated: Option<bool>,
+    /// PED-initiated mode: the port to listen on [default 9696].
+    #[arg(long, value_parser = port, value_name = "PORT")]
+    pub listenport: Option<u16>,
+    /// PED-initiated mode: the address to listen on [default: every IPv4 interface].
+    #[arg(long, value_name = "IP")]
+    pub listenip: Option<IpAddr>,
+}
+
+impl Settings {
+    /// Writes every given setting into `config`.
+    pub fn apply(&self, config: &mut Config) {
+        fn set<T: Clone>(slot: &mut T, value: &Option<T>) {
+            if let Some(v) = value {
+                *slot = v.clone();
+            }
+        }
+        set(&mut config.admin_port, &self.admin);
+        set(&mut config.external_admin, &self.eadmin);
+        if self.hsmlink.is_some() {
+            config.hsm_link = self.hsmlink.clone();
+        }
+        set(&mut config.idle_timeout, &self.idletimeout);
+        set(&mut config.ignore_idle_timeout, &self.ignoreidletimeout);
+        set(&mut config.socket_read_timeout, &self.socketreadtimeout);
+        set(&mut config.socket_write_timeout, &self.socketwritetimeout);
+        set(&mut config.shutdown_timeout, &self.shutdowntimeout);
+        set(&mut config.p_startup_timeout, &self.pstartuptimeout);
+        set(&mut config.p_shutdown_timeout, &self.pshutdowntimeout);
+        if self.logfilename.is_some() {
+            config.log_file = self.logfilename.clone();
+        }
+        set(&mut config.log_info, &self.loginfo);
+        set(&mut config.log_warning, &self.logwarning);
+        set(&mut config.log_error, &self.logerror);
+        set(&mut config.log_trace, &self.logtrace);
+        set(&mut config.max_log_file_size, &self.maxlogfilesize);
+        set(&mut config.ping_interval, &self.pinginterval);
+        set(&mut config.ping_timeout, &self.pingtimeout);
+        set(&mut config.ped_initiated, &self.pedinitiated);
+        set(&mut config.listen_port, &self.listenport);
+        if self.listenip.is_some() {
+            config.listen_ip = self.listenip;
+        }
+    }
+}
+
+/// The whole command line, after [`normalise`].
+#[derive(Debug, Parser)]
+#[command(
+    name = "pedclient",
+    version,
+    about = "Relays an HSM's PED traffic, unread, to a remote pedserver; keeps the PED ID mappings.",
+    long_about = None,
+    after_help = "Every option is also accepted with one dash (-mode start, -m start, mode start), \
+as in the Luna documentation.\nExamples:\n  pedclient -mode start\n  pedclient -mode show\n  \
+pedclient -mode setid -id 1234 -id_ip myhostname -id_port 1503\n  \
+pedclient -mode assignid -id 1234 -id_serialnumber 123456789\n  pedclient -mode testid -id 1234",
+    group(ArgGroup::new("what").required(true).args(["mode", "regen", "register"])),
+)]
+pub struct Cli {
+    /// What to do.
+    #[arg(short = 'm', long, value_enum)]
+    pub mode: Option<Mode>,
+    /// PED-initiated mode: make this pedclient's TLS key and certificate (with -commonname).
+    #[arg(long)]
+    pub regen: bool,
+    /// PED-initiated mode: pin the pedserver certificate given with -certificate.
+    #[arg(long)]
+    pub register: bool,
+    /// The PED ID of setid, assignid, releaseid, deleteid and testid.
+    #[arg(long, value_name = "PED_ID")]
+    pub id: Option<u32>,
+    /// With setid: the pedserver's address or host name.
+    #[arg(long = "id_ip", value_name = "HOSTNAME")]
+    pub id_ip: Option<String>,
+    /// With setid: the pedserver's port.
+    #[arg(long = "id_port", value_parser = port, value_name = "PORT")]
+    pub id_port: Option<u16>,
+    /// With assignid: the serial number of the HSM the PED ID serves.
+    #[arg(long = "id_serialnumber", value_name = "SERIAL")]
+    pub id_serialnumber: Option<String>,
+    /// With -mode config: print the configuration.
+    #[arg(long)]
+    pub show: bool,
+    /// With -mode config: write the other options to the configuration file.
+    #[arg(long)]
+    pub set: bool,
+    /// With show or config -show: print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// With -mode start: run in this process (for systemd) instead of in the background.
+    #[arg(long)]
+    pub foreground: bool,
+    /// With -mode start: the seed's Windows-service start; accepted, see docs/pedclient.md.
+    #[arg(long)]
+    pub winservice: bool,
+    /// With -regen or -register: replace what exists.
+    #[arg(long)]
+    pub force: bool,
+    /// With -regen: the certificate's common name.
+    #[arg(long, value_name = "CN")]
+    pub commonname: Option<String>,
+    /// With -register: pedserver's certificate (PEM or DER), made by `pedserver -regen`.
+    #[arg(long, value_name = "FILE")]
+    pub certificate: Option<PathBuf>,
+    /// Configuration file [default: /etc/pedclient/pedclient.toml as root, else ~/.config/pedclient/].
+    #[arg(long, value_name = "FILE")]
+    pub configfile: Option<PathBuf>,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// What one invocation does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// `-mode start`.
+    Start {
+        /// Run here rather than in a background process.
+        foreground: bool,
+        /// `-winservice` was given (explained, then ignored).
+        winservice: bool,
+    },
+    /// `-mode stop`.
+    Stop,
+    /// `-mode show`.
+    Show {
+        /// Machine-readable output.
+        json: bool,
+    },
+    /// `-mode config -show`.
+    ConfigShow {
+        /// Machine-readable output.
+        json: bool,
+    },
+    /// `-mode config -set`.
+    ConfigSet,
+    /// `-mode setid`.
+    SetId {
+        /// PED ID.
+        id: u32,
+        /// pedserver's address.
+        host: String,
+        /// pedserver's port.
+        port: u16,
+    },
+    /// `-mode assignid`.
+    AssignId {
+        /// PED ID.
+        id: u32,
+        /// The HSM's serial number.
+        serial: String,
+    },
+    /// `-mode releaseid`.
+    ReleaseId {
+        /// PED ID.
+        id: u32,
+    },
+    /// `-mode deleteid`.
+    DeleteId {
+        /// PED ID.
+        id: u32,
+    },
+    /// `-mode testid`.
+    TestId {
+        /// PED ID.
+        id: u32,
+    },
+    /// `-regen -commonname CN`.
+    Regen {
+        /// Subject common name.
+        common_name: String,
+        /// Replace an existing identity.
+        force: bool,
+    },
+    /// `-register -certificate FILE`.
+    Register {
+        /// pedserver's certificate.
+        certificate: PathBuf,
+        /// Replace an existing registration.
+        force: bool,
+    },
+}
+
+/// One parsed invocation: the command, the configuration file it names and the settings
+/// that override the file for this run.
+#[derive(Debug)]
+pub struct Invocation {
+    /// What to do.
+    pub command: Command,
+    /// `-configfile`.
+    pub config_file: Option<PathBuf>,
+    /// The other options.
+    pub settings: Settings,
+}
+
+impl Cli {
+    /// Checks the options each mode requires and builds the [`Invocation`]; a missing or
+    /// misplaced option is a usage error, as clap reports its own.
+    pub fn into_invocation(self) -> Result<Invocation, clap::Error> {
+        let missing = |what: &str| Cli::command().error(ErrorKind::MissingRequiredArgument, what);
+        let conflict = |what: &str| Cli::command().error(ErrorKind::ArgumentConflict, what);
+        let mode = self.mode;
+        let only = |given: bool, modes: &[Mode], what: &str| {
+            if given && !mode.is_some_and(|m| modes.contains(&m)) { Err(conflict(what)) } else { Ok(()) }
+        };
+        only(self.show || self.set, &[Mode::Config], "-show and -set belong to -mode config")?;
+        only(self.json, &[Mode::Show, Mode::Config], "-json belongs to -mode show and -mode config -show")?;
+        only(self.foreground || self.winservice, &[Mode::Start], "-foreground and -winservice belong to -mode start")?;
+        only(self.id_ip.is_some() || self.id_port.is_some(), &[Mode::Setid], "-id_ip and -id_port belong to setid")?;
+        only(self.id_serialnumber.is_some(), &[Mode::Assignid], "-id_serialnumber belongs to -mode assignid")?;
+        let id_modes = [Mode::Setid, Mode::Assignid, Mode::Releaseid, Mode::Deleteid, Mode::Testid];
+        only(self.id.is_some(), &id_modes, "-id belongs to setid, assignid, releaseid, deleteid and testid")?;
+        if self.commonname.is_some() && !self.regen {
+            return Err(conflict("-commonname belongs to -regen"));
+        }
+        if self.certificate.is_some() && !self.register {
+            return Err(conflict("-certificate belongs to -register"));
+        }
+        let id = || self.id.ok_or_else(|| missing("this mode needs -id <PED ID>"));
+        let command = match (self.mode, self.regen, self.register) {
+            (Some(Mode::Start), false, false) => {
+                Command::Start { foreground: self.foreground, winservice: self.winservice }
+            }
+            (Some(Mode::Stop), false, false) => Command::Stop,
+            (Some(Mode::Show), false, false) => Command::Show { json: self.json },
+            (Some(Mode::Config), false, false) => match (self.show, self.set) {
+                (true, false) => Command::ConfigShow { json: self.json },
+                (false, true) => Command::ConfigSet,
+                _ => return Err(missing("-mode config needs exactly one of -show and -set")),
+            },
+            (Some(Mode::Setid), false, false) => Command::SetId {
+                id: id()?,
+                host: self.id_ip.clone().ok_or_else(|| missing("setid needs -id_ip <hostname>"))?,
+                port: self.id_port.ok_or_else(|| missing("setid needs -id_port <port>"))?,
+            },
+            (Some(Mode::Assignid), false, false) => Command::AssignId {
+                id: id()?,
+                serial: self.id_serialnumber.clone().ok_or_else(|| missing("assignid needs -id_serialnumber"))?,
+            },
+            (Some(Mode::Releaseid), false, false) => Command::ReleaseId { id: id()? },
+            (Some(Mode::Deleteid), false, false) => Command::DeleteId { id: id()? },
+            (Some(Mode::Testid), false, false) => Command::TestId { id: id()? },
+            (None, true, false) => Command::Regen {
+                common_name: self.commonname.clone().ok_or_else(|| missing("-regen needs -commonname <name>"))?,
+                force: self.force,
+            },
+            (None, false, true) => Command::Register {
+                certificate: self.certificate.clone().ok_or_else(|| missing("-register needs -certificate <file>"))?,
+                force: self.force,
+            },
+            _ => return Err(conflict("give one of -mode, -regen and -register")),
+        };
+        Ok(Invocation { command, config_file: self.configfile, settings: self.settings })
+    }
+}
+
+/// Normalises and parses argv.
+pub fn parse<I: IntoIterator<Item = OsString>>(argv: I) -> Result<Invocation, clap::Error> {
+    Cli::try_parse_from(normalise(argv))?.into_invocation()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(args: &[&str]) -> Result<Invocation, clap::Error> {
+        parse(std::iter::once("pedclient").chain(args.iter().copied()).map(OsString::from))
+    }
+
+    #[test]
+    fn the_seed_spellings_of_start_are_one_command() {
+        let start = Command::Start { foreground: false, winservice: false };
+        for form in [&["-mode", "start"][..], &["-m", "start"], &["mode", "start"], &["--mode", "start"]] {
+            assert_eq!(cmd(form).unwrap().command, start, "{form:?}");
+        }
+        assert_eq!(
+            cmd(&["-mode", "start", "-winservice"]).unwrap().command,
+            Command::Start { foreground: false, winservice: true }
+        );
+    }
+
+    #[test]
+    fn the_seed_examples_parse() {
+        assert_eq!(
+            cmd(&["-mode", "setid", "-id", "1234", "-id_ip", "myhostname", "-id_port", "3456"]).unwrap().command,
+            Command::SetId { id: 1234, host: "myhostname".into(), port: 3456 }
+        );
+        assert_eq!(
+            cmd(&["-mode", "assignid", "-id", "1234", "-id_serialnumber", "123456789"]).unwrap().command,
+            Command::AssignId { id: 1234, serial: "123456789".into() }
+        );
+        assert_eq!(cmd(&["-mode", "releaseid", "-id", "1234"]).unwrap().command, Command::ReleaseId { id: 1234 });
+        assert_eq!(cmd(&["-mode", "deleteid", "--id", "1234"]).unwrap().command, Command::DeleteId { id: 1234 });
+        assert_eq!(cmd(&["mode", "testid", "-id", "1234"]).unwrap().command, Command::TestId { id: 1234 });
+        assert_eq!(cmd(&["-mode", "config", "-show"]).unwrap().command, Command::ConfigShow { json: false });
+        let log = cmd(&["-mode", "deleteid", "-id", "1", "-logfilename", "/tmp/x", "-loginfo", "0", "-locallogger"]);
+        assert_eq!(log.unwrap().settings.loginfo, Some(false));
+    }
+
+    #[test]
+    fn ignoreidletimeout_is_a_flag_or_takes_a_value() {
+        let s = cmd(&["-mode", "config", "-set", "-ignoreidletimeout"]).unwrap().settings;
+        assert_eq!(s.ignoreidletimeout, Some(true));
+        let s = cmd(&["-mode", "config", "-set", "-ignoreidletimeout", "0"]).unwrap().settings;
+        assert_eq!(s.ignoreidletimeout, Some(false));
+        let s = cmd(&["-mode", "config", "-set", "IdleTimeout", "60"]).unwrap().settings;
+        assert_eq!(s.idletimeout, Some(60));
+    }
+
+    #[test]
+    fn mistakes_are_usage_errors() {
+        assert_eq!(cmd(&["-mode", "start", "-bogus", "1"]).unwrap_err().kind(), ErrorKind::UnknownArgument);
+        assert_eq!(cmd(&["-mode", "launch"]).unwrap_err().kind(), ErrorKind::InvalidValue);
+        assert_eq!(cmd(&[]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(cmd(&["-mode", "setid", "-id", "1"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(cmd(&["-mode", "testid"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(cmd(&["-mode", "show", "-id", "1"]).unwrap_err().kind(), ErrorKind::ArgumentConflict);
+        assert_eq!(cmd(&["-mode", "stop", "-winservice"]).unwrap_err().kind(), ErrorKind::ArgumentConflict);
+        assert_eq!(cmd(&["-mode", "setid", "-id", "x"]).unwrap_err().kind(), ErrorKind::ValueValidation);
+        assert_eq!(cmd(&["-mode", "start", "-idletimeout", "0"]).unwrap_err().kind(), ErrorKind::ValueValidation);
+    }
+}

@@ -1,0 +1,398 @@
+//! The configuration file (TOML) with the PED ID mappings, and where it, the log and the
+//! HSM link socket live by default. Pure apart from [`load`] and [`save`]; the mapping
+//! operations of `-mode setid/assignid/releaseid/deleteid` are pure functions on
+//! [`Config`], so their rules are unit-tested here.
+
+use std::ffi::OsString;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Every setting of the seed's `pedclient -mode config`, with its default, and the
+/// mappings. Tables come last: TOML writes plain keys before tables.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Admin port (stop, show).
+    pub admin_port: u16,
+    /// Admin port on every interface rather than localhost.
+    pub external_admin: bool,
+    /// The HSM link socket; unset means the per-user default of [`Paths`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hsm_link: Option<PathBuf>,
+    /// Seconds without channel traffic before a remote link is closed.
+    pub idle_timeout: u64,
+    /// The idle timeout does not apply to links made through an assigned PED ID.
+    pub ignore_idle_timeout: bool,
+    /// Seconds allowed to connect, for the relay hellos and status, and for a started frame.
+    pub socket_read_timeout: u64,
+    /// Seconds allowed for one frame to be sent.
+    pub socket_write_timeout: u64,
+    /// Seconds internal tasks get to end at shutdown.
+    pub shutdown_timeout: u64,
+    /// Seconds `start` waits for the background process to answer.
+    pub p_startup_timeout: u64,
+    /// Seconds `stop` waits for the background process to end.
+    pub p_shutdown_timeout: u64,
+    /// Log file; unset means the per-user default of [`Paths`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<PathBuf>,
+    /// Log info messages.
+    pub log_info: bool,
+    /// Log warnings.
+    pub log_warning: bool,
+    /// Log errors.
+    pub log_error: bool,
+    /// Log trace and debug messages.
+    pub log_trace: bool,
+    /// KB before the log is rotated.
+    pub max_log_file_size: u64,
+    /// Seconds between pings to a quiet pedserver; 0 disables them.
+    pub ping_interval: u64,
+    /// Seconds a ping waits for its pong.
+    pub ping_timeout: u64,
+    /// PED-initiated mode: listen for pedserver's TLS connection.
+    pub ped_initiated: bool,
+    /// PED-initiated mode: listening address; unset means every IPv4 interface.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen_ip: Option<IpAddr>,
+    /// PED-initiated mode: listening port.
+    pub listen_port: u16,
+    /// PED-initiated mode: common name of this pedclient's certificate (`-regen`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub common_name: Option<String>,
+    /// PED-initiated mode: the pedserver certificate pinned with `-register`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pedserver: Option<RegisteredServer>,
+    /// The PED ID mappings, in ID order.
+    #[serde(rename = "ped-id", skip_serializing_if = "Vec::is_empty")]
+    pub mappings: Vec<Mapping>,
+}
+
+/// The pedserver certificate registered for PED-initiated mode.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RegisteredServer {
+    /// The certificate's subject common name.
+    pub common_name: String,
+    /// SHA-256 of the certificate's DER, hex: the pin checked at every connection.
+    pub fingerprint: String,
+}
+
+/// One PED ID: where its pedserver is, and the HSM it is assigned to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Mapping {
+    /// The PED ID.
+    pub id: u32,
+    /// pedserver's address or host name.
+    pub host: String,
+    /// pedserver's port.
+    pub port: u16,
+    /// The serial number of the HSM it is assigned to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hsm_serial: Option<String>,
+}
+
+/// The port pedclient listens on in PED-initiated mode (pedserver's default for it).
+pub const DEFAULT_LISTEN_PORT: u16 = pedserver::args::DEFAULT_APPLIANCE_PORT;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            admin_port: 1504,
+            external_admin: false,
+            hsm_link: None,
+            idle_timeout: 1800,
+            ignore_idle_timeout: false,
+            socket_read_timeout: 10,
+            socket_write_timeout: 10,
+            shutdown_timeout: 5,
+            p_startup_timeout: 10,
+            p_shutdown_timeout: 10,
+            log_file: None,
+            log_info: true,
+            log_warning: true,
+            log_error: true,
+            log_trace: false,
+            max_log_file_size: 10 * 1024,
+            ping_interval: 60,
+            ping_timeout: 30,
+            ped_initiated: false,
+            listen_ip: None,
+            listen_port: DEFAULT_LISTEN_PORT,
+            common_name: None,
+            pedserver: None,
+            mappings: Vec::new(),
+        }
+    }
+}
+
+/// Why the configuration could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// Which file.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// The file is not a valid configuration.
+    #[error("{path}: {message}")]
+    Parse {
+        /// Which file.
+        path: PathBuf,
+        /// The TOML error.
+        message: String,
+    },
+    /// No per-user location could be found.
+    #[error("neither HOME nor XDG_CONFIG_HOME/XDG_STATE_HOME is set; use -configfile, -logfilename and -hsmlink")]
+    NoHome,
+}
+
+/// Where the configuration, the log and the HSM link socket live by default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    /// The configuration file.
+    pub config_file: PathBuf,
+    /// The log file, unless the configuration names one.
+    pub log_file: PathBuf,
+    /// The HSM link socket, unless the configuration names one.
+    pub hsm_link: PathBuf,
+}
+
+impl Paths {
+    /// Root uses the system locations; any other user the XDG ones under their home,
+    /// which they can always write (the seed's non-root failure cannot happen).
+    pub fn default_for(root: bool, env: impl Fn(&str) -> Option<OsString>) -> Result<Paths, ConfigError> {
+        if root {
+            return Ok(Paths {
+                config_file: PathBuf::from("/etc/pedclient/pedclient.toml"),
+                log_file: PathBuf::from("/var/log/pedclient/pedclient.log"),
+                hsm_link: PathBuf::from("/run/pedclient/hsmlink.sock"),
+            });
+        }
+        let non_empty = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let home = non_empty("HOME");
+        let config_home = non_empty("XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config")));
+        let state_home = non_empty("XDG_STATE_HOME").or_else(|| home.as_ref().map(|h| h.join(".local/state")));
+        match (config_home, state_home) {
+            (Some(c), Some(s)) => Ok(Paths {
+                config_file: c.join("pedclient/pedclient.toml"),
+                log_file: s.join("pedclient/pedclient.log"),
+                // The runtime directory is the socket's place; the state one if there is none.
+                hsm_link: non_empty("XDG_RUNTIME_DIR").unwrap_or_else(|| s.clone()).join("pedclient/hsmlink.sock"),
+            }),
+            _ => Err(ConfigError::NoHome),
+        }
+    }
+
+    /// The defaults for the user this process runs as.
+    pub fn current() -> Result<Paths, ConfigError> {
+        Paths::default_for(rustix::process::geteuid().is_root(), |k| std::env::var_os(k))
+    }
+}
+
+/// Directory of the certificates of PED-initiated mode: `cert/` beside the configuration.
+pub fn cert_dir(config_file: &Path) -> PathBuf {
+    pedserver::config::cert_dir(config_file)
+}
+
+impl Config {
+    /// Parses TOML text.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The TOML text written to the file.
+    pub fn to_toml(&self) -> String {
+        // Serialising plain fields, options and tables cannot fail.
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// The log file in force: the configured one or the per-user default.
+    pub fn log_file_or(&self, paths: &Paths) -> PathBuf {
+        self.log_file.clone().unwrap_or_else(|| paths.log_file.clone())
+    }
+
+    /// The HSM link socket in force.
+    pub fn hsm_link_or(&self, paths: &Paths) -> PathBuf {
+        self.hsm_link.clone().unwrap_or_else(|| paths.hsm_link.clone())
+    }
+
+    /// The mapping of PED ID `id`.
+    pub fn mapping(&self, id: u32) -> Option<&Mapping> {
+        self.mappings.iter().find(|m| m.id == id)
+    }
+
+    /// The mapping assigned to the HSM with serial `serial`.
+    pub fn assigned_to(&self, serial: &str) -> Option<&Mapping> {
+        self.mappings.iter().find(|m| m.hsm_serial.as_deref() == Some(serial))
+    }
+
+    fn mapping_mut(&mut self, id: u32) -> Result<&mut Mapping, String> {
+        self.mappings
+            .iter_mut()
+            .find(|m| m.id == id)
+            .ok_or_else(|| format!("PED ID {id} is not mapped; create it with pedclient -mode setid -id {id} ..."))
+    }
+
+    /// `setid`: creates the mapping, or moves an existing one to a new pedserver (an
+    /// assignment is kept). Returns what was done.
+    pub fn set_id(&mut self, id: u32, host: &str, port: u16) -> Result<String, String> {
+        check_text("the host name", host, 255)?;
+        if let Ok(m) = self.mapping_mut(id) {
+            (m.host, m.port) = (host.to_string(), port);
+            return Ok(format!("PED ID {id} now maps to {host}:{port}."));
+        }
+        self.mappings.push(Mapping { id, host: host.to_string(), port, hsm_serial: None });
+        self.mappings.sort_by_key(|m| m.id);
+        Ok(format!("PED ID {id} maps to {host}:{port}."))
+    }
+
+    /// `assignid`: the HSM `serial` uses PED ID `id` when it connects without an address.
+    /// One PED ID per HSM and one HSM per PED ID: a taken one must be released first.
+    pub fn assign_id(&mut self, id: u32, serial: &str) -> Result<String, String> {
+        check_text("the HSM serial number", serial, ped_proto::hsm_link::MAX_SERIAL_LEN)?;
+        if let Some(other) = self.assigned_to(serial).filter(|m| m.id != id) {
+            return Err(format!(
+                "HSM {serial} is already assigned PED ID {}; release it first (pedclient -mode releaseid -id {})",
+                other.id, other.id
+            ));
+        }
+        let m = self.mapping_mut(id)?;
+        match m.hsm_serial.as_deref() {
+            Some(current) if current != serial => Err(format!(
+                "PED ID {id} is assigned to HSM {current}; release it first (pedclient -mode releaseid -id {id})"
+            )),
+            _ => {
+                m.hsm_serial = Some(serial.to_string());
+                Ok(format!("PED ID {id} ({}:{}) is assigned to HSM {serial}.", m.host, m.port))
+            }
+        }
+    }
+
+    /// `releaseid`: the mapping stays, no HSM uses it.
+    pub fn release_id(&mut self, id: u32) -> Result<String, String> {
+        let m = self.mapping_mut(id)?;
+        Ok(match m.hsm_serial.take() {
+            Some(serial) => format!("PED ID {id} is released from HSM {serial}."),
+            None => format!("PED ID {id} was not assigned to any HSM."),
+        })
+    }
+
+    /// `deleteid`: removes the mapping; an assigned one must be released first, so that
+    /// an HSM is never left pointing at nothing by accident.
+    pub fn delete_id(&mut self, id: u32) -> Result<String, String> {
+        if let Some(serial) = &self.mapping_mut(id)?.hsm_serial {
+            return Err(format!(
+                "PED ID {id} is assigned to HSM {serial}; release it first (pedclient -mode releaseid -id {id})"
+            ));
+        }
+        self.mappings.retain(|m| m.id != id);
+        Ok(format!("PED ID {id} is deleted."))
+    }
+}
+
+/// Host names and serials travel in HSM link frames and are printed: 1..=max printable
+/// ASCII characters without spaces.
+fn check_text(what: &str, s: &str, max: usize) -> Result<(), String> {
+    if !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err(format!("{what} {s:?} must be 1-{max} printable characters without spaces"))
+    }
+}
+
+/// Reads the configuration; a missing file is the defaults.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Config::from_toml(&text).map_err(|message| ConfigError::Parse { path: path.into(), message }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+        Err(source) => Err(ConfigError::Io { path: path.into(), source }),
+    }
+}
+
+/// Writes the configuration atomically (pedserver's temporary-file-then-rename): after a
+/// crash the old or the new file is there, whole, mappings included.
+pub fn save(path: &Path, config: &Config) -> Result<(), ConfigError> {
+    pedserver::config::write_atomic(path, config.to_toml().as_bytes())
+        .map_err(|source| ConfigError::Io { path: path.into(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_seeds() {
+        let c = Config::default();
+        assert_eq!((c.idle_timeout, c.ignore_idle_timeout, c.listen_port), (1800, false, 9696));
+        assert!(!c.external_admin && !c.ped_initiated);
+    }
+
+    #[test]
+    fn toml_round_trips_with_mappings_and_refuses_unknown_keys() {
+        let mut c = Config { idle_timeout: 60, ..Config::default() };
+        c.set_id(1234, "myhostname", 3456).unwrap();
+        c.assign_id(1234, "123456789").unwrap();
+        c.pedserver = Some(RegisteredServer { common_name: "laptop".into(), fingerprint: "00".repeat(32) });
+        let text = c.to_toml();
+        assert!(text.contains("[[ped-id]]") && text.contains("hsm-serial = \"123456789\""), "{text}");
+        assert_eq!(Config::from_toml(&text).unwrap(), c);
+        assert!(Config::from_toml("admin-port = 1\nbogus = 2\n").unwrap_err().contains("bogus"));
+    }
+
+    #[test]
+    fn mapping_rules() {
+        let mut c = Config::default();
+        assert!(c.assign_id(1, "S1").unwrap_err().contains("not mapped"));
+        c.set_id(2, "b", 1503).unwrap();
+        c.set_id(1, "a", 1503).unwrap();
+        assert_eq!(c.mappings.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2]);
+        c.assign_id(1, "S1").unwrap();
+        c.assign_id(1, "S1").unwrap();
+        assert!(c.assign_id(1, "S2").unwrap_err().contains("assigned to HSM S1"));
+        assert!(c.assign_id(2, "S1").unwrap_err().contains("already assigned PED ID 1"));
+        assert!(c.delete_id(1).unwrap_err().contains("release it first"));
+        c.set_id(1, "c", 1600).unwrap();
+        assert_eq!(c.assigned_to("S1").map(|m| (m.host.as_str(), m.port)), Some(("c", 1600)));
+        assert!(c.release_id(1).unwrap().contains("released from HSM S1"));
+        assert!(c.release_id(1).unwrap().contains("was not assigned"));
+        c.delete_id(1).unwrap();
+        assert!(c.mapping(1).is_none());
+        assert!(c.set_id(3, "has space", 1).is_err());
+        assert!(c.assign_id(2, &"9".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn root_and_user_paths() {
+        let root = Paths::default_for(true, |_| None).unwrap();
+        assert_eq!(root.config_file, Path::new("/etc/pedclient/pedclient.toml"));
+        let user = Paths::default_for(false, |k| (k == "HOME").then(|| "/home/ann".into())).unwrap();
+        assert_eq!(user.config_file, Path::new("/home/ann/.config/pedclient/pedclient.toml"));
+        assert_eq!(user.log_file, Path::new("/home/ann/.local/state/pedclient/pedclient.log"));
+        assert_eq!(user.hsm_link, Path::new("/home/ann/.local/state/pedclient/hsmlink.sock"));
+        let run = Paths::default_for(false, |k| match k {
+            "HOME" => Some("/home/ann".into()),
+            "XDG_RUNTIME_DIR" => Some("/run/user/1000".into()),
+            _ => None,
+        });
+        assert_eq!(run.unwrap().hsm_link, Path::new("/run/user/1000/pedclient/hsmlink.sock"));
+        assert!(matches!(Paths::default_for(false, |_| None), Err(ConfigError::NoHome)));
+    }
+
+    #[test]
+    fn save_then_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/pedclient.toml");
+        assert_eq!(load(&path).unwrap(), Config::default());
+        let mut c = Config::default();
+        c.set_id(7, "h", 1503).unwrap();
+        save(&path, &c).unwrap();
+        assert_eq!(load(&path).unwrap(), c);
+    }
+}

@@ -1,0 +1,454 @@
+//! The running pedclient: the HSM link socket, the admin port and, in PED-initiated
+//! mode, the TLS listener (`pedinit`). Each HSM connection is a [`Link`] state machine
+//! driven here: this module moves bytes, dials pedserver, and sleeps until the link's
+//! next deadline; every decision is the link's.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use ped_proto::error::ErrorCode;
+use pedserver::session::READ_CHUNK;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::{self, Config};
+use crate::link::{Link, Output, Timeouts, host_port};
+use crate::pedinit::{self, Parked};
+use crate::status::{LinkReport, PedInitiatedReport, StatusReport};
+
+/// A byte stream to pedserver: TCP, or TLS in PED-initiated mode.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// A connection to pedserver.
+pub type ServerStream = Box<dyn Io>;
+
+/// The admin port's address: localhost unless `-eadmin 1`.
+pub fn admin_addr(config: &Config) -> SocketAddr {
+    let ip = if config.external_admin { IpAddr::V4(Ipv4Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::LOCALHOST) };
+    SocketAddr::new(ip, config.admin_port)
+}
+
+/// Where the admin commands connect: the loopback even when the port listens on all.
+pub fn admin_target(config: &Config) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), config.admin_port)
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Debug)]
+struct LinkEntry {
+    report: LinkReport,
+    up_since: Option<Instant>,
+}
+
+/// The running daemon.
+#[derive(Debug)]
+pub struct Daemon {
+    config: Config,
+    config_file: PathBuf,
+    hsm_link: PathBuf,
+    started: Instant,
+    stop: watch::Sender<bool>,
+    links: Mutex<BTreeMap<u64, LinkEntry>>,
+    next_key: AtomicU64,
+    /// PED-initiated mode: the pedserver connection waiting for an HSM.
+    pub(crate) parked: Mutex<Option<Parked>>,
+    /// PED-initiated mode: the pedserver connected now (parked or in use), for `show`.
+    pub(crate) ped_link: Mutex<Option<String>>,
+    ped_listen: Option<(SocketAddr, String)>,
+}
+
+/// The listeners, bound before the daemon reports itself started.
+pub struct Bound {
+    admin: TcpListener,
+    hsm: UnixListener,
+    ped: Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
+}
+
+impl std::fmt::Debug for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bound").field("admin", &self.admin).field("hsm", &self.hsm).finish_non_exhaustive()
+    }
+}
+
+/// Resolves once the daemon is stopping (the watch guard is not held across awaits).
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Binds the HSM link socket. A socket file left by a crash is replaced; one that a
+/// running pedclient answers on is not.
+fn bind_hsm_link(path: &Path) -> Result<UnixListener, String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("HSM link directory {}: {e}", dir.display()))?;
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(format!("another pedclient already serves the HSM link {}", path.display()));
+        }
+        std::fs::remove_file(path).map_err(|e| format!("stale HSM link {}: {e}", path.display()))?;
+    }
+    UnixListener::bind(path).map_err(|e| format!("HSM link {}: {e}", path.display()))
+}
+
+impl Daemon {
+    /// Binds the admin port, the HSM link and (PED-initiated mode) the TLS listener.
+    pub async fn bind(config: Config, config_file: PathBuf, hsm_link: PathBuf) -> Result<(Arc<Daemon>, Bound), String> {
+        let admin_at = admin_addr(&config);
+        let admin = TcpListener::bind(admin_at)
+            .await
+            .map_err(|e| format!("admin port {admin_at}: {e}: {}", ErrorCode::RcSocketError))?;
+        let (ped, ped_listen) = if config.ped_initiated {
+            let acceptor = pedinit::acceptor(&config, &config_file)?;
+            let ip = config.listen_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+            let at = SocketAddr::new(ip, config.listen_port);
+            let listener = TcpListener::bind(at)
+                .await
+                .map_err(|e| format!("PED-initiated port {at}: {e}: {}", ErrorCode::RcSocketError))?;
+            let pinned = config.pedserver.as_ref().map(|p| p.common_name.clone()).unwrap_or_default();
+            (Some((listener, acceptor)), Some((at, pinned)))
+        } else {
+            (None, None)
+        };
+        let hsm = bind_hsm_link(&hsm_link)?;
+        let daemon = Arc::new(Daemon {
+            config,
+            config_file,
+            hsm_link,
+            started: Instant::now(),
+            stop: watch::channel(false).0,
+            links: Mutex::default(),
+            next_key: AtomicU64::new(1),
+            parked: Mutex::default(),
+            ped_link: Mutex::default(),
+            ped_listen,
+        });
+        Ok((daemon, Bound { admin, hsm, ped }))
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Asks every task to end.
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    pub(crate) fn stopping(&self) -> watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+
+    /// Runs until [`Daemon::stop`]; the HSMs then hear that pedclient stops, pedservers
+    /// get Bye, and the tasks get `shutdown_timeout` to finish.
+    pub async fn run(self: Arc<Self>, bound: Bound) {
+        let Bound { admin, hsm, ped } = bound;
+        tracing::info!(
+            "pedclient {} serving the HSM link {} (admin {})",
+            env!("CARGO_PKG_VERSION"),
+            self.hsm_link.display(),
+            admin_addr(&self.config)
+        );
+        let mut tasks = JoinSet::new();
+        tasks.spawn(Arc::clone(&self).admin_loop(admin));
+        if let Some((listener, acceptor)) = ped {
+            tasks.spawn(pedinit::listen(Arc::clone(&self), listener, acceptor));
+        }
+        let mut stop = self.stopping();
+        loop {
+            tokio::select! {
+                _ = stopped(&mut stop) => break,
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                accepted = hsm.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+                        tasks.spawn(Arc::clone(&self).serve_hsm(stream, key));
+                    }
+                    Err(e) => {
+                        tracing::warn!("HSM link accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+            }
+        }
+        drop(hsm);
+        let _ = std::fs::remove_file(&self.hsm_link);
+        let grace = Duration::from_secs(self.config.shutdown_timeout);
+        if tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await.is_err() {
+            tracing::warn!("internal services did not end within {grace:?}; stopping anyway");
+        }
+        tracing::info!("pedclient stopped");
+    }
+
+    /// The status for `show`.
+    pub fn report(&self) -> StatusReport {
+        let links = lock(&self.links)
+            .values()
+            .map(|e| LinkReport { connected_secs: e.up_since.map_or(0, |t| t.elapsed().as_secs()), ..e.report.clone() })
+            .collect();
+        StatusReport {
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            hsm_link: self.hsm_link.display().to_string(),
+            admin_port: self.config.admin_port,
+            uptime_secs: self.started.elapsed().as_secs(),
+            idle_timeout: self.config.idle_timeout,
+            ignore_idle_timeout: self.config.ignore_idle_timeout,
+            ped_initiated: self.ped_listen.as_ref().map(|(at, pinned)| PedInitiatedReport {
+                listen: at.to_string(),
+                pedserver: pinned.clone(),
+                connected: lock(&self.ped_link).clone(),
+            }),
+            links,
+        }
+    }
+
+    async fn admin_loop(self: Arc<Self>, listener: TcpListener) {
+        let mut stop = self.stopping();
+        loop {
+            tokio::select! {
+                _ = stopped(&mut stop) => return,
+                accepted = listener.accept() => if let Ok((stream, _)) = accepted {
+                    tokio::spawn(Arc::clone(&self).admin_request(stream));
+                },
+            }
+        }
+    }
+
+    /// One request line, one answer line (pedserver's admin protocol): `show` → the
+    /// report as JSON, `stop` → `ok`.
+    async fn admin_request(self: Arc<Self>, stream: TcpStream) {
+        let (read, mut write) = stream.into_split();
+        let mut line = String::new();
+        let timeout = Duration::from_secs(self.config.socket_read_timeout);
+        if !matches!(tokio::time::timeout(timeout, BufReader::new(read).read_line(&mut line)).await, Ok(Ok(_))) {
+            return;
+        }
+        let answer = match line.trim() {
+            "show" => serde_json::to_string(&self.report()).unwrap_or_else(|e| format!("error {e}")),
+            "stop" => {
+                tracing::info!("stop requested on the admin port");
+                self.stop();
+                "ok".to_string()
+            }
+            other => {
+                tracing::warn!("unknown admin request {other:?}");
+                format!("error unknown request {other:?}")
+            }
+        };
+        let _ = tokio::time::timeout(timeout, write.write_all(format!("{answer}\n").as_bytes())).await;
+    }
+
+    fn timeouts(&self) -> Timeouts {
+        let c = &self.config;
+        Timeouts {
+            idle: Some(Duration::from_secs(c.idle_timeout)),
+            read: Duration::from_secs(c.socket_read_timeout),
+            ping_interval: (c.ping_interval > 0).then(|| Duration::from_secs(c.ping_interval)),
+            ping_timeout: Duration::from_secs(c.ping_timeout),
+        }
+    }
+
+    fn update(&self, key: u64, f: impl FnOnce(&mut LinkEntry)) {
+        if let Some(entry) = lock(&self.links).get_mut(&key) {
+            f(entry);
+        }
+    }
+
+    /// One HSM's connection, from accept until either side ends it.
+    async fn serve_hsm(self: Arc<Self>, hsm: UnixStream, key: u64) {
+        tracing::info!("HSM link {key}: an HSM connected");
+        let empty =
+            LinkReport { hsm_serial: None, pedserver: None, firmware: None, connected_secs: 0, last_closed: None };
+        lock(&self.links).insert(key, LinkEntry { report: empty, up_since: None });
+        let (mut hsm_read, mut hsm_write) = tokio::io::split(hsm);
+        let nonce_seed = u64::from(std::process::id()) << 32 | key;
+        let mut link = Link::new(Instant::now(), self.timeouts(), nonce_seed);
+        let mut server: Option<(ReadHalf<ServerStream>, WriteHalf<ServerStream>)> = None;
+        let write_timeout = Duration::from_secs(self.config.socket_write_timeout);
+        let mut stop = self.stopping();
+        let (mut hsm_buf, mut server_buf) = (vec![0u8; READ_CHUNK], vec![0u8; READ_CHUNK]);
+        if *stop.borrow() {
+            link.shutdown();
+        }
+        loop {
+            while let Some(output) = link.poll_output() {
+                match output {
+                    Output::ToHsm(frame) => {
+                        if !write_frame(&mut hsm_write, &frame, write_timeout).await {
+                            link.handle_hsm_closed();
+                        }
+                    }
+                    Output::ToServer(frame) => {
+                        let sent = match server.as_mut() {
+                            Some((_, w)) => write_frame(w, &frame, write_timeout).await,
+                            None => true,
+                        };
+                        if !sent {
+                            link.handle_server_closed();
+                        }
+                    }
+                    Output::Dial { hsm_serial, host, port } => {
+                        self.update(key, |e| e.report.hsm_serial = Some(hsm_serial.clone()));
+                        match self.dial(&hsm_serial, &host, port).await {
+                            Ok(Dialled { stream, target, idle_applies, adopted }) => {
+                                tracing::info!("HSM link {key}: HSM {hsm_serial} reaches pedserver at {target}");
+                                self.update(key, |e| e.report.pedserver = Some(target.clone()));
+                                let (r, w) = tokio::io::split(stream);
+                                server = Some((r, w));
+                                let now = Instant::now();
+                                match adopted {
+                                    Some(leftover) => {
+                                        link.adopted(now, target, idle_applies);
+                                        link.handle_server_data(now, &leftover);
+                                    }
+                                    None => link.dialled(now, target, idle_applies),
+                                }
+                            }
+                            Err((code, why)) => link.dial_failed(code, why),
+                        }
+                    }
+                    Output::CloseServer => {
+                        if let Some((_, mut w)) = server.take() {
+                            // TLS: close_notify; TCP: FIN. Bounded: a dead peer cannot hold us.
+                            let _ = tokio::time::timeout(write_timeout, w.shutdown()).await;
+                        }
+                    }
+                    Output::CloseHsm => {
+                        let _ = tokio::time::timeout(write_timeout, hsm_write.shutdown()).await;
+                    }
+                    Output::Up { software, firmware } => {
+                        tracing::info!("HSM link {key}: remote PED link up: {software}, PED firmware {firmware}");
+                        self.update(key, |e| {
+                            e.report.firmware = Some(firmware);
+                            e.up_since = Some(Instant::now());
+                        });
+                    }
+                    Output::Down { code, message } => {
+                        let named = ErrorCode::from_value(code).map_or(format!("0x{code:08x}"), |c| c.to_string());
+                        let text = if code == 0 { message } else { format!("{message} ({named})") };
+                        tracing::info!("HSM link {key}: remote PED link ended: {text}");
+                        self.update(key, |e| {
+                            e.report.pedserver = None;
+                            e.report.firmware = None;
+                            e.report.last_closed = Some(text);
+                            e.up_since = None;
+                        });
+                    }
+                }
+            }
+            if link.is_closed() {
+                break;
+            }
+            let deadline = link.poll_deadline();
+            tokio::select! {
+                read = hsm_read.read(&mut hsm_buf) => match read {
+                    Ok(0) | Err(_) => link.handle_hsm_closed(),
+                    Ok(n) => link.handle_hsm_data(Instant::now(), &hsm_buf[..n]),
+                },
+                read = read_server(&mut server, &mut server_buf) => match read {
+                    Ok(0) | Err(_) => link.handle_server_closed(),
+                    Ok(n) => link.handle_server_data(Instant::now(), &server_buf[..n]),
+                },
+                _ = sleep_until(deadline) => link.handle_timeout(Instant::now()),
+                _ = stopped(&mut stop) => link.shutdown(),
+            }
+        }
+        lock(&self.links).remove(&key);
+        tracing::info!("HSM link {key}: the HSM link closed");
+    }
+
+    /// Reaches pedserver for an HSM's Connect. An empty host means the PED ID assigned
+    /// to the HSM's serial, read from the configuration file now, so `setid`/`assignid`
+    /// made while pedclient runs count. In PED-initiated mode the parked connection that
+    /// pedserver opened is taken over instead.
+    async fn dial(&self, serial: &str, host: &str, port: u16) -> Result<Dialled, (ErrorCode, String)> {
+        let via_mapping = host.is_empty();
+        let idle_applies = !(via_mapping && self.config.ignore_idle_timeout);
+        if self.config.ped_initiated {
+            return match pedinit::claim(self).await {
+                Some(claimed) => Ok(Dialled {
+                    stream: claimed.stream,
+                    target: claimed.peer,
+                    idle_applies,
+                    adopted: Some(claimed.leftover),
+                }),
+                None => Err((
+                    ErrorCode::CkrPedUnplugged,
+                    "no pedserver is connected (PED-initiated mode); run pedserver -mode connect on the PED host"
+                        .into(),
+                )),
+            };
+        }
+        let (host, port) = if via_mapping {
+            let config = config::load(&self.config_file).unwrap_or_else(|_| self.config.clone());
+            match config.assigned_to(serial) {
+                Some(m) => (m.host.clone(), m.port),
+                None => {
+                    let why = format!(
+                        "no PED ID is assigned to HSM {serial}; give -ip and -port, or pedclient -mode assignid"
+                    );
+                    return Err((ErrorCode::RcSocketError, why));
+                }
+            }
+        } else {
+            (host.to_string(), port)
+        };
+        let target = host_port(&host, port);
+        let timeout = Duration::from_secs(self.config.socket_read_timeout);
+        match tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port))).await {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                Ok(Dialled { stream: Box::new(stream), target, idle_applies, adopted: None })
+            }
+            Ok(Err(e)) => Err((ErrorCode::RcSocketError, format!("cannot connect to pedserver at {target}: {e}"))),
+            Err(_) => Err((
+                ErrorCode::RcOperationTimedOut,
+                format!("pedserver at {target} did not accept the connection within {} s", timeout.as_secs()),
+            )),
+        }
+    }
+}
+
+struct Dialled {
+    stream: ServerStream,
+    target: String,
+    idle_applies: bool,
+    /// PED-initiated: the bytes pedserver sent after its hello, not yet handled.
+    adopted: Option<Vec<u8>>,
+}
+
+async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &[u8], timeout: Duration) -> bool {
+    let write = async {
+        w.write_all(frame).await?;
+        w.flush().await
+    };
+    matches!(tokio::time::timeout(timeout, write).await, Ok(Ok(())))
+}
+
+async fn read_server(
+    server: &mut Option<(ReadHalf<ServerStream>, WriteHalf<ServerStream>)>,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    match server {
+        Some((r, _)) => r.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}

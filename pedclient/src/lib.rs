@@ -1,0 +1,21 @@
+//! pedclient: the service on the HSM host. An HSM (its driver, or `hsm-emu`) asks it,
+//! over a local socket, to reach a Remote PED's pedserver; pedclient opens the TCP
+//! connection (or adopts the one pedserver opened in PED-initiated mode), exchanges the
+//! relay hellos, and then relays the HSM's frames unread both ways. It also keeps the
+//! PED ID mappings of `-mode setid/assignid/releaseid/deleteid/testid`.
+//!
+//! It is a blind relay like pedserver: it uses ped-proto's wire formats only (`frame`,
+//! `relay`, `hsm_link`, `error`) and never holds a key of the end-to-end channel. The
+//! pure parts (arguments, configuration and mappings, the link state machine, the status
+//! block) are separate from their thin tokio adapters; see docs/pedclient.md.
+#![forbid(unsafe_code)]
+
+pub mod args;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod link;
+pub mod logging;
+pub mod pedinit;
+pub mod probe;
+pub mod status;

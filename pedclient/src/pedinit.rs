@@ -1,0 +1,274 @@
+//! PED-initiated mode, pedclient's end: pedserver connects here over TLS with both
+//! certificates pinned (pedserver's `tls::server_config`: one verification code path for
+//! both ends), says its relay hello, and gets pedclient's. The connection is then
+//! *parked*: pedclient answers its pings until an HSM asks for a link, and the HSM's
+//! [`Link`](crate::link::Link) adopts it (no second hello: status request, then relay).
+//!
+//! One pedserver at a time: a second connection while one is parked or in use is closed.
+//! When the HSM's link ends, the adopted connection ends with it (pedserver gets Bye) and
+//! pedserver must `-mode connect` again.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use ped_proto::error::DecodeError;
+use ped_proto::frame::{Frame, FrameHeader, HEADER_LEN};
+use ped_proto::relay::{RELAY_VERSION, RelayMessage, RelayRole};
+use pedserver::session::READ_CHUNK;
+use pedserver::tls::{self, Identity};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::{self, Config};
+use crate::daemon::{Daemon, ServerStream, lock, stopped};
+use crate::link::client_hello;
+
+/// This pedclient's certificate and key (`-regen`): `cert/server/CN.pem`, `CNKey.pem`
+/// beside the configuration file (it is the TLS server).
+pub fn identity_files(config_file: &Path, common_name: &str) -> (PathBuf, PathBuf) {
+    let dir = config::cert_dir(config_file).join("server");
+    (dir.join(format!("{common_name}.pem")), dir.join(format!("{common_name}Key.pem")))
+}
+
+/// The registered pedserver's certificate (`-register`), DER.
+pub fn pedserver_file(config_file: &Path) -> PathBuf {
+    config::cert_dir(config_file).join("client").join("pedserver.der")
+}
+
+/// The TLS configuration: this pedclient's identity, and only the registered pedserver
+/// accepted, its stored certificate checked against the registered fingerprint.
+pub fn acceptor(config: &Config, config_file: &Path) -> Result<TlsAcceptor, String> {
+    let cn = config
+        .common_name
+        .as_deref()
+        .ok_or("PED-initiated mode needs a certificate: run pedclient -regen -commonname NAME first")?;
+    let registered = config
+        .pedserver
+        .as_ref()
+        .ok_or("PED-initiated mode needs pedserver's certificate: run pedclient -register -certificate FILE first")?;
+    let (cert_file, key_file) = identity_files(config_file, cn);
+    let identity = Identity::load(&cert_file, &key_file).map_err(|e| e.to_string())?;
+    let pinned = tls::read_certificate(&pedserver_file(config_file)).map_err(|e| e.to_string())?;
+    if tls::fingerprint(&pinned) != registered.fingerprint {
+        return Err(
+            "the stored pedserver certificate does not match its registered fingerprint: register it again".to_string()
+        );
+    }
+    let server_config = tls::server_config(&identity, pinned).map_err(|e| e.to_string())?;
+    Ok(TlsAcceptor::from(server_config))
+}
+
+/// A pedserver connection taken over by an HSM.
+pub(crate) struct Claimed {
+    pub(crate) stream: ServerStream,
+    /// Bytes received after the hello and not yet handled.
+    pub(crate) leftover: Vec<u8>,
+    /// Its address and software, for messages.
+    pub(crate) peer: String,
+}
+
+impl std::fmt::Debug for Claimed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claimed").field("peer", &self.peer).finish_non_exhaustive()
+    }
+}
+
+/// The parked connection's handle: send it a reply channel to take the stream over.
+#[derive(Debug)]
+pub(crate) struct Parked {
+    generation: u64,
+    claim: oneshot::Sender<oneshot::Sender<Claimed>>,
+}
+
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// Takes the parked connection over, if there is one.
+pub(crate) async fn claim(daemon: &Daemon) -> Option<Claimed> {
+    let parked = lock(&daemon.parked).take()?;
+    let (tx, rx) = oneshot::channel();
+    parked.claim.send(tx).ok()?;
+    rx.await.ok()
+}
+
+/// Accepts pedserver's connections until the daemon stops.
+pub(crate) async fn listen(daemon: Arc<Daemon>, listener: TcpListener, acceptor: TlsAcceptor) {
+    let mut stop = daemon.stopping();
+    loop {
+        tokio::select! {
+            _ = stopped(&mut stop) => return,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    if lock(&daemon.ped_link).is_some() {
+                        tracing::warn!("PED-initiated: refused {peer}: a pedserver is already connected");
+                        continue;
+                    }
+                    let _ = tcp.set_nodelay(true);
+                    tokio::spawn(admit(Arc::clone(&daemon), tcp, peer, acceptor.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!("PED-initiated accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+}
+
+/// TLS, the relay hellos, then parking.
+async fn admit(daemon: Arc<Daemon>, tcp: tokio::net::TcpStream, peer: std::net::SocketAddr, acceptor: TlsAcceptor) {
+    let timeout = Duration::from_secs(daemon.config().socket_read_timeout);
+    let mut stream = match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => return tracing::warn!("PED-initiated: TLS handshake with {peer} refused: {e}"),
+        Err(_) => return tracing::warn!("PED-initiated: TLS handshake with {peer} timed out"),
+    };
+    // Not pedserver's FrameDecoder: the bytes after the hello must be handed over whole.
+    let mut pending = Vec::new();
+    let mut buf = vec![0u8; READ_CHUNK];
+    // pedserver speaks first, as it does to an inbound pedclient.
+    let hello = async {
+        loop {
+            if let Some(frame) = next_frame(&mut pending).map_err(|e| format!("malformed frame: {e:?}"))? {
+                return Frame::decode_exact(&frame)
+                    .map_err(Into::into)
+                    .and_then(RelayMessage::decode)
+                    .map_err(|e| format!("not a relay hello: {e:?}"));
+            }
+            match stream.read(&mut buf).await {
+                Ok(0) => return Err("closed before its hello".to_string()),
+                Ok(n) => pending.extend_from_slice(&buf[..n]),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    };
+    let software = match tokio::time::timeout(timeout, hello).await {
+        Ok(Ok(RelayMessage::Hello { version: RELAY_VERSION, role: RelayRole::Server, software })) => software,
+        Ok(Ok(other)) => return tracing::warn!("PED-initiated: {peer} sent {other:?} instead of its hello"),
+        Ok(Err(why)) => return tracing::warn!("PED-initiated: {peer}: {why}"),
+        Err(_) => return tracing::warn!("PED-initiated: {peer} sent no hello in time"),
+    };
+    if stream.write_all(&client_hello()).await.is_err() || stream.flush().await.is_err() {
+        return tracing::warn!("PED-initiated: {peer} closed during the hellos");
+    }
+    let description = format!("{peer} ({software}, TLS)");
+    let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+    let (claim_tx, mut claim_rx) = oneshot::channel::<oneshot::Sender<Claimed>>();
+    {
+        let mut link = lock(&daemon.ped_link);
+        if link.is_some() {
+            return tracing::warn!("PED-initiated: refused {peer}: a pedserver is already connected");
+        }
+        *link = Some(description.clone());
+        *lock(&daemon.parked) = Some(Parked { generation, claim: claim_tx });
+    }
+    tracing::info!("PED-initiated: pedserver connected from {description}; waiting for an HSM");
+    let mut stop = daemon.stopping();
+    let why = loop {
+        tokio::select! {
+            claimed = &mut claim_rx => {
+                let Ok(reply) = claimed else { break "its handle was dropped".to_string() };
+                let leftover = std::mem::take(&mut pending);
+                let stream = Guarded { inner: stream, _guard: InUse(Arc::clone(&daemon)) };
+                let claimed = Claimed { stream: Box::new(stream), leftover, peer: description.clone() };
+                if reply.send(claimed).is_err() {
+                    break "the HSM went away while taking it over".to_string();
+                }
+                tracing::info!("PED-initiated: an HSM took over the connection from {description}");
+                // In use by the HSM's link until it ends; then the next pedserver may come.
+                return;
+            }
+            _ = stopped(&mut stop) => {
+                let _ = stream.write_all(&RelayMessage::Bye.encode().unwrap_or_default()).await;
+                break "pedclient is stopping".to_string();
+            }
+            read = stream.read(&mut buf) => match read {
+                Ok(0) | Err(_) => break "it closed the connection".to_string(),
+                Ok(n) => {
+                    pending.extend_from_slice(&buf[..n]);
+                    if let Err(why) = answer_parked(&mut pending, &mut stream).await {
+                        break why;
+                    }
+                }
+            },
+        }
+    };
+    if lock(&daemon.parked).as_ref().is_some_and(|p| p.generation == generation) {
+        *lock(&daemon.parked) = None;
+    }
+    *lock(&daemon.ped_link) = None;
+    tracing::info!("PED-initiated: the connection from {description} ended: {why}");
+}
+
+/// While parked, only pings (answered) and an orderly end are expected.
+async fn answer_parked<S: AsyncWrite + Unpin>(pending: &mut Vec<u8>, stream: &mut S) -> Result<(), String> {
+    while let Some(frame) = next_frame(pending).map_err(|e| format!("malformed frame: {e:?}"))? {
+        let message = Frame::decode_exact(&frame).map_err(Into::into).and_then(RelayMessage::decode);
+        match message {
+            Ok(RelayMessage::Ping { nonce }) => {
+                let pong = RelayMessage::Pong { nonce }.encode().unwrap_or_default();
+                stream.write_all(&pong).await.map_err(|e| e.to_string())?;
+                stream.flush().await.map_err(|e| e.to_string())?;
+            }
+            Ok(RelayMessage::Bye) => return Err("pedserver said bye".into()),
+            Ok(RelayMessage::Error { message, .. }) => return Err(format!("pedserver reported: {message}")),
+            other => return Err(format!("unexpected while no HSM uses it: {other:?}")),
+        }
+    }
+    Ok(())
+}
+
+/// Takes one whole frame off the front of `pending`; the header is checked as soon as it
+/// is there, so an oversized frame is refused before its body is buffered.
+fn next_frame(pending: &mut Vec<u8>) -> Result<Option<Vec<u8>>, DecodeError> {
+    let Some(header) = pending.first_chunk::<HEADER_LEN>() else { return Ok(None) };
+    let total = HEADER_LEN + FrameHeader::decode(header)?.body_len;
+    if pending.len() < total {
+        return Ok(None);
+    }
+    let rest = pending.split_off(total);
+    Ok(Some(std::mem::replace(pending, rest)))
+}
+
+/// Marks PED-initiated mode's connection as in use while an HSM's link holds it; the
+/// next pedserver may connect once it is dropped.
+#[derive(Debug)]
+struct InUse(Arc<Daemon>);
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        *lock(&self.0.ped_link) = None;
+    }
+}
+
+/// An adopted stream that carries its [`InUse`] mark.
+struct Guarded<S> {
+    inner: S,
+    _guard: InUse,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
