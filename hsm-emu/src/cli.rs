@@ -1,0 +1,140 @@
+//! The command line: `serve`, and lunacm-style commands sent to a running HSM.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::server::{ServeConfig, Server};
+
+/// `hsm-emu serve`.
+#[derive(Debug, Parser)]
+#[command(name = "hsm-emu serve", about = "Run the emulated HSM")]
+struct Serve {
+    /// The state directory (made, and the HSM manufactured, if new).
+    #[arg(long)]
+    state: PathBuf,
+    /// The serial number given at manufacture.
+    #[arg(long, default_value = "150001")]
+    serial: String,
+    /// The control socket: socket:PATH.
+    #[arg(long)]
+    control: String,
+    /// The local PED's emulated USB endpoint: socket:PATH (ped-sim --usb).
+    #[arg(long)]
+    local_ped: Option<String>,
+    /// pedclient's HSM link: socket:PATH.
+    #[arg(long)]
+    pedclient: Option<String>,
+    /// PED-key action timeout, seconds.
+    #[arg(long, default_value_t = 200)]
+    key_timeout: u64,
+    /// pedclient connect timeout and the margin on each PED reply, seconds.
+    #[arg(long, default_value_t = 30)]
+    link_timeout: u64,
+    /// The clock at start, Unix seconds (tests with certificates made for an instant).
+    #[arg(long)]
+    unix_time: Option<u64>,
+}
+
+/// Runs the command line; `args` excludes the program name.
+pub fn main(args: Vec<String>) -> ExitCode {
+    let mut control = None;
+    let mut rest = args.as_slice();
+    if let [flag, value, tail @ ..] = rest
+        && (flag == "--control" || flag == "-control")
+    {
+        control = Some(value.clone());
+        rest = tail;
+    }
+    match (rest.first().map(String::as_str), control) {
+        (Some("serve"), _) => serve(&args),
+        (Some(_), Some(control)) => send(&control, rest),
+        _ => {
+            eprintln!(
+                "usage: hsm-emu serve --state DIR --control socket:PATH [--local-ped socket:PATH] \
+                 [--pedclient socket:PATH]\n       hsm-emu --control socket:PATH <command>  \
+                 (ped connect|disconnect|set|show|vector init, hsm init, partition init, role login|init|changepw)"
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve(args: &[String]) -> ExitCode {
+    // `serve` may come after a --control; clap sees only serve's own arguments.
+    let words: Vec<&String> = args.iter().filter(|a| *a != "serve").collect();
+    let serve = match Serve::try_parse_from(std::iter::once(&"hsm-emu serve".to_owned()).chain(words)) {
+        Ok(s) => s,
+        Err(e) => e.exit(),
+    };
+    let config = match config(serve) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("hsm-emu: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let server = match Server::new(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("hsm-emu: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hsm-emu: control socket: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config(s: Serve) -> Result<ServeConfig, String> {
+    Ok(ServeConfig {
+        state: s.state,
+        serial: s.serial,
+        control: socket_path(&s.control)?,
+        local_ped: s.local_ped.as_deref().map(socket_path).transpose()?,
+        pedclient: s.pedclient.as_deref().map(socket_path).transpose()?,
+        key_timeout: Duration::from_secs(s.key_timeout),
+        link_timeout: Duration::from_secs(s.link_timeout),
+        unix_time: s.unix_time,
+    })
+}
+
+fn socket_path(arg: &str) -> Result<PathBuf, String> {
+    arg.strip_prefix("socket:").map(PathBuf::from).ok_or_else(|| format!("`{arg}`: expected socket:PATH"))
+}
+
+/// Sends one command and copies the HSM's lines to stdout; the exit status says
+/// whether the last line was `Command Result : No Error`.
+fn send(control: &str, words: &[String]) -> ExitCode {
+    let run = || -> Result<bool, String> {
+        let path = socket_path(control)?;
+        let mut stream =
+            UnixStream::connect(&path).map_err(|e| format!("{}: {e}; is `hsm-emu serve` running?", path.display()))?;
+        let request = serde_json::to_string(words).map_err(|e| e.to_string())?;
+        writeln!(stream, "{request}").map_err(|e| e.to_string())?;
+        let mut last = String::new();
+        let stdout = std::io::stdout();
+        for line in BufReader::new(stream).lines() {
+            let line = line.map_err(|e| e.to_string())?;
+            let _ = writeln!(stdout.lock(), "{line}");
+            last = line;
+        }
+        Ok(last == "Command Result : No Error")
+    };
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("hsm-emu: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

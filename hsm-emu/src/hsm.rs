@@ -1,0 +1,742 @@
+//! The HSM's logic, sans-IO: roles and their keysets, the failed-login rules, RPV
+//! rotation, and each administrator command as a state machine over PED commands.
+//!
+//! [`Hsm::begin`] turns a [`Request`] into an [`Operation`] and the first
+//! [`HsmCommand`]; every [`PedReply`] goes to [`Hsm::on_reply`], which answers with
+//! the next command, a wait (a PED notice: never a failure) or the end. Nothing is
+//! changed until an operation completes, except the failed-login counters, which
+//! change exactly when a full quorum reassembled to a secret the verifier refused.
+//! The caller carries the commands over a channel, persists [`Hsm::state`] whenever
+//! [`Hsm::take_dirty`] says so, and owns the clock and the RNG.
+
+use std::collections::VecDeque;
+
+use ped_proto::ErrorCode;
+use ped_proto::cert::CertificateAuthority;
+use ped_proto::command::{Activity, HsmCommand, Notice, PedReply, Prompt, Role, ShapeChoice, WrappedSplit};
+use ped_proto::ecdh::EcdhPublicKey;
+use ped_proto::factory::Factory;
+use ped_proto::handshake::ChannelKind;
+use ped_proto::handshake::hsm::{HsmIdentity, RpkEntry};
+use ped_proto::orange::{RpvRing, orange_secret};
+use ped_proto::quorum::{self, KEYSET_ID_LEN, KeysetId, Quorum, Split, VERIFIER_LEN, Verifier};
+use ped_proto::record::ChannelSession;
+use ped_proto::secrets::{RPV_LEN, Rpv};
+use rand_core::CryptoRng;
+use zeroize::Zeroizing;
+
+use crate::error::{HsmCode, HsmError};
+use crate::state::{AuthorityRecord, HsmState, IdentityRecord, KeysetRecord, PartitionState, RpvRecord, Store};
+
+/// Length of every role secret the HSM generates.
+pub const SECRET_LEN: usize = 32;
+/// Consecutive failed HSM SO logins that zeroise the HSM.
+pub const HSM_SO_MAX_FAILURES: u32 = 3;
+/// Consecutive failed Partition SO logins that zeroise the partition.
+pub const PARTITION_SO_MAX_FAILURES: u32 = 10;
+/// Consecutive failed CO/CU logins that lock CO and CU.
+pub const USER_MAX_FAILURES: u32 = 10;
+
+/// A role name as `role … -name` takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleName {
+    /// HSM SO (`so`).
+    So,
+    /// Partition SO (`po`).
+    Po,
+    /// Crypto Officer (`co`).
+    Co,
+    /// Crypto User (`cu`).
+    Cu,
+    /// Auditor (`au`).
+    Au,
+}
+
+impl RoleName {
+    /// Parses `so`, `po`, `co`, `cu`, `au`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "so" => Some(RoleName::So),
+            "po" => Some(RoleName::Po),
+            "co" => Some(RoleName::Co),
+            "cu" => Some(RoleName::Cu),
+            "au" => Some(RoleName::Au),
+            _ => None,
+        }
+    }
+
+    /// The PED's role for it.
+    pub const fn role(self) -> Role {
+        match self {
+            RoleName::So => Role::HsmSo,
+            RoleName::Po => Role::PartitionSo,
+            RoleName::Co => Role::CryptoOfficer,
+            RoleName::Cu => Role::CryptoUser,
+            RoleName::Au => Role::Auditor,
+        }
+    }
+}
+
+/// An administrator command that needs the PED.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// `hsm init -label L`: HSM SO (blue) and HSM domain (red) keysets.
+    HsmInit {
+        /// The HSM label.
+        label: String,
+    },
+    /// `partition init -label L`: Partition SO (blue) and partition domain (red).
+    PartitionInit {
+        /// The partition label.
+        label: String,
+    },
+    /// `role login -name …`.
+    Login(RoleName),
+    /// `role init -name co|cu|au`.
+    RoleInit(RoleName),
+    /// `role changepw -name …`: the old keyset, then a new one.
+    ChangePw(RoleName),
+    /// `ped vector init`: a new orange keyset (RPV and RPK).
+    VectorInit,
+}
+
+impl Request {
+    /// Whether the command is allowed over a one-time-password channel (only RPV
+    /// initialisation is: the channel exists for it).
+    pub fn allowed_over_password(&self) -> bool {
+        matches!(self, Request::VectorInit)
+    }
+}
+
+/// What [`Hsm::on_reply`] wants next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Send this command to the PED.
+    Send(HsmCommand),
+    /// The PED reported a notice; keep waiting for its next reply.
+    Wait(Notice),
+    /// The operation completed.
+    Done,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Task {
+    Verify(Role, Activity),
+    Create(Role),
+}
+
+#[derive(Debug)]
+enum Stage {
+    Reading(Role),
+    Shaping(Role),
+    Writing { role: Role, record: KeysetRecord },
+}
+
+/// One administrator command in progress.
+#[derive(Debug)]
+pub struct Operation {
+    request: Request,
+    stage: Stage,
+    tasks: VecDeque<Task>,
+    created: Vec<(Role, KeysetRecord)>,
+}
+
+impl Operation {
+    /// The command this operation carries out.
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Logins {
+    so: bool,
+    au: bool,
+    po: bool,
+    co: bool,
+    cu: bool,
+}
+
+/// The emulated HSM.
+#[derive(Debug)]
+pub struct Hsm {
+    serial: String,
+    factory: Factory,
+    identity: HsmIdentity,
+    state: HsmState,
+    ring: RpvRing,
+    logins: Logins,
+    dirty: bool,
+}
+
+impl Hsm {
+    /// Loads the HSM from `store`, manufacturing it first (serial `serial`, a fresh
+    /// root → MIC → HOC) if the directory holds none. Either way a fresh static key
+    /// with a HOC-signed certificate is made, as at every start.
+    pub fn start<R: CryptoRng + ?Sized>(store: &Store, serial: &str, rng: &mut R, now: u64) -> Result<Self, HsmError> {
+        let general = |e: &dyn std::fmt::Display| HsmError::hsm(HsmCode::GeneralError, e.to_string());
+        let (serial, factory) = match store.load_identity().map_err(|e| general(&e))? {
+            Some(record) => {
+                let authority = |a: &AuthorityRecord| -> Result<CertificateAuthority, HsmError> {
+                    let key = Zeroizing::new(hex::decode(a.key.as_bytes()).map_err(|e| general(&e))?);
+                    let cert = hex::decode(&a.cert).map_err(|e| general(&e))?;
+                    CertificateAuthority::from_parts(&key, &cert).map_err(|e| general(&e))
+                };
+                let factory = Factory {
+                    root: authority(&record.root)?,
+                    mic: authority(&record.mic)?,
+                    hoc: authority(&record.hoc)?,
+                };
+                (record.serial, factory)
+            }
+            None => {
+                if serial.is_empty() || serial.len() > 32 || !serial.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(HsmError::hsm(HsmCode::ArgumentsBad, "the serial must be 1-32 printable characters"));
+                }
+                let factory = Factory::manufacture(rng, serial, now).map_err(|e| general(&e))?;
+                let record = |a: &CertificateAuthority| AuthorityRecord {
+                    cert: hex::encode(a.certificate_der()),
+                    key: Zeroizing::new(hex::encode(a.signing_key_bytes().as_slice())),
+                };
+                let identity = IdentityRecord {
+                    serial: serial.to_owned(),
+                    manufactured: now,
+                    root: record(&factory.root),
+                    mic: record(&factory.mic),
+                    hoc: record(&factory.hoc),
+                };
+                store.save_identity(&identity, factory.root.certificate_der()).map_err(|e| general(&e))?;
+                (serial.to_owned(), factory)
+            }
+        };
+        let state = store.load_state().map_err(|e| general(&e))?;
+        let current = state.rpv.as_ref().map(rpk_entry).transpose()?;
+        let identity = factory.hsm_identity(rng, &serial, now).map_err(|e| general(&e))?;
+        Ok(Hsm {
+            serial,
+            factory,
+            identity,
+            state,
+            ring: RpvRing::new(current),
+            logins: Logins::default(),
+            dirty: false,
+        })
+    }
+
+    /// The serial number.
+    pub fn serial(&self) -> &str {
+        &self.serial
+    }
+
+    /// What the HSM presents in every handshake.
+    pub fn identity(&self) -> &HsmIdentity {
+        &self.identity
+    }
+
+    /// The factory root certificate (DER) that PEDs must trust.
+    pub fn root_der(&self) -> &[u8] {
+        self.factory.root.certificate_der()
+    }
+
+    /// The RPVs a C(2e,2s) handshake may use now.
+    pub fn rpks(&self) -> &[RpkEntry] {
+        self.ring.accepted()
+    }
+
+    /// What is persisted.
+    pub fn state(&self) -> &HsmState {
+        &self.state
+    }
+
+    /// Whether the persisted state changed since the last call.
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// Whether the HSM is zeroised (uninitialised).
+    pub fn is_zeroised(&self) -> bool {
+        self.state.label.is_none()
+    }
+
+    /// Whether an RPV is initialised.
+    pub fn has_rpv(&self) -> bool {
+        self.ring.current().is_some()
+    }
+
+    /// Whether `role` is logged in.
+    pub fn is_logged_in(&self, role: RoleName) -> bool {
+        match role {
+            RoleName::So => self.logins.so,
+            RoleName::Au => self.logins.au,
+            RoleName::Po => self.logins.po,
+            RoleName::Co => self.logins.co,
+            RoleName::Cu => self.logins.cu,
+        }
+    }
+
+    /// `ped set -ip -port`: the default Remote PED server.
+    pub fn set_ped_default(&mut self, ip: Option<String>, port: Option<u16>) {
+        if ip.is_some() {
+            self.state.ped_ip = ip;
+        }
+        if port.is_some() {
+            self.state.ped_port = port;
+        }
+        self.dirty = true;
+    }
+
+    /// Starts `request` over a channel of `kind`; returns the first PED command.
+    pub fn begin(&mut self, request: Request, kind: ChannelKind) -> Result<(Operation, HsmCommand), HsmError> {
+        if kind == ChannelKind::RemotePassword && !request.allowed_over_password() {
+            return Err(HsmError::hsm(
+                HsmCode::NotAllowed,
+                "a one-time-password connection serves `ped vector init` only; initialise the RPV first",
+            ));
+        }
+        self.check(&request, kind)?;
+        let tasks: VecDeque<Task> = match &request {
+            Request::HsmInit { .. } => [Task::Create(Role::HsmSo), Task::Create(Role::HsmDomain)].into(),
+            Request::PartitionInit { .. } => {
+                [Task::Create(Role::PartitionSo), Task::Create(Role::PartitionDomain)].into()
+            }
+            Request::Login(r) => [Task::Verify(r.role(), Activity::Login)].into(),
+            Request::RoleInit(r) => [Task::Create(r.role())].into(),
+            Request::ChangePw(r) => [Task::Verify(r.role(), Activity::Reading), Task::Create(r.role())].into(),
+            Request::VectorInit => [Task::Create(Role::Rpv)].into(),
+        };
+        let mut op = Operation { request, stage: Stage::Shaping(Role::HsmSo), tasks, created: Vec::new() };
+        let first = self.next_task(&mut op).ok_or_else(|| HsmError::ped(ErrorCode::PedError))?;
+        Ok((op, first))
+    }
+
+    /// Takes the PED's reply to the operation's last command.
+    pub fn on_reply<R: CryptoRng + ?Sized>(
+        &mut self,
+        op: &mut Operation,
+        reply: PedReply,
+        session: &ChannelSession,
+        rng: &mut R,
+        now: u64,
+    ) -> Result<Step, HsmError> {
+        let result = self.step(op, reply, session, rng, now);
+        if result.is_err() {
+            self.abort();
+        }
+        result
+    }
+
+    /// The channel went away mid-operation: nothing of it is kept, and a rotation in
+    /// progress is dropped (the old RPV stays in force).
+    pub fn abort(&mut self) {
+        self.ring.complete(0, 0);
+    }
+
+    fn step<R: CryptoRng + ?Sized>(
+        &mut self,
+        op: &mut Operation,
+        reply: PedReply,
+        session: &ChannelSession,
+        rng: &mut R,
+        now: u64,
+    ) -> Result<Step, HsmError> {
+        match reply {
+            // Wrong colour, a repeated split, no key: the PED re-prompts; never counted.
+            PedReply::Notice(notice) => return Ok(Step::Wait(notice)),
+            PedReply::Failed(failure) => return Err(HsmError::ped(failure.code())),
+            _ => {}
+        }
+        match (&op.stage, reply) {
+            (Stage::Reading(role), PedReply::Splits(splits)) => {
+                let role = *role;
+                let secret = unwrap_and_reassemble(&splits, session)?;
+                let record = self.record(role).ok_or_else(|| not_initialised(role))?;
+                if !verify(&record, secret.as_ref().map(|s| s.as_slice())) {
+                    return Err(self.count_failure(role));
+                }
+                self.reset_failures(role);
+            }
+            (Stage::Shaping(role), PedReply::Reused(splits)) if *role != Role::Rpv => {
+                let role = *role;
+                let secret = unwrap_and_reassemble(&splits, session)?
+                    .ok_or_else(|| HsmError::ped(ErrorCode::PedProtocolError))?;
+                let id = *splits[0].info.keyset_id();
+                let q = splits[0].info.quorum();
+                op.created.push((role, keyset_record(&id, &secret, q)));
+            }
+            (Stage::Shaping(role), PedReply::Shape(q)) => {
+                let role = *role;
+                let id = KeysetId::generate(rng);
+                let (secret, rpk_cert) = if role == Role::Rpv {
+                    let (entry, credential) = self
+                        .factory
+                        .new_rpk(rng, &self.serial, now)
+                        .map_err(|e| HsmError::hsm(HsmCode::GeneralError, e.to_string()))?;
+                    let cert = entry.cert_der.clone();
+                    self.ring.begin(entry);
+                    (orange_secret(&credential.rpv, &credential.static_key), Some(cert))
+                } else {
+                    let mut secret = Zeroizing::new(vec![0u8; SECRET_LEN]);
+                    rng.fill_bytes(&mut secret);
+                    (secret, None)
+                };
+                let splits = quorum::split_secret(&secret, q, id, rng).map_err(ped_proto::Error::from)?;
+                let wrapped = splits
+                    .iter()
+                    .map(|s| Ok(WrappedSplit { info: *s.info(), wrapped: session.wrap_csp(s.expose_value())? }))
+                    .collect::<Result<Vec<_>, ped_proto::Error>>()?;
+                let record = keyset_record(&id, &secret, q);
+                op.stage = Stage::Writing { role, record };
+                return Ok(Step::Send(HsmCommand::WriteSplits {
+                    prompt: self.prompt(role, Activity::Setting),
+                    splits: wrapped,
+                    rpk_cert,
+                    offer_duplicates: true,
+                }));
+            }
+            (Stage::Writing { role, record }, PedReply::Written { keys, .. }) => {
+                if keys < record.n {
+                    return Err(HsmError::hsm(
+                        HsmCode::GeneralError,
+                        format!("the PED wrote {keys} of {} keys; run the command again", record.n),
+                    ));
+                }
+                if *role == Role::Rpv && !self.ring.complete(keys, record.n) {
+                    return Err(HsmError::ped(ErrorCode::PedError));
+                }
+                op.created.push((*role, record.clone()));
+            }
+            _ => return Err(HsmError::ped(ErrorCode::PedProtocolError)),
+        }
+        match self.next_task(op) {
+            Some(command) => Ok(Step::Send(command)),
+            None => {
+                self.commit(op);
+                Ok(Step::Done)
+            }
+        }
+    }
+
+    fn next_task(&self, op: &mut Operation) -> Option<HsmCommand> {
+        let task = op.tasks.pop_front()?;
+        Some(match task {
+            Task::Verify(role, activity) => {
+                op.stage = Stage::Reading(role);
+                HsmCommand::ReadKeyset { prompt: self.prompt(role, activity) }
+            }
+            Task::Create(role) => {
+                op.stage = Stage::Shaping(role);
+                HsmCommand::CreateKeyset {
+                    prompt: self.prompt(role, Activity::Setting),
+                    // The PED cannot hand back an orange keyset's RPK certificate, so an
+                    // RPV is always new (protocol §14); other secrets may be shared.
+                    offer_reuse: role != Role::Rpv,
+                    shape: ShapeChoice::OnPed,
+                }
+            }
+        })
+    }
+
+    fn prompt(&self, role: Role, activity: Activity) -> Prompt {
+        let label = match role {
+            Role::PartitionSo | Role::PartitionDomain | Role::CryptoOfficer | Role::CryptoUser => {
+                self.state.partition.as_ref().map(|p| p.label.clone())
+            }
+            _ => self.state.label.clone(),
+        };
+        let slot = label
+            .filter(|l| valid_label(l))
+            .unwrap_or_else(|| self.serial.chars().take(ped_proto::command::MAX_SLOT_LEN).collect());
+        Prompt { slot, role, activity }
+    }
+
+    fn check(&self, request: &Request, kind: ChannelKind) -> Result<(), HsmError> {
+        let login_needed = |what: &str| HsmError::hsm(HsmCode::UserNotLoggedIn, format!("log in as {what} first"));
+        let hsm_initialised = || {
+            if self.is_zeroised() {
+                Err(HsmError::hsm(HsmCode::NotInitialized, "the HSM is not initialised; run `hsm init` first"))
+            } else {
+                Ok(())
+            }
+        };
+        let partition = || {
+            self.state.partition.as_ref().ok_or_else(|| {
+                HsmError::hsm(HsmCode::NotInitialized, "the partition is not initialised; run `partition init` first")
+            })
+        };
+        match request {
+            Request::HsmInit { label } | Request::PartitionInit { label } if !valid_label(label) => {
+                return Err(HsmError::hsm(HsmCode::ArgumentsBad, "a label is 1-16 printable characters"));
+            }
+            Request::HsmInit { .. } if !self.is_zeroised() && !self.logins.so => return Err(login_needed("HSM SO")),
+            Request::HsmInit { .. } => {}
+            Request::PartitionInit { .. } => {
+                hsm_initialised()?;
+                if self.state.partition.is_some() && !self.logins.po {
+                    return Err(login_needed("Partition SO"));
+                }
+            }
+            Request::Login(role) => {
+                match role {
+                    RoleName::So | RoleName::Au => hsm_initialised()?,
+                    RoleName::Po | RoleName::Co | RoleName::Cu => {
+                        if partition()?.users_locked && matches!(role, RoleName::Co | RoleName::Cu) {
+                            return Err(HsmError::hsm(
+                                HsmCode::PinLocked,
+                                "CO and CU are locked out by failed logins; the Partition SO must re-initialise them",
+                            ));
+                        }
+                    }
+                }
+                if self.record(role.role()).is_none() {
+                    return Err(not_initialised(role.role()));
+                }
+            }
+            Request::RoleInit(role) => match role {
+                RoleName::Co if !self.logins.po => return Err(login_needed("Partition SO")),
+                RoleName::Cu if !self.logins.co => return Err(login_needed("Crypto Officer")),
+                RoleName::Co | RoleName::Cu => {
+                    partition()?;
+                }
+                RoleName::Au => hsm_initialised()?,
+                RoleName::So | RoleName::Po => {
+                    return Err(HsmError::hsm(
+                        HsmCode::ArgumentsBad,
+                        "the SO roles are made by `hsm init` and `partition init`; `role init` takes co, cu or au",
+                    ));
+                }
+            },
+            Request::ChangePw(role) if !self.is_logged_in(*role) => {
+                return Err(login_needed(&format!("{role:?}").to_uppercase()));
+            }
+            Request::ChangePw(_) => {}
+            Request::VectorInit => {
+                if kind == ChannelKind::RemotePassword && !self.is_zeroised() {
+                    return Err(HsmError::hsm(
+                        HsmCode::NotAllowed,
+                        "remote RPV initialisation needs a zeroised HSM; use a local PED",
+                    ));
+                }
+                if !self.is_zeroised() && !self.logins.so {
+                    return Err(login_needed("HSM SO"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn record(&self, role: Role) -> Option<KeysetRecord> {
+        let p = self.state.partition.as_ref();
+        match role {
+            Role::HsmSo => self.state.so.clone(),
+            Role::HsmDomain => self.state.domain.clone(),
+            Role::Auditor => self.state.auditor.clone(),
+            Role::PartitionSo => p.and_then(|p| p.so.clone()),
+            Role::PartitionDomain => p.and_then(|p| p.domain.clone()),
+            Role::CryptoOfficer => p.and_then(|p| p.co.clone()),
+            Role::CryptoUser => p.and_then(|p| p.cu.clone()),
+            Role::Rpv | Role::LimitedCryptoOfficer => None,
+        }
+    }
+
+    /// A full quorum reassembled to the wrong secret: the one event the rules count.
+    fn count_failure(&mut self, role: Role) -> HsmError {
+        self.dirty = true;
+        let incorrect = |n: u32, max: u32, then: &str| {
+            HsmError::hsm(
+                HsmCode::PinIncorrect,
+                format!("the keys or PINs presented are not this role's ({n} of {max} consecutive failures {then})"),
+            )
+        };
+        match role {
+            Role::HsmSo => {
+                self.state.so_failures += 1;
+                let n = self.state.so_failures;
+                if n >= HSM_SO_MAX_FAILURES {
+                    self.zeroise();
+                    return HsmError::hsm(
+                        HsmCode::PinIncorrect,
+                        format!("{n} consecutive failed HSM SO logins: the HSM is zeroised; run `hsm init`"),
+                    );
+                }
+                incorrect(n, HSM_SO_MAX_FAILURES, "zeroise the HSM")
+            }
+            Role::PartitionSo => {
+                let Some(p) = self.state.partition.as_mut() else { return not_initialised(role) };
+                p.so_failures += 1;
+                let n = p.so_failures;
+                if n >= PARTITION_SO_MAX_FAILURES {
+                    self.state.partition = None;
+                    self.logins.po = false;
+                    self.logins.co = false;
+                    self.logins.cu = false;
+                    return HsmError::hsm(
+                        HsmCode::PinIncorrect,
+                        format!("{n} consecutive failed Partition SO logins: the partition is zeroised"),
+                    );
+                }
+                incorrect(n, PARTITION_SO_MAX_FAILURES, "zeroise the partition")
+            }
+            Role::CryptoOfficer | Role::CryptoUser => {
+                let Some(p) = self.state.partition.as_mut() else { return not_initialised(role) };
+                p.user_failures += 1;
+                let n = p.user_failures;
+                if n >= USER_MAX_FAILURES {
+                    p.users_locked = true;
+                    self.logins.co = false;
+                    self.logins.cu = false;
+                    return HsmError::hsm(
+                        HsmCode::PinLocked,
+                        format!("{n} consecutive failed CO/CU logins: CO and CU are locked out"),
+                    );
+                }
+                incorrect(n, USER_MAX_FAILURES, "lock CO and CU")
+            }
+            _ => {
+                self.state.auditor_failures += 1;
+                HsmError::hsm(HsmCode::PinIncorrect, "the keys or PINs presented are not this role's")
+            }
+        }
+    }
+
+    fn reset_failures(&mut self, role: Role) {
+        let counter = match role {
+            Role::HsmSo => Some(&mut self.state.so_failures),
+            Role::Auditor => Some(&mut self.state.auditor_failures),
+            Role::PartitionSo => self.state.partition.as_mut().map(|p| &mut p.so_failures),
+            Role::CryptoOfficer | Role::CryptoUser => self.state.partition.as_mut().map(|p| &mut p.user_failures),
+            _ => None,
+        };
+        if let Some(c) = counter.filter(|c| **c != 0) {
+            *c = 0;
+            self.dirty = true;
+        }
+    }
+
+    fn zeroise(&mut self) {
+        let keep = (self.state.rpv.take(), self.state.ped_ip.take(), self.state.ped_port.take());
+        self.state = HsmState { version: self.state.version, ..HsmState::default() };
+        (self.state.rpv, self.state.ped_ip, self.state.ped_port) = keep;
+        self.logins = Logins::default();
+        self.dirty = true;
+    }
+
+    fn commit(&mut self, op: &mut Operation) {
+        self.dirty = true;
+        let created = std::mem::take(&mut op.created);
+        let find = |role: Role| created.iter().find(|(r, _)| *r == role).map(|(_, rec)| rec.clone());
+        match &op.request {
+            Request::HsmInit { label } => {
+                self.zeroise();
+                self.state.label = Some(label.clone());
+                self.state.so = find(Role::HsmSo);
+                self.state.domain = find(Role::HsmDomain);
+            }
+            Request::PartitionInit { label } => {
+                self.state.partition = Some(PartitionState {
+                    label: label.clone(),
+                    so: find(Role::PartitionSo),
+                    domain: find(Role::PartitionDomain),
+                    ..PartitionState::default()
+                });
+                (self.logins.po, self.logins.co, self.logins.cu) = (false, false, false);
+            }
+            Request::Login(role) => match role {
+                RoleName::So => self.logins.so = true,
+                RoleName::Au => self.logins.au = true,
+                RoleName::Po => self.logins.po = true,
+                RoleName::Co => self.logins.co = true,
+                RoleName::Cu => self.logins.cu = true,
+            },
+            Request::RoleInit(role) | Request::ChangePw(role) => {
+                let record = find(role.role());
+                match role {
+                    RoleName::So => self.state.so = record,
+                    RoleName::Au => self.state.auditor = record,
+                    RoleName::Po | RoleName::Co | RoleName::Cu => {
+                        if let Some(p) = self.state.partition.as_mut() {
+                            match role {
+                                RoleName::Po => p.so = record,
+                                RoleName::Co => {
+                                    p.co = record;
+                                    // A new CO credential ends a lockout (the Partition SO re-initialised it).
+                                    p.users_locked = false;
+                                    p.user_failures = 0;
+                                }
+                                _ => p.cu = record,
+                            }
+                        }
+                    }
+                }
+            }
+            Request::VectorInit => {
+                self.state.rpv = self.ring.current().map(|e| RpvRecord {
+                    rpv: Zeroizing::new(hex::encode(e.rpv.expose())),
+                    cert: hex::encode(&e.cert_der),
+                    public_key: hex::encode(e.public_key.to_uncompressed()),
+                });
+            }
+        }
+    }
+}
+
+fn valid_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= ped_proto::command::MAX_SLOT_LEN
+        && label.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
+fn not_initialised(role: Role) -> HsmError {
+    HsmError::hsm(HsmCode::NotInitialized, format!("the {role:?} role is not initialised"))
+}
+
+fn keyset_record(id: &KeysetId, secret: &[u8], q: Quorum) -> KeysetRecord {
+    KeysetRecord {
+        keyset_id: hex::encode(id.as_bytes()),
+        verifier: hex::encode(Verifier::of(id, secret).as_bytes()),
+        m: q.m(),
+        n: q.n(),
+    }
+}
+
+/// Checks a reassembled secret (`None`: the splits did not reassemble, which is as
+/// wrong as a wrong secret) against a role's verifier.
+fn verify(record: &KeysetRecord, secret: Option<&[u8]>) -> bool {
+    let (Ok(id), Ok(verifier)) = (hex::decode(&record.keyset_id), hex::decode(&record.verifier)) else {
+        return false;
+    };
+    let (Ok(id), Ok(verifier)) = (<[u8; KEYSET_ID_LEN]>::try_from(id), <[u8; VERIFIER_LEN]>::try_from(verifier)) else {
+        return false;
+    };
+    secret.is_some_and(|s| Verifier::from_bytes(verifier).check(&KeysetId::from_bytes(id), s))
+}
+
+/// Unwraps each split (a failure there is the channel's, not the key holder's) and
+/// reassembles; `Ok(None)` when the splits do not make a secret.
+fn unwrap_and_reassemble(
+    splits: &[WrappedSplit],
+    session: &ChannelSession,
+) -> Result<Option<Zeroizing<Vec<u8>>>, HsmError> {
+    if splits.is_empty() {
+        return Err(HsmError::ped(ErrorCode::PedProtocolError));
+    }
+    let splits = splits
+        .iter()
+        .map(|w| Split::new(w.info, session.unwrap_csp(&w.wrapped)?).map_err(ped_proto::Error::from))
+        .collect::<Result<Vec<_>, ped_proto::Error>>()?;
+    Ok(quorum::reassemble(&splits).ok())
+}
+
+fn rpk_entry(record: &RpvRecord) -> Result<RpkEntry, HsmError> {
+    let corrupt = || HsmError::hsm(HsmCode::GeneralError, "the stored RPV is corrupt");
+    let rpv = Zeroizing::new(hex::decode(record.rpv.as_bytes()).map_err(|_| corrupt())?);
+    let mut bytes = Zeroizing::new([0u8; RPV_LEN]);
+    if rpv.len() != RPV_LEN {
+        return Err(corrupt());
+    }
+    bytes.copy_from_slice(&rpv);
+    let rpv = Rpv::from_bytes(*bytes);
+    let cert_der = hex::decode(&record.cert).map_err(|_| corrupt())?;
+    let public_key = hex::decode(&record.public_key).map_err(|_| corrupt())?;
+    let public_key = EcdhPublicKey::from_uncompressed(&public_key).map_err(|_| corrupt())?;
+    Ok(RpkEntry { rpv, cert_der, public_key })
+}

@@ -1,0 +1,415 @@
+//! `hsm-emu serve`: the HSM as a process. A control socket takes one lunacm-style
+//! command per connection (a JSON array of words) and streams back the lines
+//! lunacm would print, ending with `Command Result : …`.
+//!
+//! One lock guards the HSM and its PED link: a command that needs the PED holds it
+//! for the whole PED interaction, so a `ped connect` arriving meanwhile is refused
+//! rather than queued (a local PED operation in progress blocks a remote connect).
+//! While a remote link is up every command uses it and the local PED is ignored.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, TryLockError};
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use getrandom::SysRng;
+use ped_proto::ErrorCode;
+use ped_proto::command::PedReply;
+use ped_proto::frame::{self, Frame};
+use ped_proto::record::{ChannelSession, Opened};
+use ped_proto::secrets::{OneTimePassword, PasswordDigits};
+use rand_core::UnwrapErr;
+
+use crate::channel::{Auth, Handshake};
+use crate::error::{HsmCode, HsmError};
+use crate::hsm::{Hsm, Request, RoleName, Step};
+use crate::link::Link;
+use crate::state::Store;
+
+/// Default pedserver port.
+pub const DEFAULT_PED_PORT: u16 = 1503;
+
+/// How the server is set up.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The state directory.
+    pub state: PathBuf,
+    /// The serial given at manufacture (ignored once manufactured).
+    pub serial: String,
+    /// The control socket.
+    pub control: PathBuf,
+    /// The local PED's emulated USB endpoint, if one is plugged in.
+    pub local_ped: Option<PathBuf>,
+    /// pedclient's HSM link socket.
+    pub pedclient: Option<PathBuf>,
+    /// The PED-key action timeout (the PED's own is 200 s); the HSM waits this long,
+    /// plus [`ServeConfig::link_timeout`], for each PED reply.
+    pub key_timeout: Duration,
+    /// How long pedclient may take to report Connected, and the margin on PED replies.
+    pub link_timeout: Duration,
+    /// A fixed clock at start, Unix seconds (tests with certificates for an instant).
+    pub unix_time: Option<u64>,
+}
+
+struct Connected {
+    link: Link,
+    auth: Auth,
+    session: Option<ChannelSession>,
+    remote: Option<(String, u16, String)>,
+}
+
+struct Shared {
+    hsm: Hsm,
+    store: Store,
+    ped: Option<Connected>,
+}
+
+/// The running HSM.
+pub struct Server {
+    config: ServeConfig,
+    shared: Mutex<Shared>,
+    start: std::time::Instant,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("control", &self.config.control).finish_non_exhaustive()
+    }
+}
+
+type Out<'a> = &'a mut dyn FnMut(&str);
+
+impl Server {
+    /// Loads (or manufactures) the HSM.
+    pub fn new(config: ServeConfig) -> Result<Self, HsmError> {
+        let store = Store::open(&config.state).map_err(|e| HsmError::hsm(HsmCode::GeneralError, e.to_string()))?;
+        let now = config.unix_time.unwrap_or_else(wall_clock);
+        let hsm = Hsm::start(&store, &config.serial, &mut UnwrapErr(SysRng), now)?;
+        Ok(Server { config, shared: Mutex::new(Shared { hsm, store, ped: None }), start: std::time::Instant::now() })
+    }
+
+    /// Serves the control socket until the process ends.
+    pub fn run(self) -> std::io::Result<()> {
+        let _ = std::fs::remove_file(&self.config.control);
+        let listener = UnixListener::bind(&self.config.control)?;
+        let server = Arc::new(self);
+        for stream in listener.incoming() {
+            let stream = stream?;
+            let server = Arc::clone(&server);
+            thread::spawn(move || server.serve_one(stream));
+        }
+        Ok(())
+    }
+
+    fn serve_one(&self, stream: UnixStream) {
+        let mut line = String::new();
+        let Ok(writer) = stream.try_clone() else { return };
+        if BufReader::new(stream).read_line(&mut line).is_err() {
+            return;
+        }
+        let mut writer = writer;
+        let mut out = |text: &str| {
+            let _ = writeln!(writer, "{text}");
+        };
+        let result = match serde_json::from_str::<Vec<String>>(&line) {
+            Ok(words) => self.execute(&words, &mut out),
+            Err(_) => Err(HsmError::hsm(HsmCode::ArgumentsBad, "the control socket takes a JSON array of words")),
+        };
+        match result {
+            Ok(()) => out("Command Result : No Error"),
+            Err(e) => {
+                out(&e.detail);
+                out(&e.result_line());
+            }
+        }
+    }
+
+    /// Runs one lunacm command, printing through `out`.
+    pub fn execute(&self, words: &[String], out: Out<'_>) -> Result<(), HsmError> {
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let bad = |what: &str| HsmError::hsm(HsmCode::ArgumentsBad, what.to_owned());
+        match words.as_slice() {
+            ["ped", "connect", rest @ ..] => self.connect(rest, out),
+            ["ped", "disconnect"] => {
+                let mut shared = self.lock_now()?;
+                match shared.ped.take() {
+                    Some(ped) => {
+                        ped.link.disconnect();
+                        Ok(())
+                    }
+                    None => Err(bad("no Remote PED is connected")),
+                }
+            }
+            ["ped", "set", rest @ ..] => {
+                let opts = Options::parse(rest, &[])?;
+                let port = opts.port()?;
+                if opts.get("ip").is_none() && port.is_none() {
+                    return Err(bad("ped set takes -ip and/or -port"));
+                }
+                let mut shared = self.lock()?;
+                shared.hsm.set_ped_default(opts.get("ip").map(str::to_owned), port);
+                persist(&mut shared)
+            }
+            ["ped", "show"] => {
+                let shared = self.lock_now()?;
+                self.show(&shared, out);
+                Ok(())
+            }
+            ["ped", "vector", "init"] | ["ped", "vector"] => self.run_request(Request::VectorInit, out),
+            ["hsm", "init", rest @ ..] => {
+                let label = Options::parse(rest, &[])?.get("label").ok_or_else(|| bad("hsm init needs -label"))?.into();
+                self.run_request(Request::HsmInit { label }, out)
+            }
+            ["partition", "init", rest @ ..] => {
+                let opts = Options::parse(rest, &[])?;
+                let label = opts.get("label").ok_or_else(|| bad("partition init needs -label"))?.into();
+                self.run_request(Request::PartitionInit { label }, out)
+            }
+            ["role", verb @ ("login" | "init" | "changepw"), rest @ ..] => {
+                let opts = Options::parse(rest, &[])?;
+                let name = opts.get("name").ok_or_else(|| bad("the role command needs -name so|po|co|cu|au"))?;
+                let role = RoleName::parse(name).ok_or_else(|| bad("-name is one of so, po, co, cu, au"))?;
+                let request = match *verb {
+                    "login" => Request::Login(role),
+                    "init" => Request::RoleInit(role),
+                    _ => Request::ChangePw(role),
+                };
+                self.run_request(request, out)
+            }
+            _ => Err(bad(
+                "commands: ped connect|disconnect|set|show|vector init, hsm init, partition init, role login|init|changepw",
+            )),
+        }
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Shared>, HsmError> {
+        self.shared.lock().map_err(|_| HsmError::hsm(HsmCode::GeneralError, "the HSM state lock is poisoned"))
+    }
+
+    /// The lock without waiting: a PED operation in progress makes this command refuse.
+    fn lock_now(&self) -> Result<std::sync::MutexGuard<'_, Shared>, HsmError> {
+        match self.shared.try_lock() {
+            Ok(guard) => Ok(guard),
+            Err(TryLockError::WouldBlock) => Err(HsmError::hsm(
+                HsmCode::OperationActive,
+                "a PED operation is in progress; wait for it to finish and retry",
+            )),
+            Err(TryLockError::Poisoned(_)) => {
+                Err(HsmError::hsm(HsmCode::GeneralError, "the HSM state lock is poisoned"))
+            }
+        }
+    }
+
+    fn connect(&self, args: &[&str], out: Out<'_>) -> Result<(), HsmError> {
+        let opts = Options::parse(args, &["password"])?;
+        let mut shared = self.lock_now()?;
+        if shared.ped.as_ref().is_some_and(|p| p.remote.is_some()) {
+            return Err(HsmError::hsm(
+                HsmCode::OperationActive,
+                "a Remote PED is already connected; `ped disconnect` first",
+            ));
+        }
+        let pedclient = self.config.pedclient.clone().ok_or_else(|| {
+            HsmError::hsm(HsmCode::NotAllowed, "this HSM has no pedclient link (serve --pedclient socket:PATH)")
+        })?;
+        let host = opts.get("ip").map(str::to_owned).or_else(|| shared.hsm.state().ped_ip.clone()).unwrap_or_default();
+        let port = opts.port()?.or(shared.hsm.state().ped_port).unwrap_or(DEFAULT_PED_PORT);
+        let password = match opts.get("password") {
+            None => None,
+            Some("") => Some(PasswordDigits::generate(&mut UnwrapErr(SysRng))),
+            Some(digits) => Some(PasswordDigits::parse(digits).ok_or_else(|| {
+                HsmError::hsm(HsmCode::ArgumentsBad, "-password takes exactly 8 digits (or none, to generate them)")
+            })?),
+        };
+        let shown = password.as_ref().map(|d| String::from_utf8_lossy(d.expose()).into_owned());
+        let auth = Auth::remote(&shared.hsm, password.map(OneTimePassword::new))?;
+        let serial = shared.hsm.serial().to_owned();
+        let (link, firmware) = Link::pedclient(&pedclient, &serial, &host, port, self.config.link_timeout)?;
+        // A local channel is dropped: while remote is connected, local is ignored.
+        shared.ped = Some(Connected { link, auth, session: None, remote: Some((host, port, firmware)) });
+        if let Some(shown) = shown {
+            out(&format!("Please attend to the PED and enter following password: {shown}"));
+        }
+        Ok(())
+    }
+
+    fn show(&self, shared: &Shared, out: Out<'_>) {
+        let state = shared.hsm.state();
+        out(&format!("HSM serial: {}", shared.hsm.serial()));
+        out(&format!("HSM label: {}", state.label.as_deref().unwrap_or("(zeroised)")));
+        out(&format!("RPV initialized: {}", if shared.hsm.has_rpv() { "Yes" } else { "No" }));
+        match shared.ped.as_ref().and_then(|p| p.remote.as_ref()) {
+            Some((host, port, firmware)) => {
+                out(&format!("Remote PED: connected to {host}:{port}, PED firmware {firmware}"));
+            }
+            None => out(&format!(
+                "Local PED-USB: {}",
+                if self.config.local_ped.is_some() { "configured" } else { "not configured" }
+            )),
+        }
+        out(&format!(
+            "Default Remote PED: {}:{}",
+            state.ped_ip.as_deref().unwrap_or("(none)"),
+            state.ped_port.unwrap_or(DEFAULT_PED_PORT)
+        ));
+        out(&format!("HSM SO failed logins: {}", state.so_failures));
+        out(&format!("Up time: {} (secs)", self.start.elapsed().as_secs()));
+    }
+
+    fn run_request(&self, request: Request, out: Out<'_>) -> Result<(), HsmError> {
+        let mut guard = self.lock()?;
+        let shared = &mut *guard;
+        out("Please attend to the PED.");
+        let result = self
+            .with_channel(shared, |server, shared, session, link| server.drive(shared, request.clone(), session, link));
+        if result.is_err() {
+            shared.hsm.abort();
+        }
+        persist(shared)?;
+        result
+    }
+
+    /// Runs `f` over an established channel, plugging into the local PED or finishing
+    /// the remote handshake first. A link that fails is dropped.
+    fn with_channel(
+        &self,
+        shared: &mut Shared,
+        f: impl FnOnce(&Self, &mut Hsm, &mut ChannelSession, &mut Link) -> Result<(), HsmError>,
+    ) -> Result<(), HsmError> {
+        if shared.ped.is_none() {
+            let path = self.config.local_ped.as_ref().ok_or_else(|| HsmError::ped(ErrorCode::CkrPedUnplugged))?;
+            shared.ped = Some(Connected { link: Link::usb(path)?, auth: Auth::Local, session: None, remote: None });
+        }
+        let Some(ped) = shared.ped.as_mut() else { return Err(HsmError::ped(ErrorCode::CkrPedUnplugged)) };
+        let mut result = Ok(());
+        if ped.session.is_none() {
+            result = self.handshake(&shared.hsm, ped).map(|s| ped.session = Some(s));
+        }
+        if result.is_ok()
+            && let Some(session) = ped.session.as_mut()
+        {
+            result = f(self, &mut shared.hsm, session, &mut ped.link);
+        }
+        if let Err(e) = &result
+            && link_failure(e)
+        {
+            shared.ped = None;
+        }
+        result
+    }
+
+    fn handshake(&self, hsm: &Hsm, ped: &mut Connected) -> Result<ChannelSession, HsmError> {
+        let (pending, hello) = Handshake::start(hsm, &ped.auth, &mut UnwrapErr(SysRng))?;
+        ped.link.send(&hello)?;
+        let share = ped.link.recv(self.reply_timeout())?;
+        match pending.finish(&share, hsm, &mut ped.auth) {
+            Ok((session, finished)) => {
+                ped.link.send(&finished)?;
+                Ok(session)
+            }
+            Err(e) => {
+                let _ = ped.link.send(&frame::handshake_failed());
+                Err(e)
+            }
+        }
+    }
+
+    fn drive(
+        &self,
+        hsm: &mut Hsm,
+        request: Request,
+        session: &mut ChannelSession,
+        link: &mut Link,
+    ) -> Result<(), HsmError> {
+        let (mut op, first) = hsm.begin(request, session.kind())?;
+        link.send(&session.seal(&first.encode()?)?)?;
+        loop {
+            let frame = link.recv(self.reply_timeout())?;
+            let payload = match session.open(Frame::decode_exact(&frame).map_err(ped_proto::Error::from)?)? {
+                Opened::Data(payload) => payload,
+                Opened::Closed => return Err(HsmError::ped(ErrorCode::CkrPedUnplugged)),
+            };
+            let reply = PedReply::decode(&payload)?;
+            let now = self.config.unix_time.map_or_else(wall_clock, |t| t + self.start.elapsed().as_secs());
+            match hsm.on_reply(&mut op, reply, session, &mut UnwrapErr(SysRng), now)? {
+                Step::Send(command) => link.send(&session.seal(&command.encode()?)?)?,
+                Step::Wait(_) => {}
+                Step::Done => return Ok(()),
+            }
+        }
+    }
+
+    fn reply_timeout(&self) -> Duration {
+        self.config.key_timeout + self.config.link_timeout
+    }
+}
+
+/// Whether an error leaves the link unusable (the transport or the channel broke). A
+/// refused handshake (wrong password, wrong orange key) keeps the link: the next
+/// command sends a new hello.
+fn link_failure(e: &HsmError) -> bool {
+    matches!(
+        e.code,
+        crate::error::Code::Ped(
+            ErrorCode::CkrPedUnplugged
+                | ErrorCode::RcOperationTimedOut
+                | ErrorCode::RcSocketError
+                | ErrorCode::PedIntegrityError
+                | ErrorCode::PedProtocolError
+                | ErrorCode::PedSessionLimit
+                | ErrorCode::PedPasswordBurnt
+                | ErrorCode::PedVersionMismatch
+        )
+    )
+}
+
+fn persist(shared: &mut Shared) -> Result<(), HsmError> {
+    if shared.hsm.take_dirty() {
+        shared.store.save_state(shared.hsm.state()).map_err(|e| HsmError::hsm(HsmCode::GeneralError, e.to_string()))?;
+    }
+    Ok(())
+}
+
+fn wall_clock() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// lunacm's `-name value` options; `flags_with_optional_value` may stand alone.
+struct Options<'a>(Vec<(&'a str, &'a str)>);
+
+impl<'a> Options<'a> {
+    fn parse(args: &[&'a str], flags_with_optional_value: &[&str]) -> Result<Self, HsmError> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < args.len() {
+            let name = args[i]
+                .strip_prefix('-')
+                .map(|n| n.trim_start_matches('-'))
+                .ok_or_else(|| HsmError::hsm(HsmCode::ArgumentsBad, format!("unexpected `{}`", args[i])))?;
+            match args.get(i + 1) {
+                Some(value) if !value.starts_with('-') => {
+                    out.push((name, *value));
+                    i += 2;
+                }
+                _ if flags_with_optional_value.contains(&name) => {
+                    out.push((name, ""));
+                    i += 1;
+                }
+                _ => return Err(HsmError::hsm(HsmCode::ArgumentsBad, format!("-{name} needs a value"))),
+            }
+        }
+        Ok(Options(out))
+    }
+
+    fn get(&self, name: &str) -> Option<&'a str> {
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+
+    fn port(&self) -> Result<Option<u16>, HsmError> {
+        self.get("port")
+            .map(|p| p.parse().map_err(|_| HsmError::hsm(HsmCode::ArgumentsBad, "-port takes a number 1-65535")))
+            .transpose()
+    }
+}

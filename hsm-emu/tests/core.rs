@@ -1,0 +1,519 @@
+//! The HSM's logic against the real PED core, in-process: ped-firmware's own test rig
+//! is the PED and its key drawer; the key holders are closures that press the keys.
+
+#[path = "../../ped-firmware/tests/common/mod.rs"]
+mod common;
+
+use common::{NOW, Rig, one_frame, present};
+use hsm_emu::channel::{Auth, Handshake};
+use hsm_emu::state::Store;
+use hsm_emu::{Code, Hsm, HsmCode, HsmError, Request, RoleName, Step};
+use ped_firmware::io::Button;
+use ped_proto::ErrorCode;
+use ped_proto::command::{HsmCommand, Notice, PedReply, Role};
+use ped_proto::frame::Frame;
+use ped_proto::handshake::ChannelKind;
+use ped_proto::pedkey::{KeyColour, PedKeyPayload};
+use ped_proto::record::{ChannelSession, Opened};
+use ped_proto::secrets::{OneTimePassword, PasswordDigits};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+/// The HSM, its state directory, the PED and the open channel.
+struct Bench {
+    hsm: Hsm,
+    store: Store,
+    rig: Rig,
+    session: Option<ChannelSession>,
+    rng: ChaCha20Rng,
+    dir: tempfile::TempDir,
+}
+
+impl Bench {
+    fn new() -> Bench {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("hsm")).unwrap();
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let hsm = Hsm::start(&store, "150001", &mut rng, NOW).unwrap();
+        let rig = Rig::new(hsm.root_der().to_vec());
+        Bench { hsm, store, rig, session: None, rng, dir }
+    }
+
+    /// Opens a channel of `auth`, with `holder` acting on the PED after the hello.
+    fn connect(&mut self, auth: &mut Auth, holder: impl FnOnce(&mut Rig)) -> Result<(), HsmError> {
+        let (pending, hello) = Handshake::start(&self.hsm, auth, &mut self.rng)?;
+        self.rig.host(hello);
+        holder(&mut self.rig);
+        let share = one_frame(&mut self.rig);
+        match pending.finish(&share, &self.hsm, auth) {
+            Ok((session, finished)) => {
+                self.rig.host(finished);
+                assert!(self.rig.take_sent().is_empty());
+                self.session = Some(session);
+                Ok(())
+            }
+            Err(e) => {
+                self.rig.host(ped_proto::frame::handshake_failed());
+                self.rig.take_sent();
+                Err(e)
+            }
+        }
+    }
+
+    fn connect_local(&mut self) {
+        self.connect(&mut Auth::Local, |_| {}).unwrap();
+    }
+
+    /// Runs `request`; after each command reaches the PED, `holder` plays the key holders.
+    fn run(
+        &mut self,
+        request: Request,
+        mut holder: impl FnMut(&mut Rig, &HsmCommand),
+    ) -> (Result<(), HsmError>, Vec<Notice>) {
+        let kind = self.session.as_ref().unwrap().kind();
+        let mut notices = Vec::new();
+        let (mut op, first) = match self.hsm.begin(request, kind) {
+            Ok(started) => started,
+            Err(e) => return (Err(e), notices),
+        };
+        let mut next = Some(first);
+        loop {
+            if let Some(command) = next.take() {
+                let session = self.session.as_mut().unwrap();
+                self.rig.host(session.seal(&command.encode().unwrap()).unwrap());
+                holder(&mut self.rig, &command);
+            }
+            let sent = self.rig.take_sent();
+            assert!(!sent.is_empty(), "the PED answered nothing");
+            for frame in sent {
+                let session = self.session.as_mut().unwrap();
+                let Opened::Data(payload) = session.open(Frame::decode_exact(&frame).unwrap()).unwrap() else {
+                    panic!("closed")
+                };
+                let reply = PedReply::decode(&payload).unwrap();
+                let step = self.hsm.on_reply(&mut op, reply, self.session.as_ref().unwrap(), &mut self.rng, NOW);
+                self.persist();
+                match step {
+                    Ok(Step::Send(command)) => next = Some(command),
+                    Ok(Step::Wait(notice)) => notices.push(notice),
+                    Ok(Step::Done) => return (Ok(()), notices),
+                    Err(e) => return (Err(e), notices),
+                }
+            }
+        }
+    }
+
+    fn persist(&mut self) {
+        if self.hsm.take_dirty() {
+            self.store.save_state(self.hsm.state()).unwrap();
+        }
+    }
+
+    fn blank_keys(&mut self, n: usize) -> Vec<usize> {
+        (0..n).map(|_| self.rig.add_key(None)).collect()
+    }
+
+    fn so_failures(&self) -> u32 {
+        self.hsm.state().so_failures
+    }
+}
+
+/// Stage 3 on a blank key: insert, Enter, YES to overwrite, the PIN twice.
+fn write_blank(rig: &mut Rig, key: usize, pin: &str) {
+    rig.insert(key);
+    rig.enter();
+    rig.press(Button::Yes);
+    for _ in 0..2 {
+        rig.digits(pin);
+        rig.enter();
+    }
+}
+
+/// Key holders creating new keysets M of N, one set with `pins` and, if `duplicates`
+/// has PINs, a duplicate set; `keys(role)` says which blank keys to use.
+fn creator<'a>(
+    m: u8,
+    n: u8,
+    pins: &'a [&'a str],
+    duplicates: &'a [&'a str],
+    keys: impl Fn(Role) -> Vec<usize> + 'a,
+) -> impl FnMut(&mut Rig, &HsmCommand) + 'a {
+    move |rig, command| match command {
+        HsmCommand::CreateKeyset { offer_reuse, .. } => {
+            if *offer_reuse {
+                rig.press(Button::No);
+            }
+            rig.digits(&m.to_string());
+            rig.enter();
+            rig.digits(&n.to_string());
+            rig.enter();
+        }
+        HsmCommand::WriteSplits { prompt, .. } => {
+            let keys = keys(prompt.role);
+            for (i, pin) in pins.iter().enumerate() {
+                write_blank(rig, keys[i], pin);
+            }
+            if duplicates.is_empty() {
+                rig.press(Button::No);
+            } else {
+                rig.press(Button::Yes);
+                for (i, pin) in duplicates.iter().enumerate() {
+                    write_blank(rig, keys[pins.len() + i], pin);
+                }
+                rig.press(Button::No);
+            }
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Key holders presenting `keys` with their PINs to one ReadKeyset.
+fn reader(keys: Vec<(usize, Option<&str>)>) -> impl FnMut(&mut Rig, &HsmCommand) + '_ {
+    move |rig, command| {
+        assert!(matches!(command, HsmCommand::ReadKeyset { .. }), "unexpected {command:?}");
+        for (key, pin) in &keys {
+            present(rig, *key, *pin);
+        }
+    }
+}
+
+/// The key holder types the one-time password, first dismissing a failed try's notice.
+fn type_password(rig: &mut Rig, password: &str) {
+    if !rig.lines().iter().any(|l| l.contains("Password")) {
+        rig.enter();
+    }
+    rig.digits(password);
+    rig.enter();
+}
+
+const BLUE_PINS: [&str; 5] = ["1111", "2222", "", "4444", "5555"];
+const DUP_PINS: [&str; 5] = ["9111", "", "9333", "9444", "9555"];
+
+/// `hsm init` with blue and red 3-of-5 keysets with PINs and a duplicate set.
+fn initialised() -> (Bench, Vec<usize>, Vec<usize>) {
+    let mut b = Bench::new();
+    b.connect_local();
+    let blue = b.blank_keys(10);
+    let red = b.blank_keys(10);
+    let (blue2, red2) = (blue.clone(), red.clone());
+    let keys = move |role| if role == Role::HsmSo { blue2.clone() } else { red2.clone() };
+    let (result, _) = b.run(Request::HsmInit { label: "lab".into() }, creator(3, 5, &BLUE_PINS, &DUP_PINS, keys));
+    result.unwrap();
+    (b, blue, red)
+}
+
+fn pin(i: usize) -> Option<&'static str> {
+    let p = if i < 5 { BLUE_PINS[i] } else { DUP_PINS[i - 5] };
+    (!p.is_empty()).then_some(p)
+}
+
+#[test]
+fn hsm_init_writes_3_of_5_keysets_with_a_duplicate_set_and_a_quorum_logs_in() {
+    let (mut b, blue, red) = initialised();
+    let payloads: Vec<PedKeyPayload> = blue
+        .iter()
+        .chain(&red)
+        .map(|&k| PedKeyPayload::decode(b.rig.keys[k].content.as_ref().unwrap()).unwrap())
+        .collect();
+    assert!(payloads[..10].iter().all(|p| p.colour == KeyColour::Blue && p.split.quorum().m() == 3));
+    assert!(payloads[10..].iter().all(|p| p.colour == KeyColour::Red));
+    assert!(b.hsm.state().so.is_some() && b.hsm.state().domain.is_some());
+    assert!(!b.hsm.is_zeroised());
+
+    // A quorum from both sets: a duplicate (index 2, own PIN-less), originals 3 and 5.
+    let (result, notices) =
+        b.run(Request::Login(RoleName::So), reader(vec![(blue[6], pin(6)), (blue[2], pin(2)), (blue[4], pin(4))]));
+    result.unwrap();
+    assert!(notices.is_empty());
+    assert!(b.hsm.is_logged_in(RoleName::So));
+}
+
+#[test]
+fn a_wrong_pin_fails_only_after_the_quorum_and_three_failures_zeroise() {
+    let (mut b, blue, _) = initialised();
+    for attempt in 1..=3u32 {
+        let mut holder = |rig: &mut Rig, command: &HsmCommand| {
+            assert!(matches!(command, HsmCommand::ReadKeyset { .. }));
+            present(rig, blue[0], Some("1111"));
+            present(rig, blue[1], Some("2222"));
+            // Nothing is counted before the whole quorum is in.
+            present(rig, blue[3], Some("4445"));
+        };
+        assert_eq!(b.so_failures(), attempt - 1);
+        let (result, _) = b.run(Request::Login(RoleName::So), &mut holder);
+        let e = result.unwrap_err();
+        assert_eq!(e.code, Code::Hsm(HsmCode::PinIncorrect), "{e}");
+        if attempt < 3 {
+            assert_eq!(b.so_failures(), attempt);
+            assert_eq!(b.store.load_state().unwrap().so_failures, attempt, "the counter is on disk before the reply");
+        }
+    }
+    assert!(b.hsm.is_zeroised(), "three consecutive failures zeroise the HSM");
+    assert!(b.hsm.state().so.is_none() && b.hsm.state().domain.is_none());
+    assert!(b.store.load_state().unwrap().label.is_none());
+    let (result, _) = b.run(Request::Login(RoleName::So), |_, _| panic!("no PED command on a zeroised HSM"));
+    assert_eq!(result.unwrap_err().code, Code::Hsm(HsmCode::NotInitialized));
+}
+
+#[test]
+fn a_wrong_colour_or_a_cancel_is_not_counted_and_a_success_resets_the_counter() {
+    let (mut b, blue, red) = initialised();
+    let (result, notices) = b.run(Request::Login(RoleName::So), |rig, _| {
+        present(rig, red[0], None);
+        rig.enter(); // dismisses "Wrong PED Key."
+        for (k, &key) in blue.iter().enumerate().take(3) {
+            present(rig, key, pin(k));
+        }
+    });
+    result.unwrap();
+    assert_eq!(notices, [Notice::WrongColour]);
+    assert_eq!(b.so_failures(), 0);
+
+    // One real failure, then a cancelled attempt (not counted), then a success.
+    let (result, _) =
+        b.run(Request::Login(RoleName::So), reader(vec![(blue[0], Some("1112")), (blue[1], pin(1)), (blue[2], None)]));
+    assert_eq!(result.unwrap_err().code, Code::Hsm(HsmCode::PinIncorrect));
+    assert_eq!(b.so_failures(), 1);
+    let (result, _) = b.run(Request::Login(RoleName::So), |rig, _| {
+        present(rig, blue[0], pin(0));
+        rig.event(ped_firmware::io::Event::ClearHeld);
+    });
+    assert_eq!(result.unwrap_err().code, Code::Ped(ErrorCode::CkrCancel));
+    assert_eq!(b.so_failures(), 1);
+    let (result, _) =
+        b.run(Request::Login(RoleName::So), reader(vec![(blue[3], pin(3)), (blue[4], pin(4)), (blue[0], pin(0))]));
+    result.unwrap();
+    assert_eq!(b.so_failures(), 0);
+}
+
+#[test]
+fn a_keyset_is_reused_at_init_and_changepw_presents_the_old_keyset_first() {
+    let (mut b, blue, _) = initialised();
+    let so = b.hsm.state().so.clone().unwrap();
+    b.run(Request::Login(RoleName::So), reader(vec![(blue[0], pin(0)), (blue[1], pin(1)), (blue[2], pin(2))]))
+        .0
+        .unwrap();
+
+    // Re-initialise the HSM reusing the blue keyset; the red one is new, 1 of 1.
+    let red = b.blank_keys(1);
+    let mut holder = |rig: &mut Rig, command: &HsmCommand| match command {
+        HsmCommand::CreateKeyset { prompt, .. } if prompt.role == Role::HsmSo => {
+            rig.press(Button::Yes);
+            for k in [3, 4, 0] {
+                present(rig, blue[k], pin(k));
+            }
+            rig.press(Button::No); // no duplicate of the reused keyset
+        }
+        HsmCommand::CreateKeyset { .. } => {
+            rig.press(Button::No);
+            rig.digits("1");
+            rig.enter();
+            rig.digits("1");
+            rig.enter();
+        }
+        HsmCommand::WriteSplits { .. } => {
+            write_blank(rig, red[0], "");
+            rig.press(Button::No);
+        }
+        other => panic!("unexpected {other:?}"),
+    };
+    b.run(Request::HsmInit { label: "again".into() }, &mut holder).0.unwrap();
+    assert_eq!(b.hsm.state().so.as_ref(), Some(&so), "the same secret and keyset id");
+    assert!(!b.hsm.is_logged_in(RoleName::So), "init logs everyone out");
+
+    // changepw: the old keyset (READING), then a new 1-of-1 with a PIN.
+    b.run(Request::Login(RoleName::So), reader(vec![(blue[0], pin(0)), (blue[1], pin(1)), (blue[2], pin(2))]))
+        .0
+        .unwrap();
+    let new = b.blank_keys(1);
+    let mut seen = Vec::new();
+    let mut holder = |rig: &mut Rig, command: &HsmCommand| {
+        seen.push(command.clone());
+        match command {
+            HsmCommand::ReadKeyset { prompt } => {
+                assert_eq!(prompt.activity, ped_proto::command::Activity::Reading);
+                for k in [0, 1, 2] {
+                    present(rig, blue[k], pin(k));
+                }
+            }
+            HsmCommand::CreateKeyset { .. } => {
+                rig.press(Button::No);
+                rig.digits("1");
+                rig.enter();
+                rig.digits("1");
+                rig.enter();
+            }
+            HsmCommand::WriteSplits { .. } => {
+                write_blank(rig, new[0], "8642");
+                rig.press(Button::No);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    b.run(Request::ChangePw(RoleName::So), &mut holder).0.unwrap();
+    assert!(matches!(seen[0], HsmCommand::ReadKeyset { .. }));
+    assert_ne!(b.hsm.state().so.as_ref(), Some(&so));
+    b.run(Request::Login(RoleName::So), reader(vec![(new[0], Some("8642"))])).0.unwrap();
+}
+
+#[test]
+fn partition_roles_and_their_rules() {
+    let (mut b, blue, _) = initialised();
+    b.run(Request::Login(RoleName::So), reader(vec![(blue[0], pin(0)), (blue[1], pin(1)), (blue[2], pin(2))]))
+        .0
+        .unwrap();
+    let keys = b.blank_keys(3);
+    let k2 = keys.clone();
+    let ks = move |role| if role == Role::PartitionSo { vec![k2[0]] } else { vec![k2[1]] };
+    b.run(Request::PartitionInit { label: "part1".into() }, creator(1, 1, &["1357"], &[], ks)).0.unwrap();
+    b.run(Request::Login(RoleName::Po), reader(vec![(keys[0], Some("1357"))])).0.unwrap();
+    let co = keys[2];
+    b.run(Request::RoleInit(RoleName::Co), creator(1, 1, &[""], &[], move |_| vec![co])).0.unwrap();
+
+    // Ten wrong CO logins (a PIN on a PIN-less key is never asked; use a blue key's
+    // black twin: a freshly made wrong black key).
+    let wrong = b.blank_keys(1)[0];
+    let (result, _) = b.run(Request::RoleInit(RoleName::Cu), creator(1, 1, &[""], &[], move |_| vec![wrong]));
+    assert_eq!(result.unwrap_err().code, Code::Hsm(HsmCode::UserNotLoggedIn), "CU is made by the CO");
+    b.run(Request::Login(RoleName::Co), reader(vec![(co, None)])).0.unwrap();
+    b.run(Request::RoleInit(RoleName::Cu), creator(1, 1, &[""], &[], move |_| vec![wrong])).0.unwrap();
+    for i in 1..=10u32 {
+        let (result, _) = b.run(Request::Login(RoleName::Co), reader(vec![(wrong, None)]));
+        let e = result.unwrap_err();
+        assert_eq!(b.hsm.state().partition.as_ref().unwrap().user_failures, i);
+        if i == 10 {
+            assert_eq!(e.code, Code::Hsm(HsmCode::PinLocked));
+        }
+    }
+    let (result, _) = b.run(Request::Login(RoleName::Cu), |_, _| panic!("a locked role asks nothing"));
+    assert_eq!(result.unwrap_err().code, Code::Hsm(HsmCode::PinLocked));
+
+    // Ten wrong Partition SO logins zeroise the partition.
+    for _ in 0..10 {
+        b.run(Request::Login(RoleName::Po), reader(vec![(keys[0], Some("1358"))])).0.unwrap_err();
+    }
+    assert!(b.hsm.state().partition.is_none());
+    assert!(!b.hsm.is_zeroised(), "the HSM itself stays");
+}
+
+#[test]
+fn rpv_init_locally_then_remotely_over_rpv_and_rotation() {
+    let mut b = Bench::new();
+    b.connect_local();
+    let orange = b.blank_keys(2);
+    let o = orange.clone();
+    b.run(Request::VectorInit, creator(1, 1, &["2468"], &[""], move |_| o.clone())).0.unwrap();
+    assert!(b.hsm.has_rpv());
+    let old_cert = b.hsm.rpks()[0].cert_der.clone();
+
+    // A Remote PED over the RPV: a fresh PED asks for the orange key.
+    let keys = std::mem::take(&mut b.rig.keys);
+    b.rig = Rig::new(b.hsm.root_der().to_vec());
+    b.rig.keys = keys;
+    let mut auth = Auth::remote(&b.hsm, None).unwrap();
+    b.connect(&mut auth, |rig| present(rig, orange[1], None)).unwrap();
+    assert_eq!(b.session.as_ref().unwrap().kind(), ChannelKind::RemoteRpv);
+
+    // Rotation on the zeroised HSM over the remote channel: the old RPV stays in force
+    // while the new keys are written.
+    let new = b.blank_keys(1);
+    let n2 = new.clone();
+    b.run(Request::VectorInit, creator(1, 1, &[""], &[], move |_| n2.clone())).0.unwrap();
+    assert_ne!(b.hsm.rpks()[0].cert_der, old_cert, "the new RPV is in force once written");
+    assert_eq!(b.hsm.rpks().len(), 1, "the old one is gone");
+    assert!(b.store.load_state().unwrap().rpv.is_some());
+
+    // The old orange key no longer opens a channel; the new one does.
+    let keys = std::mem::take(&mut b.rig.keys);
+    b.rig = Rig::new(b.hsm.root_der().to_vec());
+    b.rig.keys = keys;
+    let e = b.connect(&mut Auth::Rpv, |rig| present(rig, orange[0], Some("2468"))).unwrap_err();
+    assert_eq!(e.code, Code::Ped(ErrorCode::PedAuthFailed));
+    let keys = std::mem::take(&mut b.rig.keys);
+    b.rig = Rig::new(b.hsm.root_der().to_vec());
+    b.rig.keys = keys;
+    b.connect(&mut Auth::Rpv, |rig| present(rig, new[0], None)).unwrap();
+}
+
+#[test]
+fn an_interrupted_rotation_keeps_the_old_rpv() {
+    let mut b = Bench::new();
+    b.connect_local();
+    let orange = b.blank_keys(1);
+    let o = orange.clone();
+    b.run(Request::VectorInit, creator(1, 1, &[""], &[], move |_| o.clone())).0.unwrap();
+    let old = b.hsm.rpks()[0].cert_der.clone();
+    let (result, _) = b.run(Request::VectorInit, |rig, command| match command {
+        HsmCommand::CreateKeyset { .. } => {
+            rig.digits("1");
+            rig.enter();
+            rig.digits("1");
+            rig.enter();
+        }
+        _ => rig.event(ped_firmware::io::Event::ClearHeld),
+    });
+    assert_eq!(result.unwrap_err().code, Code::Ped(ErrorCode::CkrCancel));
+    assert_eq!(b.hsm.rpks()[0].cert_der, old);
+}
+
+#[test]
+fn remote_rpv_init_with_a_one_time_password_and_three_wrong_tries_burn_it() {
+    let mut b = Bench::new();
+    assert!(Auth::remote(&b.hsm, None).is_err(), "no RPV yet: a password is needed");
+    let digits = PasswordDigits::parse("18246843").unwrap();
+    let mut auth = Auth::remote(&b.hsm, Some(OneTimePassword::new(digits))).unwrap();
+    for _ in 0..2 {
+        let e = b.connect(&mut auth, |rig| type_password(rig, "11111111")).unwrap_err();
+        assert_eq!(e.code, Code::Ped(ErrorCode::PedAuthFailed));
+    }
+    b.connect(&mut auth, |rig| type_password(rig, "18246843")).unwrap();
+    // Only RPV initialisation goes over this channel.
+    let (result, _) = b.run(Request::Login(RoleName::So), |_, _| panic!("refused before the PED"));
+    assert_eq!(result.unwrap_err().code, Code::Hsm(HsmCode::NotAllowed));
+    let orange = b.blank_keys(1);
+    b.run(Request::VectorInit, creator(1, 1, &[""], &[], move |_| orange.clone())).0.unwrap();
+    assert!(b.hsm.has_rpv());
+
+    // A spent password opens nothing more; three wrong tries burn another.
+    let e = Handshake::start(&b.hsm, &auth, &mut b.rng).unwrap_err();
+    assert_eq!(e.code, Code::Ped(ErrorCode::PedPasswordBurnt));
+    let mut b = Bench::new();
+    let mut auth = Auth::Password(OneTimePassword::new(PasswordDigits::parse("55555555").unwrap()));
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        codes.push(b.connect(&mut auth, |rig| type_password(rig, "12345678")).unwrap_err().code);
+    }
+    assert_eq!(codes.last(), Some(&Code::Ped(ErrorCode::PedPasswordBurnt)));
+    assert!(Handshake::start(&b.hsm, &auth, &mut b.rng).is_err());
+}
+
+#[test]
+fn state_survives_a_restart_with_a_fresh_static_key() {
+    let (mut b, blue, _) = initialised();
+    let first_static = b.hsm.identity().chain[0].clone();
+    let root = b.hsm.root_der().to_vec();
+    let state_dir = b.store.dir().to_path_buf();
+    b.hsm = Hsm::start(&Store::open(&state_dir).unwrap(), "ignored", &mut b.rng, NOW).unwrap();
+    assert_eq!(b.hsm.serial(), "150001");
+    assert_eq!(b.hsm.root_der(), root);
+    assert_ne!(b.hsm.identity().chain[0], first_static, "a fresh static key at every start");
+    assert!(!b.hsm.is_logged_in(RoleName::So), "logins do not survive a restart");
+    assert!(std::fs::read(state_dir.join("root.der")).unwrap() == root);
+    b.rig = {
+        let keys = std::mem::take(&mut b.rig.keys);
+        let mut rig = Rig::new(root);
+        rig.keys = keys;
+        rig
+    };
+    b.connect_local();
+    b.run(Request::Login(RoleName::So), reader(vec![(blue[0], pin(0)), (blue[1], pin(1)), (blue[2], pin(2))]))
+        .0
+        .unwrap();
+    let leftovers: Vec<_> = std::fs::read_dir(&state_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+    drop(b.dir);
+}

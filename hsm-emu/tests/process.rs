@@ -1,0 +1,222 @@
+//! `hsm-emu serve` and its CLI as processes, against a ped-sim process over Local
+//! PED-USB; the key holders are scripted through ped-sim's control socket.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ikey_emu::{KeySerial, KeyStore, NewKey};
+
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A workspace binary beside this test's own: target/<profile>/deps/<test> →
+/// target/<profile>/<name>. `cargo test --workspace` builds ped-sim.
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().and_then(Path::parent).unwrap().join(name);
+    assert!(path.exists(), "{} is not built; run `cargo build --workspace` first", path.display());
+    path
+}
+
+/// A child process killed when the test ends.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for(path: &Path) {
+    let deadline = Instant::now() + PATIENCE;
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// ped-sim's control socket: one line, one JSON reply.
+struct Control {
+    stream: UnixStream,
+    replies: BufReader<UnixStream>,
+}
+
+impl Control {
+    fn connect(path: &Path) -> Control {
+        wait_for(path);
+        let stream = UnixStream::connect(path).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        Control { replies: BufReader::new(stream.try_clone().unwrap()), stream }
+    }
+
+    fn run(&mut self, line: &str) {
+        writeln!(self.stream, "{line}").unwrap();
+        let mut reply = String::new();
+        self.replies.read_line(&mut reply).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&reply).unwrap();
+        assert_eq!(value["ok"], true, "`{line}`: {reply}");
+    }
+
+    fn script(&mut self, lines: &[&str]) {
+        for line in lines {
+            self.run(line);
+        }
+    }
+}
+
+struct Rig {
+    dir: tempfile::TempDir,
+    _hsm: Proc,
+    sim: Option<Proc>,
+}
+
+impl Rig {
+    fn start() -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let hsm = Command::new(binary("hsm-emu"))
+            .args(["serve", "--state"])
+            .arg(d.join("hsm"))
+            .arg("--control")
+            .arg(format!("socket:{}", d.join("hsm.sock").display()))
+            .arg("--local-ped")
+            .arg(format!("socket:{}", d.join("ped.sock").display()))
+            .args(["--key-timeout", "30", "--link-timeout", "10"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let hsm = Proc(hsm);
+        wait_for(&d.join("hsm.sock"));
+        let store = KeyStore::open(d.join("keys")).unwrap();
+        for serial in [1001, 1002] {
+            store.create(NewKey { serial: Some(KeySerial(serial)), ..NewKey::default() }).unwrap();
+        }
+        let sim = Command::new(binary("ped-sim"))
+            .arg("--trusted-root")
+            .arg(d.join("hsm/root.der"))
+            .arg("--keys")
+            .arg(d.join("keys"))
+            .arg("--usb")
+            .arg(format!("socket:{}", d.join("ped.sock").display()))
+            .arg("--control")
+            .arg(format!("socket:{}", d.join("pedctl.sock").display()))
+            .args(["--headless", "--json"])
+            .arg(d.join("screens.jsonl"))
+            .args(["--pin-iterations", "16"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let sim = Proc(sim);
+        wait_for(&d.join("ped.sock"));
+        Rig { dir, _hsm: hsm, sim: Some(sim) }
+    }
+
+    /// Starts a CLI command; its output is collected by the returned thread.
+    fn cli(&self, words: &[&str]) -> thread::JoinHandle<Output> {
+        let mut command = Command::new(binary("hsm-emu"));
+        command.arg("--control").arg(format!("socket:{}", self.dir.path().join("hsm.sock").display())).args(words);
+        thread::spawn(move || command.output().unwrap())
+    }
+
+    fn ped(&self) -> Control {
+        Control::connect(&self.dir.path().join("pedctl.sock"))
+    }
+}
+
+fn text(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn hsm_init_and_login_over_local_ped_usb_then_unplugged() {
+    let rig = Rig::start();
+    let mut ped = rig.ped();
+
+    let init = rig.cli(&["hsm", "init", "-label", "lab"]);
+    for colour in ["(BLUE)", "(RED)"] {
+        ped.script(&[
+            "wait-screen \"reuse an existing\" 60",
+            "press no",
+            "type 1",
+            "press enter",
+            "type 1",
+            "press enter",
+            &format!("wait-screen \"{colour}\" 30"),
+            if colour == "(BLUE)" { "insert 0000001001" } else { "insert 0000001002" },
+            "press enter",
+            "wait-screen Overwrite",
+            "press yes",
+            "wait-screen \"Enter new PED PIN\"",
+            "type 4321",
+            "press enter",
+            "type 4321",
+            "press enter",
+            "wait-screen duplicating",
+            "press no",
+        ]);
+    }
+    let out = init.join().unwrap();
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    assert!(printed.starts_with("Please attend to the PED.\n"), "{printed}");
+    assert!(printed.ends_with("Command Result : No Error\n"), "{printed}");
+
+    let login = rig.cli(&["role", "login", "-name", "so"]);
+    ped.script(&[
+        "wait-screen \"SO LOGIN...\" 60",
+        "insert 0000001001",
+        "press enter",
+        "wait-screen \"Enter PED PIN\"",
+        "type 4321",
+        "press enter",
+    ]);
+    let out = login.join().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+
+    let show = rig.cli(&["ped", "show"]).join().unwrap();
+    assert!(text(&show).contains("HSM label: lab"), "{}", text(&show));
+
+    // A wrong PIN: counted once the quorum (1 of 1) is in.
+    let login = rig.cli(&["role", "login", "-name", "so"]);
+    ped.script(&[
+        "wait-screen \"SO LOGIN...\" 60",
+        "remove",
+        "insert 0000001001",
+        "press enter",
+        "wait-screen \"Enter PED PIN\"",
+        "type 4322",
+        "press enter",
+    ]);
+    let out = login.join().unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).ends_with("Command Result : 0x000000a0 (CKR_PIN_INCORRECT)\n"), "{}", text(&out));
+    let state = std::fs::read_to_string(rig.dir.path().join("hsm/hsm.json")).unwrap();
+    assert!(state.contains("\"so_failures\": 1"), "{state}");
+
+    // The PED unplugged: the command fails with CKR_PED_UNPLUGGED, state unchanged.
+    let mut rig = rig;
+    drop(ped);
+    drop(rig.sim.take());
+    let out = rig.cli(&["role", "login", "-name", "so"]).join().unwrap();
+    assert!(text(&out).ends_with("Command Result : 0x8000002e (CKR_PED_UNPLUGGED)\n"), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(rig.dir.path().join("hsm/hsm.json")).unwrap(), state);
+}
+
+#[test]
+fn bad_commands_and_a_missing_pedclient_say_what_to_do() {
+    let rig = Rig::start();
+    let out = rig.cli(&["role", "login", "-name", "xx"]).join().unwrap();
+    assert!(text(&out).contains("CKR_ARGUMENTS_BAD"), "{}", text(&out));
+    let out = rig.cli(&["ped", "connect", "-ip", "127.0.0.1", "-port", "1503"]).join().unwrap();
+    assert!(text(&out).contains("no pedclient link"), "{}", text(&out));
+    let out = rig.cli(&["role", "login", "-name", "so"]).join().unwrap();
+    assert!(text(&out).contains("CKR_USER_PIN_NOT_INITIALIZED"), "{}", text(&out));
+    let out = rig.cli(&["ped", "set", "-ip", "10.0.0.1", "-port", "1600"]).join().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let out = rig.cli(&["ped", "show"]).join().unwrap();
+    assert!(text(&out).contains("Default Remote PED: 10.0.0.1:1600"), "{}", text(&out));
+}
