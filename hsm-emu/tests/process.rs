@@ -9,6 +9,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ikey_emu::{KeySerial, KeyStore, NewKey};
+use ped_proto::ErrorCode;
+use ped_proto::frame::{Frame, FrameType};
+use ped_proto::hsm_link::HsmLinkMessage;
 
 const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -85,6 +88,8 @@ impl Rig {
             .arg(format!("socket:{}", d.join("hsm.sock").display()))
             .arg("--local-ped")
             .arg(format!("socket:{}", d.join("ped.sock").display()))
+            .arg("--pedclient")
+            .arg(format!("socket:{}", d.join("pedclient.sock").display()))
             .args(["--key-timeout", "30", "--link-timeout", "10"])
             .stdout(Stdio::null())
             .spawn()
@@ -207,16 +212,76 @@ fn hsm_init_and_login_over_local_ped_usb_then_unplugged() {
 }
 
 #[test]
-fn bad_commands_and_a_missing_pedclient_say_what_to_do() {
+fn bad_commands_and_a_connect_without_rpv_say_what_to_do() {
     let rig = Rig::start();
     let out = rig.cli(&["role", "login", "-name", "xx"]).join().unwrap();
     assert!(text(&out).contains("CKR_ARGUMENTS_BAD"), "{}", text(&out));
     let out = rig.cli(&["ped", "connect", "-ip", "127.0.0.1", "-port", "1503"]).join().unwrap();
-    assert!(text(&out).contains("no pedclient link"), "{}", text(&out));
+    assert!(text(&out).contains("the RPV is not initialised"), "{}", text(&out));
     let out = rig.cli(&["role", "login", "-name", "so"]).join().unwrap();
     assert!(text(&out).contains("CKR_USER_PIN_NOT_INITIALIZED"), "{}", text(&out));
     let out = rig.cli(&["ped", "set", "-ip", "10.0.0.1", "-port", "1600"]).join().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let out = rig.cli(&["ped", "show"]).join().unwrap();
     assert!(text(&out).contains("Default Remote PED: 10.0.0.1:1600"), "{}", text(&out));
+}
+
+/// Reads one whole frame from a pedclient-side stream.
+fn read_frame(stream: &mut UnixStream) -> Vec<u8> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some((_, used)) = Frame::parse(&buf).unwrap() {
+            return buf[..used].to_vec();
+        }
+        let n = stream.read(&mut chunk).unwrap();
+        assert!(n > 0, "the HSM closed the link");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[test]
+fn remote_link_through_a_fake_pedclient_connected_then_closed_mid_command() {
+    let rig = Rig::start();
+    let listener = std::os::unix::net::UnixListener::bind(rig.dir.path().join("pedclient.sock")).unwrap();
+    let fake = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let connect = read_frame(&mut stream);
+        let message = HsmLinkMessage::decode(Frame::decode_exact(&connect).unwrap()).unwrap();
+        assert_eq!(
+            message,
+            HsmLinkMessage::Connect { hsm_serial: "150001".into(), host: "127.0.0.1".into(), port: 1600 }
+        );
+        let connected = HsmLinkMessage::Connected { firmware_version: "2.9.0-1".into() };
+        stream.write_all(&connected.encode().unwrap()).unwrap();
+        // The channel's hello arrives over the same connection; then the link drops.
+        let hello = read_frame(&mut stream);
+        assert_eq!(Frame::decode_exact(&hello).unwrap().frame_type, FrameType::HsmHello);
+        stream.write_all(&HsmLinkMessage::closed(ErrorCode::CkrPedUnplugged).encode().unwrap()).unwrap();
+        // A second connection: pedclient cannot reach the server.
+        let (mut stream, _) = listener.accept().unwrap();
+        read_frame(&mut stream);
+        stream.write_all(&HsmLinkMessage::closed(ErrorCode::RcSocketError).encode().unwrap()).unwrap();
+    });
+
+    let out =
+        rig.cli(&["ped", "connect", "-ip", "127.0.0.1", "-port", "1600", "-password", "18246843"]).join().unwrap();
+    assert_eq!(
+        text(&out),
+        "Please attend to the PED and enter following password: 18246843\nCommand Result : No Error\n"
+    );
+    let out = rig.cli(&["ped", "connect", "-ip", "127.0.0.1", "-port", "1600"]).join().unwrap();
+    assert!(text(&out).contains("CKR_OPERATION_ACTIVE"), "a second connect is refused: {}", text(&out));
+    let show = rig.cli(&["ped", "show"]).join().unwrap();
+    assert!(text(&show).contains("Remote PED: connected to 127.0.0.1:1600, PED firmware 2.9.0-1"), "{}", text(&show));
+
+    let out = rig.cli(&["ped", "vector", "init"]).join().unwrap();
+    assert!(text(&out).ends_with("Command Result : 0x8000002e (CKR_PED_UNPLUGGED)\n"), "{}", text(&out));
+    let state = std::fs::read_to_string(rig.dir.path().join("hsm/hsm.json")).unwrap_or_default();
+    assert!(!state.contains("\"rpv\": {"), "no RPV was made: {state}");
+
+    let out = rig.cli(&["ped", "connect", "-ip", "127.0.0.1", "-port", "1600", "-password"]).join().unwrap();
+    assert!(text(&out).ends_with("Command Result : 0xc0000500 (RC_SOCKET_ERROR)\n"), "{}", text(&out));
+    fake.join().unwrap();
 }
