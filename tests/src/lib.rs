@@ -137,6 +137,13 @@ pub fn ped_sim(dir: &Path, serial: &str, trusted_root_der: &Path, usb: &Path) ->
     Process::spawn(&binary("ped-sim"), &args.map(String::from))
 }
 
-fn path_str(p: &Path) -> &str {
+pub(crate) fn path_str(p: &Path) -> &str {
     p.to_str().expect("temp paths are UTF-8")
 }
+
+pub mod hsm;
+pub mod keys;
+pub mod pedclient;
+pub mod proxy;
+pub mod rig;
+pub mod sim;

@@ -1,0 +1,103 @@
+//! `hsm-emu serve` as a process and its lunacm-style CLI.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread::JoinHandle;
+
+use crate::{Process, binary, path_str, wait_until};
+
+/// What one CLI command printed and how it exited.
+#[derive(Debug, Clone)]
+pub struct CliResult {
+    /// The exit status (0 success, 1 command error, 2 HSM unreachable).
+    pub code: Option<i32>,
+    /// Standard output then standard error.
+    pub text: String,
+}
+
+impl CliResult {
+    /// The last `Command Result : …` line's value, e.g. `No Error` or
+    /// `0x8000002e (CKR_PED_UNPLUGGED)`.
+    pub fn result(&self) -> &str {
+        self.text.lines().rev().find_map(|l| l.strip_prefix("Command Result : ")).unwrap_or("")
+    }
+
+    /// Asserts `Command Result : No Error` and exit 0.
+    pub fn ok(&self) -> &Self {
+        assert!(self.code == Some(0) && self.result() == "No Error", "the command failed:\n{}", self.text);
+        self
+    }
+
+    /// Asserts that the command failed with the error named `name` (e.g. `CKR_PIN_INCORRECT`).
+    pub fn failed_with(&self, name: &str) -> &Self {
+        assert!(self.code == Some(1) && self.result().contains(name), "expected {name}:\n{}", self.text);
+        self
+    }
+}
+
+/// A running `hsm-emu serve` with its state directory and control socket.
+#[derive(Debug)]
+pub struct HsmEmu {
+    _process: Process,
+    control: PathBuf,
+    /// The state directory (`hsm.json`, `root.der`, `identity.json`).
+    pub state: PathBuf,
+}
+
+impl HsmEmu {
+    /// Starts an HSM in `dir`, with the Local PED-USB at `local_ped` and pedclient's HSM
+    /// link at `pedclient`; `key_timeout` seconds for each PED-key action.
+    pub fn start(dir: &Path, local_ped: &Path, pedclient: &Path, key_timeout: u32) -> HsmEmu {
+        let (state, control) = (dir.join("hsm"), dir.join("hsm.sock"));
+        let args = [
+            "serve",
+            "--state",
+            path_str(&state),
+            "--control",
+            &format!("socket:{}", control.display()),
+            "--local-ped",
+            &format!("socket:{}", local_ped.display()),
+            "--pedclient",
+            &format!("socket:{}", pedclient.display()),
+            "--key-timeout",
+            &key_timeout.to_string(),
+            "--link-timeout",
+            "10",
+        ];
+        let process = Process::spawn(&binary("hsm-emu"), &args.map(String::from));
+        wait_until("hsm-emu's control socket", || control.exists() && state.join("root.der").exists());
+        HsmEmu { _process: process, control, state }
+    }
+
+    /// The factory root every PED must trust.
+    pub fn root(&self) -> PathBuf {
+        self.state.join("root.der")
+    }
+
+    /// Starts a command in the background: a PED command returns only once the key
+    /// holders have done their part.
+    pub fn start_cli(&self, words: &[&str]) -> JoinHandle<CliResult> {
+        let mut command = Command::new(binary("hsm-emu"));
+        command.arg("--control").arg(format!("socket:{}", self.control.display())).args(words);
+        std::thread::spawn(move || {
+            let o = command.output().expect("the hsm-emu CLI runs");
+            let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            CliResult { code: o.status.code(), text }
+        })
+    }
+
+    /// Runs a command that needs nobody at the PED.
+    pub fn cli(&self, words: &[&str]) -> CliResult {
+        self.start_cli(words).join().expect("the CLI thread")
+    }
+
+    /// `hsm.json` as it is on disk now (empty before the first write).
+    pub fn state_text(&self) -> String {
+        std::fs::read_to_string(self.state.join("hsm.json")).unwrap_or_default()
+    }
+
+    /// `hsm.json`, parsed.
+    pub fn state_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.state_text()).unwrap_or(serde_json::Value::Null)
+    }
+}

@@ -1,0 +1,111 @@
+//! The whole system on one machine: emulated keys, a local PED plugged into the HSM, a
+//! remote PED behind pedserver, pedclient, and `hsm-emu serve`, every link between the
+//! HSM and the remote PED passing through a recorder.
+//!
+//! ```text
+//! hsm-emu ─local USB─> LOCAL ped-sim
+//! hsm-emu ─HSM link─> [rec] ─> pedclient ─TCP─> [rec] ─> pedserver ─USB─> [rec] ─> REMOTE ped-sim
+//! ```
+//!
+//! Fields drop in declaration order: the HSM first, the daemons (stopped through their
+//! admin ports), then the PEDs, the temporary directory last; on a panic as well.
+
+use crate::hsm::{CliResult, HsmEmu};
+use crate::keys::Keys;
+use crate::pedclient::PedClient;
+use crate::proxy::Recorder;
+use crate::sim::PedSim;
+use crate::{PedServer, wait_until};
+
+/// The serial every rig HSM is manufactured with (hsm-emu's default).
+pub const HSM_SERIAL: &str = "150001";
+
+/// How the rig's daemons are set up.
+#[derive(Debug, Clone)]
+pub struct Settings<'a> {
+    /// Extra `pedclient -mode start` settings, e.g. `["-idletimeout", "2"]`.
+    pub pedclient: &'a [&'a str],
+    /// The HSM's PED-key action timeout, seconds.
+    pub key_timeout: u32,
+}
+
+impl Default for Settings<'_> {
+    fn default() -> Self {
+        Settings { pedclient: &[], key_timeout: 60 }
+    }
+}
+
+/// A running rig. See the module documentation for its shape.
+#[derive(Debug)]
+pub struct Rig {
+    /// The emulated HSM.
+    pub hsm: HsmEmu,
+    /// The HSM host's pedclient.
+    pub pedclient: PedClient,
+    /// The pedserver on the remote PED's laptop.
+    pub pedserver: PedServer,
+    /// The PED plugged into the HSM (Local PED-USB).
+    pub local: PedSim,
+    /// The PED behind pedserver (Remote PED).
+    pub remote: PedSim,
+    /// The key drawer both PEDs read.
+    pub keys: Keys,
+    /// The HSM link (hsm-emu ↔ pedclient).
+    pub hsm_link: Recorder,
+    /// The TCP link (pedclient ↔ pedserver).
+    pub tcp: Recorder,
+    /// The remote PED's USB (pedserver ↔ ped-sim).
+    pub usb: Recorder,
+    /// The port `ped connect` uses: the TCP recorder in front of pedserver.
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Rig {
+    /// Starts everything and waits until pedserver sees the remote PED.
+    pub fn start(settings: &Settings<'_>) -> Rig {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let d = dir.path();
+        let keys = Keys::open(&d.join("keys"));
+        let pedclient = PedClient::new(&d.join("pedclient"));
+        let hsm_link_path = d.join("hsmlink-rec.sock");
+        let hsm = HsmEmu::start(d, &d.join("LOCAL-usb.sock"), &hsm_link_path, settings.key_timeout);
+        let local = PedSim::start(d, "LOCAL", &hsm.root(), keys.dir());
+        let remote = PedSim::start(d, "REMOTE", &hsm.root(), keys.dir());
+        let hsm_link = Recorder::unix(&hsm_link_path, &pedclient.hsm_link());
+        let usb_path = d.join("usb-rec.sock");
+        let usb = Recorder::unix(&usb_path, &remote.usb);
+        let pedserver = PedServer::start(&format!("socket:{}", usb_path.display()));
+        let (tcp, port) = Recorder::tcp(pedserver.port);
+        let mut pedclient = pedclient;
+        pedclient.start(settings.pedclient);
+        wait_until("pedserver to see the remote PED", || pedserver.show()["ped"]["connected"] == true);
+        Rig { hsm, pedclient, pedserver, local, remote, keys, hsm_link, tcp, usb, port, dir }
+    }
+
+    /// The rig's temporary directory.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// `ped connect -ip 127.0.0.1 -port P` to the rig's pedserver, with `extra` words.
+    pub fn connect(&self, extra: &[&str]) -> CliResult {
+        let port = self.port.to_string();
+        let mut words = vec!["ped", "connect", "-ip", "127.0.0.1", "-port", &port];
+        words.extend(extra);
+        self.hsm.cli(&words)
+    }
+
+    /// Every byte that crossed the HSM link, the TCP link and the remote PED's USB.
+    pub fn captured(&self) -> Vec<Vec<u8>> {
+        [&self.hsm_link, &self.tcp, &self.usb].iter().flat_map(|r| r.streams()).collect()
+    }
+
+    /// A second remote PED behind its own pedserver, both in this rig's directory.
+    pub fn another_remote(&self, name: &str) -> (PedSim, PedServer) {
+        let sim = PedSim::start(self.dir(), name, &self.hsm.root(), self.keys.dir());
+        let server = PedServer::start(&sim.device());
+        wait_until("the second pedserver to see its PED", || server.show()["ped"]["connected"] == true);
+        (sim, server)
+    }
+}

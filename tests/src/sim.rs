@@ -1,0 +1,224 @@
+//! A headless ped-sim process and the scripted key holder standing at it.
+//!
+//! The key holder talks to ped-sim's control socket: key presses and insertions return
+//! once the PED core has handled them, so only what the HSM drives (a prompt arriving
+//! over the channel) is waited for, with `wait-screen`; nothing sleeps.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use crate::{PATIENCE, Process, binary, path_str, wait_until};
+
+/// The PBKDF2 count of the PIN binding every simulated PED of the rig uses: keys are
+/// carried from one PED to another, and a real count would make each PIN cost seconds.
+pub const PIN_ITERATIONS: &str = "16";
+
+/// A ped-sim with its own USB endpoint, control socket, screen log and key port.
+#[derive(Debug)]
+pub struct PedSim {
+    process: Option<Process>,
+    /// The emulated USB endpoint (`socket:` this path for the host).
+    pub usb: PathBuf,
+    control: PathBuf,
+    screens: PathBuf,
+}
+
+impl PedSim {
+    /// Starts PED `name` (also its serial and its key port's name) trusting `root`,
+    /// reading keys from `keys`; its files live in `dir`.
+    pub fn start(dir: &Path, name: &str, root: &Path, keys: &Path) -> PedSim {
+        let usb = dir.join(format!("{name}-usb.sock"));
+        let control = dir.join(format!("{name}-ctl.sock"));
+        let screens = dir.join(format!("{name}-screens.jsonl"));
+        let flash = dir.join(format!("{name}-flash"));
+        let args = [
+            "--headless",
+            "--serial",
+            name,
+            "--trusted-root",
+            path_str(root),
+            "--keys",
+            path_str(keys),
+            "--port",
+            name,
+            "--usb",
+            &format!("socket:{}", usb.display()),
+            "--control",
+            &format!("socket:{}", control.display()),
+            "--json",
+            path_str(&screens),
+            "--state",
+            path_str(&flash),
+            "--pin-iterations",
+            PIN_ITERATIONS,
+        ];
+        let process = Process::spawn(&binary("ped-sim"), &args.map(String::from));
+        wait_until("ped-sim's USB endpoint and control socket", || usb.exists() && control.exists());
+        PedSim { process: Some(process), usb, control, screens }
+    }
+
+    /// `socket:PATH` of the USB endpoint, as pedserver's `-device` or hsm-emu's `--local-ped`.
+    pub fn device(&self) -> String {
+        format!("socket:{}", self.usb.display())
+    }
+
+    /// A key holder at this PED (one control connection).
+    pub fn holder(&self) -> KeyHolder {
+        KeyHolder::connect(&self.control)
+    }
+
+    /// Every screen drawn so far, oldest first: each one's eight lines.
+    pub fn screens(&self) -> Vec<Vec<String>> {
+        let text = std::fs::read_to_string(&self.screens).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| v["lines"].as_array().into_iter().flatten().map(|l| l.as_str().unwrap_or("").to_owned()).collect())
+            .collect()
+    }
+
+    /// Pulls the PED's cable: the process dies at once, as a board losing power.
+    pub fn unplug(&mut self) {
+        if let Some(p) = self.process.take() {
+            p.kill();
+        }
+    }
+}
+
+/// Whether any screen in `screens` has a line containing `text`.
+pub fn shown(screens: &[Vec<String>], text: &str) -> bool {
+    screens.iter().any(|s| s.iter().any(|l| l.contains(text)))
+}
+
+/// One key of a keyset being written: its serial and its PIN ("" for none).
+pub type KeySpec<'a> = (&'a str, &'a str);
+
+/// The people at the PED: they insert keys, type PINs and answer the prompts.
+#[derive(Debug)]
+pub struct KeyHolder {
+    stream: UnixStream,
+    replies: BufReader<UnixStream>,
+}
+
+impl KeyHolder {
+    fn connect(path: &Path) -> KeyHolder {
+        let stream = UnixStream::connect(path).unwrap_or_else(|e| panic!("ped-sim control {}: {e}", path.display()));
+        // A wait-screen carries its own timeout; this only guards against a dead sim.
+        stream.set_read_timeout(Some(PATIENCE * 4)).expect("a read timeout");
+        let replies = BufReader::new(stream.try_clone().expect("a second handle"));
+        KeyHolder { stream, replies }
+    }
+
+    /// Sends one control line and returns its reply, whether it succeeded or not.
+    pub fn try_run(&mut self, line: &str) -> serde_json::Value {
+        writeln!(self.stream, "{line}").unwrap_or_else(|e| panic!("`{line}`: ped-sim is gone: {e}"));
+        let mut reply = String::new();
+        self.replies.read_line(&mut reply).unwrap_or_else(|e| panic!("`{line}`: no reply: {e}"));
+        serde_json::from_str(&reply).unwrap_or_else(|e| panic!("`{line}`: {e}: {reply}"))
+    }
+
+    /// Sends one control line; it must succeed.
+    pub fn run(&mut self, line: &str) -> serde_json::Value {
+        let reply = self.try_run(line);
+        assert_eq!(reply["ok"], true, "`{line}`: {reply}");
+        reply
+    }
+
+    /// Waits (up to `seconds`) for a screen with a line containing `text`.
+    pub fn wait(&mut self, text: &str, seconds: u32) {
+        self.run(&format!("wait-screen \"{text}\" {seconds}"));
+    }
+
+    /// The eight lines shown now.
+    pub fn screen(&mut self) -> Vec<String> {
+        let reply = self.run("screen");
+        reply["lines"].as_array().into_iter().flatten().map(|l| l.as_str().unwrap_or("").to_owned()).collect()
+    }
+
+    /// A keypad key: `enter`, `yes`, `no`, `clear`, `<`, a digit.
+    pub fn press(&mut self, key: &str) {
+        self.run(&format!("press {key}"));
+    }
+
+    /// Digits on the keypad (nothing for "").
+    pub fn type_digits(&mut self, digits: &str) {
+        if !digits.is_empty() {
+            self.run(&format!("type {digits}"));
+        }
+    }
+
+    /// Puts key `serial` in the port.
+    pub fn insert(&mut self, serial: &str) {
+        self.run(&format!("insert {serial}"));
+    }
+
+    /// Pulls the key out of the port.
+    pub fn remove(&mut self) {
+        self.run("remove");
+    }
+
+    /// A key of a quorum being read: insert, Enter, its PIN if it has one.
+    pub fn present(&mut self, serial: &str, pin: &str) {
+        self.insert(serial);
+        self.press("enter");
+        if !pin.is_empty() {
+            self.type_digits(pin);
+            self.press("enter");
+        }
+    }
+
+    /// Answers a login (or an orange-key read): waits for `prompt`, then presents `keys`.
+    pub fn login(&mut self, prompt: &str, keys: &[KeySpec<'_>]) {
+        self.wait(prompt, 60);
+        for (serial, pin) in keys {
+            self.present(serial, pin);
+        }
+    }
+
+    /// Stages 1-2 of a creation: no reuse (when offered), then M and N.
+    pub fn shape(&mut self, offer_reuse: bool, m: u8, n: u8) {
+        if offer_reuse {
+            self.wait("reuse an existing", 60);
+            self.press("no");
+        }
+        self.wait("M value?", 60);
+        self.type_digits(&m.to_string());
+        self.press("enter");
+        self.type_digits(&n.to_string());
+        self.press("enter");
+    }
+
+    /// Stage 3 on a blank key: insert, Enter, YES to overwrite, the new PIN twice.
+    pub fn write_blank(&mut self, serial: &str, pin: &str) {
+        self.insert(serial);
+        self.press("enter");
+        self.press("yes");
+        for _ in 0..2 {
+            self.type_digits(pin);
+            self.press("enter");
+        }
+    }
+
+    /// Stages 3-4: waits for the `colour` insert prompt (e.g. "(BLUE)"), writes `keys`,
+    /// then one duplicate set per entry of `duplicates`.
+    pub fn write(&mut self, colour: &str, keys: &[KeySpec<'_>], duplicates: &[&[KeySpec<'_>]]) {
+        self.wait(colour, 60);
+        for (serial, pin) in keys {
+            self.write_blank(serial, pin);
+        }
+        for set in duplicates {
+            self.press("yes");
+            for (serial, pin) in *set {
+                self.write_blank(serial, pin);
+            }
+        }
+        self.press("no");
+    }
+
+    /// The one-time password of a connection before RPV initialisation.
+    pub fn password(&mut self, digits: &str) {
+        self.wait("Enter PED Password.", 60);
+        self.type_digits(digits);
+        self.press("enter");
+    }
+}
