@@ -141,6 +141,7 @@ pub(crate) fn path_str(p: &Path) -> &str {
     p.to_str().expect("temp paths are UTF-8")
 }
 
+pub mod ceremony;
 pub mod hsm;
 pub mod keys;
 pub mod pedclient;

@@ -1,62 +1,102 @@
 //! The remote-PED ceremony end to end, every component a process: local RPV
-//! initialisation, `ped connect`, `hsm init` over the Remote PED, and a quorum login.
+//! initialisation, `ped connect`, `hsm init` over the Remote PED, quorum logins and the
+//! failed-login rules; and the capture of every byte the relays carried.
 
+use ped_proto::pedkey::KeyColour;
+use tests::ceremony::{self, BLUE_PINS, ORANGE_PIN, RED_PINS};
+use tests::proxy::contains;
 use tests::rig::{Rig, Settings};
-use tests::sim::KeySpec;
-
-const ORANGE_PIN: &str = "81726354";
-const BLUE_PINS: [&str; 5] = ["739146", "528371", "", "604815", "917263"];
-const BLUE_DUP_PINS: [&str; 5] = ["846201", "", "385917", "270694", "659042"];
-const RED_PINS: [&str; 5] = ["472913", "", "", "", "193847"];
-
-fn specs<'a>(serials: &'a [String], pins: &[&'a str]) -> Vec<KeySpec<'a>> {
-    serials.iter().zip(pins).map(|(s, p)| (s.as_str(), *p)).collect()
-}
+use tests::sim::shown;
 
 #[test]
 fn local_rpv_then_remote_hsm_init_and_so_login() {
     let mut rig = Rig::start(&Settings::default());
-    let orange = rig.keys.blank(1);
-    let blue = rig.keys.blank(10);
-    let red = rig.keys.blank(10);
+    let (c, mut remote) = ceremony::run(&mut rig);
+    assert!(shown(&rig.local.screens(), "SETTING RPV..."));
+    let orange = rig.keys.content(&c.orange).expect("the orange key is written");
+    assert_eq!(orange.colour, KeyColour::Orange);
+    assert!(orange.pin_protected && orange.rpk_cert.is_some());
 
-    // Local RPV initialisation at the PED plugged into the HSM.
-    let mut local = rig.local.holder();
-    let init = rig.hsm.start_cli(&["ped", "vector", "init"]);
-    local.shape(false, 1, 1);
-    local.write("(ORANGE)", &[(&orange[0], ORANGE_PIN)], &[]);
-    let out = init.join().unwrap();
-    out.ok();
-    assert!(out.text.starts_with("Please attend to the PED.\n"), "{}", out.text);
-    local.remove();
-    assert!(tests::sim::shown(&rig.local.screens(), "SETTING RPV..."));
-
-    // The remote PED, through pedclient and pedserver.
-    rig.connect(&[]).ok();
     let show = rig.hsm.cli(&["ped", "show"]);
     assert!(show.text.contains(&format!("Remote PED: connected to 127.0.0.1:{}", rig.port)), "{}", show.text);
-
-    let mut remote = rig.remote.holder();
-    let init = rig.hsm.start_cli(&["hsm", "init", "-label", "rig"]);
-    remote.login("RPV LOGIN...", &[(&orange[0], ORANGE_PIN)]);
-    remote.shape(true, 3, 5);
-    remote.write("(BLUE)", &specs(&blue[..5], &BLUE_PINS), &[&specs(&blue[5..], &BLUE_DUP_PINS)]);
-    remote.shape(true, 3, 5);
-    remote.write("(RED)", &specs(&red[..5], &RED_PINS), &[&specs(&red[5..], &RED_PINS)]);
-    init.join().unwrap().ok();
-    let state = rig.hsm.state_json();
-    assert_eq!(state["label"], "rig", "{state}");
-    for (serials, colour) in [(&blue, ped_proto::pedkey::KeyColour::Blue), (&red, ped_proto::pedkey::KeyColour::Red)] {
-        for serial in serials.iter() {
+    assert!(show.text.contains("HSM label: rig") && show.text.contains("RPV initialized: Yes"), "{}", show.text);
+    for (serials, colour) in [(&c.blue, KeyColour::Blue), (&c.red, KeyColour::Red)] {
+        for serial in serials {
             let key = rig.keys.content(serial).expect("written");
             assert_eq!(key.colour, colour);
             assert_eq!((key.split.quorum().m(), key.split.quorum().n()), (3, 5));
         }
     }
+    let screens = rig.remote.screens();
+    for text in ["RPV LOGIN...", "SETTING SO PIN...", "SETTING DOMAIN...", "Keys write: 04 of 05"] {
+        assert!(shown(&screens, text), "the remote PED showed {text}");
+    }
 
-    // A quorum of 3 from both sets: a duplicate (split 2), originals 3 and 5.
+    ceremony::so_login(&rig, &mut remote, &c.blue_quorum()).ok();
+    assert!(shown(&rig.remote.screens(), "Keys read: 02 of 03"));
+    assert_eq!(rig.hsm.state_json()["so_failures"], 0);
+}
+
+#[test]
+fn a_wrong_pin_counts_after_the_quorum_three_zeroise_and_a_wrong_colour_is_not_counted() {
+    let mut rig = Rig::start(&Settings::default());
+    let (c, mut remote) = ceremony::run(&mut rig);
+
+    // A red key first: re-prompted, not counted; then a quorum with one wrong PIN.
     let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
-    remote.login("SO LOGIN...", &[(&blue[6], ""), (&blue[2], ""), (&blue[4], BLUE_PINS[4])]);
-    login.join().unwrap().ok();
-    assert!(tests::sim::shown(&rig.remote.screens(), "Keys read: 02 of 03"));
+    remote.login("SO LOGIN...", &[(&c.red[0], RED_PINS[0])]);
+    assert!(remote.screen().iter().any(|l| l == "Wrong PED Key."), "{:?}", remote.screen());
+    remote.press("enter");
+    remote.present(&c.blue[0], BLUE_PINS[0]);
+    remote.present(&c.blue[1], "111111");
+    assert_eq!(rig.hsm.state_json()["so_failures"], 0, "nothing is counted before the quorum");
+    remote.present(&c.blue[2], BLUE_PINS[2]);
+    login.join().unwrap().failed_with("CKR_PIN_INCORRECT");
+    assert_eq!(rig.hsm.state_json()["so_failures"], 1);
+
+    for failures in 2..=3 {
+        let out = ceremony::so_login(&rig, &mut remote, &[c.blue(0), c.blue(1), (&c.blue[3], "999999")]);
+        assert_eq!(out.code, Some(1), "{}", out.text);
+        if failures < 3 {
+            out.failed_with("CKR_PIN_INCORRECT");
+            assert_eq!(rig.hsm.state_json()["so_failures"], failures);
+        }
+    }
+    let state = rig.hsm.state_json();
+    assert!(state["label"].is_null() && state["so"].is_null(), "three failures zeroise: {state}");
+    rig.hsm.cli(&["role", "login", "-name", "so"]).failed_with("CKR_USER_PIN_NOT_INITIALIZED");
+    assert!(rig.hsm.cli(&["ped", "show"]).text.contains("RPV initialized: Yes"), "the RPV survives");
+}
+
+#[test]
+fn the_relays_carry_no_secret_split_pin_or_rpv() {
+    let mut rig = Rig::start(&Settings::default());
+    let (c, mut remote) = ceremony::run(&mut rig);
+    ceremony::so_login(&rig, &mut remote, &c.blue_quorum()).ok();
+    ceremony::so_login(&rig, &mut remote, &[c.blue(0), c.blue(1), (&c.blue[3], "999999")])
+        .failed_with("CKR_PIN_INCORRECT");
+    rig.hsm.cli(&["ped", "disconnect"]).ok();
+
+    let mut keys: Vec<(&str, &str)> = vec![(&c.orange, ORANGE_PIN)];
+    keys.extend((0..10).map(|i| c.blue(i)));
+    keys.extend(c.red.iter().zip(RED_PINS).map(|(s, p)| (s.as_str(), p)));
+    let secrets = ceremony::secrets(&rig, &keys);
+    let mut pins: Vec<&str> = BLUE_PINS.iter().chain(&RED_PINS).copied().filter(|p| !p.is_empty()).collect();
+    pins.extend([ORANGE_PIN, "999999"]);
+    let words = ["SETTING", "LOGIN", "PED Key"];
+
+    let streams = rig.captured();
+    let total: usize = streams.iter().map(Vec::len).sum();
+    assert!(rig.tcp.total() > 4096 && rig.usb.total() > 4096 && rig.hsm_link.total() > 4096, "{total} bytes");
+    for (i, stream) in streams.iter().enumerate() {
+        for (j, secret) in secrets.iter().enumerate() {
+            assert!(!contains(stream, secret), "secret {j} ({} bytes) crossed link stream {i}", secret.len());
+        }
+        for pin in &pins {
+            assert!(!contains(stream, pin.as_bytes()), "PIN {pin} crossed link stream {i}");
+        }
+        for word in words {
+            assert!(!contains(stream, word.as_bytes()), "{word:?} in clear on link stream {i}");
+        }
+    }
 }

@@ -1,0 +1,132 @@
+//! The ceremony of issue 7 as steps on a [`Rig`]: local RPV initialisation, `ped
+//! connect`, `hsm init` over the Remote PED (blue and red 3 of 5 with PINs and a
+//! duplicate set), and an HSM SO quorum login. Tests start from its end state.
+
+use std::num::NonZeroU32;
+
+use ped_proto::pin::{Pin, apply_pin_mask_with_iterations};
+use ped_proto::quorum::{Split, reassemble};
+
+use crate::rig::Rig;
+use crate::sim::{KeyHolder, KeySpec, PIN_ITERATIONS};
+
+/// The orange key's PIN.
+pub const ORANGE_PIN: &str = "81726354";
+/// The blue keyset's PINs ("" for none), then its duplicate set's.
+pub const BLUE_PINS: [&str; 10] =
+    ["739146", "528371", "", "604815", "917263", "846201", "", "385917", "270694", "659042"];
+/// The red keyset's PINs, then its duplicate set's.
+pub const RED_PINS: [&str; 10] = ["472913", "", "", "", "193847", "472913", "", "", "", "193847"];
+
+/// The keys the ceremony wrote.
+#[derive(Debug)]
+pub struct Ceremony {
+    /// The orange key (1 of 1).
+    pub orange: String,
+    /// Blue keys: the set (0-4), then the duplicate set (5-9).
+    pub blue: Vec<String>,
+    /// Red keys, likewise.
+    pub red: Vec<String>,
+}
+
+impl Ceremony {
+    /// Blue key `i` and its PIN.
+    pub fn blue(&self, i: usize) -> KeySpec<'_> {
+        (&self.blue[i], BLUE_PINS[i])
+    }
+
+    /// A quorum of 3 blue keys from both sets: duplicate split 2, originals 3 and 5.
+    pub fn blue_quorum(&self) -> [KeySpec<'_>; 3] {
+        [self.blue(6), self.blue(2), self.blue(4)]
+    }
+}
+
+fn specs<'a>(serials: &'a [String], pins: &[&'a str]) -> Vec<KeySpec<'a>> {
+    serials.iter().zip(pins).map(|(s, p)| (s.as_str(), *p)).collect()
+}
+
+/// `ped vector init` at the local PED: a new 1-of-1 orange key with [`ORANGE_PIN`],
+/// taken out of the local PED afterwards.
+pub fn local_rpv(rig: &mut Rig) -> String {
+    let orange = rig.keys.blank(1).remove(0);
+    let mut local = rig.local.holder();
+    let init = rig.hsm.start_cli(&["ped", "vector", "init"]);
+    local.shape(false, 1, 1);
+    local.write("(ORANGE)", &[(&orange, ORANGE_PIN)], &[]);
+    let out = init.join().expect("the CLI thread");
+    out.ok();
+    assert!(out.text.starts_with("Please attend to the PED.\n"), "{}", out.text);
+    local.remove();
+    orange
+}
+
+/// `hsm init -label rig` over the connected Remote PED, which first asks for the orange
+/// key (unless `orange` is `None`: its RPK is cached).
+pub fn remote_hsm_init(rig: &mut Rig, remote: &mut KeyHolder, orange: Option<&str>) -> (Vec<String>, Vec<String>) {
+    let blue = rig.keys.blank(10);
+    let red = rig.keys.blank(10);
+    let init = rig.hsm.start_cli(&["hsm", "init", "-label", "rig"]);
+    if let Some(orange) = orange {
+        remote.login("RPV LOGIN...", &[(orange, ORANGE_PIN)]);
+    }
+    remote.shape(true, 3, 5);
+    remote.write("(BLUE)", &specs(&blue[..5], &BLUE_PINS[..5]), &[&specs(&blue[5..], &BLUE_PINS[5..])]);
+    remote.shape(true, 3, 5);
+    remote.write("(RED)", &specs(&red[..5], &RED_PINS[..5]), &[&specs(&red[5..], &RED_PINS[5..])]);
+    init.join().expect("the CLI thread").ok();
+    (blue, red)
+}
+
+/// Local RPV, `ped connect`, remote `hsm init`; the remote key holder is returned.
+pub fn run(rig: &mut Rig) -> (Ceremony, KeyHolder) {
+    let orange = local_rpv(rig);
+    rig.connect(&[]).ok();
+    let mut remote = rig.remote.holder();
+    let (blue, red) = remote_hsm_init(rig, &mut remote, Some(&orange));
+    (Ceremony { orange, blue, red }, remote)
+}
+
+/// `role login -name so` answered with `keys`; the CLI's result.
+pub fn so_login(rig: &Rig, holder: &mut KeyHolder, keys: &[KeySpec<'_>]) -> crate::hsm::CliResult {
+    let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
+    holder.login("SO LOGIN...", keys);
+    login.join().expect("the CLI thread")
+}
+
+/// Every secret the keys hold, found from the key files and the PINs typed: each
+/// masked split as written, each split unmasked, and each keyset's reassembled secret
+/// (for the orange keyset, the RPV is its first 32 bytes).
+pub fn secrets(rig: &Rig, keys: &[KeySpec<'_>]) -> Vec<Vec<u8>> {
+    let iterations = NonZeroU32::new(PIN_ITERATIONS.parse().expect("a count")).expect("non-zero");
+    let mut found = Vec::new();
+    let mut splits: Vec<Split> = Vec::new();
+    for (serial, pin) in keys {
+        let content = rig.keys.content(serial).expect("a written key");
+        let pin = (!pin.is_empty()).then(|| Pin::parse(pin).expect("a PIN"));
+        let split = apply_pin_mask_with_iterations(
+            &content.masked_split,
+            pin.as_ref(),
+            &content.salt,
+            &content.split,
+            iterations,
+        )
+        .expect("unmasks");
+        found.push(content.masked_split.to_vec());
+        found.push(split.to_vec());
+        splits.push(Split::new(content.split.clone(), split).expect("a split"));
+    }
+    let mut keysets: Vec<Vec<Split>> = Vec::new();
+    for split in splits {
+        match keysets.iter_mut().find(|k| k[0].keyset_id() == split.keyset_id()) {
+            Some(k) if !k.iter().any(|s| s.index() == split.index()) => k.push(split),
+            Some(_) => {}
+            None => keysets.push(vec![split]),
+        }
+    }
+    for keyset in keysets {
+        let secret = reassemble(&keyset).expect("a whole keyset reassembles");
+        found.push(secret[..32.min(secret.len())].to_vec());
+        found.push(secret.to_vec());
+    }
+    found
+}
