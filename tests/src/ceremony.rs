@@ -113,7 +113,7 @@ pub fn secrets(rig: &Rig, keys: &[KeySpec<'_>]) -> Vec<Vec<u8>> {
         .expect("unmasks");
         found.push(content.masked_split.to_vec());
         found.push(split.to_vec());
-        splits.push(Split::new(content.split.clone(), split).expect("a split"));
+        splits.push(Split::new(content.split, split).expect("a split"));
     }
     let mut keysets: Vec<Vec<Split>> = Vec::new();
     for split in splits {
