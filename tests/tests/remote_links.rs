@@ -5,6 +5,7 @@
 use tests::ceremony::{self, ORANGE_PIN};
 use tests::rig::{Rig, Settings};
 use tests::sim::shown;
+use tests::wait_until;
 
 #[test]
 fn remote_rpv_init_with_a_one_time_password_and_three_wrong_tries_burn_one() {
@@ -48,4 +49,67 @@ fn remote_rpv_init_with_a_one_time_password_and_three_wrong_tries_burn_one() {
     rig.hsm.cli(&["ped", "disconnect"]).ok();
     rig.connect(&[]).ok();
     ceremony::remote_hsm_init(&mut rig, &mut remote, Some(&orange));
+}
+
+#[test]
+fn a_second_connect_is_refused_rotation_a_wrong_orange_key_and_a_second_pedserver() {
+    let mut rig = Rig::start(&Settings::default());
+    let (c, mut remote) = ceremony::run(&mut rig);
+    rig.connect(&[]).failed_with("CKR_OPERATION_ACTIVE");
+
+    // Rotation by the HSM SO over the Remote PED: a new 1-of-1 orange key.
+    ceremony::so_login(&rig, &mut remote, &c.blue_quorum()).ok();
+    let old_rpv = rig.hsm.state_json()["rpv"].clone();
+    let new_orange = rig.keys.blank(1).remove(0);
+    let rotate = rig.hsm.start_cli(&["ped", "vector", "init"]);
+    remote.shape(false, 1, 1);
+    remote.write("(ORANGE)", &[(&new_orange, "")], &[]);
+    rotate.join().unwrap().ok();
+    assert_ne!(rig.hsm.state_json()["rpv"], old_rpv, "the new RPV is in force");
+    remote.remove();
+
+    // End the link and switch to another PED behind another pedserver.
+    rig.hsm.cli(&["ped", "disconnect"]).ok();
+    assert!(!rig.hsm.cli(&["ped", "show"]).text.contains("Remote PED: connected"));
+    let (second, server) = rig.another_remote("SECOND");
+    let port = server.port.to_string();
+    rig.hsm.cli(&["ped", "connect", "-ip", "127.0.0.1", "-port", &port]).ok();
+    let mut holder = second.holder();
+
+    // The old orange key no longer opens a channel; the new one does.
+    let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
+    holder.login("RPV LOGIN...", &[(&c.orange, ORANGE_PIN)]);
+    login.join().unwrap().failed_with("PED_ERROR_AUTH_FAILED");
+    holder.wait("refused", 10);
+    holder.press("enter");
+    let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
+    holder.login("RPV LOGIN...", &[(&new_orange, "")]);
+    holder.login("SO LOGIN...", &c.blue_quorum());
+    login.join().unwrap().ok();
+    let show = rig.hsm.cli(&["ped", "show"]);
+    assert!(show.text.contains(&format!("Remote PED: connected to 127.0.0.1:{port}")), "{}", show.text);
+}
+
+#[test]
+fn the_ped_unplugged_mid_login_leaves_the_state_unchanged() {
+    let mut rig = Rig::start(&Settings::default());
+    let (c, mut remote) = ceremony::run(&mut rig);
+    let before = rig.hsm.state_text();
+    let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
+    remote.login("SO LOGIN...", &[c.blue(0)]);
+    rig.remote.unplug();
+    login.join().unwrap().failed_with("0x8000002e (CKR_PED_UNPLUGGED)");
+    assert_eq!(rig.hsm.state_text(), before, "nothing of the login is kept");
+    assert!(!rig.hsm.cli(&["ped", "show"]).text.contains("Remote PED: connected"));
+}
+
+#[test]
+fn an_idle_remote_link_times_out() {
+    let rig = Rig::start(&Settings { pedclient: &["-idletimeout", "1"], ..Settings::default() });
+    rig.connect(&["-password", "24681357"]).ok();
+    assert!(!rig.pedserver.show()["client"].is_null(), "pedserver serves the HSM");
+    wait_until("pedclient to end the idle link", || rig.pedserver.show()["client"].is_null());
+    rig.hsm.cli(&["ped", "vector", "init"]).failed_with("RC_OPERATION_TIMED_OUT");
+    assert!(rig.pedclient.log().contains("idle"), "{}", rig.pedclient.log());
+    assert!(rig.hsm.state_text().is_empty() || rig.hsm.state_json()["rpv"].is_null());
 }
