@@ -1,5 +1,5 @@
 //! The command line. Administrators type the seed's spellings (`-mode start`, `-m start`,
-//! `mode start`, `-mode assignid -id 1234 -id_serialnumber 123456789`); pedserver's
+//! `mode start`, `-mode assignid -id 1234 -id_serialnumber 123456789`); ped-daemon's
 //! [`normalise`] rewrites them into clap's `--long` form, then clap parses, prints the
 //! usage and refuses unknown options and bad values (exit status 2).
 
@@ -8,7 +8,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{ArgGroup, CommandFactory, Parser, ValueEnum, error::ErrorKind};
-pub use pedserver::args::normalise;
+use ped_daemon::args::{normalise, port, set_if_given as set, zero_one};
+use ped_daemon::logging::LogArgs;
 
 use crate::config::Config;
 
@@ -33,21 +34,6 @@ pub enum Mode {
     Deleteid,
     /// Reach the pedserver of a PED ID and report its version and status: -id.
     Testid,
-}
-
-fn zero_one(s: &str) -> Result<bool, String> {
-    match s {
-        "0" => Ok(false),
-        "1" => Ok(true),
-        _ => Err(format!("`{s}` is not 0 or 1")),
-    }
-}
-
-fn port(s: &str) -> Result<u16, String> {
-    match s.parse::<u16>() {
-        Ok(0) | Err(_) => Err(format!("`{s}` is not a port number (1-65535)")),
-        Ok(p) => Ok(p),
-    }
 }
 
 /// The settings every mode accepts; each overrides the configuration file for this run
@@ -87,21 +73,8 @@ pub struct Settings {
     /// Log file [default: /var/log/pedclient/pedclient.log as root, else ~/.local/state/pedclient/].
     #[arg(long, alias = "logfile", value_name = "FILE")]
     pub logfilename: Option<PathBuf>,
-    /// Log "info" messages (0 or 1) [default 1].
-    #[arg(long, value_parser = zero_one, value_name = "0|1")]
-    pub loginfo: Option<bool>,
-    /// Log "warning" messages (0 or 1) [default 1].
-    #[arg(long, value_parser = zero_one, value_name = "0|1")]
-    pub logwarning: Option<bool>,
-    /// Log "error" messages (0 or 1) [default 1].
-    #[arg(long, value_parser = zero_one, value_name = "0|1")]
-    pub logerror: Option<bool>,
-    /// Log "trace" (and debug) messages (0 or 1) [default 0].
-    #[arg(long, value_parser = zero_one, value_name = "0|1")]
-    pub logtrace: Option<bool>,
-    /// Largest log file in KB before it is rotated to FILE.1 [default 10240].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), value_name = "KB")]
-    pub maxlogfilesize: Option<u64>,
+    #[command(flatten)]
+    pub log: LogArgs,
     /// Accepted for the seed's command lines; pedclient always logs to its own file.
     #[arg(long)]
     pub locallogger: bool,
@@ -125,11 +98,6 @@ pub struct Settings {
 impl Settings {
     /// Writes every given setting into `config`.
     pub fn apply(&self, config: &mut Config) {
-        fn set<T: Clone>(slot: &mut T, value: &Option<T>) {
-            if let Some(v) = value {
-                *slot = v.clone();
-            }
-        }
         set(&mut config.admin_port, &self.admin);
         set(&mut config.external_admin, &self.eadmin);
         if self.hsmlink.is_some() {
@@ -145,11 +113,7 @@ impl Settings {
         if self.logfilename.is_some() {
             config.log_file = self.logfilename.clone();
         }
-        set(&mut config.log_info, &self.loginfo);
-        set(&mut config.log_warning, &self.logwarning);
-        set(&mut config.log_error, &self.logerror);
-        set(&mut config.log_trace, &self.logtrace);
-        set(&mut config.max_log_file_size, &self.maxlogfilesize);
+        config.set_log_settings(self.log.applied_to(config.log_settings()));
         set(&mut config.ping_interval, &self.pinginterval);
         set(&mut config.ping_timeout, &self.pingtimeout);
         set(&mut config.ped_initiated, &self.pedinitiated);
@@ -410,7 +374,7 @@ mod tests {
         assert_eq!(cmd(&["mode", "testid", "-id", "1234"]).unwrap().command, Command::TestId { id: 1234 });
         assert_eq!(cmd(&["-mode", "config", "-show"]).unwrap().command, Command::ConfigShow { json: false });
         let log = cmd(&["-mode", "deleteid", "-id", "1", "-logfilename", "/tmp/x", "-loginfo", "0", "-locallogger"]);
-        assert_eq!(log.unwrap().settings.loginfo, Some(false));
+        assert_eq!(log.unwrap().settings.log.loginfo, Some(false));
     }
 
     #[test]

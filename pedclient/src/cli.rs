@@ -1,22 +1,24 @@
 //! Carries out one invocation and prints what the seed prints.
 #![allow(clippy::print_stdout, reason = "this module is the command line's output")]
 
-use std::io::Read;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{ExitCode, Stdio};
+use std::path::Path;
+use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use ped_daemon::config_file::write_private;
+use ped_daemon::modes::{self, CommandConfig, DaemonControl};
+use ped_daemon::tls::{self, GeneratedIdentity};
 use ped_proto::error::ErrorCode;
-use pedserver::admin;
-use pedserver::tls::{self, GeneratedIdentity};
 
 use crate::args::{Command, Invocation};
-use crate::config::{self, Config, Paths, RegisteredServer};
+use crate::config::{Config, Paths, RegisteredServer};
 use crate::daemon::{Daemon, admin_target};
 use crate::pedinit;
 use crate::status::{Show, StatusReport};
+
+/// How the seed's messages name pedclient.
+const TITLE: &str = "Ped Client";
 
 /// The banner every invocation prints first, as the seed's does.
 pub fn banner() -> String {
@@ -26,70 +28,35 @@ pub fn banner() -> String {
 /// What every command needs: the paths and the configuration with this run's overrides.
 struct Context {
     paths: Paths,
-    config_file: PathBuf,
-    /// The file's own content.
-    stored: Config,
-    /// The file's content with the command line's settings applied.
-    effective: Config,
+    config: CommandConfig<Config>,
 }
 
 fn context(inv: &Invocation) -> Result<Context, String> {
-    let paths = match (&inv.config_file, Paths::current()) {
-        (_, Ok(p)) => p,
-        // An explicit -configfile needs no home directory: the rest goes beside it.
-        (Some(file), Err(_)) => Paths {
-            config_file: file.clone(),
-            log_file: file.with_extension("log"),
-            hsm_link: file.with_extension("sock"),
-        },
-        (None, Err(e)) => return Err(e.to_string()),
-    };
-    let config_file = inv.config_file.clone().unwrap_or_else(|| paths.config_file.clone());
-    let stored = config::load(&config_file).map_err(|e| e.to_string())?;
-    let mut effective = stored.clone();
-    inv.settings.apply(&mut effective);
-    Ok(Context { paths, config_file, stored, effective })
+    let paths = Paths::for_command(inv.config_file.as_deref()).map_err(|e| e.to_string())?;
+    let file = inv.config_file.clone().unwrap_or_else(|| paths.files.config_file.clone());
+    let config = CommandConfig::load(file, |c| inv.settings.apply(c))?;
+    Ok(Context { paths, config })
 }
 
 /// Runs the invocation; errors are printed with what to do, and give exit status 1.
 pub fn run(inv: Invocation) -> ExitCode {
-    // JSON output is for machines: nothing else on stdout then.
-    if !matches!(inv.command, Command::Show { json: true } | Command::ConfigShow { json: true }) {
-        println!("{}", banner());
-    }
-    match context(&inv).and_then(|ctx| dispatch(&inv, ctx)) {
-        Ok(code) => code,
-        Err(message) => {
-            println!("Error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    let json = matches!(inv.command, Command::Show { json: true } | Command::ConfigShow { json: true });
+    modes::run_command(&banner(), json, || context(&inv).and_then(|ctx| dispatch(&inv, ctx)))
+}
+
+/// The admin port, for the commands that use the running pedclient.
+fn control(config: &Config) -> DaemonControl<'static> {
+    DaemonControl { title: TITLE, refuser: "pedclient", admin: admin_target(config) }
 }
 
 fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
+    let effective = &ctx.config.effective;
     match &inv.command {
-        Command::ConfigShow { json: true } => {
-            println!("{}", serde_json::to_string_pretty(&ctx.effective).map_err(|e| e.to_string())?);
-            Ok(ExitCode::SUCCESS)
+        Command::ConfigShow { json } => {
+            let (log, hsm_link) = (effective.log_file_or(&ctx.paths), effective.hsm_link_or(&ctx.paths));
+            ctx.config.show(TITLE, *json, &[("Log file", &log), ("HSM link", &hsm_link)])
         }
-        Command::ConfigShow { json: false } => {
-            println!("Ped Client launched in config mode.");
-            println!("Configuration file: {}", ctx.config_file.display());
-            println!("Log file: {}", ctx.effective.log_file_or(&ctx.paths).display());
-            println!("HSM link: {}", ctx.effective.hsm_link_or(&ctx.paths).display());
-            print!("{}", ctx.effective.to_toml());
-            println!("Config command passed.");
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::ConfigSet => {
-            println!("Ped Client launched in config mode.");
-            update(&ctx, |c| {
-                inv.settings.apply(c);
-                Ok(format!("Configuration written to {}", ctx.config_file.display()))
-            })?;
-            println!("Config command passed.");
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::ConfigSet => ctx.config.set(TITLE, |c| inv.settings.apply(c)),
         Command::Start { foreground: in_foreground, winservice } => {
             println!("Ped Client launched in startup mode.");
             if *winservice {
@@ -102,10 +69,12 @@ fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
                 foreground(&ctx)?;
                 Ok(ExitCode::SUCCESS)
             } else {
-                start(&ctx.effective)
+                start(effective)
             }
         }
-        Command::Stop => stop(&ctx.effective),
+        Command::Stop => {
+            control(effective).stop::<StatusReport>(effective.socket_write_timeout, effective.p_shutdown_timeout)
+        }
         Command::Show { json } => show(&ctx, *json),
         Command::SetId { id, host, port } => mapping(&ctx, "setid", |c| c.set_id(*id, host, *port)),
         Command::AssignId { id, serial } => mapping(&ctx, "assignid", |c| c.assign_id(*id, serial)),
@@ -117,23 +86,13 @@ fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
     }
 }
 
-/// Reads the file again, changes it, writes it atomically: a change made by another
-/// command since this one started is kept.
-fn update(ctx: &Context, change: impl FnOnce(&mut Config) -> Result<String, String>) -> Result<(), String> {
-    let mut config = config::load(&ctx.config_file).map_err(|e| e.to_string())?;
-    let message = change(&mut config)?;
-    config::save(&ctx.config_file, &config).map_err(|e| e.to_string())?;
-    println!("{message}");
-    Ok(())
-}
-
 fn mapping(
     ctx: &Context,
     mode: &str,
     change: impl FnOnce(&mut Config) -> Result<String, String>,
 ) -> Result<ExitCode, String> {
     println!("Ped Client launched in {mode} mode.");
-    update(ctx, change)?;
+    ctx.config.update(change)?;
     println!("{} command passed.", capitalise(mode));
     Ok(ExitCode::SUCCESS)
 }
@@ -145,12 +104,12 @@ fn capitalise(s: &str) -> String {
 
 fn testid(ctx: &Context, id: u32) -> Result<ExitCode, String> {
     println!("Ped Client launched in testid mode.");
-    let m = ctx.stored.mapping(id).ok_or_else(|| {
+    let m = ctx.config.stored.mapping(id).ok_or_else(|| {
         format!("PED ID {id} is not mapped; create it with pedclient -mode setid -id {id} -id_ip HOST -id_port PORT")
     })?;
     let target = crate::link::host_port(&m.host, m.port);
     println!("Testing PED ID {id}: pedserver at {target}");
-    let timeout = Duration::from_secs(ctx.effective.socket_read_timeout.max(1));
+    let timeout = Duration::from_secs(ctx.config.effective.socket_read_timeout.max(1));
     match crate::probe::probe(&m.host, m.port, timeout) {
         Ok(report) => {
             let s = &report.status;
@@ -183,119 +142,38 @@ fn testid(ctx: &Context, id: u32) -> Result<ExitCode, String> {
 
 /// Runs the daemon in this process until stopped (admin `stop`, SIGTERM or SIGINT).
 fn foreground(ctx: &Context) -> Result<(), String> {
-    let config = ctx.effective.clone();
-    crate::logging::init(&config, &config.log_file_or(&ctx.paths)).map_err(|e| e.to_string())?;
+    let config = ctx.config.effective.clone();
+    ped_daemon::logging::init(config.log_settings(), &config.log_file_or(&ctx.paths)).map_err(|e| e.to_string())?;
     let hsm_link = config.hsm_link_or(&ctx.paths);
-    let config_file = std::path::absolute(&ctx.config_file).map_err(|e| e.to_string())?;
-    // One thread: a few HSM links relaying small frames need no more.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    runtime.block_on(async {
+    let config_file = std::path::absolute(&ctx.config.file).map_err(|e| e.to_string())?;
+    modes::foreground_runtime()?.block_on(async {
         let (daemon, bound) = Daemon::bind(config, config_file, hsm_link).await.inspect_err(|e| {
             tracing::error!("startup failed: {e}");
         })?;
         let on_signal = Arc::clone(&daemon);
-        tokio::spawn(async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-                return;
-            };
-            tokio::select! {
-                _ = term.recv() => tracing::info!("SIGTERM received"),
-                _ = int.recv() => tracing::info!("SIGINT received"),
-            }
-            on_signal.stop();
-        });
+        modes::stop_on_signal(move || on_signal.stop());
         daemon.run(bound).await;
         Ok(())
     })
 }
 
 fn running(config: &Config) -> Option<StatusReport> {
-    let answer = admin::request(admin_target(config), "show", Duration::from_secs(2)).ok()?;
-    serde_json::from_str(&answer).ok()
+    control(config).status()
 }
 
-/// Starts the background process (this program again with `--foreground`, in its own
-/// process group) and waits until its admin port answers.
 fn start(config: &Config) -> Result<ExitCode, String> {
-    if let Some(report) = running(config) {
-        println!("Ped Client is already running (pid {}, admin port {}).", report.pid, report.admin_port);
-        return Ok(ExitCode::FAILURE);
-    }
-    println!("Starting background process");
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut child = std::process::Command::new(exe)
-        .args(std::env::args_os().skip(1))
-        .arg("--foreground")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("cannot start the background process: {e}"))?;
-    let deadline = Instant::now() + Duration::from_secs(config.p_startup_timeout);
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            let mut why = String::new();
-            if let Some(mut err) = child.stderr.take() {
-                let _ = err.read_to_string(&mut why);
-            }
-            // The child prints the banner and "Error: ..." on stdout, which is discarded;
-            // its stderr has clap's complaints. The log has the rest.
-            let why = why.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("see the log").to_string();
-            println!("Background process failed to start ({status}): {why}");
-            println!("Startup failed.");
-            return Ok(ExitCode::FAILURE);
+    control(config).start(config.p_startup_timeout, "see the log", |report: &StatusReport| {
+        println!("HSM link: {}", report.hsm_link);
+        if let Some(p) = &report.ped_initiated {
+            println!("PED-initiated mode: listening on {}", p.listen);
         }
-        if let Some(report) = running(config).filter(|r| r.pid == child.id()) {
-            println!("Background process started");
-            println!("HSM link: {}", report.hsm_link);
-            if let Some(p) = &report.ped_initiated {
-                println!("PED-initiated mode: listening on {}", p.listen);
-            }
-            println!("Ped Client Process created, exiting this process.");
-            return Ok(ExitCode::SUCCESS);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    println!(
-        "Background process did not answer within {} s: {}",
-        config.p_startup_timeout,
-        ErrorCode::RcOperationTimedOut
-    );
-    println!("Startup failed.");
-    Ok(ExitCode::FAILURE)
-}
-
-fn stop(config: &Config) -> Result<ExitCode, String> {
-    println!("Ped Client launched in shutdown mode.");
-    let addr = admin_target(config);
-    if running(config).is_none() {
-        println!("Ped Client is not running (nothing answers on admin port {addr}).");
-        return Ok(ExitCode::FAILURE);
-    }
-    let timeout = Duration::from_secs(config.socket_write_timeout.max(1));
-    let answer = admin::request(addr, "stop", timeout).map_err(|e| e.to_string())?;
-    if answer != "ok" {
-        return Err(format!("pedclient refused to stop: {answer}"));
-    }
-    let deadline = Instant::now() + Duration::from_secs(config.p_shutdown_timeout);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            println!("Ped Client stopped.");
-            return Ok(ExitCode::SUCCESS);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    println!("Ped Client did not stop within {} s.", config.p_shutdown_timeout);
-    Ok(ExitCode::FAILURE)
+    })
 }
 
 /// The daemon's status (when it runs) and the mappings; exit 1 when it does not run.
 fn show(ctx: &Context, json: bool) -> Result<ExitCode, String> {
-    let daemon = running(&ctx.effective);
-    let show = Show { running: daemon.is_some(), daemon, mappings: ctx.stored.mappings.clone() };
+    let daemon = running(&ctx.config.effective);
+    let show = Show { running: daemon.is_some(), daemon, mappings: ctx.config.stored.mappings.clone() };
     if json {
         println!("{}", serde_json::to_string_pretty(&show).map_err(|e| e.to_string())?);
     } else {
@@ -306,33 +184,20 @@ fn show(ctx: &Context, json: bool) -> Result<ExitCode, String> {
         } else {
             println!(
                 "Ped Client is not running (nothing answers on admin port {}); start it with pedclient -mode start",
-                admin_target(&ctx.effective)
+                admin_target(&ctx.config.effective)
             );
         }
     }
     Ok(if show.running { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// Atomic write of a private file (0600 under a 0700 directory): a key lives there.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    use std::os::unix::fs::DirBuilderExt;
-    if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    pedserver::config::write_atomic(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 /// `-regen -commonname CN`: this pedclient's P-521 key and self-signed certificate, which
 /// pedserver registers with `-appliance register`.
 fn regen(ctx: &Context, common_name: &str, force: bool) -> Result<ExitCode, String> {
     tls::check_file_name("the common name", common_name)?;
-    if let Some(old) = &ctx.stored.common_name
+    if let Some(old) = &ctx.config.stored.common_name
         && !force
-        && pedinit::identity_files(&ctx.config_file, old).0.exists()
+        && pedinit::identity_files(&ctx.config.file, old).0.exists()
     {
         return Err(format!(
             "a certificate already exists (common name {old:?}) and pedservers registered it; \
@@ -341,18 +206,18 @@ repeat with -force to replace it, then register the new one with each pedserver"
     }
     let generated = GeneratedIdentity::new(common_name).map_err(|e| e.to_string())?;
     let fingerprint = tls::fingerprint(&generated.identity().map_err(|e| e.to_string())?.cert);
-    let (cert_file, key_file) = pedinit::identity_files(&ctx.config_file, common_name);
+    let (cert_file, key_file) = pedinit::identity_files(&ctx.config.file, common_name);
     write_private(&key_file, generated.key_pem.as_bytes())?;
     println!("Private Key created and written to: {}", key_file.display());
     write_private(&cert_file, generated.cert_pem.as_bytes())?;
     println!("Certificate created and written to: {}", cert_file.display());
     let mut previous = None;
-    update(ctx, |c| {
+    ctx.config.update(|c| {
         previous = c.common_name.replace(common_name.to_string());
         Ok("Configuration updated.".into())
     })?;
     if let Some(old) = previous.filter(|old| old != common_name) {
-        let (old_cert, old_key) = pedinit::identity_files(&ctx.config_file, &old);
+        let (old_cert, old_key) = pedinit::identity_files(&ctx.config.file, &old);
         let _ = std::fs::remove_file(old_cert);
         let _ = std::fs::remove_file(old_key);
     }
@@ -364,7 +229,7 @@ repeat with -force to replace it, then register the new one with each pedserver"
 
 /// `-register -certificate FILE`: pins the pedserver certificate (made by its `-regen`).
 fn register(ctx: &Context, certificate: &Path, force: bool) -> Result<ExitCode, String> {
-    if let Some(existing) = &ctx.stored.pedserver
+    if let Some(existing) = &ctx.config.stored.pedserver
         && !force
     {
         return Err(format!(
@@ -374,8 +239,8 @@ fn register(ctx: &Context, certificate: &Path, force: bool) -> Result<ExitCode, 
     }
     let cert = tls::read_certificate(certificate).map_err(|e| e.to_string())?;
     let registered = RegisteredServer { common_name: tls::common_name(&cert), fingerprint: tls::fingerprint(&cert) };
-    write_private(&pedinit::pedserver_file(&ctx.config_file), cert.as_ref())?;
-    update(ctx, |c| {
+    write_private(&pedinit::pedserver_file(&ctx.config.file), cert.as_ref())?;
+    ctx.config.update(|c| {
         c.pedserver = Some(registered.clone());
         Ok(format!("pedserver certificate registered, common name {:?}.", registered.common_name))
     })?;

@@ -1,12 +1,16 @@
 //! The configuration file (TOML) with the PED ID mappings, and where it, the log and the
-//! HSM link socket live by default. Pure apart from [`load`] and [`save`]; the mapping
-//! operations of `-mode setid/assignid/releaseid/deleteid` are pure functions on
-//! [`Config`], so their rules are unit-tested here.
+//! HSM link socket live by default. The file I/O (atomic writes, defaults for missing
+//! keys) is ped-daemon's [`TomlConfig`]; the mapping operations of
+//! `-mode setid/assignid/releaseid/deleteid` are pure functions on [`Config`], so their
+//! rules are unit-tested here.
 
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use ped_daemon::config_file::DefaultPaths;
+pub use ped_daemon::config_file::{ConfigError, TomlConfig, cert_dir};
+use ped_daemon::logging::LogSettings;
 use serde::{Deserialize, Serialize};
 
 /// Every setting of the seed's `pedclient -mode config`, with its default, and the
@@ -96,7 +100,7 @@ pub struct Mapping {
 }
 
 /// The port pedclient listens on in PED-initiated mode (pedserver's default for it).
-pub const DEFAULT_LISTEN_PORT: u16 = pedserver::args::DEFAULT_APPLIANCE_PORT;
+pub const DEFAULT_LISTEN_PORT: u16 = ped_daemon::tls::DEFAULT_PED_INITIATED_PORT;
 
 impl Default for Config {
     fn default() -> Self {
@@ -129,93 +133,72 @@ impl Default for Config {
     }
 }
 
-/// Why the configuration could not be read or written.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// Which file.
-        path: PathBuf,
-        /// What failed.
-        source: std::io::Error,
-    },
-    /// The file is not a valid configuration.
-    #[error("{path}: {message}")]
-    Parse {
-        /// Which file.
-        path: PathBuf,
-        /// The TOML error.
-        message: String,
-    },
-    /// No per-user location could be found.
-    #[error("neither HOME nor XDG_CONFIG_HOME/XDG_STATE_HOME is set; use -configfile, -logfilename and -hsmlink")]
-    NoHome,
-}
+impl TomlConfig for Config {}
+
+/// The program name: its directories and files are named after it.
+const PROGRAM: &str = "pedclient";
+/// What to give when no home directory is known.
+const NO_HOME: &str = "-configfile, -logfilename and -hsmlink";
 
 /// Where the configuration, the log and the HSM link socket live by default.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Paths {
-    /// The configuration file.
-    pub config_file: PathBuf,
-    /// The log file, unless the configuration names one.
-    pub log_file: PathBuf,
+    /// The configuration and the log, as for every daemon.
+    pub files: DefaultPaths,
     /// The HSM link socket, unless the configuration names one.
     pub hsm_link: PathBuf,
 }
 
 impl Paths {
     /// Root uses the system locations; any other user the XDG ones under their home,
-    /// which they can always write (the seed's non-root failure cannot happen).
+    /// which they can always write (the seed's non-root failure cannot happen). The
+    /// socket goes in the runtime directory, or beside the log if there is none.
     pub fn default_for(root: bool, env: impl Fn(&str) -> Option<OsString>) -> Result<Paths, ConfigError> {
-        if root {
-            return Ok(Paths {
-                config_file: PathBuf::from("/etc/pedclient/pedclient.toml"),
-                log_file: PathBuf::from("/var/log/pedclient/pedclient.log"),
-                hsm_link: PathBuf::from("/run/pedclient/hsmlink.sock"),
-            });
-        }
-        let non_empty = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-        let home = non_empty("HOME");
-        let config_home = non_empty("XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config")));
-        let state_home = non_empty("XDG_STATE_HOME").or_else(|| home.as_ref().map(|h| h.join(".local/state")));
-        match (config_home, state_home) {
-            (Some(c), Some(s)) => Ok(Paths {
-                config_file: c.join("pedclient/pedclient.toml"),
-                log_file: s.join("pedclient/pedclient.log"),
-                // The runtime directory is the socket's place; the state one if there is none.
-                hsm_link: non_empty("XDG_RUNTIME_DIR").unwrap_or_else(|| s.clone()).join("pedclient/hsmlink.sock"),
-            }),
-            _ => Err(ConfigError::NoHome),
-        }
+        let runtime_dir = if root { Some(PathBuf::from("/run")) } else { env("XDG_RUNTIME_DIR").map(PathBuf::from) };
+        let files = DefaultPaths::default_for(PROGRAM, root, env, NO_HOME)?;
+        let socket_dir = match runtime_dir.filter(|d| !d.as_os_str().is_empty()) {
+            Some(dir) => dir.join(PROGRAM),
+            None => files.log_file.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        };
+        Ok(Paths { hsm_link: socket_dir.join("hsmlink.sock"), files })
     }
 
-    /// The defaults for the user this process runs as.
-    pub fn current() -> Result<Paths, ConfigError> {
-        Paths::default_for(rustix::process::geteuid().is_root(), |k| std::env::var_os(k))
+    /// The paths of one command: the defaults for this user; with an explicit
+    /// `-configfile` no home directory is needed: the rest goes beside it.
+    pub fn for_command(config_file: Option<&Path>) -> Result<Paths, ConfigError> {
+        let root = ped_daemon::config_file::running_as_root();
+        match (config_file, Paths::default_for(root, |k| std::env::var_os(k))) {
+            (_, Ok(p)) => Ok(p),
+            (Some(file), Err(_)) => {
+                Ok(Paths { files: DefaultPaths::beside(file), hsm_link: file.with_extension("sock") })
+            }
+            (None, Err(e)) => Err(e),
+        }
     }
-}
-
-/// Directory of the certificates of PED-initiated mode: `cert/` beside the configuration.
-pub fn cert_dir(config_file: &Path) -> PathBuf {
-    pedserver::config::cert_dir(config_file)
 }
 
 impl Config {
-    /// Parses TOML text.
-    pub fn from_toml(text: &str) -> Result<Config, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
-    }
-
-    /// The TOML text written to the file.
-    pub fn to_toml(&self) -> String {
-        // Serialising plain fields, options and tables cannot fail.
-        toml::to_string(self).unwrap_or_default()
-    }
-
     /// The log file in force: the configured one or the per-user default.
     pub fn log_file_or(&self, paths: &Paths) -> PathBuf {
-        self.log_file.clone().unwrap_or_else(|| paths.log_file.clone())
+        self.log_file.clone().unwrap_or_else(|| paths.files.log_file.clone())
+    }
+
+    /// The log switches and rotation size.
+    pub fn log_settings(&self) -> LogSettings {
+        LogSettings {
+            info: self.log_info,
+            warning: self.log_warning,
+            error: self.log_error,
+            trace: self.log_trace,
+            max_file_kb: self.max_log_file_size,
+        }
+    }
+
+    /// Sets the log switches and rotation size.
+    pub fn set_log_settings(&mut self, log: LogSettings) {
+        (self.log_info, self.log_warning, self.log_error, self.log_trace) =
+            (log.info, log.warning, log.error, log.trace);
+        self.max_log_file_size = log.max_file_kb;
     }
 
     /// The HSM link socket in force.
@@ -307,22 +290,6 @@ fn check_text(what: &str, s: &str, max: usize) -> Result<(), String> {
     }
 }
 
-/// Reads the configuration; a missing file is the defaults.
-pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Config::from_toml(&text).map_err(|message| ConfigError::Parse { path: path.into(), message }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-        Err(source) => Err(ConfigError::Io { path: path.into(), source }),
-    }
-}
-
-/// Writes the configuration atomically (pedserver's temporary-file-then-rename): after a
-/// crash the old or the new file is there, whole, mappings included.
-pub fn save(path: &Path, config: &Config) -> Result<(), ConfigError> {
-    pedserver::config::write_atomic(path, config.to_toml().as_bytes())
-        .map_err(|source| ConfigError::Io { path: path.into(), source })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,10 +338,11 @@ mod tests {
     #[test]
     fn root_and_user_paths() {
         let root = Paths::default_for(true, |_| None).unwrap();
-        assert_eq!(root.config_file, Path::new("/etc/pedclient/pedclient.toml"));
+        assert_eq!(root.files.config_file, Path::new("/etc/pedclient/pedclient.toml"));
+        assert_eq!(root.hsm_link, Path::new("/run/pedclient/hsmlink.sock"));
         let user = Paths::default_for(false, |k| (k == "HOME").then(|| "/home/ann".into())).unwrap();
-        assert_eq!(user.config_file, Path::new("/home/ann/.config/pedclient/pedclient.toml"));
-        assert_eq!(user.log_file, Path::new("/home/ann/.local/state/pedclient/pedclient.log"));
+        assert_eq!(user.files.config_file, Path::new("/home/ann/.config/pedclient/pedclient.toml"));
+        assert_eq!(user.files.log_file, Path::new("/home/ann/.local/state/pedclient/pedclient.log"));
         assert_eq!(user.hsm_link, Path::new("/home/ann/.local/state/pedclient/hsmlink.sock"));
         let run = Paths::default_for(false, |k| match k {
             "HOME" => Some("/home/ann".into()),
@@ -382,17 +350,18 @@ mod tests {
             _ => None,
         });
         assert_eq!(run.unwrap().hsm_link, Path::new("/run/user/1000/pedclient/hsmlink.sock"));
-        assert!(matches!(Paths::default_for(false, |_| None), Err(ConfigError::NoHome)));
+        let no_home = Paths::default_for(false, |_| None).unwrap_err().to_string();
+        assert!(no_home.ends_with("use -configfile, -logfilename and -hsmlink"), "{no_home}");
     }
 
     #[test]
     fn save_then_load() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/pedclient.toml");
-        assert_eq!(load(&path).unwrap(), Config::default());
+        assert_eq!(Config::load(&path).unwrap(), Config::default());
         let mut c = Config::default();
         c.set_id(7, "h", 1503).unwrap();
-        save(&path, &c).unwrap();
-        assert_eq!(load(&path).unwrap(), c);
+        c.save(&path).unwrap();
+        assert_eq!(Config::load(&path).unwrap(), c);
     }
 }

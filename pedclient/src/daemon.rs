@@ -10,14 +10,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use ped_daemon::admin::{self, AdminLimits};
+use ped_daemon::config_file::TomlConfig;
+use ped_daemon::frames::READ_CHUNK;
 use ped_proto::error::ErrorCode;
-use pedserver::session::READ_CHUNK;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::link::{Link, Output, Timeouts, host_port};
 use crate::pedinit::{self, Parked};
 use crate::status::{LinkReport, PedInitiatedReport, StatusReport};
@@ -160,7 +162,15 @@ impl Daemon {
             admin_addr(&self.config)
         );
         let mut tasks = JoinSet::new();
-        tasks.spawn(Arc::clone(&self).admin_loop(admin));
+        let answer = {
+            let daemon = Arc::clone(&self);
+            move |line: String| std::future::ready(daemon.admin_answer(&line))
+        };
+        // The socket read timeout bounds the answer too.
+        let timeout = Duration::from_secs(self.config.socket_read_timeout);
+        let limits =
+            AdminLimits { read_timeout: timeout, write_timeout: timeout, max_connections: None, max_request_len: None };
+        tasks.spawn(admin::serve(admin, self.stopping(), limits, answer));
         if let Some((listener, acceptor)) = ped {
             tasks.spawn(pedinit::listen(Arc::clone(&self), listener, acceptor));
         }
@@ -213,28 +223,10 @@ impl Daemon {
         }
     }
 
-    async fn admin_loop(self: Arc<Self>, listener: TcpListener) {
-        let mut stop = self.stopping();
-        loop {
-            tokio::select! {
-                _ = stopped(&mut stop) => return,
-                accepted = listener.accept() => if let Ok((stream, _)) = accepted {
-                    tokio::spawn(Arc::clone(&self).admin_request(stream));
-                },
-            }
-        }
-    }
-
-    /// One request line, one answer line (pedserver's admin protocol): `show` → the
-    /// report as JSON, `stop` → `ok`.
-    async fn admin_request(self: Arc<Self>, stream: TcpStream) {
-        let (read, mut write) = stream.into_split();
-        let mut line = String::new();
-        let timeout = Duration::from_secs(self.config.socket_read_timeout);
-        if !matches!(tokio::time::timeout(timeout, BufReader::new(read).read_line(&mut line)).await, Ok(Ok(_))) {
-            return;
-        }
-        let answer = match line.trim() {
+    /// One request line, one answer line (the admin protocol pedserver has too): `show`
+    /// → the report as JSON, `stop` → `ok`.
+    fn admin_answer(&self, line: &str) -> String {
+        match line {
             "show" => serde_json::to_string(&self.report()).unwrap_or_else(|e| format!("error {e}")),
             "stop" => {
                 tracing::info!("stop requested on the admin port");
@@ -245,8 +237,7 @@ impl Daemon {
                 tracing::warn!("unknown admin request {other:?}");
                 format!("error unknown request {other:?}")
             }
-        };
-        let _ = tokio::time::timeout(timeout, write.write_all(format!("{answer}\n").as_bytes())).await;
+        }
     }
 
     fn timeouts(&self) -> Timeouts {
@@ -391,7 +382,7 @@ impl Daemon {
             };
         }
         let (host, port) = if via_mapping {
-            let config = config::load(&self.config_file).unwrap_or_else(|_| self.config.clone());
+            let config = Config::load(&self.config_file).unwrap_or_else(|_| self.config.clone());
             match config.assigned_to(serial) {
                 Some(m) => (m.host.clone(), m.port),
                 None => {

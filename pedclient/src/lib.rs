@@ -7,7 +7,9 @@
 //! It is a blind relay like pedserver: it uses ped-proto's wire formats only (`frame`,
 //! `relay`, `hsm_link`, `error`) and never holds a key of the end-to-end channel. The
 //! pure parts (arguments, configuration and mappings, the link state machine, the status
-//! block) are separate from their thin tokio adapters; see docs/pedclient.md.
+//! block) are separate from their thin tokio adapters; see docs/pedclient.md. What
+//! pedserver needs too (argv normalisation, configuration files, logs, the admin port,
+//! background start and stop, frame streams, pinned TLS) is the ped-daemon crate.
 #![forbid(unsafe_code)]
 
 pub mod args;
@@ -15,7 +17,6 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod link;
-pub mod logging;
 pub mod pedinit;
 pub mod probe;
 pub mod status;

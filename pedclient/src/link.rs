@@ -18,11 +18,11 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use ped_daemon::frames::{FrameReader, Keepalive, KeepaliveDue, relay_control as relay};
 use ped_proto::error::ErrorCode;
 use ped_proto::frame::{Frame, FrameType};
 use ped_proto::hsm_link::HsmLinkMessage;
 use ped_proto::relay::{RELAY_VERSION, RelayMessage, RelayRole};
-use pedserver::session::FrameDecoder;
 
 /// The timers of a link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,8 +91,8 @@ pub struct Link {
     timeouts: Timeouts,
     /// Whether the idle timeout applies to the current remote link.
     idle_applies: bool,
-    hsm: FrameDecoder,
-    server: FrameDecoder,
+    hsm: FrameReader,
+    server: FrameReader,
     out: VecDeque<Output>,
     /// What the current remote link reaches, for messages.
     target: String,
@@ -100,19 +100,8 @@ pub struct Link {
     since: Instant,
     /// Last channel frame either way.
     last_activity: Instant,
-    /// Last frame of any kind from pedserver: pings go to a quiet one only.
-    last_server_frame: Instant,
-    /// When the buffered partial frame from pedserver started.
-    partial_since: Option<Instant>,
-    /// Nonce and send time of the unanswered ping.
-    ping: Option<(u64, Instant)>,
-    next_nonce: u64,
-}
-
-/// Encodes one of pedclient's own messages; their texts are bounded and printable.
-fn relay(msg: &RelayMessage) -> Vec<u8> {
-    msg.encode()
-        .unwrap_or_else(|_| RelayMessage::error(ErrorCode::PedError).encode().expect("a fixed error message encodes"))
+    /// Pings go to a quiet pedserver only.
+    keepalive: Keepalive,
 }
 
 fn to_hsm(msg: &HsmLinkMessage) -> Vec<u8> {
@@ -144,16 +133,13 @@ impl Link {
             state: State::Idle,
             timeouts,
             idle_applies: true,
-            hsm: FrameDecoder::default(),
-            server: FrameDecoder::default(),
+            hsm: FrameReader::default(),
+            server: FrameReader::default(),
             out: VecDeque::new(),
             target: String::new(),
             since: now,
             last_activity: now,
-            last_server_frame: now,
-            partial_since: None,
-            ping: None,
-            next_nonce: nonce_seed,
+            keepalive: Keepalive::new(now, timeouts.ping_interval, timeouts.ping_timeout, nonce_seed),
         }
     }
 
@@ -183,16 +169,10 @@ impl Link {
                 if let Some(idle) = t.idle.filter(|_| self.idle_applies) {
                     deadlines.push(self.last_activity + idle);
                 }
-                match (self.ping, t.ping_interval) {
-                    (Some((_, sent)), _) => deadlines.push(sent + t.ping_timeout),
-                    (None, Some(every)) => deadlines.push(self.last_server_frame + every),
-                    (None, None) => {}
-                }
+                deadlines.extend(self.keepalive.deadline());
             }
         }
-        if let Some(since) = self.partial_since {
-            deadlines.push(since + t.read);
-        }
+        deadlines.extend(self.server.frame_deadline(t.read));
         deadlines.into_iter().min()
     }
 
@@ -202,7 +182,7 @@ impl Link {
         let timed_out = ErrorCode::RcOperationTimedOut;
         match self.state {
             State::Idle | State::Closed | State::Dialing => {}
-            _ if self.partial_since.is_some_and(|s| now >= s + t.read) => {
+            _ if self.server.frame_deadline(t.read).is_some_and(|due| now >= due) => {
                 let why = format!("pedserver at {} did not complete a frame within {:?}", self.target, t.read);
                 self.fail(timed_out, why)
             }
@@ -216,19 +196,17 @@ impl Link {
                     && now >= self.last_activity + idle
                 {
                     let why = format!("remote PED link idle for {} s; run ped connect again", idle.as_secs());
-                    self.fail(timed_out, why);
-                } else if let Some((_, sent)) = self.ping {
-                    if now >= sent + t.ping_timeout {
+                    return self.fail(timed_out, why);
+                }
+                match self.keepalive.on_timer(now) {
+                    KeepaliveDue::Nothing => {}
+                    KeepaliveDue::Ping(nonce) => {
+                        self.out.push_back(Output::ToServer(relay(&RelayMessage::Ping { nonce })))
+                    }
+                    KeepaliveDue::TimedOut => {
                         let why = format!("pedserver at {} did not answer a ping in time", self.target);
                         self.fail(timed_out, why);
                     }
-                } else if let Some(every) = t.ping_interval
-                    && now >= self.last_server_frame + every
-                {
-                    let nonce = self.next_nonce;
-                    self.next_nonce = self.next_nonce.wrapping_add(1);
-                    self.ping = Some((nonce, now));
-                    self.out.push_back(Output::ToServer(relay(&RelayMessage::Ping { nonce })));
                 }
             }
         }
@@ -239,7 +217,7 @@ impl Link {
         if self.state == State::Closed {
             return;
         }
-        self.hsm.feed(data);
+        self.hsm.feed(now, data);
         loop {
             match self.hsm.next_frame() {
                 Ok(Some((kind, frame))) => {
@@ -298,7 +276,7 @@ impl Link {
         if !self.remote_open() || self.state == State::Dialing {
             return;
         }
-        self.server.feed(data);
+        self.server.feed(now, data);
         loop {
             match self.server.next_frame() {
                 Ok(Some((kind, frame))) => {
@@ -307,15 +285,10 @@ impl Link {
                         return;
                     }
                 }
-                Ok(None) => break,
+                Ok(None) => return,
                 Err(e) => return self.garbage(format!("malformed frame ({e:?})")),
             }
         }
-        self.partial_since = match (self.server.is_partial(), self.partial_since) {
-            (false, _) => None,
-            (true, Some(since)) => Some(since),
-            (true, None) => Some(now),
-        };
     }
 
     /// pedserver's connection ended (end of stream, or an error reading or writing it).
@@ -335,12 +308,10 @@ impl Link {
         self.state = state;
         self.target = target;
         self.idle_applies = idle_applies;
-        self.server = FrameDecoder::default();
+        self.server = FrameReader::default();
         self.since = now;
         self.last_activity = now;
-        self.last_server_frame = now;
-        self.partial_since = None;
-        self.ping = None;
+        self.keepalive.restart(now);
     }
 
     fn on_hsm_frame(&mut self, now: Instant, kind: FrameType, frame: Vec<u8>) {
@@ -390,7 +361,7 @@ impl Link {
     }
 
     fn on_server_frame(&mut self, now: Instant, kind: FrameType, frame: Vec<u8>) {
-        self.last_server_frame = now;
+        self.keepalive.heard(now);
         if !kind.is_relay_control() {
             if self.state == State::Relaying && !kind.is_device_control() {
                 self.last_activity = now;
@@ -408,11 +379,7 @@ impl Link {
             (_, RelayMessage::Ping { nonce }) => {
                 self.out.push_back(Output::ToServer(relay(&RelayMessage::Pong { nonce })))
             }
-            (_, RelayMessage::Pong { nonce }) => {
-                if self.ping.is_some_and(|(n, _)| n == nonce) {
-                    self.ping = None;
-                }
-            }
+            (_, RelayMessage::Pong { nonce }) => self.keepalive.answered(nonce),
             (_, RelayMessage::Error { code, message }) => {
                 self.end(code, format!("pedserver at {}: {message}", self.target), None)
             }
@@ -478,8 +445,6 @@ impl Link {
             self.out.push_back(Output::CloseServer);
         }
         self.state = State::Idle;
-        self.partial_since = None;
-        self.ping = None;
         let message = sentence(why);
         self.out.push_back(Output::Down { code, message: message.clone() });
         self.tell_hsm(code, message);

@@ -1,5 +1,5 @@
 //! PED-initiated mode, pedclient's end: pedserver connects here over TLS with both
-//! certificates pinned (pedserver's `tls::server_config`: one verification code path for
+//! certificates pinned (ped-daemon's `tls::server_config`: one verification code path for
 //! both ends), says its relay hello, and gets pedclient's. The connection is then
 //! *parked*: pedclient answers its pings until an HSM asks for a link, and the HSM's
 //! [`Link`](crate::link::Link) adopts it (no second hello: status request, then relay).
@@ -9,18 +9,16 @@
 //! pedserver must `-mode connect` again.
 
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
-use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
-use ped_proto::error::DecodeError;
-use ped_proto::frame::{Frame, FrameHeader, HEADER_LEN};
+use ped_daemon::frames::{FrameReader, READ_CHUNK};
+use ped_daemon::tls::{self, Identity};
+use ped_proto::frame::Frame;
 use ped_proto::relay::{RELAY_VERSION, RelayMessage, RelayRole};
-use pedserver::session::READ_CHUNK;
-use pedserver::tls::{self, Identity};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -33,8 +31,7 @@ use crate::link::client_hello;
 /// This pedclient's certificate and key (`-regen`): `cert/server/CN.pem`, `CNKey.pem`
 /// beside the configuration file (it is the TLS server).
 pub fn identity_files(config_file: &Path, common_name: &str) -> (PathBuf, PathBuf) {
-    let dir = config::cert_dir(config_file).join("server");
-    (dir.join(format!("{common_name}.pem")), dir.join(format!("{common_name}Key.pem")))
+    tls::identity_files(&config::cert_dir(config_file).join("server"), common_name)
 }
 
 /// The registered pedserver's certificate (`-register`), DER.
@@ -129,13 +126,13 @@ async fn admit(daemon: Arc<Daemon>, tcp: tokio::net::TcpStream, peer: std::net::
         Ok(Err(e)) => return tracing::warn!("PED-initiated: TLS handshake with {peer} refused: {e}"),
         Err(_) => return tracing::warn!("PED-initiated: TLS handshake with {peer} timed out"),
     };
-    // Not pedserver's FrameDecoder: the bytes after the hello must be handed over whole.
-    let mut pending = Vec::new();
+    // The bytes after the hello are handed over whole to the HSM's link that adopts it.
+    let mut pending = FrameReader::default();
     let mut buf = vec![0u8; READ_CHUNK];
     // pedserver speaks first, as it does to an inbound pedclient.
     let hello = async {
         loop {
-            if let Some(frame) = next_frame(&mut pending).map_err(|e| format!("malformed frame: {e:?}"))? {
+            if let Some((_, frame)) = pending.next_frame().map_err(|e| format!("malformed frame: {e:?}"))? {
                 return Frame::decode_exact(&frame)
                     .map_err(Into::into)
                     .and_then(RelayMessage::decode)
@@ -143,7 +140,7 @@ async fn admit(daemon: Arc<Daemon>, tcp: tokio::net::TcpStream, peer: std::net::
             }
             match stream.read(&mut buf).await {
                 Ok(0) => return Err("closed before its hello".to_string()),
-                Ok(n) => pending.extend_from_slice(&buf[..n]),
+                Ok(n) => pending.feed(Instant::now(), &buf[..n]),
                 Err(e) => return Err(e.to_string()),
             }
         }
@@ -174,7 +171,7 @@ async fn admit(daemon: Arc<Daemon>, tcp: tokio::net::TcpStream, peer: std::net::
         tokio::select! {
             claimed = &mut claim_rx => {
                 let Ok(reply) = claimed else { break "its handle was dropped".to_string() };
-                let leftover = std::mem::take(&mut pending);
+                let leftover = pending.take_buffered();
                 let stream = Guarded { inner: stream, _guard: InUse(Arc::clone(&daemon)) };
                 let claimed = Claimed { stream: Box::new(stream), leftover, peer: description.clone() };
                 if reply.send(claimed).is_err() {
@@ -191,7 +188,7 @@ async fn admit(daemon: Arc<Daemon>, tcp: tokio::net::TcpStream, peer: std::net::
             read = stream.read(&mut buf) => match read {
                 Ok(0) | Err(_) => break "it closed the connection".to_string(),
                 Ok(n) => {
-                    pending.extend_from_slice(&buf[..n]);
+                    pending.feed(Instant::now(), &buf[..n]);
                     if let Err(why) = answer_parked(&mut pending, &mut stream).await {
                         break why;
                     }
@@ -207,8 +204,8 @@ async fn admit(daemon: Arc<Daemon>, tcp: tokio::net::TcpStream, peer: std::net::
 }
 
 /// While parked, only pings (answered) and an orderly end are expected.
-async fn answer_parked<S: AsyncWrite + Unpin>(pending: &mut Vec<u8>, stream: &mut S) -> Result<(), String> {
-    while let Some(frame) = next_frame(pending).map_err(|e| format!("malformed frame: {e:?}"))? {
+async fn answer_parked<S: AsyncWrite + Unpin>(pending: &mut FrameReader, stream: &mut S) -> Result<(), String> {
+    while let Some((_, frame)) = pending.next_frame().map_err(|e| format!("malformed frame: {e:?}"))? {
         let message = Frame::decode_exact(&frame).map_err(Into::into).and_then(RelayMessage::decode);
         match message {
             Ok(RelayMessage::Ping { nonce }) => {
@@ -222,18 +219,6 @@ async fn answer_parked<S: AsyncWrite + Unpin>(pending: &mut Vec<u8>, stream: &mu
         }
     }
     Ok(())
-}
-
-/// Takes one whole frame off the front of `pending`; the header is checked as soon as it
-/// is there, so an oversized frame is refused before its body is buffered.
-fn next_frame(pending: &mut Vec<u8>) -> Result<Option<Vec<u8>>, DecodeError> {
-    let Some(header) = pending.first_chunk::<HEADER_LEN>() else { return Ok(None) };
-    let total = HEADER_LEN + FrameHeader::decode(header)?.body_len;
-    if pending.len() < total {
-        return Ok(None);
-    }
-    let rest = pending.split_off(total);
-    Ok(Some(std::mem::replace(pending, rest)))
 }
 
 /// Marks PED-initiated mode's connection as in use while an HSM's link holds it; the

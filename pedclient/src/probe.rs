@@ -3,12 +3,12 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use ped_daemon::frames::FrameReader;
 use ped_proto::error::ErrorCode;
 use ped_proto::frame::Frame;
 use ped_proto::relay::{PedStatus, RelayMessage, RelayRole};
-use pedserver::session::FrameDecoder;
 
 use crate::link::{client_hello, host_port};
 
@@ -51,7 +51,7 @@ fn io_error(target: &str, what: &str, e: &std::io::Error) -> ProbeError {
 
 struct Conn {
     stream: TcpStream,
-    decoder: FrameDecoder,
+    reader: FrameReader,
     target: String,
 }
 
@@ -65,7 +65,7 @@ impl Conn {
         let mut buf = [0u8; 4096];
         loop {
             let garbage = |why: String| error(ErrorCode::CkrCallbackError, why);
-            match self.decoder.next_frame() {
+            match self.reader.next_frame() {
                 Ok(Some((_, frame))) => {
                     let message = Frame::decode_exact(&frame)
                         .map_err(Into::into)
@@ -82,7 +82,7 @@ impl Conn {
             }
             match self.stream.read(&mut buf) {
                 Ok(0) => return Err(io_error(&self.target, what, &std::io::ErrorKind::UnexpectedEof.into())),
-                Ok(n) => self.decoder.feed(&buf[..n]),
+                Ok(n) => self.reader.feed(Instant::now(), &buf[..n]),
                 Err(e) => return Err(io_error(&self.target, what, &e)),
             }
         }
@@ -111,7 +111,7 @@ pub fn probe(host: &str, port: u16, timeout: Duration) -> Result<ProbeReport, Pr
     let _ = stream.set_nodelay(true);
     stream.set_read_timeout(Some(timeout)).map_err(|e| io_error(&target, "setup", &e))?;
     stream.set_write_timeout(Some(timeout)).map_err(|e| io_error(&target, "setup", &e))?;
-    let mut conn = Conn { stream, decoder: FrameDecoder::default(), target: target.clone() };
+    let mut conn = Conn { stream, reader: FrameReader::default(), target: target.clone() };
     conn.send(&client_hello(), "the relay hello")?;
     let (software, relay_version) = match conn.next("the relay hello")? {
         RelayMessage::Hello { version, role: RelayRole::Server, software } => (software, version),

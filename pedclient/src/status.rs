@@ -28,6 +28,16 @@ pub struct StatusReport {
     pub links: Vec<LinkReport>,
 }
 
+impl ped_daemon::modes::DaemonStatus for StatusReport {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    fn admin_port(&self) -> u16 {
+        self.admin_port
+    }
+}
+
 /// PED-initiated mode's listener.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PedInitiatedReport {

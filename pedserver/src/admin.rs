@@ -1,4 +1,5 @@
-//! The admin port's protocol: one request line, one answer line, then close.
+//! The admin port's requests: one request line, one answer line, then close (ped-daemon's
+//! `admin` carries them; this module says what they mean).
 //!
 //! | request | answer |
 //! |---|---|
@@ -14,10 +15,7 @@
 //! The admin port listens on localhost unless `-eadmin 1`: anyone who can reach it can
 //! stop the server, as in the original, so it should stay local.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::server::Server;
 
@@ -48,19 +46,4 @@ fn answer(result: Result<String, String>) -> String {
         Ok(message) => format!("ok {message}"),
         Err(message) => format!("error {message}"),
     }
-}
-
-/// Sends one request and returns the answer line (client side, used by the command line).
-pub fn request(addr: SocketAddr, line: &str, timeout: Duration) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    stream.write_all(line.as_bytes())?;
-    stream.write_all(b"\n")?;
-    let mut answer = String::new();
-    BufReader::new(stream).read_line(&mut answer)?;
-    if answer.is_empty() {
-        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the admin port closed without answering"));
-    }
-    Ok(answer.trim_end().to_string())
 }

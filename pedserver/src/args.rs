@@ -1,73 +1,18 @@
 //! The command line. Administrators type the seed's spellings (`-mode start`, `-m start`,
-//! `mode start`, `-set LogFileName x`); clap only knows `--long` options, so
-//! [`normalise`] rewrites argv first. It is pure and unit-tested; clap then does the
-//! parsing, the usage text and the errors (unknown options and bad values exit non-zero,
-//! where the original ignored them).
+//! `mode start`, `-set LogFileName x`); clap only knows `--long` options, so ped-daemon's
+//! [`normalise`] rewrites argv first. clap then does the parsing, the usage text and the
+//! errors (unknown options and bad values exit non-zero, where the original ignored them).
 
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{ArgGroup, CommandFactory, Parser, ValueEnum, error::ErrorKind};
+use ped_daemon::args::{normalise, port, set_if_given as set, zero_one};
+use ped_daemon::logging::LogArgs;
 
 use crate::config::Config;
 use crate::device::DeviceSpec;
-
-/// Rewrites the seed's spellings into clap's: `-name` → `--name` (lower-cased, so
-/// `-LogFileName` works too), a leading bare `mode`/`appliance` → `--mode`/`--appliance`,
-/// and `-set KEY VALUE` (the seed's `config -set LogFileName path`) → `--set --key VALUE`.
-/// `-m` stays a short option. Anything else passes through unchanged for clap to judge.
-pub fn normalise<I: IntoIterator<Item = OsString>>(argv: I) -> Vec<OsString> {
-    let mut input = argv.into_iter();
-    let mut out: Vec<OsString> = input.next().into_iter().collect();
-    let rest: Vec<OsString> = input.collect();
-    let mut i = 0;
-    while i < rest.len() {
-        let token = &rest[i];
-        let Some(text) = token.to_str() else {
-            out.push(token.clone());
-            i += 1;
-            continue;
-        };
-        if i == 0 && (text == "mode" || text == "appliance") {
-            out.push(format!("--{text}").into());
-        } else if let Some(name) = long_name(text) {
-            out.push(name.clone().into());
-            // `-set KEY VALUE`: a bare word right after -set names the setting.
-            if name == "--set"
-                && let Some(key) = rest.get(i + 1).and_then(|k| k.to_str())
-                && !key.starts_with('-')
-                && rest.get(i + 2).is_some()
-            {
-                out.push(format!("--{}", key.to_ascii_lowercase()).into());
-                i += 1;
-            }
-        } else {
-            out.push(token.clone());
-        }
-        i += 1;
-    }
-    out
-}
-
-/// `-name`/`--Name`/`--name=v` → `--name`/`--name=v`; `None` for values and `-m`.
-fn long_name(text: &str) -> Option<String> {
-    let body = text.strip_prefix("--").or_else(|| text.strip_prefix('-'))?;
-    let (name, value) = match body.split_once('=') {
-        Some((n, v)) => (n, Some(v)),
-        None => (body, None),
-    };
-    let starts_alpha = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
-    if !starts_alpha || (name.len() < 2 && !text.starts_with("--")) {
-        return None;
-    }
-    let mut long = format!("--{}", name.to_ascii_lowercase());
-    if let Some(v) = value {
-        long.push('=');
-        long.push_str(v);
-    }
-    Some(long)
-}
 
 /// `-mode` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -95,21 +40,6 @@ pub enum ApplianceAction {
     List,
     /// Deregister an appliance (-name [-force]).
     Delete,
-}
-
-fn zero_one(s: &str) -> Result<bool, String> {
-    match s {
-        "0" => Ok(false),
-        "1" => Ok(true),
-        _ => Err(format!("`{s}` is not 0 or 1")),
-    }
-}
-
-fn port(s: &str) -> Result<u16, String> {
-    match s.parse::<u16>() {
-        Ok(0) | Err(_) => Err(format!("`{s}` is not a port number (1-65535)")),
-        Ok(p) => Ok(p),
-    }
 }
 
 /// The settings every mode accepts; each overrides the configuration file for this run
@@ -155,21 +85,8 @@ pub struct Settings {
     /// Log file [default: /var/log/pedserver/pedserver.log as root, else ~/.local/state/pedserver/].
     #[arg(long, alias = "logfile", value_name = "FILE")]
     pub logfilename: Option<PathBuf>,
-    /// Log "info" messages (0 or 1) [default 1].
-    #[arg(long, value_parser = zero_one, value_name = "0|1")]
-    pub loginfo: Option<bool>,
-    /// Log "warning" messages (0 or 1) [default 1].
-    #[arg(long, value_parser = zero_one, value_name = "0|1")]
-    pub logwarning: Option<bool>,
-    /// Log "error" messages (0 or 1) [default 1].
-    #[arg(long, value_parser = zero_one, value_name = "0|1")]
-    pub logerror: Option<bool>,
-    /// Log "trace" (and debug) messages (0 or 1) [default 0].
-    #[arg(long, value_parser = zero_one, value_name = "0|1")]
-    pub logtrace: Option<bool>,
-    /// Largest log file in KB before it is rotated to FILE.1 [default 10240].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), value_name = "KB")]
-    pub maxlogfilesize: Option<u64>,
+    #[command(flatten)]
+    pub log: LogArgs,
     /// Microseconds between USB packet writes to the PED, 0-10000 [default 0].
     #[arg(long, value_parser = clap::value_parser!(u32).range(0..=10_000), value_name = "USECS")]
     pub pedwritelay: Option<u32>,
@@ -187,11 +104,6 @@ pub struct Settings {
 impl Settings {
     /// Writes every given setting into `config`.
     pub fn apply(&self, config: &mut Config) {
-        fn set<T: Clone>(slot: &mut T, value: &Option<T>) {
-            if let Some(v) = value {
-                *slot = v.clone();
-            }
-        }
         set(&mut config.server_port, &self.port);
         set(&mut config.admin_port, &self.admin);
         set(&mut config.external_server_port, &self.eserverport);
@@ -209,11 +121,7 @@ impl Settings {
         if self.logfilename.is_some() {
             config.log_file = self.logfilename.clone();
         }
-        set(&mut config.log_info, &self.loginfo);
-        set(&mut config.log_warning, &self.logwarning);
-        set(&mut config.log_error, &self.logerror);
-        set(&mut config.log_trace, &self.logtrace);
-        set(&mut config.max_log_file_size, &self.maxlogfilesize);
+        config.set_log_settings(self.log.applied_to(config.log_settings()));
         set(&mut config.ped_write_delay, &self.pedwritelay);
         set(&mut config.ping_interval, &self.pinginterval);
         set(&mut config.ping_timeout, &self.pingtimeout);
@@ -336,7 +244,7 @@ pub enum Command {
 }
 
 /// The port an appliance's pedclient listens on when `-port` is not given.
-pub const DEFAULT_APPLIANCE_PORT: u16 = 9696;
+pub const DEFAULT_APPLIANCE_PORT: u16 = ped_daemon::tls::DEFAULT_PED_INITIATED_PORT;
 
 /// One parsed invocation: the command, the configuration file it names and the settings
 /// that override the file for this run.
@@ -416,10 +324,6 @@ pub fn parse<I: IntoIterator<Item = OsString>>(argv: I) -> Result<Invocation, cl
 mod tests {
     use super::*;
 
-    fn norm(args: &[&str]) -> Vec<String> {
-        normalise(args.iter().map(OsString::from)).into_iter().map(|s| s.into_string().unwrap()).collect()
-    }
-
     fn cmd(args: &[&str]) -> Result<Invocation, clap::Error> {
         parse(std::iter::once("pedserver").chain(args.iter().copied()).map(OsString::from))
     }
@@ -433,21 +337,7 @@ mod tests {
     }
 
     #[test]
-    fn single_dash_options_become_long_ones_and_m_stays_short() {
-        assert_eq!(
-            norm(&["p", "-mode", "config", "-set", "-PedWriteLay", "50", "-m"]),
-            ["p", "--mode", "config", "--set", "--pedwritelay", "50", "-m"]
-        );
-        // A value that merely starts with a dash and a digit is left alone.
-        assert_eq!(norm(&["p", "-port", "-1"]), ["p", "--port", "-1"]);
-    }
-
-    #[test]
     fn set_key_value_is_the_seeds_config_form() {
-        assert_eq!(
-            norm(&["p", "-mode", "config", "-set", "LogFileName", "/tmp/x.log"]),
-            ["p", "--mode", "config", "--set", "--logfilename", "/tmp/x.log"]
-        );
         let inv = cmd(&["-mode", "config", "-set", "LogFileName", "/tmp/x.log"]).unwrap();
         assert_eq!(inv.command, Command::ConfigSet);
         assert_eq!(inv.settings.logfilename, Some(PathBuf::from("/tmp/x.log")));

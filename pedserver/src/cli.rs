@@ -1,21 +1,24 @@
 //! Carries out one invocation and prints what the seed prints.
 #![allow(clippy::print_stdout, reason = "this module is the command line's output")]
 
-use std::io::Read;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{ExitCode, Stdio};
+use std::path::Path;
+use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use ped_daemon::admin;
+use ped_daemon::config_file::{TomlConfig, write_private};
+use ped_daemon::modes::{self, CommandConfig, DaemonControl};
 use ped_proto::ErrorCode;
 
-use crate::admin;
 use crate::args::{Command, Invocation};
 use crate::config::{self, Appliance, Config, Paths};
 use crate::server::{Server, admin_addr};
 use crate::status::StatusReport;
 use crate::tls::{self, GeneratedIdentity, MAX_ATTEMPTS};
+
+/// How the seed's messages name pedserver.
+const TITLE: &str = "Ped Server";
 
 /// The banner every invocation prints first, as the seed's does.
 pub fn banner() -> String {
@@ -25,83 +28,51 @@ pub fn banner() -> String {
 /// What every command needs: the paths and the configuration with this run's overrides.
 struct Context {
     paths: Paths,
-    config_file: PathBuf,
-    /// The file's own content.
-    stored: Config,
-    /// The file's content with the command line's settings applied.
-    effective: Config,
+    config: CommandConfig<Config>,
 }
 
 fn context(inv: &Invocation) -> Result<Context, String> {
-    let paths = match (&inv.config_file, Paths::current()) {
-        (_, Ok(p)) => p,
-        // An explicit -configfile (and, through it, -logfilename) needs no home directory.
-        (Some(file), Err(_)) => Paths { config_file: file.clone(), log_file: file.with_extension("log") },
-        (None, Err(e)) => return Err(e.to_string()),
-    };
-    let config_file = inv.config_file.clone().unwrap_or_else(|| paths.config_file.clone());
-    let stored = config::load(&config_file).map_err(|e| e.to_string())?;
-    let mut effective = stored.clone();
-    inv.settings.apply(&mut effective);
-    Ok(Context { paths, config_file, stored, effective })
+    let paths = config::command_paths(inv.config_file.as_deref()).map_err(|e| e.to_string())?;
+    let file = inv.config_file.clone().unwrap_or_else(|| paths.config_file.clone());
+    let config = CommandConfig::load(file, |c| inv.settings.apply(c))?;
+    Ok(Context { paths, config })
 }
 
 /// Runs the invocation; errors are printed with what to do, and give exit status 1.
 pub fn run(inv: Invocation) -> ExitCode {
-    // JSON output is for machines: nothing else on stdout then.
-    if !matches!(inv.command, Command::Show { json: true } | Command::ConfigShow { json: true }) {
-        println!("{}", banner());
-    }
-    let result = context(&inv).and_then(|ctx| dispatch(&inv, ctx));
-    match result {
-        Ok(code) => code,
-        Err(message) => {
-            println!("Error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    let json = matches!(inv.command, Command::Show { json: true } | Command::ConfigShow { json: true });
+    modes::run_command(&banner(), json, || context(&inv).and_then(|ctx| dispatch(&inv, ctx)))
+}
+
+/// The admin port, for the commands that use the running server.
+fn control(config: &Config) -> DaemonControl<'static> {
+    DaemonControl { title: TITLE, refuser: "the server", admin: admin_addr(config) }
 }
 
 fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
+    let effective = &ctx.config.effective;
     match &inv.command {
-        Command::ConfigShow { json: true } => {
-            println!("{}", serde_json::to_string_pretty(&ctx.effective).map_err(|e| e.to_string())?);
-            Ok(ExitCode::SUCCESS)
+        Command::ConfigShow { json } => {
+            ctx.config.show(TITLE, *json, &[("Log file", &effective.log_file_or(&ctx.paths))])
         }
-        Command::ConfigShow { json: false } => {
-            println!("Ped Server launched in config mode.");
-            println!("Configuration file: {}", ctx.config_file.display());
-            println!("Log file: {}", ctx.effective.log_file_or(&ctx.paths).display());
-            print!("{}", ctx.effective.to_toml());
-            println!("Config command passed.");
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::ConfigSet => {
-            println!("Ped Server launched in config mode.");
-            let mut updated = ctx.stored.clone();
-            inv.settings.apply(&mut updated);
-            config::save(&ctx.config_file, &updated).map_err(|e| e.to_string())?;
-            println!("Configuration written to {}", ctx.config_file.display());
-            println!("Config command passed.");
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::ConfigSet => ctx.config.set(TITLE, |c| inv.settings.apply(c)),
         Command::Start { foreground: true } => {
-            let log_file = ctx.effective.log_file_or(&ctx.paths);
-            foreground(ctx.effective, &log_file)?;
+            foreground(effective.clone(), &effective.log_file_or(&ctx.paths))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Start { foreground: false } => start(&ctx.effective),
-        Command::Stop => stop(&ctx.effective),
-        Command::Show { json } => show(&ctx.effective, *json),
+        Command::Start { foreground: false } => start(effective),
+        Command::Stop => control(effective)
+            .stop::<StatusReport>(effective.socket_write_timeout, effective.bg_process_shutdown_timeout),
+        Command::Show { json } => show(effective, *json),
         Command::Regen { common_name, force } => regen(&ctx, common_name, *force),
         Command::Register { name, certificate, ip, port } => register(&ctx, name, certificate, *ip, *port),
         Command::List => {
-            print!("{}", appliance_table(&ctx.stored.appliances));
+            print!("{}", appliance_table(&ctx.config.stored.appliances));
             Ok(ExitCode::SUCCESS)
         }
         Command::Delete { name, force } => delete(&ctx, name, *force),
         Command::Connect { name } => connect(&ctx, name),
-        Command::Disconnect { name } => disconnect(&ctx.effective, name),
+        Command::Disconnect { name } => disconnect(effective, name),
     }
 }
 
@@ -111,112 +82,32 @@ fn secs(n: u64) -> Duration {
 
 /// Runs the server in this process until stopped (admin `stop`, SIGTERM or SIGINT).
 fn foreground(config: Config, log_file: &Path) -> Result<(), String> {
-    crate::logging::init(&config, log_file).map_err(|e| e.to_string())?;
-    // One thread: a relay of one session at a time needs no more, and it keeps idle
-    // memory and per-frame latency low. libusb's blocking calls have their own threads.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    runtime.block_on(async {
+    ped_daemon::logging::init(config.log_settings(), log_file).map_err(|e| e.to_string())?;
+    modes::foreground_runtime()?.block_on(async {
         let (server, bound) = Server::bind(config).await.map_err(|e| {
             tracing::error!("startup failed: {e}");
             format!("{e}: {}", ErrorCode::RcSocketError)
         })?;
         let on_signal = Arc::clone(&server);
-        tokio::spawn(async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-                return;
-            };
-            tokio::select! {
-                _ = term.recv() => tracing::info!("SIGTERM received"),
-                _ = int.recv() => tracing::info!("SIGINT received"),
-            }
-            on_signal.stop();
-        });
+        modes::stop_on_signal(move || on_signal.stop());
         server.run(bound).await;
         Ok(())
     })
 }
 
 fn running(config: &Config) -> Option<StatusReport> {
-    let answer = admin::request(admin_addr(config), "show", secs(2)).ok()?;
-    serde_json::from_str(&answer).ok()
+    control(config).status()
 }
 
-/// Starts the background process: this program again with `--foreground`, in its own
-/// process group (a Ctrl-C in this terminal does not reach it), and waits until its
-/// admin port answers.
 fn start(config: &Config) -> Result<ExitCode, String> {
     println!("Ped Server launched in startup mode.");
-    if let Some(report) = running(config) {
-        println!("Ped Server is already running (pid {}, admin port {}).", report.pid, report.admin_port);
-        return Ok(ExitCode::FAILURE);
-    }
-    println!("Starting background process");
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut child = std::process::Command::new(exe)
-        .args(std::env::args_os().skip(1))
-        .arg("--foreground")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("cannot start the background process: {e}"))?;
-    let deadline = Instant::now() + secs(config.bg_process_startup_timeout);
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            let mut why = String::new();
-            if let Some(mut err) = child.stderr.take() {
-                let _ = err.read_to_string(&mut why);
-            }
-            let why = why.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("").to_string();
-            println!("Background process failed to start ({status}): {why}");
-            println!("Startup failed.");
-            return Ok(ExitCode::FAILURE);
+    control(config).start(config.bg_process_startup_timeout, "", |report: &StatusReport| {
+        if report.ped.connected {
+            println!("PED connected ({}).", report.device);
+        } else {
+            println!("No PED found yet at {}; it is picked up as soon as it is plugged in.", report.device);
         }
-        if let Some(report) = running(config).filter(|r| r.pid == child.id()) {
-            println!("Background process started");
-            if report.ped.connected {
-                println!("PED connected ({}).", report.device);
-            } else {
-                println!("No PED found yet at {}; it is picked up as soon as it is plugged in.", report.device);
-            }
-            println!("Ped Server Process created, exiting this process.");
-            return Ok(ExitCode::SUCCESS);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    println!(
-        "Background process did not answer within {} s: {}",
-        config.bg_process_startup_timeout,
-        ErrorCode::RcOperationTimedOut
-    );
-    println!("Startup failed.");
-    Ok(ExitCode::FAILURE)
-}
-
-fn stop(config: &Config) -> Result<ExitCode, String> {
-    println!("Ped Server launched in shutdown mode.");
-    let addr = admin_addr(config);
-    if running(config).is_none() {
-        println!("Ped Server is not running (nothing answers on admin port {addr}).");
-        return Ok(ExitCode::FAILURE);
-    }
-    let answer = admin::request(addr, "stop", secs(config.socket_write_timeout.max(1))).map_err(|e| e.to_string())?;
-    if answer != "ok" {
-        return Err(format!("the server refused to stop: {answer}"));
-    }
-    let deadline = Instant::now() + secs(config.bg_process_shutdown_timeout);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            println!("Ped Server stopped.");
-            return Ok(ExitCode::SUCCESS);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    println!("Ped Server did not stop within {} s.", config.bg_process_shutdown_timeout);
-    Ok(ExitCode::FAILURE)
+    })
 }
 
 fn show(config: &Config, json: bool) -> Result<ExitCode, String> {
@@ -240,25 +131,11 @@ fn show(config: &Config, json: bool) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Creates `dir` readable by its owner only (the key lives in it), if it is missing.
-fn private_dir(dir: &Path) -> Result<(), String> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| format!("{}: {e}", dir.display()))
-}
-
-/// Atomic write; the temporary file is created 0600 and keeps that mode when renamed.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    if let Some(dir) = path.parent() {
-        private_dir(dir)?;
-    }
-    config::write_atomic(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 /// `-regen -commonname CN`: a new P-521 key and self-signed certificate.
 fn regen(ctx: &Context, common_name: &str, force: bool) -> Result<ExitCode, String> {
     tls::check_file_name("the common name", common_name)?;
-    let cert_dir = config::cert_dir(&ctx.config_file);
-    if let Some(old) = &ctx.stored.client_common_name
+    let cert_dir = config::cert_dir(&ctx.config.file);
+    if let Some(old) = &ctx.config.stored.client_common_name
         && !force
         && tls::client_files(&cert_dir, old).0.exists()
     {
@@ -274,9 +151,9 @@ repeat with -force to replace it, then register the new one with each appliance"
     println!("Private Key created and written to: {}", key_file.display());
     write_private(&cert_file, generated.cert_pem.as_bytes())?;
     println!("Certificate created and written to: {}", cert_file.display());
-    let mut updated = ctx.stored.clone();
+    let mut updated = ctx.config.stored.clone();
     let previous = updated.client_common_name.replace(common_name.to_string());
-    config::save(&ctx.config_file, &updated).map_err(|e| e.to_string())?;
+    updated.save(&ctx.config.file).map_err(|e| e.to_string())?;
     if let Some(old) = previous.filter(|old| old != common_name) {
         let (old_cert, old_key) = tls::client_files(&cert_dir, &old);
         let _ = std::fs::remove_file(old_cert);
@@ -297,7 +174,7 @@ fn register(
     port: u16,
 ) -> Result<ExitCode, String> {
     tls::check_file_name("the appliance name", name)?;
-    if ctx.stored.appliances.iter().any(|a| a.name == name) {
+    if ctx.config.stored.appliances.iter().any(|a| a.name == name) {
         return Err(format!("an appliance named {name:?} is already registered; delete it first"));
     }
     let cert = tls::read_certificate(certificate).map_err(|e| e.to_string())?;
@@ -308,10 +185,10 @@ fn register(
         common_name: tls::common_name(&cert),
         fingerprint: tls::fingerprint(&cert),
     };
-    write_private(&tls::appliance_file(&config::cert_dir(&ctx.config_file), name), cert.as_ref())?;
-    let mut updated = ctx.stored.clone();
+    write_private(&tls::appliance_file(&config::cert_dir(&ctx.config.file), name), cert.as_ref())?;
+    let mut updated = ctx.config.stored.clone();
     updated.appliances.push(appliance.clone());
-    config::save(&ctx.config_file, &updated).map_err(|e| e.to_string())?;
+    updated.save(&ctx.config.file).map_err(|e| e.to_string())?;
     println!("Appliance {name} registered: {ip} port {port}, certificate common name {:?}.", appliance.common_name);
     println!("Certificate SHA-256 fingerprint: {}", tls::fingerprint_for_humans(&appliance.fingerprint));
     println!("Compare it with the appliance's own before the first -mode connect.");
@@ -356,23 +233,27 @@ pub fn appliance_table(appliances: &[Appliance]) -> String {
 /// `-appliance delete`: refused while the running server is linked to it, unless -force,
 /// which ends the link first.
 fn delete(ctx: &Context, name: &str, force: bool) -> Result<ExitCode, String> {
-    if !ctx.stored.appliances.iter().any(|a| a.name == name) {
+    if !ctx.config.stored.appliances.iter().any(|a| a.name == name) {
         return Err(format!("no appliance named {name:?} is registered"));
     }
-    let linked = running(&ctx.effective).and_then(|r| r.appliance_link).is_some_and(|link| link.name == name);
+    let linked = running(&ctx.config.effective).and_then(|r| r.appliance_link).is_some_and(|link| link.name == name);
     if linked {
         if !force {
             return Err(format!(
                 "appliance {name} is connected: run pedserver -mode disconnect -name {name} first, or add -force"
             ));
         }
-        admin_call(&ctx.effective, &format!("disconnect {name}"), secs(ctx.effective.internal_shutdown_timeout + 5))?;
+        admin_call(
+            &ctx.config.effective,
+            &format!("disconnect {name}"),
+            secs(ctx.config.effective.internal_shutdown_timeout + 5),
+        )?;
         println!("Connection to appliance {name} terminated.");
     }
-    let mut updated = ctx.stored.clone();
+    let mut updated = ctx.config.stored.clone();
     updated.appliances.retain(|a| a.name != name);
-    config::save(&ctx.config_file, &updated).map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_file(tls::appliance_file(&config::cert_dir(&ctx.config_file), name));
+    updated.save(&ctx.config.file).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(tls::appliance_file(&config::cert_dir(&ctx.config.file), name));
     println!("Appliance {name} deleted.");
     Ok(ExitCode::SUCCESS)
 }
@@ -396,6 +277,7 @@ fn admin_call(config: &Config, request: &str, timeout: Duration) -> Result<Strin
 /// `-mode connect`: the running server connects out and relays; this waits for the outcome.
 fn connect(ctx: &Context, name: &str) -> Result<ExitCode, String> {
     let appliance = ctx
+        .config
         .stored
         .appliances
         .iter()
@@ -404,9 +286,9 @@ fn connect(ctx: &Context, name: &str) -> Result<ExitCode, String> {
     println!("Connecting to appliance {name} ({}:{}). Please wait....", appliance.ip, appliance.port);
     // The server makes up to 20 attempts, each bounded by its read timeout and followed
     // by the retry delay; this waits for all of them with room to spare.
-    let c = &ctx.effective;
+    let c = &ctx.config.effective;
     let per_attempt = secs(c.socket_read_timeout.max(1)) + Duration::from_millis(c.connect_retry_delay_ms);
-    let config_file = std::path::absolute(&ctx.config_file).map_err(|e| e.to_string())?;
+    let config_file = std::path::absolute(&ctx.config.file).map_err(|e| e.to_string())?;
     let request = format!("connect {name} {}", config_file.display());
     let message = admin_call(c, &request, per_attempt * MAX_ATTEMPTS + secs(10))?;
     println!("Successfully connected to appliance {name}: {message}.");

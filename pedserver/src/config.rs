@@ -1,12 +1,14 @@
-//! The configuration file (TOML) and where it and the log live by default. Pure apart
-//! from [`load`] and [`save`]; the default paths are computed from the effective user and
-//! the environment passed in, so the root and non-root cases are unit-tested here.
+//! The configuration file (TOML) and where it and the log live by default. The file I/O
+//! (atomic writes, defaults for missing keys) and the default paths are ped-daemon's
+//! [`TomlConfig`] and [`DefaultPaths`]; this module has pedserver's keys.
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use ped_daemon::config_file::DefaultPaths;
+pub use ped_daemon::config_file::{ConfigError, TomlConfig, cert_dir};
+use ped_daemon::logging::LogSettings;
 use serde::{Deserialize, Serialize};
 
 use crate::device::DeviceSpec;
@@ -119,117 +121,55 @@ impl Default for Config {
     }
 }
 
-/// Why the configuration could not be read or written.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// Which file.
-        path: PathBuf,
-        /// What failed.
-        source: std::io::Error,
-    },
-    /// The file is not a valid configuration.
-    #[error("{path}: {message}")]
-    Parse {
-        /// Which file.
-        path: PathBuf,
-        /// The TOML error.
-        message: String,
-    },
-    /// No per-user location could be found.
-    #[error("neither HOME nor XDG_CONFIG_HOME/XDG_STATE_HOME is set; use -configfile and -logfilename")]
-    NoHome,
+impl TomlConfig for Config {}
+
+/// The program name: its directories and files are named after it.
+const PROGRAM: &str = "pedserver";
+/// What to give when no home directory is known.
+const NO_HOME: &str = "-configfile and -logfilename";
+
+/// Where the configuration, the certificates and the log live by default: root uses the
+/// system locations (`/etc/pedserver`, `/var/log/pedserver`), any other user the XDG ones.
+pub type Paths = DefaultPaths;
+
+/// The default paths for `root` (or not) and the environment `env`.
+pub fn default_paths(root: bool, env: impl Fn(&str) -> Option<OsString>) -> Result<Paths, ConfigError> {
+    DefaultPaths::default_for(PROGRAM, root, env, NO_HOME)
 }
 
-/// Where the configuration, the certificates and the log live by default.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Paths {
-    /// The configuration file.
-    pub config_file: PathBuf,
-    /// The log file, unless the configuration names one.
-    pub log_file: PathBuf,
-}
-
-impl Paths {
-    /// Root uses the system locations (`/etc/pedserver`, `/var/log/pedserver`); any other
-    /// user the XDG ones under their home, which they can always write. This is the fix
-    /// for the seed's non-root start failure (a log in a directory only root can write).
-    pub fn default_for(root: bool, env: impl Fn(&str) -> Option<OsString>) -> Result<Paths, ConfigError> {
-        if root {
-            return Ok(Paths {
-                config_file: PathBuf::from("/etc/pedserver/pedserver.toml"),
-                log_file: PathBuf::from("/var/log/pedserver/pedserver.log"),
-            });
-        }
-        let non_empty = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-        let home = non_empty("HOME");
-        let config_home = non_empty("XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config")));
-        let state_home = non_empty("XDG_STATE_HOME").or_else(|| home.as_ref().map(|h| h.join(".local/state")));
-        match (config_home, state_home) {
-            (Some(c), Some(s)) => Ok(Paths {
-                config_file: c.join("pedserver/pedserver.toml"),
-                log_file: s.join("pedserver/pedserver.log"),
-            }),
-            _ => Err(ConfigError::NoHome),
-        }
+/// The paths of one command: the defaults for this user; with an explicit `-configfile`
+/// (and, through it, `-logfilename`) no home directory is needed.
+pub fn command_paths(config_file: Option<&Path>) -> Result<Paths, ConfigError> {
+    match (config_file, DefaultPaths::current(PROGRAM, NO_HOME)) {
+        (_, Ok(p)) => Ok(p),
+        (Some(file), Err(_)) => Ok(DefaultPaths::beside(file)),
+        (None, Err(e)) => Err(e),
     }
-
-    /// The defaults for the user this process runs as.
-    pub fn current() -> Result<Paths, ConfigError> {
-        Paths::default_for(rustix::process::geteuid().is_root(), |k| std::env::var_os(k))
-    }
-}
-
-/// Directory of the certificates of PED-initiated mode: `cert/` beside the configuration
-/// file, so one `-configfile` keeps a whole installation together.
-pub fn cert_dir(config_file: &Path) -> PathBuf {
-    config_file.parent().unwrap_or(Path::new(".")).join("cert")
 }
 
 impl Config {
-    /// Parses TOML text.
-    pub fn from_toml(text: &str) -> Result<Config, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
-    }
-
-    /// The TOML text written to the file.
-    pub fn to_toml(&self) -> String {
-        // Serialising a struct of plain fields cannot fail.
-        toml::to_string(self).unwrap_or_default()
-    }
-
     /// The log file in force: the configured one or the per-user default.
     pub fn log_file_or(&self, paths: &Paths) -> PathBuf {
         self.log_file.clone().unwrap_or_else(|| paths.log_file.clone())
     }
-}
 
-/// Reads the configuration; a missing file is the defaults.
-pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Config::from_toml(&text).map_err(|message| ConfigError::Parse { path: path.into(), message }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-        Err(source) => Err(ConfigError::Io { path: path.into(), source }),
+    /// The log switches and rotation size.
+    pub fn log_settings(&self) -> LogSettings {
+        LogSettings {
+            info: self.log_info,
+            warning: self.log_warning,
+            error: self.log_error,
+            trace: self.log_trace,
+            max_file_kb: self.max_log_file_size,
+        }
     }
-}
 
-/// Writes the configuration atomically (a temporary file in the same directory, synced,
-/// then renamed over the old one): after a crash the old or the new file is there, whole.
-pub fn save(path: &Path, config: &Config) -> Result<(), ConfigError> {
-    write_atomic(path, config.to_toml().as_bytes()).map_err(|source| ConfigError::Io { path: path.into(), source })
-}
-
-/// Atomic file replacement, creating the parent directory if needed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    /// Sets the log switches and rotation size.
+    pub fn set_log_settings(&mut self, log: LogSettings) {
+        (self.log_info, self.log_warning, self.log_error, self.log_trace) =
+            (log.info, log.warning, log.error, log.trace);
+        self.max_log_file_size = log.max_file_kb;
+    }
 }
 
 #[cfg(test)]
@@ -263,13 +203,13 @@ mod tests {
 
     #[test]
     fn root_and_non_root_paths_differ() {
-        let root = Paths::default_for(true, |_| None).unwrap();
+        let root = default_paths(true, |_| None).unwrap();
         assert_eq!(root.config_file, Path::new("/etc/pedserver/pedserver.toml"));
         assert_eq!(root.log_file, Path::new("/var/log/pedserver/pedserver.log"));
-        let user = Paths::default_for(false, |k| (k == "HOME").then(|| "/home/ann".into())).unwrap();
+        let user = default_paths(false, |k| (k == "HOME").then(|| "/home/ann".into())).unwrap();
         assert_eq!(user.config_file, Path::new("/home/ann/.config/pedserver/pedserver.toml"));
         assert_eq!(user.log_file, Path::new("/home/ann/.local/state/pedserver/pedserver.log"));
-        let xdg = Paths::default_for(false, |k| match k {
+        let xdg = default_paths(false, |k| match k {
             "XDG_CONFIG_HOME" => Some("/c".into()),
             "XDG_STATE_HOME" => Some("/s".into()),
             _ => None,
@@ -279,17 +219,18 @@ mod tests {
             (xdg.config_file.as_path(), xdg.log_file.as_path()),
             (Path::new("/c/pedserver/pedserver.toml"), Path::new("/s/pedserver/pedserver.log"))
         );
-        assert!(matches!(Paths::default_for(false, |_| None), Err(ConfigError::NoHome)));
+        let no_home = default_paths(false, |_| None).unwrap_err().to_string();
+        assert!(no_home.ends_with("use -configfile and -logfilename"), "{no_home}");
     }
 
     #[test]
     fn save_then_load() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/pedserver.toml");
-        assert_eq!(load(&path).unwrap(), Config::default());
+        assert_eq!(Config::load(&path).unwrap(), Config::default());
         let c = Config { idle_timeout: 5, ..Config::default() };
-        save(&path, &c).unwrap();
-        assert_eq!(load(&path).unwrap(), c);
+        c.save(&path).unwrap();
+        assert_eq!(Config::load(&path).unwrap(), c);
         assert_eq!(cert_dir(&path), dir.path().join("sub/cert"));
     }
 }

@@ -5,8 +5,10 @@
 //! a key of the end-to-end channel between HSM and PED. It uses only ped-proto's wire
 //! formats (`frame`, `relay`, `device`, `usb`, `error`); see docs/pedserver.md.
 //!
-//! The pure parts (argument normalisation, configuration, the relay session state
-//! machine, the status block) are separate from their thin tokio adapters.
+//! The pure parts (arguments, configuration, the relay session state machine, the status
+//! block) are separate from their thin tokio adapters. What pedclient needs too (argv
+//! normalisation, configuration files, logs, the admin port, background start and stop,
+//! frame streams, pinned TLS) is the ped-daemon crate.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -15,7 +17,6 @@ pub mod cli;
 pub mod config;
 pub mod device;
 mod link;
-pub mod logging;
 pub mod server;
 pub mod session;
 pub mod status;

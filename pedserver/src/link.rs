@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::config::{self, Appliance};
+use crate::config::{self, Appliance, Config, TomlConfig};
 use crate::server::Server;
 use crate::status::LinkReport;
 use crate::tls::{self, Identity, MAX_ATTEMPTS};
@@ -77,7 +77,7 @@ struct Target {
 /// Reads the appliance, this server's client identity and the pinned certificate; checks
 /// the stored certificate against the fingerprint registered with it.
 fn target(name: &str, config_file: &Path) -> Result<Target, String> {
-    let config = config::load(config_file).map_err(|e| e.to_string())?;
+    let config = Config::load(config_file).map_err(|e| e.to_string())?;
     let appliance = config
         .appliances
         .iter()

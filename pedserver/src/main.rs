@@ -1,6 +1,5 @@
 #![forbid(unsafe_code)]
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::CommandFactory;
@@ -8,17 +7,6 @@ use clap::CommandFactory;
 fn main() -> ExitCode {
     match pedserver::args::parse(std::env::args_os()) {
         Ok(invocation) => pedserver::cli::run(invocation),
-        // --help and --version are "errors" that print to stdout and succeed.
-        Err(e) if !e.use_stderr() => e.exit(),
-        Err(e) => {
-            // clap omits the usage line for bad values; every mistake here shows it.
-            let rendered = e.render().to_string();
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "{rendered}");
-            if !rendered.contains("Usage:") {
-                let _ = writeln!(err, "\n{}", pedserver::args::Cli::command().render_usage());
-            }
-            ExitCode::from(2)
-        }
+        Err(e) => ped_daemon::args::exit_status(e, pedserver::args::Cli::command().render_usage()),
     }
 }

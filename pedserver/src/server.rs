@@ -6,7 +6,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use ped_daemon::admin::{self, AdminLimits};
+use ped_daemon::frames::READ_CHUNK;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
@@ -14,7 +16,7 @@ use tokio::task::JoinSet;
 use crate::config::Config;
 use crate::device::{self, DeviceHub, DeviceInbox, FromDevice};
 use crate::link::Link;
-use crate::session::{CloseReason, Output, READ_CHUNK, Session, SessionTimes, Timeouts, busy};
+use crate::session::{CloseReason, Output, Session, SessionTimes, Timeouts, busy};
 use crate::status::{ClientReport, PedReport, StatusReport};
 
 /// Refusals (a Busy frame, then close) in flight at once; beyond it, a connection is
@@ -162,7 +164,20 @@ impl Server {
             Duration::from_micros(u64::from(self.config.ped_write_delay)),
             self.shutdown.subscribe(),
         ));
-        tasks.spawn(Arc::clone(&self).admin_loop(admin));
+        let answer = {
+            let server = Arc::clone(&self);
+            move |line: String| {
+                let server = Arc::clone(&server);
+                async move { crate::admin::handle(&server, &line).await }
+            }
+        };
+        let limits = AdminLimits {
+            read_timeout: Duration::from_secs(self.config.socket_read_timeout),
+            write_timeout: Duration::from_secs(self.config.socket_write_timeout),
+            max_connections: Some(MAX_ADMIN),
+            max_request_len: Some(MAX_ADMIN_LINE),
+        };
+        tasks.spawn(admin::serve(admin, self.shutdown.subscribe(), limits, answer));
         Arc::clone(&self).accept_loop(server).await;
         let grace = Duration::from_secs(self.config.internal_shutdown_timeout);
         if tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await.is_err() {
@@ -364,45 +379,6 @@ impl Server {
             total_connection_idle_secs: total_idle,
             appliance_link,
         }
-    }
-
-    async fn admin_loop(self: Arc<Self>, listener: TcpListener) {
-        let mut shutdown = self.shutdown.subscribe();
-        let slots = Arc::new(Semaphore::new(MAX_ADMIN));
-        loop {
-            tokio::select! {
-                _ = shutdown.changed() => break,
-                accepted = listener.accept() => {
-                    let Ok((stream, peer)) = accepted else { continue };
-                    let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
-                        tracing::warn!("admin connection from {peer} refused: {MAX_ADMIN} already open");
-                        continue;
-                    };
-                    let server = Arc::clone(&self);
-                    tokio::spawn(async move {
-                        server.admin_connection(stream).await;
-                        drop(permit);
-                    });
-                }
-            }
-        }
-    }
-
-    async fn admin_connection(self: Arc<Self>, stream: TcpStream) {
-        let read_timeout = Duration::from_secs(self.config.socket_read_timeout);
-        let (reader, mut writer) = stream.into_split();
-        let mut line = String::new();
-        let mut reader = BufReader::new(reader.take(MAX_ADMIN_LINE));
-        match tokio::time::timeout(read_timeout, reader.read_line(&mut line)).await {
-            Ok(Ok(_)) => {}
-            _ => return,
-        }
-        let reply = crate::admin::handle(&self, line.trim()).await;
-        let _ = tokio::time::timeout(Duration::from_secs(self.config.socket_write_timeout), async {
-            writer.write_all(reply.as_bytes()).await?;
-            writer.write_all(b"\n").await
-        })
-        .await;
     }
 }
 

@@ -12,51 +12,10 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use ped_daemon::frames::{FrameReader, Keepalive, KeepaliveDue, relay_control as control};
 use ped_proto::error::{DecodeError, ErrorCode};
-use ped_proto::frame::{FrameHeader, FrameType, HEADER_LEN, MAX_BODY_LEN};
+use ped_proto::frame::FrameType;
 use ped_proto::relay::{PedStatus, RELAY_VERSION, RelayMessage, RelayRole};
-
-/// Splits a byte stream into whole frames, checking each header as soon as it is
-/// complete so that a foreign or oversized frame is refused before its body is buffered.
-#[derive(Debug, Default)]
-pub struct FrameDecoder {
-    buf: Vec<u8>,
-}
-
-impl FrameDecoder {
-    /// Appends received bytes.
-    pub fn feed(&mut self, data: &[u8]) {
-        self.buf.extend_from_slice(data);
-    }
-
-    /// The next whole frame, if one is buffered. After an error the stream is beyond
-    /// repair and the caller closes it.
-    pub fn next_frame(&mut self) -> Result<Option<(FrameType, Vec<u8>)>, DecodeError> {
-        let Some(header) = self.buf.first_chunk::<HEADER_LEN>() else { return Ok(None) };
-        let header = FrameHeader::decode(header)?;
-        let total = HEADER_LEN + header.body_len;
-        if self.buf.len() < total {
-            return Ok(None);
-        }
-        let rest = self.buf.split_off(total);
-        Ok(Some((header.frame_type, std::mem::replace(&mut self.buf, rest))))
-    }
-
-    /// Whether part of a frame is waiting for the rest.
-    pub fn is_partial(&self) -> bool {
-        !self.buf.is_empty()
-    }
-
-    /// Bytes held; never more than one frame plus one read.
-    pub fn buffered(&self) -> usize {
-        self.buf.len()
-    }
-}
-
-/// The most a decoder holds: one frame and one read buffer.
-pub const MAX_BUFFERED: usize = HEADER_LEN + MAX_BODY_LEN + READ_CHUNK;
-/// Bytes read from a socket at a time.
-pub const READ_CHUNK: usize = 16 * 1024;
 
 /// The session's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,23 +131,11 @@ enum State {
 pub struct Session {
     state: State,
     timeouts: Timeouts,
-    decoder: FrameDecoder,
+    reader: FrameReader,
     out: VecDeque<Output>,
     times: SessionTimes,
-    /// Last frame from the client (pongs included): pings go to quiet clients only.
-    last_client_frame: Instant,
-    /// When the buffered partial frame started.
-    partial_since: Option<Instant>,
-    /// Nonce and send time of the unanswered ping.
-    ping: Option<(u64, Instant)>,
-    next_nonce: u64,
-}
-
-/// Encodes one of this server's own control messages. Their text fields are fixed
-/// (advice strings, version) or already bounded by the decoder that produced them.
-fn control(msg: &RelayMessage) -> Vec<u8> {
-    msg.encode()
-        .unwrap_or_else(|_| RelayMessage::error(ErrorCode::PedError).encode().expect("a fixed error message encodes"))
+    /// Pings go to quiet clients only.
+    keepalive: Keepalive,
 }
 
 /// The hello this server sends.
@@ -211,13 +158,10 @@ impl Session {
         let mut s = Session {
             state: State::AwaitingHello,
             timeouts,
-            decoder: FrameDecoder::default(),
+            reader: FrameReader::default(),
             out: VecDeque::new(),
             times: SessionTimes { connected_at: now, last_activity: now, idle_total: Duration::ZERO },
-            last_client_frame: now,
-            partial_since: None,
-            ping: None,
-            next_nonce: nonce_seed,
+            keepalive: Keepalive::new(now, timeouts.ping_interval, timeouts.ping_timeout, nonce_seed),
         };
         s.out.push_back(Output::ToClient(server_hello()));
         s
@@ -240,7 +184,7 @@ impl Session {
 
     /// Bytes buffered from the client.
     pub fn buffered(&self) -> usize {
-        self.decoder.buffered()
+        self.reader.buffered()
     }
 
     /// When [`Session::handle_timeout`] must next be called.
@@ -252,16 +196,10 @@ impl Session {
             State::AwaitingHello => deadlines.push(self.times.connected_at + t.read),
             State::Relaying => {
                 deadlines.push(self.times.last_activity + t.idle);
-                match (self.ping, t.ping_interval) {
-                    (Some((_, sent)), _) => deadlines.push(sent + t.ping_timeout),
-                    (None, Some(every)) => deadlines.push(self.last_client_frame + every),
-                    (None, None) => {}
-                }
+                deadlines.extend(self.keepalive.deadline());
             }
         }
-        if let Some(since) = self.partial_since {
-            deadlines.push(since + t.read);
-        }
+        deadlines.extend(self.reader.frame_deadline(t.read));
         deadlines.into_iter().min()
     }
 
@@ -270,7 +208,7 @@ impl Session {
         let t = self.timeouts;
         match self.state {
             State::Closed => {}
-            _ if self.partial_since.is_some_and(|s| now >= s + t.read) => {
+            _ if self.reader.frame_deadline(t.read).is_some_and(|due| now >= due) => {
                 self.fail(ErrorCode::RcOperationTimedOut, CloseReason::SlowFrame)
             }
             State::AwaitingHello if now >= self.times.connected_at + t.read => {
@@ -279,18 +217,14 @@ impl Session {
             State::AwaitingHello => {}
             State::Relaying => {
                 if now >= self.times.last_activity + t.idle {
-                    self.fail(ErrorCode::RcOperationTimedOut, CloseReason::IdleTimeout);
-                } else if let Some((_, sent)) = self.ping {
-                    if now >= sent + t.ping_timeout {
-                        self.close(CloseReason::PingTimeout);
+                    return self.fail(ErrorCode::RcOperationTimedOut, CloseReason::IdleTimeout);
+                }
+                match self.keepalive.on_timer(now) {
+                    KeepaliveDue::Nothing => {}
+                    KeepaliveDue::Ping(nonce) => {
+                        self.out.push_back(Output::ToClient(control(&RelayMessage::Ping { nonce })))
                     }
-                } else if let Some(every) = t.ping_interval
-                    && now >= self.last_client_frame + every
-                {
-                    let nonce = self.next_nonce;
-                    self.next_nonce = self.next_nonce.wrapping_add(1);
-                    self.ping = Some((nonce, now));
-                    self.out.push_back(Output::ToClient(control(&RelayMessage::Ping { nonce })));
+                    KeepaliveDue::TimedOut => self.close(CloseReason::PingTimeout),
                 }
             }
         }
@@ -301,9 +235,9 @@ impl Session {
         if self.state == State::Closed {
             return;
         }
-        self.decoder.feed(data);
+        self.reader.feed(now, data);
         loop {
-            match self.decoder.next_frame() {
+            match self.reader.next_frame() {
                 Ok(Some((kind, frame))) => {
                     self.on_client_frame(now, kind, frame);
                     if self.state == State::Closed {
@@ -314,16 +248,11 @@ impl Session {
                 Err(e) => return self.fail(ErrorCode::PedProtocolError, CloseReason::Malformed(e)),
             }
         }
-        self.partial_since = match (self.decoder.is_partial(), self.partial_since) {
-            (false, _) => None,
-            (true, Some(since)) => Some(since),
-            (true, None) => Some(now),
-        };
     }
 
     /// The client's socket reached end of stream.
     pub fn handle_client_closed(&mut self) {
-        let mid_frame = self.decoder.is_partial();
+        let mid_frame = self.reader.is_partial();
         self.close(CloseReason::ClientClosed { mid_frame });
     }
 
@@ -363,7 +292,7 @@ impl Session {
     }
 
     fn on_client_frame(&mut self, now: Instant, kind: FrameType, frame: Vec<u8>) {
-        self.last_client_frame = now;
+        self.keepalive.heard(now);
         let relay = kind.is_relay_control();
         let decoded = if relay { ped_proto::frame::Frame::decode_exact(&frame).ok() } else { None };
         let message = decoded.map(RelayMessage::decode);
@@ -385,11 +314,7 @@ impl Session {
             (_, Some(Ok(RelayMessage::Ping { nonce }))) => {
                 self.out.push_back(Output::ToClient(control(&RelayMessage::Pong { nonce })))
             }
-            (_, Some(Ok(RelayMessage::Pong { nonce }))) => {
-                if self.ping.is_some_and(|(n, _)| n == nonce) {
-                    self.ping = None;
-                }
-            }
+            (_, Some(Ok(RelayMessage::Pong { nonce }))) => self.keepalive.answered(nonce),
             (_, Some(Ok(RelayMessage::StatusRequest))) => {
                 self.activity(now);
                 self.out.push_back(Output::StatusWanted);
@@ -431,7 +356,7 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
-    use ped_proto::frame::{self, Frame};
+    use ped_proto::frame::{self, Frame, MAX_BODY_LEN};
 
     use super::*;
 

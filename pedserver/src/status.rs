@@ -100,6 +100,16 @@ fn or_unknown(s: &str) -> &str {
     if s.is_empty() { "(unknown)" } else { s }
 }
 
+impl ped_daemon::modes::DaemonStatus for StatusReport {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    fn admin_port(&self) -> u16 {
+        self.admin_port
+    }
+}
+
 impl StatusReport {
     /// The seed's block (seed lines 4113-4140), every field filled.
     pub fn to_text(&self) -> String {

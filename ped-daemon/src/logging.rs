@@ -1,6 +1,7 @@
-//! Logs: `tracing` into a size-capped file. When a write would take the file past
-//! `-maxlogfilesize`, it is renamed to `FILE.1` (replacing the previous one) and a new
-//! file is started, so the log never holds more than twice the cap on disk.
+//! Logs: `tracing` into a size-capped file ([`RotatingFile`]). When a write would take
+//! the file past `-maxlogfilesize`, it is renamed to `FILE.1` (replacing the previous one)
+//! and a new file is started, so the log never holds more than twice the cap on disk.
+//! Which levels are written is the seed's four switches ([`LogSettings`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -13,7 +14,7 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::config::Config;
+use crate::args::zero_one;
 
 /// The log file, shared by every thread that logs.
 #[derive(Debug, Clone)]
@@ -86,24 +87,75 @@ impl<'a> MakeWriter<'a> for RotatingFile {
     }
 }
 
-/// Which levels the seed's four switches let through (trace also covers debug).
-pub fn enabled(config: &Config, level: &Level) -> bool {
-    match *level {
-        Level::ERROR => config.log_error,
-        Level::WARN => config.log_warning,
-        Level::INFO => config.log_info,
-        _ => config.log_trace,
+/// A daemon's log settings: the seed's four level switches (`-loginfo`, `-logwarning`,
+/// `-logerror`, `-logtrace`) and `-maxlogfilesize`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogSettings {
+    /// Log info messages.
+    pub info: bool,
+    /// Log warnings.
+    pub warning: bool,
+    /// Log errors.
+    pub error: bool,
+    /// Log trace and debug messages.
+    pub trace: bool,
+    /// KB before the log is rotated.
+    pub max_file_kb: u64,
+}
+
+impl LogSettings {
+    /// Whether the switches let `level` through (trace also covers debug).
+    pub fn enabled(&self, level: &Level) -> bool {
+        match *level {
+            Level::ERROR => self.error,
+            Level::WARN => self.warning,
+            Level::INFO => self.info,
+            _ => self.trace,
+        }
+    }
+}
+
+/// The log options every mode accepts, flattened into each daemon's settings; each given
+/// one overrides the configuration for this run (and `-mode config -set` writes it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, clap::Args)]
+pub struct LogArgs {
+    /// Log "info" messages (0 or 1) [default 1].
+    #[arg(long, value_parser = zero_one, value_name = "0|1")]
+    pub loginfo: Option<bool>,
+    /// Log "warning" messages (0 or 1) [default 1].
+    #[arg(long, value_parser = zero_one, value_name = "0|1")]
+    pub logwarning: Option<bool>,
+    /// Log "error" messages (0 or 1) [default 1].
+    #[arg(long, value_parser = zero_one, value_name = "0|1")]
+    pub logerror: Option<bool>,
+    /// Log "trace" (and debug) messages (0 or 1) [default 0].
+    #[arg(long, value_parser = zero_one, value_name = "0|1")]
+    pub logtrace: Option<bool>,
+    /// Largest log file in KB before it is rotated to FILE.1 [default 10240].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), value_name = "KB")]
+    pub maxlogfilesize: Option<u64>,
+}
+
+impl LogArgs {
+    /// `settings` with every given option in place of its value.
+    pub fn applied_to(&self, settings: LogSettings) -> LogSettings {
+        LogSettings {
+            info: self.loginfo.unwrap_or(settings.info),
+            warning: self.logwarning.unwrap_or(settings.warning),
+            error: self.logerror.unwrap_or(settings.error),
+            trace: self.logtrace.unwrap_or(settings.trace),
+            max_file_kb: self.maxlogfilesize.unwrap_or(settings.max_file_kb),
+        }
     }
 }
 
 /// Installs the global subscriber writing to `path`. Fails, with the path in the
-/// message, when the file cannot be opened: the server then refuses to start at once
+/// message, when the file cannot be opened: the daemon then refuses to start at once
 /// instead of the seed's ten-second RC_OPERATION_TIMED_OUT.
-pub fn init(config: &Config, path: &Path) -> std::io::Result<()> {
-    let file = RotatingFile::open(path, config.max_log_file_size.saturating_mul(1024))
+pub fn init(settings: LogSettings, path: &Path) -> std::io::Result<()> {
+    let file = RotatingFile::open(path, settings.max_file_kb.saturating_mul(1024))
         .map_err(|e| std::io::Error::new(e.kind(), format!("log file {}: {e}", path.display())))?;
-    let switches = config.clone();
-    let filter = tracing_subscriber::filter::filter_fn(move |m: &Metadata<'_>| enabled(&switches, m.level()));
+    let filter = tracing_subscriber::filter::filter_fn(move |m: &Metadata<'_>| settings.enabled(m.level()));
     let layer = tracing_subscriber::fmt::layer().with_writer(file).with_ansi(false).with_target(false);
     // A second init in one process (only tests do that) keeps the first subscriber.
     let _ = tracing_subscriber::registry().with(layer.with_filter(filter)).try_init();
@@ -131,8 +183,10 @@ mod tests {
 
     #[test]
     fn level_switches() {
-        let c = Config { log_info: false, ..Config::default() };
-        assert!(enabled(&c, &Level::ERROR) && enabled(&c, &Level::WARN));
-        assert!(!enabled(&c, &Level::INFO) && !enabled(&c, &Level::DEBUG) && !enabled(&c, &Level::TRACE));
+        let s = LogSettings { info: false, warning: true, error: true, trace: false, max_file_kb: 1 };
+        assert!(s.enabled(&Level::ERROR) && s.enabled(&Level::WARN));
+        assert!(!s.enabled(&Level::INFO) && !s.enabled(&Level::DEBUG) && !s.enabled(&Level::TRACE));
+        let s = LogSettings { trace: true, ..s };
+        assert!(s.enabled(&Level::DEBUG) && s.enabled(&Level::TRACE) && !s.enabled(&Level::INFO));
     }
 }

@@ -1,0 +1,159 @@
+//! The seed's command-line spellings. Administrators type `-mode start`, `-m start`,
+//! `mode start` and `-set LogFileName x`; clap only knows `--long` options, so
+//! [`normalise`] rewrites argv first. It is pure and unit-tested; clap then does the
+//! parsing, the usage text and the errors, and [`exit_status`] turns those into the
+//! daemons' exit statuses.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Rewrites the seed's spellings into clap's: `-name` → `--name` (lower-cased, so
+/// `-LogFileName` works too), a leading bare `mode`/`appliance` → `--mode`/`--appliance`,
+/// and `-set KEY VALUE` (the seed's `config -set LogFileName path`) → `--set --key VALUE`.
+/// `-m` stays a short option. Anything else passes through unchanged for clap to judge.
+pub fn normalise<I: IntoIterator<Item = OsString>>(argv: I) -> Vec<OsString> {
+    let mut input = argv.into_iter();
+    let mut out: Vec<OsString> = input.next().into_iter().collect();
+    let rest: Vec<OsString> = input.collect();
+    let mut i = 0;
+    while i < rest.len() {
+        let token = &rest[i];
+        let Some(text) = token.to_str() else {
+            out.push(token.clone());
+            i += 1;
+            continue;
+        };
+        if i == 0 && (text == "mode" || text == "appliance") {
+            out.push(format!("--{text}").into());
+        } else if let Some(name) = long_name(text) {
+            out.push(name.clone().into());
+            // `-set KEY VALUE`: a bare word right after -set names the setting.
+            if name == "--set"
+                && let Some(key) = rest.get(i + 1).and_then(|k| k.to_str())
+                && !key.starts_with('-')
+                && rest.get(i + 2).is_some()
+            {
+                out.push(format!("--{}", key.to_ascii_lowercase()).into());
+                i += 1;
+            }
+        } else {
+            out.push(token.clone());
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `-name`/`--Name`/`--name=v` → `--name`/`--name=v`; `None` for values and `-m`.
+fn long_name(text: &str) -> Option<String> {
+    let body = text.strip_prefix("--").or_else(|| text.strip_prefix('-'))?;
+    let (name, value) = match body.split_once('=') {
+        Some((n, v)) => (n, Some(v)),
+        None => (body, None),
+    };
+    let starts_alpha = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    if !starts_alpha || (name.len() < 2 && !text.starts_with("--")) {
+        return None;
+    }
+    let mut long = format!("--{}", name.to_ascii_lowercase());
+    if let Some(v) = value {
+        long.push('=');
+        long.push_str(v);
+    }
+    Some(long)
+}
+
+/// clap value parser of the seed's switches, which are written `0` or `1`.
+pub fn zero_one(s: &str) -> Result<bool, String> {
+    match s {
+        "0" => Ok(false),
+        "1" => Ok(true),
+        _ => Err(format!("`{s}` is not 0 or 1")),
+    }
+}
+
+/// clap value parser of a port to listen on or connect to: 0 is refused, as it would
+/// mean "any port" to a listener and nothing to a client.
+pub fn port(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(0) | Err(_) => Err(format!("`{s}` is not a port number (1-65535)")),
+        Ok(p) => Ok(p),
+    }
+}
+
+/// Puts a command-line override in its configuration slot, if it was given.
+pub fn set_if_given<T: Clone>(slot: &mut T, value: &Option<T>) {
+    if let Some(v) = value {
+        *slot = v.clone();
+    }
+}
+
+/// The exit for a command line clap refused: `--help` and `--version` (which clap reports
+/// as errors) print to stdout and succeed; any other mistake prints clap's message and
+/// `usage`, and exits with status 2.
+pub fn exit_status(error: clap::Error, usage: impl std::fmt::Display) -> ExitCode {
+    if !error.use_stderr() {
+        error.exit();
+    }
+    // clap omits the usage line for bad values; every mistake here shows it.
+    let rendered = error.render().to_string();
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "{rendered}");
+    if !rendered.contains("Usage:") {
+        let _ = writeln!(err, "\n{usage}");
+    }
+    ExitCode::from(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(args: &[&str]) -> Vec<String> {
+        normalise(args.iter().map(OsString::from)).into_iter().map(|s| s.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn the_seed_spellings_of_a_mode_are_one() {
+        for form in [&["p", "-mode", "start"][..], &["p", "mode", "start"], &["p", "--mode", "start"]] {
+            assert_eq!(norm(form), ["p", "--mode", "start"], "{form:?}");
+        }
+        assert_eq!(norm(&["p", "-m", "start"]), ["p", "-m", "start"]);
+        assert_eq!(norm(&["p", "--Mode=start"]), ["p", "--mode=start"]);
+        assert_eq!(norm(&["p", "appliance", "list"]), ["p", "--appliance", "list"]);
+        // Only the first word may be the bare mode.
+        assert_eq!(norm(&["p", "-m", "mode"]), ["p", "-m", "mode"]);
+    }
+
+    #[test]
+    fn single_dash_options_become_long_ones_and_m_stays_short() {
+        assert_eq!(
+            norm(&["p", "-mode", "config", "-set", "-PedWriteLay", "50", "-m"]),
+            ["p", "--mode", "config", "--set", "--pedwritelay", "50", "-m"]
+        );
+        // A value that merely starts with a dash and a digit is left alone.
+        assert_eq!(norm(&["p", "-port", "-1"]), ["p", "--port", "-1"]);
+        assert_eq!(norm(&["p", "-id_serialnumber", "1"]), ["p", "--id_serialnumber", "1"]);
+    }
+
+    #[test]
+    fn set_key_value_is_the_seeds_config_form() {
+        assert_eq!(
+            norm(&["p", "-mode", "config", "-set", "LogFileName", "/tmp/x.log"]),
+            ["p", "--mode", "config", "--set", "--logfilename", "/tmp/x.log"]
+        );
+        // Without a value after it, the word is left for clap to judge.
+        assert_eq!(norm(&["p", "-set", "LogFileName"]), ["p", "--set", "LogFileName"]);
+    }
+
+    #[test]
+    fn value_parsers() {
+        assert_eq!((zero_one("0"), zero_one("1")), (Ok(false), Ok(true)));
+        assert!(zero_one("2").unwrap_err().contains("not 0 or 1"));
+        assert_eq!(port("1503"), Ok(1503));
+        for bad in ["0", "65536", "-1", "x"] {
+            assert!(port(bad).unwrap_err().contains("not a port number"), "{bad}");
+        }
+    }
+}

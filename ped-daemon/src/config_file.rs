@@ -1,0 +1,233 @@
+//! Configuration files: TOML read whole and written atomically ([`TomlConfig`]), private
+//! files for keys ([`write_private`]), and where a daemon keeps its files when the command
+//! line names none ([`DefaultPaths`]). The default locations are computed from the
+//! effective user and an environment passed in, so the root and non-root cases are
+//! unit-tested here.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Why a configuration could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// Which file.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// The file is not a valid configuration.
+    #[error("{path}: {message}")]
+    Parse {
+        /// Which file.
+        path: PathBuf,
+        /// The TOML error.
+        message: String,
+    },
+    /// No per-user location could be found.
+    #[error("neither HOME nor XDG_CONFIG_HOME/XDG_STATE_HOME is set; use {options}")]
+    NoHome {
+        /// The options that name the files instead, e.g. `-configfile and -logfilename`.
+        options: &'static str,
+    },
+}
+
+/// A daemon's configuration file: a TOML table whose missing keys take their defaults.
+/// The provided methods are the whole file I/O; implementors only derive serde.
+pub trait TomlConfig: Serialize + DeserializeOwned + Default {
+    /// Parses TOML text.
+    fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The TOML text written to the file.
+    fn to_toml(&self) -> String {
+        // Serialising plain fields, options and tables cannot fail.
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads the configuration; a missing file is the defaults.
+    fn load(path: &Path) -> Result<Self, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::from_toml(&text).map_err(|message| ConfigError::Parse { path: path.into(), message }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(source) => Err(ConfigError::Io { path: path.into(), source }),
+        }
+    }
+
+    /// Writes the configuration atomically ([`write_atomic`]): after a crash the old or
+    /// the new file is there, whole.
+    fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        write_atomic(path, self.to_toml().as_bytes()).map_err(|source| ConfigError::Io { path: path.into(), source })
+    }
+}
+
+/// Atomic file replacement (a temporary file in the same directory, synced, then renamed
+/// over the old one), creating the parent directory if needed. The temporary file is
+/// created 0600 and keeps that mode when renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Atomic write of a private file (0600 under a 0700 directory, created if missing): a
+/// key lives there. The error names the file.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt;
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    write_atomic(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Directory of the certificates of PED-initiated mode: `cert/` beside the configuration
+/// file, so one `-configfile` keeps a whole installation together.
+pub fn cert_dir(config_file: &Path) -> PathBuf {
+    config_file.parent().unwrap_or(Path::new(".")).join("cert")
+}
+
+/// Where a daemon keeps its configuration and its log when the command line names neither.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DefaultPaths {
+    /// The configuration file.
+    pub config_file: PathBuf,
+    /// The log file, unless the configuration names one.
+    pub log_file: PathBuf,
+}
+
+impl DefaultPaths {
+    /// Root uses the system locations (`/etc/PROGRAM/PROGRAM.toml`,
+    /// `/var/log/PROGRAM/PROGRAM.log`); any other user the XDG ones under their home,
+    /// which they can always write. This is the fix for the seed's non-root start failure
+    /// (a log in a directory only root can write). `options` completes the error when no
+    /// home is known: the options that name the files instead.
+    pub fn default_for(
+        program: &str,
+        root: bool,
+        env: impl Fn(&str) -> Option<OsString>,
+        options: &'static str,
+    ) -> Result<DefaultPaths, ConfigError> {
+        if root {
+            return Ok(DefaultPaths {
+                config_file: PathBuf::from(format!("/etc/{program}/{program}.toml")),
+                log_file: PathBuf::from(format!("/var/log/{program}/{program}.log")),
+            });
+        }
+        let non_empty = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let home = non_empty("HOME");
+        let config_home = non_empty("XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config")));
+        let state_home = non_empty("XDG_STATE_HOME").or_else(|| home.as_ref().map(|h| h.join(".local/state")));
+        match (config_home, state_home) {
+            (Some(c), Some(s)) => Ok(DefaultPaths {
+                config_file: c.join(format!("{program}/{program}.toml")),
+                log_file: s.join(format!("{program}/{program}.log")),
+            }),
+            _ => Err(ConfigError::NoHome { options }),
+        }
+    }
+
+    /// The defaults for the user this process runs as.
+    pub fn current(program: &str, options: &'static str) -> Result<DefaultPaths, ConfigError> {
+        DefaultPaths::default_for(program, running_as_root(), |k| std::env::var_os(k), options)
+    }
+
+    /// With an explicit `-configfile` and no home directory: the log beside it, so that
+    /// (with `-logfilename`) a daemon runs without a home.
+    pub fn beside(config_file: &Path) -> DefaultPaths {
+        DefaultPaths { config_file: config_file.to_path_buf(), log_file: config_file.with_extension("log") }
+    }
+}
+
+/// Whether this process runs as root, which decides the system or the per-user defaults.
+pub fn running_as_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+    struct Sample {
+        idle_timeout: u64,
+        log_file: Option<PathBuf>,
+    }
+
+    impl TomlConfig for Sample {}
+
+    #[test]
+    fn save_then_load_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/d.toml");
+        assert_eq!(Sample::load(&path).unwrap(), Sample::default());
+        let s = Sample { idle_timeout: 5, log_file: Some("/l".into()) };
+        s.save(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "idle-timeout = 5\nlog-file = \"/l\"\n");
+        assert_eq!(Sample::load(&path).unwrap(), s);
+        std::fs::write(&path, "idle-timeout = 1\nbogus = 2\n").unwrap();
+        assert!(matches!(Sample::load(&path), Err(ConfigError::Parse { message, .. }) if message.contains("bogus")));
+        assert_eq!(cert_dir(&path), dir.path().join("sub/cert"));
+    }
+
+    #[test]
+    fn private_files_are_0600_under_a_0700_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cert/client/k.pem");
+        write_private(&path, b"key").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&path), mode(path.parent().unwrap())), (0o600, 0o700));
+        assert_eq!(std::fs::read(&path).unwrap(), b"key");
+    }
+
+    #[test]
+    fn root_and_non_root_paths_differ() {
+        let opts = "-configfile";
+        let root = DefaultPaths::default_for("d", true, |_| None, opts).unwrap();
+        assert_eq!(root.config_file, Path::new("/etc/d/d.toml"));
+        assert_eq!(root.log_file, Path::new("/var/log/d/d.log"));
+        let user = DefaultPaths::default_for("d", false, |k| (k == "HOME").then(|| "/home/ann".into()), opts).unwrap();
+        assert_eq!(user.config_file, Path::new("/home/ann/.config/d/d.toml"));
+        assert_eq!(user.log_file, Path::new("/home/ann/.local/state/d/d.log"));
+        let xdg = DefaultPaths::default_for(
+            "d",
+            false,
+            |k| match k {
+                "XDG_CONFIG_HOME" => Some("/c".into()),
+                "XDG_STATE_HOME" => Some("/s".into()),
+                "HOME" => Some("".into()),
+                _ => None,
+            },
+            opts,
+        )
+        .unwrap();
+        assert_eq!(
+            (xdg.config_file.as_path(), xdg.log_file.as_path()),
+            (Path::new("/c/d/d.toml"), Path::new("/s/d/d.log"))
+        );
+        let none = DefaultPaths::default_for("d", false, |_| None, "-configfile and -logfilename");
+        assert_eq!(
+            none.unwrap_err().to_string(),
+            "neither HOME nor XDG_CONFIG_HOME/XDG_STATE_HOME is set; use -configfile and -logfilename"
+        );
+        assert_eq!(DefaultPaths::beside(Path::new("/x/d.toml")).log_file, Path::new("/x/d.log"));
+    }
+}

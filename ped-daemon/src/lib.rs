@@ -1,0 +1,28 @@
+//! ped-daemon: what the two relay daemons, pedserver (the PED's host) and pedclient (the
+//! HSM's host), share. Each daemon keeps its own command set, configuration keys, status
+//! block and relay state machine; this crate holds the plumbing under them:
+//!
+//! - [`args`]: the seed's command-line spellings (`-mode start`, `mode start`,
+//!   `-set KEY VALUE`) rewritten for clap, the `0|1` and port value parsers, and the
+//!   usage-error exit;
+//! - [`config_file`]: TOML configuration files written atomically, the per-user and
+//!   system default locations, and private (0600) files for keys;
+//! - [`logging`]: the size-rotated log file and the seed's four level switches;
+//! - [`admin`]: the admin port's one-line request/answer protocol, both ends;
+//! - [`modes`]: the modes both daemons have, as the seed prints them: `-mode start` (a
+//!   background copy, waited for until it answers), `-mode stop`, `-mode config
+//!   -show/-set`, and the foreground run's runtime and signal handling;
+//! - [`frames`]: the frame stream reader with its slow-frame timer, keepalive pings and
+//!   the encoding of relay control messages;
+//! - [`tls`]: PED-initiated mode's mutual TLS with both certificates pinned.
+//!
+//! Like the daemons it is blind: it uses ped-proto's wire formats only.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod args;
+pub mod config_file;
+pub mod frames;
+pub mod logging;
+pub mod modes;
+pub mod tls;

@@ -1,0 +1,232 @@
+//! The modes both daemons have, carried out and printed the seed's way: one invocation
+//! ([`run_command`]), `-mode config -show/-set` on a [`CommandConfig`], and, through a
+//! [`DaemonControl`], `-mode start` (a background copy of this program, waited for until
+//! its admin port answers) and `-mode stop`. The foreground run's runtime and signal
+//! handling are here too.
+#![allow(clippy::print_stdout, reason = "this module is the command line's output")]
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use ped_proto::error::ErrorCode;
+use serde::de::DeserializeOwned;
+
+use crate::admin;
+use crate::config_file::TomlConfig;
+
+/// Runs one invocation: the banner first, as the seed's programs print it, except before
+/// JSON, which is for machines and so alone on stdout; then `command`. An error is printed
+/// as `Error: ...` (it says what to do) and gives exit status 1.
+pub fn run_command(banner: &str, json: bool, command: impl FnOnce() -> Result<ExitCode, String>) -> ExitCode {
+    if !json {
+        println!("{banner}");
+    }
+    match command() {
+        Ok(code) => code,
+        Err(message) => {
+            println!("Error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A configuration as one command uses it.
+#[derive(Clone, Debug)]
+pub struct CommandConfig<C> {
+    /// The configuration file: `-configfile`, or the default.
+    pub file: PathBuf,
+    /// The file's own content.
+    pub stored: C,
+    /// The file's content with the command line's settings applied.
+    pub effective: C,
+}
+
+impl<C: TomlConfig + Clone> CommandConfig<C> {
+    /// Reads `file` and applies the command line's `overrides` for this run.
+    pub fn load(file: PathBuf, overrides: impl FnOnce(&mut C)) -> Result<CommandConfig<C>, String> {
+        let stored = C::load(&file).map_err(|e| e.to_string())?;
+        let mut effective = stored.clone();
+        overrides(&mut effective);
+        Ok(CommandConfig { file, stored, effective })
+    }
+
+    /// Reads the file again, changes it, writes it atomically and prints the change's
+    /// message: a change made by another command since this one started is kept.
+    pub fn update(&self, change: impl FnOnce(&mut C) -> Result<String, String>) -> Result<(), String> {
+        let mut config = C::load(&self.file).map_err(|e| e.to_string())?;
+        let message = change(&mut config)?;
+        config.save(&self.file).map_err(|e| e.to_string())?;
+        println!("{message}");
+        Ok(())
+    }
+
+    /// `-mode config -show`: the effective configuration as JSON, or as the file's TOML
+    /// after the `files` in force (the log, say, when the configuration names none).
+    pub fn show(&self, title: &str, json: bool, files: &[(&str, &Path)]) -> Result<ExitCode, String> {
+        if json {
+            println!("{}", serde_json::to_string_pretty(&self.effective).map_err(|e| e.to_string())?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!("{title} launched in config mode.");
+        println!("Configuration file: {}", self.file.display());
+        for (what, path) in files {
+            println!("{what}: {}", path.display());
+        }
+        print!("{}", self.effective.to_toml());
+        println!("Config command passed.");
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// `-mode config -set`: writes the command line's settings into the file.
+    pub fn set(&self, title: &str, settings: impl FnOnce(&mut C)) -> Result<ExitCode, String> {
+        println!("{title} launched in config mode.");
+        self.update(|c| {
+            settings(c);
+            Ok(format!("Configuration written to {}", self.file.display()))
+        })?;
+        println!("Config command passed.");
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// What `start` reads in a running daemon's status report.
+pub trait DaemonStatus: DeserializeOwned {
+    /// The daemon's process ID.
+    fn pid(&self) -> u32;
+    /// Its admin port.
+    fn admin_port(&self) -> u16;
+}
+
+/// The command line's handle on the daemon, running or not: its admin port.
+#[derive(Clone, Copy, Debug)]
+pub struct DaemonControl<'a> {
+    /// Its name in the seed's messages, e.g. `Ped Server`.
+    pub title: &'a str,
+    /// How it is named when it refuses to stop, e.g. `the server`.
+    pub refuser: &'a str,
+    /// Where its admin port answers.
+    pub admin: SocketAddr,
+}
+
+impl DaemonControl<'_> {
+    /// The running daemon's status report, if its admin port answers `show` with one.
+    pub fn status<R: DaemonStatus>(&self) -> Option<R> {
+        let answer = admin::request(self.admin, "show", Duration::from_secs(2)).ok()?;
+        serde_json::from_str(&answer).ok()
+    }
+
+    /// `-mode start`: this program again with `--foreground`, in its own process group
+    /// (a Ctrl-C in this terminal does not reach it), waited for until its admin port
+    /// answers with its pid. `started` prints what the daemon has to say of itself then.
+    /// `silent_failure` is the reason given when the background process ends without a
+    /// word on stderr.
+    pub fn start<R: DaemonStatus>(
+        &self,
+        startup_timeout_secs: u64,
+        silent_failure: &str,
+        started: impl FnOnce(&R),
+    ) -> Result<ExitCode, String> {
+        let title = self.title;
+        if let Some(report) = self.status::<R>() {
+            println!("{title} is already running (pid {}, admin port {}).", report.pid(), report.admin_port());
+            return Ok(ExitCode::FAILURE);
+        }
+        println!("Starting background process");
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut child = std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .arg("--foreground")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot start the background process: {e}"))?;
+        let deadline = Instant::now() + Duration::from_secs(startup_timeout_secs);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut why = String::new();
+                if let Some(mut err) = child.stderr.take() {
+                    let _ = err.read_to_string(&mut why);
+                }
+                // The child prints the banner and "Error: ..." on stdout, which is
+                // discarded; its stderr has clap's complaints. The log has the rest.
+                let why = why.lines().rfind(|l| !l.trim().is_empty()).unwrap_or(silent_failure).to_string();
+                println!("Background process failed to start ({status}): {why}");
+                println!("Startup failed.");
+                return Ok(ExitCode::FAILURE);
+            }
+            if let Some(report) = self.status::<R>().filter(|r| r.pid() == child.id()) {
+                println!("Background process started");
+                started(&report);
+                println!("{title} Process created, exiting this process.");
+                return Ok(ExitCode::SUCCESS);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        println!(
+            "Background process did not answer within {startup_timeout_secs} s: {}",
+            ErrorCode::RcOperationTimedOut
+        );
+        println!("Startup failed.");
+        Ok(ExitCode::FAILURE)
+    }
+
+    /// `-mode stop`: asks the daemon to stop on its admin port and waits until the port
+    /// is closed.
+    pub fn stop<R: DaemonStatus>(
+        &self,
+        write_timeout_secs: u64,
+        shutdown_timeout_secs: u64,
+    ) -> Result<ExitCode, String> {
+        let (title, addr) = (self.title, self.admin);
+        println!("{title} launched in shutdown mode.");
+        if self.status::<R>().is_none() {
+            println!("{title} is not running (nothing answers on admin port {addr}).");
+            return Ok(ExitCode::FAILURE);
+        }
+        let timeout = Duration::from_secs(write_timeout_secs.max(1));
+        let answer = admin::request(addr, "stop", timeout).map_err(|e| e.to_string())?;
+        if answer != "ok" {
+            return Err(format!("{} refused to stop: {answer}", self.refuser));
+        }
+        let deadline = Instant::now() + Duration::from_secs(shutdown_timeout_secs);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+                println!("{title} stopped.");
+                return Ok(ExitCode::SUCCESS);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        println!("{title} did not stop within {shutdown_timeout_secs} s.");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// The runtime of a daemon in the foreground: one thread. A relay of a few connections
+/// moving small frames needs no more, and it keeps idle memory and per-frame latency
+/// low (libusb's blocking calls have their own threads).
+pub fn foreground_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())
+}
+
+/// Calls `stop` on SIGTERM (systemd's stop) or SIGINT (Ctrl-C), once; the daemon then
+/// shuts down as for the admin port's `stop`. Must be called inside the runtime.
+pub fn stop_on_signal(stop: impl FnOnce() + Send + 'static) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+        stop();
+    });
+}
