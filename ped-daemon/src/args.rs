@@ -6,7 +6,10 @@
 
 use std::ffi::OsString;
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use clap::error::ErrorKind;
 
 /// Rewrites the seed's spellings into clap's: `-name` → `--name` (lower-cased, so
 /// `-LogFileName` works too), a leading bare `mode`/`appliance` → `--mode`/`--appliance`,
@@ -80,6 +83,29 @@ pub fn port(s: &str) -> Result<u16, String> {
         Ok(0) | Err(_) => Err(format!("`{s}` is not a port number (1-65535)")),
         Ok(p) => Ok(p),
     }
+}
+
+/// Normalises argv ([`normalise`]) and parses it as `P`.
+pub fn parse_seed_argv<P: clap::Parser, I: IntoIterator<Item = OsString>>(argv: I) -> Result<P, clap::Error> {
+    P::try_parse_from(normalise(argv))
+}
+
+/// A usage error of `P`'s command line that clap cannot see (an option given to a mode it
+/// does not belong to, one a mode needs), reported as clap reports its own.
+pub fn usage_error<P: clap::CommandFactory>(kind: ErrorKind, what: &str) -> clap::Error {
+    P::command().error(kind, what)
+}
+
+/// One parsed invocation: the command, the configuration file it names and the settings
+/// that override the file for this run.
+#[derive(Debug)]
+pub struct Invocation<C, S> {
+    /// What to do.
+    pub command: C,
+    /// `-configfile`.
+    pub config_file: Option<PathBuf>,
+    /// The other options.
+    pub settings: S,
 }
 
 /// Puts a command-line override in its configuration slot, if it was given.

@@ -18,12 +18,18 @@ use serde::de::DeserializeOwned;
 use crate::admin;
 use crate::config_file::TomlConfig;
 
-/// Runs one invocation: the banner first, as the seed's programs print it, except before
-/// JSON, which is for machines and so alone on stdout; then `command`. An error is printed
-/// as `Error: ...` (it says what to do) and gives exit status 1.
-pub fn run_command(banner: &str, json: bool, command: impl FnOnce() -> Result<ExitCode, String>) -> ExitCode {
+/// Runs one invocation: the banner first (`Ped Server Version 0.1.0`), as the seed's
+/// programs print it, except before JSON, which is for machines and so alone on stdout;
+/// then `command`. An error is printed as `Error: ...` (it says what to do) and gives exit
+/// status 1.
+pub fn run_command(
+    title: &str,
+    version: &str,
+    json: bool,
+    command: impl FnOnce() -> Result<ExitCode, String>,
+) -> ExitCode {
     if !json {
-        println!("{banner}");
+        println!("{title} Version {version}");
     }
     match command() {
         Ok(code) => code,
@@ -36,7 +42,9 @@ pub fn run_command(banner: &str, json: bool, command: impl FnOnce() -> Result<Ex
 
 /// A configuration as one command uses it.
 #[derive(Clone, Debug)]
-pub struct CommandConfig<C> {
+pub struct CommandConfig<C, P> {
+    /// Where the daemon's files are when the configuration names none.
+    pub paths: P,
     /// The configuration file: `-configfile`, or the default.
     pub file: PathBuf,
     /// The file's own content.
@@ -45,13 +53,20 @@ pub struct CommandConfig<C> {
     pub effective: C,
 }
 
-impl<C: TomlConfig + Clone> CommandConfig<C> {
-    /// Reads `file` and applies the command line's `overrides` for this run.
-    pub fn load(file: PathBuf, overrides: impl FnOnce(&mut C)) -> Result<CommandConfig<C>, String> {
+impl<C: TomlConfig + Clone, P> CommandConfig<C, P> {
+    /// Reads the configuration file (`-configfile`, else `default_file`) and applies the
+    /// command line's `overrides` for this run.
+    pub fn load(
+        paths: P,
+        config_file: Option<&Path>,
+        default_file: impl FnOnce(&P) -> &Path,
+        overrides: impl FnOnce(&mut C),
+    ) -> Result<CommandConfig<C, P>, String> {
+        let file = config_file.unwrap_or_else(|| default_file(&paths)).to_path_buf();
         let stored = C::load(&file).map_err(|e| e.to_string())?;
         let mut effective = stored.clone();
         overrides(&mut effective);
-        Ok(CommandConfig { file, stored, effective })
+        Ok(CommandConfig { paths, file, stored, effective })
     }
 
     /// Reads the file again, changes it, writes it atomically and prints the change's

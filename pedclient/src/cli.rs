@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ped_daemon::config_file::write_private;
+use ped_daemon::logging::LogConfig;
 use ped_daemon::modes::{self, CommandConfig, DaemonControl};
 use ped_daemon::tls::{self, GeneratedIdentity};
 use ped_proto::error::ErrorCode;
@@ -20,28 +21,19 @@ use crate::status::{Show, StatusReport};
 /// How the seed's messages name pedclient.
 const TITLE: &str = "Ped Client";
 
-/// The banner every invocation prints first, as the seed's does.
-pub fn banner() -> String {
-    format!("Ped Client Version {}", env!("CARGO_PKG_VERSION"))
-}
-
 /// What every command needs: the paths and the configuration with this run's overrides.
-struct Context {
-    paths: Paths,
-    config: CommandConfig<Config>,
-}
+type Context = CommandConfig<Config, Paths>;
 
 fn context(inv: &Invocation) -> Result<Context, String> {
     let paths = Paths::for_command(inv.config_file.as_deref()).map_err(|e| e.to_string())?;
-    let file = inv.config_file.clone().unwrap_or_else(|| paths.files.config_file.clone());
-    let config = CommandConfig::load(file, |c| inv.settings.apply(c))?;
-    Ok(Context { paths, config })
+    CommandConfig::load(paths, inv.config_file.as_deref(), |p| &p.files.config_file, |c| inv.settings.apply(c))
 }
 
 /// Runs the invocation; errors are printed with what to do, and give exit status 1.
 pub fn run(inv: Invocation) -> ExitCode {
     let json = matches!(inv.command, Command::Show { json: true } | Command::ConfigShow { json: true });
-    modes::run_command(&banner(), json, || context(&inv).and_then(|ctx| dispatch(&inv, ctx)))
+    let version = env!("CARGO_PKG_VERSION");
+    modes::run_command(TITLE, version, json, || context(&inv).and_then(|ctx| dispatch(&inv, ctx)))
 }
 
 /// The admin port, for the commands that use the running pedclient.
@@ -50,13 +42,13 @@ fn control(config: &Config) -> DaemonControl<'static> {
 }
 
 fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
-    let effective = &ctx.config.effective;
+    let effective = &ctx.effective;
     match &inv.command {
         Command::ConfigShow { json } => {
             let (log, hsm_link) = (effective.log_file_or(&ctx.paths), effective.hsm_link_or(&ctx.paths));
-            ctx.config.show(TITLE, *json, &[("Log file", &log), ("HSM link", &hsm_link)])
+            ctx.show(TITLE, *json, &[("Log file", &log), ("HSM link", &hsm_link)])
         }
-        Command::ConfigSet => ctx.config.set(TITLE, |c| inv.settings.apply(c)),
+        Command::ConfigSet => ctx.set(TITLE, |c| inv.settings.apply(c)),
         Command::Start { foreground: in_foreground, winservice } => {
             println!("Ped Client launched in startup mode.");
             if *winservice {
@@ -92,7 +84,7 @@ fn mapping(
     change: impl FnOnce(&mut Config) -> Result<String, String>,
 ) -> Result<ExitCode, String> {
     println!("Ped Client launched in {mode} mode.");
-    ctx.config.update(change)?;
+    ctx.update(change)?;
     println!("{} command passed.", capitalise(mode));
     Ok(ExitCode::SUCCESS)
 }
@@ -104,12 +96,12 @@ fn capitalise(s: &str) -> String {
 
 fn testid(ctx: &Context, id: u32) -> Result<ExitCode, String> {
     println!("Ped Client launched in testid mode.");
-    let m = ctx.config.stored.mapping(id).ok_or_else(|| {
+    let m = ctx.stored.mapping(id).ok_or_else(|| {
         format!("PED ID {id} is not mapped; create it with pedclient -mode setid -id {id} -id_ip HOST -id_port PORT")
     })?;
     let target = crate::link::host_port(&m.host, m.port);
     println!("Testing PED ID {id}: pedserver at {target}");
-    let timeout = Duration::from_secs(ctx.config.effective.socket_read_timeout.max(1));
+    let timeout = Duration::from_secs(ctx.effective.socket_read_timeout.max(1));
     match crate::probe::probe(&m.host, m.port, timeout) {
         Ok(report) => {
             let s = &report.status;
@@ -142,10 +134,10 @@ fn testid(ctx: &Context, id: u32) -> Result<ExitCode, String> {
 
 /// Runs the daemon in this process until stopped (admin `stop`, SIGTERM or SIGINT).
 fn foreground(ctx: &Context) -> Result<(), String> {
-    let config = ctx.config.effective.clone();
+    let config = ctx.effective.clone();
     ped_daemon::logging::init(config.log_settings(), &config.log_file_or(&ctx.paths)).map_err(|e| e.to_string())?;
     let hsm_link = config.hsm_link_or(&ctx.paths);
-    let config_file = std::path::absolute(&ctx.config.file).map_err(|e| e.to_string())?;
+    let config_file = std::path::absolute(&ctx.file).map_err(|e| e.to_string())?;
     modes::foreground_runtime()?.block_on(async {
         let (daemon, bound) = Daemon::bind(config, config_file, hsm_link).await.inspect_err(|e| {
             tracing::error!("startup failed: {e}");
@@ -172,8 +164,8 @@ fn start(config: &Config) -> Result<ExitCode, String> {
 
 /// The daemon's status (when it runs) and the mappings; exit 1 when it does not run.
 fn show(ctx: &Context, json: bool) -> Result<ExitCode, String> {
-    let daemon = running(&ctx.config.effective);
-    let show = Show { running: daemon.is_some(), daemon, mappings: ctx.config.stored.mappings.clone() };
+    let daemon = running(&ctx.effective);
+    let show = Show { running: daemon.is_some(), daemon, mappings: ctx.stored.mappings.clone() };
     if json {
         println!("{}", serde_json::to_string_pretty(&show).map_err(|e| e.to_string())?);
     } else {
@@ -184,7 +176,7 @@ fn show(ctx: &Context, json: bool) -> Result<ExitCode, String> {
         } else {
             println!(
                 "Ped Client is not running (nothing answers on admin port {}); start it with pedclient -mode start",
-                admin_target(&ctx.config.effective)
+                admin_target(&ctx.effective)
             );
         }
     }
@@ -195,9 +187,9 @@ fn show(ctx: &Context, json: bool) -> Result<ExitCode, String> {
 /// pedserver registers with `-appliance register`.
 fn regen(ctx: &Context, common_name: &str, force: bool) -> Result<ExitCode, String> {
     tls::check_file_name("the common name", common_name)?;
-    if let Some(old) = &ctx.config.stored.common_name
+    if let Some(old) = &ctx.stored.common_name
         && !force
-        && pedinit::identity_files(&ctx.config.file, old).0.exists()
+        && pedinit::identity_files(&ctx.file, old).0.exists()
     {
         return Err(format!(
             "a certificate already exists (common name {old:?}) and pedservers registered it; \
@@ -206,18 +198,18 @@ repeat with -force to replace it, then register the new one with each pedserver"
     }
     let generated = GeneratedIdentity::new(common_name).map_err(|e| e.to_string())?;
     let fingerprint = tls::fingerprint(&generated.identity().map_err(|e| e.to_string())?.cert);
-    let (cert_file, key_file) = pedinit::identity_files(&ctx.config.file, common_name);
+    let (cert_file, key_file) = pedinit::identity_files(&ctx.file, common_name);
     write_private(&key_file, generated.key_pem.as_bytes())?;
     println!("Private Key created and written to: {}", key_file.display());
     write_private(&cert_file, generated.cert_pem.as_bytes())?;
     println!("Certificate created and written to: {}", cert_file.display());
     let mut previous = None;
-    ctx.config.update(|c| {
+    ctx.update(|c| {
         previous = c.common_name.replace(common_name.to_string());
         Ok("Configuration updated.".into())
     })?;
     if let Some(old) = previous.filter(|old| old != common_name) {
-        let (old_cert, old_key) = pedinit::identity_files(&ctx.config.file, &old);
+        let (old_cert, old_key) = pedinit::identity_files(&ctx.file, &old);
         let _ = std::fs::remove_file(old_cert);
         let _ = std::fs::remove_file(old_key);
     }
@@ -229,7 +221,7 @@ repeat with -force to replace it, then register the new one with each pedserver"
 
 /// `-register -certificate FILE`: pins the pedserver certificate (made by its `-regen`).
 fn register(ctx: &Context, certificate: &Path, force: bool) -> Result<ExitCode, String> {
-    if let Some(existing) = &ctx.config.stored.pedserver
+    if let Some(existing) = &ctx.stored.pedserver
         && !force
     {
         return Err(format!(
@@ -239,8 +231,8 @@ fn register(ctx: &Context, certificate: &Path, force: bool) -> Result<ExitCode, 
     }
     let cert = tls::read_certificate(certificate).map_err(|e| e.to_string())?;
     let registered = RegisteredServer { common_name: tls::common_name(&cert), fingerprint: tls::fingerprint(&cert) };
-    write_private(&pedinit::pedserver_file(&ctx.config.file), cert.as_ref())?;
-    ctx.config.update(|c| {
+    write_private(&pedinit::pedserver_file(&ctx.file), cert.as_ref())?;
+    ctx.update(|c| {
         c.pedserver = Some(registered.clone());
         Ok(format!("pedserver certificate registered, common name {:?}.", registered.common_name))
     })?;

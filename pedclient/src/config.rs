@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 
 use ped_daemon::config_file::DefaultPaths;
 pub use ped_daemon::config_file::{ConfigError, TomlConfig, cert_dir};
-use ped_daemon::logging::LogSettings;
 use serde::{Deserialize, Serialize};
 
 /// Every setting of the seed's `pedclient -mode config`, with its default, and the
@@ -134,6 +133,7 @@ impl Default for Config {
 }
 
 impl TomlConfig for Config {}
+ped_daemon::impl_log_config!(Config);
 
 /// The program name: its directories and files are named after it.
 const PROGRAM: &str = "pedclient";
@@ -181,24 +181,6 @@ impl Config {
     /// The log file in force: the configured one or the per-user default.
     pub fn log_file_or(&self, paths: &Paths) -> PathBuf {
         self.log_file.clone().unwrap_or_else(|| paths.files.log_file.clone())
-    }
-
-    /// The log switches and rotation size.
-    pub fn log_settings(&self) -> LogSettings {
-        LogSettings {
-            info: self.log_info,
-            warning: self.log_warning,
-            error: self.log_error,
-            trace: self.log_trace,
-            max_file_kb: self.max_log_file_size,
-        }
-    }
-
-    /// Sets the log switches and rotation size.
-    pub fn set_log_settings(&mut self, log: LogSettings) {
-        (self.log_info, self.log_warning, self.log_error, self.log_trace) =
-            (log.info, log.warning, log.error, log.trace);
-        self.max_log_file_size = log.max_file_kb;
     }
 
     /// The HSM link socket in force.

@@ -1,14 +1,14 @@
 //! The command line. Administrators type the seed's spellings (`-mode start`, `-m start`,
 //! `mode start`, `-set LogFileName x`); clap only knows `--long` options, so ped-daemon's
-//! [`normalise`] rewrites argv first. clap then does the parsing, the usage text and the
+//! `normalise` rewrites argv first. clap then does the parsing, the usage text and the
 //! errors (unknown options and bad values exit non-zero, where the original ignored them).
 
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::{ArgGroup, CommandFactory, Parser, ValueEnum, error::ErrorKind};
-use ped_daemon::args::{normalise, port, set_if_given as set, zero_one};
+use clap::{ArgGroup, Parser, ValueEnum, error::ErrorKind};
+use ped_daemon::args::{parse_seed_argv, port, set_if_given as set, usage_error, zero_one};
 use ped_daemon::logging::LogArgs;
 
 use crate::config::Config;
@@ -121,7 +121,7 @@ impl Settings {
         if self.logfilename.is_some() {
             config.log_file = self.logfilename.clone();
         }
-        config.set_log_settings(self.log.applied_to(config.log_settings()));
+        self.log.apply(config);
         set(&mut config.ped_write_delay, &self.pedwritelay);
         set(&mut config.ping_interval, &self.pinginterval);
         set(&mut config.ping_timeout, &self.pingtimeout);
@@ -129,7 +129,7 @@ impl Settings {
     }
 }
 
-/// The whole command line, after [`normalise`].
+/// The whole command line, after ped-daemon's `normalise`.
 #[derive(Debug, Parser)]
 #[command(
     name = "pedserver",
@@ -246,24 +246,15 @@ pub enum Command {
 /// The port an appliance's pedclient listens on when `-port` is not given.
 pub const DEFAULT_APPLIANCE_PORT: u16 = ped_daemon::tls::DEFAULT_PED_INITIATED_PORT;
 
-/// One parsed invocation: the command, the configuration file it names and the settings
-/// that override the file for this run.
-#[derive(Debug)]
-pub struct Invocation {
-    /// What to do.
-    pub command: Command,
-    /// `-configfile`.
-    pub config_file: Option<PathBuf>,
-    /// The other options.
-    pub settings: Settings,
-}
+/// One parsed invocation.
+pub type Invocation = ped_daemon::args::Invocation<Command, Settings>;
 
 impl Cli {
     /// Checks the options each mode requires and builds the [`Invocation`]; a missing or
     /// misplaced option is a usage error, as clap reports its own.
     pub fn into_invocation(self) -> Result<Invocation, clap::Error> {
-        let missing = |what: &str| Cli::command().error(ErrorKind::MissingRequiredArgument, what);
-        let conflict = |what: &str| Cli::command().error(ErrorKind::ArgumentConflict, what);
+        let missing = |what: &str| usage_error::<Cli>(ErrorKind::MissingRequiredArgument, what);
+        let conflict = |what: &str| usage_error::<Cli>(ErrorKind::ArgumentConflict, what);
         if (self.show || self.set) && self.mode != Some(Mode::Config) {
             return Err(conflict("-show and -set belong to -mode config"));
         }
@@ -317,7 +308,7 @@ impl Cli {
 
 /// Normalises and parses argv.
 pub fn parse<I: IntoIterator<Item = OsString>>(argv: I) -> Result<Invocation, clap::Error> {
-    Cli::try_parse_from(normalise(argv))?.into_invocation()
+    parse_seed_argv::<Cli, _>(argv)?.into_invocation()
 }
 
 #[cfg(test)]

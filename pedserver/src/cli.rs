@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use ped_daemon::admin;
 use ped_daemon::config_file::{TomlConfig, write_private};
+use ped_daemon::logging::LogConfig;
 use ped_daemon::modes::{self, CommandConfig, DaemonControl};
 use ped_proto::ErrorCode;
 
@@ -20,28 +21,19 @@ use crate::tls::{self, GeneratedIdentity, MAX_ATTEMPTS};
 /// How the seed's messages name pedserver.
 const TITLE: &str = "Ped Server";
 
-/// The banner every invocation prints first, as the seed's does.
-pub fn banner() -> String {
-    format!("Ped Server Version {}", env!("CARGO_PKG_VERSION"))
-}
-
 /// What every command needs: the paths and the configuration with this run's overrides.
-struct Context {
-    paths: Paths,
-    config: CommandConfig<Config>,
-}
+type Context = CommandConfig<Config, Paths>;
 
 fn context(inv: &Invocation) -> Result<Context, String> {
     let paths = config::command_paths(inv.config_file.as_deref()).map_err(|e| e.to_string())?;
-    let file = inv.config_file.clone().unwrap_or_else(|| paths.config_file.clone());
-    let config = CommandConfig::load(file, |c| inv.settings.apply(c))?;
-    Ok(Context { paths, config })
+    CommandConfig::load(paths, inv.config_file.as_deref(), |p| &p.config_file, |c| inv.settings.apply(c))
 }
 
 /// Runs the invocation; errors are printed with what to do, and give exit status 1.
 pub fn run(inv: Invocation) -> ExitCode {
     let json = matches!(inv.command, Command::Show { json: true } | Command::ConfigShow { json: true });
-    modes::run_command(&banner(), json, || context(&inv).and_then(|ctx| dispatch(&inv, ctx)))
+    let version = env!("CARGO_PKG_VERSION");
+    modes::run_command(TITLE, version, json, || context(&inv).and_then(|ctx| dispatch(&inv, ctx)))
 }
 
 /// The admin port, for the commands that use the running server.
@@ -50,12 +42,10 @@ fn control(config: &Config) -> DaemonControl<'static> {
 }
 
 fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
-    let effective = &ctx.config.effective;
+    let effective = &ctx.effective;
     match &inv.command {
-        Command::ConfigShow { json } => {
-            ctx.config.show(TITLE, *json, &[("Log file", &effective.log_file_or(&ctx.paths))])
-        }
-        Command::ConfigSet => ctx.config.set(TITLE, |c| inv.settings.apply(c)),
+        Command::ConfigShow { json } => ctx.show(TITLE, *json, &[("Log file", &effective.log_file_or(&ctx.paths))]),
+        Command::ConfigSet => ctx.set(TITLE, |c| inv.settings.apply(c)),
         Command::Start { foreground: true } => {
             foreground(effective.clone(), &effective.log_file_or(&ctx.paths))?;
             Ok(ExitCode::SUCCESS)
@@ -67,7 +57,7 @@ fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
         Command::Regen { common_name, force } => regen(&ctx, common_name, *force),
         Command::Register { name, certificate, ip, port } => register(&ctx, name, certificate, *ip, *port),
         Command::List => {
-            print!("{}", appliance_table(&ctx.config.stored.appliances));
+            print!("{}", appliance_table(&ctx.stored.appliances));
             Ok(ExitCode::SUCCESS)
         }
         Command::Delete { name, force } => delete(&ctx, name, *force),
@@ -134,8 +124,8 @@ fn show(config: &Config, json: bool) -> Result<ExitCode, String> {
 /// `-regen -commonname CN`: a new P-521 key and self-signed certificate.
 fn regen(ctx: &Context, common_name: &str, force: bool) -> Result<ExitCode, String> {
     tls::check_file_name("the common name", common_name)?;
-    let cert_dir = config::cert_dir(&ctx.config.file);
-    if let Some(old) = &ctx.config.stored.client_common_name
+    let cert_dir = config::cert_dir(&ctx.file);
+    if let Some(old) = &ctx.stored.client_common_name
         && !force
         && tls::client_files(&cert_dir, old).0.exists()
     {
@@ -151,9 +141,9 @@ repeat with -force to replace it, then register the new one with each appliance"
     println!("Private Key created and written to: {}", key_file.display());
     write_private(&cert_file, generated.cert_pem.as_bytes())?;
     println!("Certificate created and written to: {}", cert_file.display());
-    let mut updated = ctx.config.stored.clone();
+    let mut updated = ctx.stored.clone();
     let previous = updated.client_common_name.replace(common_name.to_string());
-    updated.save(&ctx.config.file).map_err(|e| e.to_string())?;
+    updated.save(&ctx.file).map_err(|e| e.to_string())?;
     if let Some(old) = previous.filter(|old| old != common_name) {
         let (old_cert, old_key) = tls::client_files(&cert_dir, &old);
         let _ = std::fs::remove_file(old_cert);
@@ -174,7 +164,7 @@ fn register(
     port: u16,
 ) -> Result<ExitCode, String> {
     tls::check_file_name("the appliance name", name)?;
-    if ctx.config.stored.appliances.iter().any(|a| a.name == name) {
+    if ctx.stored.appliances.iter().any(|a| a.name == name) {
         return Err(format!("an appliance named {name:?} is already registered; delete it first"));
     }
     let cert = tls::read_certificate(certificate).map_err(|e| e.to_string())?;
@@ -185,10 +175,10 @@ fn register(
         common_name: tls::common_name(&cert),
         fingerprint: tls::fingerprint(&cert),
     };
-    write_private(&tls::appliance_file(&config::cert_dir(&ctx.config.file), name), cert.as_ref())?;
-    let mut updated = ctx.config.stored.clone();
+    write_private(&tls::appliance_file(&config::cert_dir(&ctx.file), name), cert.as_ref())?;
+    let mut updated = ctx.stored.clone();
     updated.appliances.push(appliance.clone());
-    updated.save(&ctx.config.file).map_err(|e| e.to_string())?;
+    updated.save(&ctx.file).map_err(|e| e.to_string())?;
     println!("Appliance {name} registered: {ip} port {port}, certificate common name {:?}.", appliance.common_name);
     println!("Certificate SHA-256 fingerprint: {}", tls::fingerprint_for_humans(&appliance.fingerprint));
     println!("Compare it with the appliance's own before the first -mode connect.");
@@ -233,27 +223,23 @@ pub fn appliance_table(appliances: &[Appliance]) -> String {
 /// `-appliance delete`: refused while the running server is linked to it, unless -force,
 /// which ends the link first.
 fn delete(ctx: &Context, name: &str, force: bool) -> Result<ExitCode, String> {
-    if !ctx.config.stored.appliances.iter().any(|a| a.name == name) {
+    if !ctx.stored.appliances.iter().any(|a| a.name == name) {
         return Err(format!("no appliance named {name:?} is registered"));
     }
-    let linked = running(&ctx.config.effective).and_then(|r| r.appliance_link).is_some_and(|link| link.name == name);
+    let linked = running(&ctx.effective).and_then(|r| r.appliance_link).is_some_and(|link| link.name == name);
     if linked {
         if !force {
             return Err(format!(
                 "appliance {name} is connected: run pedserver -mode disconnect -name {name} first, or add -force"
             ));
         }
-        admin_call(
-            &ctx.config.effective,
-            &format!("disconnect {name}"),
-            secs(ctx.config.effective.internal_shutdown_timeout + 5),
-        )?;
+        admin_call(&ctx.effective, &format!("disconnect {name}"), secs(ctx.effective.internal_shutdown_timeout + 5))?;
         println!("Connection to appliance {name} terminated.");
     }
-    let mut updated = ctx.config.stored.clone();
+    let mut updated = ctx.stored.clone();
     updated.appliances.retain(|a| a.name != name);
-    updated.save(&ctx.config.file).map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_file(tls::appliance_file(&config::cert_dir(&ctx.config.file), name));
+    updated.save(&ctx.file).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(tls::appliance_file(&config::cert_dir(&ctx.file), name));
     println!("Appliance {name} deleted.");
     Ok(ExitCode::SUCCESS)
 }
@@ -277,7 +263,6 @@ fn admin_call(config: &Config, request: &str, timeout: Duration) -> Result<Strin
 /// `-mode connect`: the running server connects out and relays; this waits for the outcome.
 fn connect(ctx: &Context, name: &str) -> Result<ExitCode, String> {
     let appliance = ctx
-        .config
         .stored
         .appliances
         .iter()
@@ -286,9 +271,9 @@ fn connect(ctx: &Context, name: &str) -> Result<ExitCode, String> {
     println!("Connecting to appliance {name} ({}:{}). Please wait....", appliance.ip, appliance.port);
     // The server makes up to 20 attempts, each bounded by its read timeout and followed
     // by the retry delay; this waits for all of them with room to spare.
-    let c = &ctx.config.effective;
+    let c = &ctx.effective;
     let per_attempt = secs(c.socket_read_timeout.max(1)) + Duration::from_millis(c.connect_retry_delay_ms);
-    let config_file = std::path::absolute(&ctx.config.file).map_err(|e| e.to_string())?;
+    let config_file = std::path::absolute(&ctx.file).map_err(|e| e.to_string())?;
     let request = format!("connect {name} {}", config_file.display());
     let message = admin_call(c, &request, per_attempt * MAX_ATTEMPTS + secs(10))?;
     println!("Successfully connected to appliance {name}: {message}.");
