@@ -11,8 +11,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream as AsyncTcpStream};
 use tokio::sync::{Semaphore, watch};
 
 /// Sends one request and returns the answer line (client side, used by the command line).
@@ -73,24 +73,29 @@ where
                 };
                 let answer = Arc::clone(&answer);
                 tokio::spawn(async move {
-                    let (reader, mut writer) = stream.into_split();
-                    let reader: Box<dyn AsyncRead + Send + Unpin> = match limits.max_request_len {
-                        Some(max) => Box::new(reader.take(max)),
-                        None => Box::new(reader),
-                    };
-                    let (mut reader, mut line) = (tokio::io::BufReader::new(reader), String::new());
-                    let read = reader.read_line(&mut line);
-                    if !matches!(tokio::time::timeout(limits.read_timeout, read).await, Ok(Ok(_))) {
-                        return;
-                    }
-                    let reply = answer(line.trim().to_string()).await;
-                    let _ = tokio::time::timeout(limits.write_timeout, writer.write_all(format!("{reply}\n").as_bytes()))
-                        .await;
+                    answer_one(stream, limits, answer.as_ref()).await;
                     drop(permit);
                 });
             }
         }
     }
+}
+
+/// One connection: its request line in, `answer`'s reply out; silence closes it unanswered.
+async fn answer_one<A, F>(stream: AsyncTcpStream, limits: AdminLimits, answer: &A)
+where
+    A: Fn(String) -> F,
+    F: Future<Output = String>,
+{
+    let (reader, mut writer) = stream.into_split();
+    // Unbounded is a bound no request reaches.
+    let reader = reader.take(limits.max_request_len.unwrap_or(u64::MAX));
+    let (mut reader, mut line) = (tokio::io::BufReader::new(reader), String::new());
+    if !matches!(tokio::time::timeout(limits.read_timeout, reader.read_line(&mut line)).await, Ok(Ok(_))) {
+        return;
+    }
+    let reply = answer(line.trim().to_string()).await;
+    let _ = tokio::time::timeout(limits.write_timeout, writer.write_all(format!("{reply}\n").as_bytes())).await;
 }
 
 #[cfg(test)]
