@@ -60,20 +60,49 @@ pub fn local_rpv(rig: &mut Rig) -> String {
     orange
 }
 
+/// A keyset `hsm init` creates: M of N, and one PIN per key ("" for none), the set's N
+/// first, then N more for each duplicate set.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan<'a> {
+    /// The quorum.
+    pub m: u8,
+    /// The keys in a set.
+    pub n: u8,
+    /// The PINs, `n` per set written.
+    pub pins: &'a [&'a str],
+}
+
 /// `hsm init -label rig` over the connected Remote PED, which first asks for the orange
-/// key (unless `orange` is `None`: its RPK is cached).
+/// key (unless `orange` is `None`: its RPK is cached); blue and red 3 of 5 with a
+/// duplicate set, [`BLUE_PINS`] and [`RED_PINS`].
 pub fn remote_hsm_init(rig: &mut Rig, remote: &mut KeyHolder, orange: Option<&str>) -> (Vec<String>, Vec<String>) {
-    let blue = rig.keys.blank(10);
-    let red = rig.keys.blank(10);
+    let (blue, red) = (Plan { m: 3, n: 5, pins: &BLUE_PINS }, Plan { m: 3, n: 5, pins: &RED_PINS });
+    hsm_init(rig, remote, orange, blue, red)
+}
+
+/// `hsm init -label rig` as [`remote_hsm_init`], with the keysets of `blue` and `red`;
+/// the serials of the blue keys and of the red keys, in the order written.
+pub fn hsm_init(
+    rig: &mut Rig,
+    remote: &mut KeyHolder,
+    orange: Option<&str>,
+    blue: Plan<'_>,
+    red: Plan<'_>,
+) -> (Vec<String>, Vec<String>) {
+    let serials = [rig.keys.blank(blue.pins.len()), rig.keys.blank(red.pins.len())];
     let init = rig.hsm.start_cli(&["hsm", "init", "-label", "rig"]);
     if let Some(orange) = orange {
         remote.login("RPV LOGIN...", &[(orange, ORANGE_PIN)]);
     }
-    remote.shape(true, 3, 5);
-    remote.write("(BLUE)", &specs(&blue[..5], &BLUE_PINS[..5]), &[&specs(&blue[5..], &BLUE_PINS[5..])]);
-    remote.shape(true, 3, 5);
-    remote.write("(RED)", &specs(&red[..5], &RED_PINS[..5]), &[&specs(&red[5..], &RED_PINS[5..])]);
+    for ((colour, plan), serials) in [("(BLUE)", blue), ("(RED)", red)].into_iter().zip(&serials) {
+        remote.shape(true, plan.m, plan.n);
+        let keys = specs(serials, plan.pins);
+        let (set, duplicates) = keys.split_at(usize::from(plan.n));
+        let duplicates: Vec<&[KeySpec<'_>]> = duplicates.chunks(usize::from(plan.n)).collect();
+        remote.write(colour, set, &duplicates);
+    }
     init.join().expect("the CLI thread").ok();
+    let [blue, red] = serials;
     (blue, red)
 }
 

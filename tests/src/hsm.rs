@@ -40,6 +40,7 @@ impl CliResult {
 pub struct HsmEmu {
     _process: Process,
     control: PathBuf,
+    echo: bool,
     /// The state directory (`hsm.json`, `root.der`, `identity.json`).
     pub state: PathBuf,
 }
@@ -66,7 +67,7 @@ impl HsmEmu {
         ];
         let process = Process::spawn(&binary("hsm-emu"), &args.map(String::from));
         wait_until("hsm-emu's control socket", || control.exists() && state.join("root.der").exists());
-        HsmEmu { _process: process, control, state }
+        HsmEmu { _process: process, control, state, echo: false }
     }
 
     /// The factory root every PED must trust.
@@ -74,14 +75,29 @@ impl HsmEmu {
         self.state.join("root.der")
     }
 
+    /// From now on, prints each command as it starts and its output as it ends, for a
+    /// person watching the rig (`ped-rig`); the PED screens come in between.
+    pub fn echo(&mut self) {
+        self.echo = true;
+    }
+
     /// Starts a command in the background: a PED command returns only once the key
     /// holders have done their part.
+    #[allow(clippy::print_stdout, reason = "the echo is for a person watching ped-rig's output")]
     pub fn start_cli(&self, words: &[&str]) -> JoinHandle<CliResult> {
         let mut command = Command::new(binary("hsm-emu"));
         command.arg("--control").arg(format!("socket:{}", self.control.display())).args(words);
+        let echo = self.echo.then(|| words.join(" "));
+        if let Some(line) = &echo {
+            println!("\nlunacm:> {line}");
+        }
         std::thread::spawn(move || {
             let o = command.output().expect("the hsm-emu CLI runs");
             let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            if let Some(line) = echo {
+                let out: String = text.lines().map(|l| format!("  {l}\n")).collect();
+                println!("lunacm:> {line}  [done]\n{}", out.trim_end());
+            }
             CliResult { code: o.status.code(), text }
         })
     }

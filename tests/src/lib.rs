@@ -4,11 +4,12 @@
 //! The binaries are the workspace's own (`pedserver`, `ped-sim`, `ikey-emu`). A test
 //! binary cannot name another package's binaries through `CARGO_BIN_EXE_*`, so the rig
 //! finds them beside itself in the target directory; `cargo test --workspace` builds
-//! every package's binaries before it runs any test.
+//! every package's binaries before it runs any test, and `ped-rig` builds them first.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 /// How long the rig waits for anything before failing the test.
@@ -16,16 +17,21 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The path of workspace binary `name`, built by the same cargo invocation.
 pub fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary knows its path");
-    // target/<profile>/deps/<test> → target/<profile>/<name>
-    let dir = exe.parent().and_then(Path::parent).expect("a test binary lives in target/<profile>/deps");
-    let path = dir.join(name);
+    let path = profile_dir().join(name);
     assert!(
         path.exists(),
         "{} is not built; run `cargo test --workspace` (or `cargo build --workspace`) first",
         path.display()
     );
     path
+}
+
+/// target/<profile>: a test runs from target/<profile>/deps, a binary (`ped-rig`) from
+/// target/<profile> itself.
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the running binary knows its path");
+    let dir = exe.parent().expect("a binary lives in a directory");
+    if dir.ends_with("deps") { dir.parent().unwrap_or(dir) } else { dir }.to_path_buf()
 }
 
 /// A port the OS had free a moment ago, on 127.0.0.1.
@@ -49,7 +55,21 @@ pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
 
 /// A child process killed when the test ends, however it ends.
 #[derive(Debug)]
-pub struct Process(Child);
+pub struct Process(Arc<Mutex<Child>>);
+
+/// Every [`Process`] alive, so that a Ctrl-C handler (on its own thread, while the rig is
+/// busy on another) can kill them: see [`kill_children`].
+static CHILDREN: Mutex<Vec<Weak<Mutex<Child>>>> = Mutex::new(Vec::new());
+
+/// Kills every [`Process`] still running. The steps waiting on them then fail, and the
+/// rig is torn down as their panic unwinds (the daemons are stopped through their admin
+/// ports, the temporary directory removed).
+pub fn kill_children() {
+    let children = CHILDREN.lock().unwrap_or_else(PoisonError::into_inner);
+    for child in children.iter().filter_map(Weak::upgrade) {
+        let _ = child.lock().unwrap_or_else(PoisonError::into_inner).kill();
+    }
+}
 
 impl Process {
     /// Starts `binary` with `args`, its output discarded (components log to files).
@@ -61,20 +81,24 @@ impl Process {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("{} starts: {e}", binary.display()));
+        let child = Arc::new(Mutex::new(child));
+        let mut children = CHILDREN.lock().unwrap_or_else(PoisonError::into_inner);
+        children.retain(|c| c.strong_count() > 0);
+        children.push(Arc::downgrade(&child));
         Process(child)
     }
 
     /// Kills it now (a PED unplugged, a crashed daemon).
-    pub fn kill(mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+    pub fn kill(self) {
+        drop(self);
     }
 }
 
 impl Drop for Process {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let mut child = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 

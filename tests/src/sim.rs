@@ -70,11 +70,12 @@ impl PedSim {
 
     /// Every screen drawn so far, oldest first: each one's eight lines.
     pub fn screens(&self) -> Vec<Vec<String>> {
-        let text = std::fs::read_to_string(&self.screens).unwrap_or_default();
-        text.lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .map(|v| v["lines"].as_array().into_iter().flatten().map(|l| l.as_str().unwrap_or("").to_owned()).collect())
-            .collect()
+        screens_in(&self.screens)
+    }
+
+    /// The file ped-sim appends each screen to, for a watcher on another thread.
+    pub fn screen_log(&self) -> &Path {
+        &self.screens
     }
 
     /// Pulls the PED's cable: the process dies at once, as a board losing power.
@@ -83,6 +84,16 @@ impl PedSim {
             p.kill();
         }
     }
+}
+
+/// Every screen in ped-sim's screen log `path`, oldest first: each one's eight lines. A
+/// line still being written is not parsed, so it is left for the next read.
+pub fn screens_in(path: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| v["lines"].as_array().into_iter().flatten().map(|l| l.as_str().unwrap_or("").to_owned()).collect())
+        .collect()
 }
 
 /// Whether any screen in `screens` has a line containing `text`.
