@@ -166,6 +166,7 @@ pub(crate) fn path_str(p: &Path) -> &str {
 }
 
 pub mod ceremony;
+pub mod chaos;
 pub mod hsm;
 pub mod keys;
 pub mod pedclient;

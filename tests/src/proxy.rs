@@ -5,7 +5,7 @@
 //! one contiguous stream and not across interleaved writes of different links.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::Shutdown;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -25,15 +25,6 @@ trait Conn: Read + Write + Send + Sized + 'static {
     fn close(&self);
 }
 
-impl Conn for TcpStream {
-    fn twin(&self) -> std::io::Result<Self> {
-        self.try_clone()
-    }
-    fn close(&self) {
-        let _ = self.shutdown(Shutdown::Both);
-    }
-}
-
 impl Conn for UnixStream {
     fn twin(&self) -> std::io::Result<Self> {
         self.try_clone()
@@ -44,25 +35,6 @@ impl Conn for UnixStream {
 }
 
 impl Recorder {
-    /// A TCP recorder on an OS-chosen loopback port, relaying to `upstream`; returns
-    /// it and its port.
-    pub fn tcp(upstream: u16) -> (Recorder, u16) {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-        let port = listener.local_addr().expect("its address").port();
-        let recorder = Recorder::default();
-        let r = recorder.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                match TcpStream::connect(("127.0.0.1", upstream)) {
-                    Ok(server) => r.relay(client, server),
-                    // Nothing listens upstream: the client sees a closed connection.
-                    Err(_) => client.close(),
-                }
-            }
-        });
-        (recorder, port)
-    }
-
     /// A Unix-socket recorder listening at `listen`, relaying to `upstream`. A refused
     /// upstream closes the accepted connection, so an unplugged PED looks unplugged.
     pub fn unix(listen: &Path, upstream: &Path) -> Recorder {

@@ -4,12 +4,13 @@
 //!
 //! ```text
 //! hsm-emu ─local USB─> LOCAL ped-sim
-//! hsm-emu ─HSM link─> [rec] ─> pedclient ─TCP─> [rec] ─> pedserver ─USB─> [rec] ─> REMOTE ped-sim
+//! hsm-emu ─HSM link─> [rec] ─> pedclient ─TCP─> [chaos] ─> pedserver ─USB─> [rec] ─> REMOTE ped-sim
 //! ```
 //!
 //! Fields drop in declaration order: the HSM first, the daemons (stopped through their
 //! admin ports), then the PEDs, the temporary directory last; on a panic as well.
 
+use crate::chaos::Chaos;
 use crate::hsm::{CliResult, HsmEmu};
 use crate::keys::Keys;
 use crate::pedclient::PedClient;
@@ -52,11 +53,11 @@ pub struct Rig {
     pub keys: Keys,
     /// The HSM link (hsm-emu ↔ pedclient).
     pub hsm_link: Recorder,
-    /// The TCP link (pedclient ↔ pedserver).
-    pub tcp: Recorder,
+    /// The TCP link (pedclient ↔ pedserver), through a chaos proxy a test can fault.
+    pub tcp: Chaos,
     /// The remote PED's USB (pedserver ↔ ped-sim).
     pub usb: Recorder,
-    /// The port `ped connect` uses: the TCP recorder in front of pedserver.
+    /// The port `ped connect` uses: the chaos proxy in front of pedserver.
     pub port: u16,
     dir: tempfile::TempDir,
 }
@@ -76,7 +77,7 @@ impl Rig {
         let usb_path = d.join("usb-rec.sock");
         let usb = Recorder::unix(&usb_path, &remote.usb);
         let pedserver = PedServer::start(&format!("socket:{}", usb_path.display()));
-        let (tcp, port) = Recorder::tcp(pedserver.port);
+        let (tcp, port) = Chaos::tcp(pedserver.port);
         let mut pedclient = pedclient;
         pedclient.start(settings.pedclient);
         wait_until("pedserver to see the remote PED", || pedserver.show()["ped"]["connected"] == true);
@@ -98,7 +99,7 @@ impl Rig {
 
     /// Every byte that crossed the HSM link, the TCP link and the remote PED's USB.
     pub fn captured(&self) -> Vec<Vec<u8>> {
-        [&self.hsm_link, &self.tcp, &self.usb].iter().flat_map(|r| r.streams()).collect()
+        [self.hsm_link.streams(), self.tcp.streams(), self.usb.streams()].concat()
     }
 
     /// A second remote PED behind its own pedserver, both in this rig's directory.
