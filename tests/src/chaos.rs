@@ -31,6 +31,10 @@ pub enum Fault {
     /// Ends the pedserver → pedclient direction at the next Record (pedclient reads end
     /// of stream) while pedclient → pedserver stays open.
     HalfClose,
+    /// Sends the connection's first Record again just before each Record: an old but
+    /// authentic frame, so only the receiver's sequence check can refuse it, and the
+    /// genuine Record still follows, so a receiver that skipped it would go on unharmed.
+    Replay,
 }
 
 /// Every stream recorded so far, one per connection and direction.
@@ -109,6 +113,7 @@ impl Chaos {
 }
 
 /// One link frame as read: its 8 header bytes and its body.
+#[derive(Clone)]
 struct Frame {
     header: [u8; 8],
     body: Vec<u8>,
@@ -133,6 +138,9 @@ impl Frame {
 /// Copies frames `from` → `to`, recording, with `fault` applied to Records when given;
 /// when either side ends, closes both so that the other direction ends too.
 fn pump(mut from: TcpStream, mut to: TcpStream, record: &Mutex<Vec<u8>>, fault: Option<&Mutex<Fault>>) {
+    // Kept from the start, faulty or not, so that a Replay switched on later has a frame
+    // from an earlier command of the same connection to send.
+    let mut first: Option<Frame> = None;
     while let Some(mut frame) = Frame::read(&mut from) {
         {
             let mut r = lock(record);
@@ -143,6 +151,10 @@ fn pump(mut from: TcpStream, mut to: TcpStream, record: &Mutex<Vec<u8>>, fault: 
             Some(f) if frame.header[3] == RECORD => *lock(f),
             _ => Fault::Pass,
         };
+        let is_first = frame.header[3] == RECORD && first.is_none();
+        if is_first {
+            first = Some(frame.clone());
+        }
         let sent = match now {
             Fault::Pass | Fault::Drop => frame.write(&mut to),
             Fault::Delay(pause) => to.write_all(&frame.header).and_then(|()| {
@@ -163,6 +175,11 @@ fn pump(mut from: TcpStream, mut to: TcpStream, record: &Mutex<Vec<u8>>, fault: 
                 // pedclient reads end of stream; its own writes still reach pedserver.
                 let _ = to.shutdown(Shutdown::Write);
                 return;
+            }
+            Fault::Replay => {
+                // The first Record has nothing older before it: it passes, to be replayed later.
+                let old = first.as_ref().filter(|_| !is_first);
+                old.map_or(Ok(()), |o| o.write(&mut to)).and_then(|()| frame.write(&mut to))
             }
         };
         if sent.is_err() {

@@ -73,3 +73,10 @@ fn a_corrupted_record_fails_its_integrity_check() {
 fn a_half_closed_link_is_a_ped_unplugged() {
     login_under(Fault::HalfClose).failed_with("0x8000002e (CKR_PED_UNPLUGGED)");
 }
+
+#[test]
+fn a_replayed_record_fails_its_integrity_check() {
+    // The connection's first Record from the PED came before the login (`hsm init` at the
+    // latest); replayed ahead of the login's next Record, it is authentic but out of sequence.
+    login_under(Fault::Replay).failed_with("0xc0000905 (PED_ERROR_INTEGRITY)");
+}
