@@ -26,12 +26,12 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// target/<profile>: a test runs from target/<profile>/deps, a binary (`ped-rig`) from
-/// target/<profile> itself.
+/// target/<profile>: a test runs from target/<profile>/deps, an example (`e2e_bench`)
+/// from target/<profile>/examples, a binary (`ped-rig`) from target/<profile> itself.
 pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the running binary knows its path");
     let dir = exe.parent().expect("a binary lives in a directory");
-    if dir.ends_with("deps") { dir.parent().unwrap_or(dir) } else { dir }.to_path_buf()
+    if dir.ends_with("deps") || dir.ends_with("examples") { dir.parent().unwrap_or(dir) } else { dir }.to_path_buf()
 }
 
 /// A port the OS had free a moment ago, on 127.0.0.1.
