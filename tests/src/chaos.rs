@@ -85,6 +85,11 @@ impl Chaos {
     }
 
     fn relay(&self, client: TcpStream, server: TcpStream) {
+        // Frames go out as header then body: with Nagle's algorithm on, the body would
+        // wait for the peer's delayed ACK of the header (~40 ms per frame on Linux), a
+        // delay the daemons themselves avoid with TCP_NODELAY.
+        let _ = client.set_nodelay(true);
+        let _ = server.set_nodelay(true);
         let handles = [client.try_clone(), server.try_clone(), server.try_clone(), client.try_clone()];
         let [Ok(c_in), Ok(s_out), Ok(s_in), Ok(c_out)] = handles else {
             let _ = client.shutdown(Shutdown::Both);
