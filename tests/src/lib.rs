@@ -9,6 +9,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -65,10 +66,20 @@ static CHILDREN: Mutex<Vec<Weak<Mutex<Child>>>> = Mutex::new(Vec::new());
 /// rig is torn down as their panic unwinds (the daemons are stopped through their admin
 /// ports, the temporary directory removed).
 pub fn kill_children() {
+    KILLED.store(true, Ordering::SeqCst);
     let children = CHILDREN.lock().unwrap_or_else(PoisonError::into_inner);
     for child in children.iter().filter_map(Weak::upgrade) {
         let _ = child.lock().unwrap_or_else(PoisonError::into_inner).kill();
     }
+}
+
+/// Set once [`kill_children`] ran: loops that wait for a person (rather than for a
+/// child) check it, so that an interrupt ends them and the rig is dropped.
+static KILLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the rig has been interrupted.
+pub fn killed() -> bool {
+    KILLED.load(Ordering::SeqCst)
 }
 
 impl Process {

@@ -16,6 +16,8 @@ use crate::keys::Keys;
 use crate::pedclient::PedClient;
 use crate::proxy::Recorder;
 use crate::sim::PedSim;
+use std::time::{Duration, Instant};
+
 use crate::{PedServer, wait_until};
 
 /// The serial every rig HSM is manufactured with (hsm-emu's default).
@@ -28,11 +30,15 @@ pub struct Settings<'a> {
     pub pedclient: &'a [&'a str],
     /// The HSM's PED-key action timeout, seconds.
     pub key_timeout: u32,
+    /// `None`: the rig starts the remote ped-sim. `Some(wait)`: a person starts it (in its
+    /// terminal UI, from the command line the rig prints) and the rig waits up to `wait`
+    /// for pedserver to see it; [`Rig::remote`] then has no control socket.
+    pub remote_by_hand: Option<Duration>,
 }
 
 impl Default for Settings<'_> {
     fn default() -> Self {
-        Settings { pedclient: &[], key_timeout: 60 }
+        Settings { pedclient: &[], key_timeout: 60, remote_by_hand: None }
     }
 }
 
@@ -72,7 +78,10 @@ impl Rig {
         let hsm_link_path = d.join("hsmlink-rec.sock");
         let hsm = HsmEmu::start(d, &d.join("LOCAL-usb.sock"), &hsm_link_path, settings.key_timeout);
         let local = PedSim::start(d, "LOCAL", &hsm.root(), keys.dir());
-        let remote = PedSim::start(d, "REMOTE", &hsm.root(), keys.dir());
+        let remote = match settings.remote_by_hand {
+            None => PedSim::start(d, "REMOTE", &hsm.root(), keys.dir()),
+            Some(_) => PedSim::by_hand(d, "REMOTE", &hsm.root(), keys.dir()),
+        };
         let hsm_link = Recorder::unix(&hsm_link_path, &pedclient.hsm_link());
         let usb_path = d.join("usb-rec.sock");
         let usb = Recorder::unix(&usb_path, &remote.usb);
@@ -80,7 +89,14 @@ impl Rig {
         let (tcp, port) = Chaos::tcp(pedserver.port);
         let mut pedclient = pedclient;
         pedclient.start(settings.pedclient);
-        wait_until("pedserver to see the remote PED", || pedserver.show()["ped"]["connected"] == true);
+        match settings.remote_by_hand {
+            None => wait_until("pedserver to see the remote PED", || pedserver.show()["ped"]["connected"] == true),
+            // The recorder in front of the PED accepts pedserver before the PED exists: wait for
+            // the PED's own endpoint first.
+            Some(wait) => {
+                wait_for_person(&remote, wait, || remote.usb.exists() && pedserver.show()["ped"]["connected"] == true)
+            }
+        }
         Rig { hsm, pedclient, pedserver, local, remote, keys, hsm_link, tcp, usb, port, dir }
     }
 
@@ -109,4 +125,22 @@ impl Rig {
         wait_until("the second pedserver to see its PED", || server.show()["ped"]["connected"] == true);
         (sim, server)
     }
+}
+
+/// Prints the remote ped-sim's command line for a person to run, then waits up to `wait`
+/// for `seen` (polled twice a second; a Ctrl-C kills pedserver, and `seen` then panics).
+#[allow(clippy::print_stdout, reason = "the command line is for the person at the rig (`ped-rig --interactive`)")]
+fn wait_for_person(remote: &PedSim, wait: Duration, mut seen: impl FnMut() -> bool) {
+    let command = remote.command_line().join(" ");
+    println!("\nped-rig: the remote PED is yours. In a second terminal, run:\n\n  {command}\n");
+    println!("ped-rig: waiting up to {} s for pedserver to see that PED (Ctrl-C tears the rig down)", wait.as_secs());
+    let deadline = Instant::now() + wait;
+    while !seen() {
+        // pedserver and pedclient are daemons, not children: an interrupt cannot kill
+        // them, so it ends this wait and dropping the rig stops them.
+        assert!(!crate::killed(), "interrupted");
+        assert!(Instant::now() < deadline, "timed out waiting for the remote PED started by hand");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    println!("ped-rig: pedserver sees the remote PED");
 }

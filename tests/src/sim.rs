@@ -22,18 +22,31 @@ pub struct PedSim {
     pub usb: PathBuf,
     control: PathBuf,
     screens: PathBuf,
+    /// The settings common to the headless and the terminal-UI PED.
+    args: Vec<String>,
 }
 
 impl PedSim {
     /// Starts PED `name` (also its serial and its key port's name) trusting `root`,
     /// reading keys from `keys`; its files live in `dir`.
     pub fn start(dir: &Path, name: &str, root: &Path, keys: &Path) -> PedSim {
+        let mut sim = PedSim::by_hand(dir, name, root, keys);
+        let mut args = vec!["--headless".to_owned()];
+        args.extend(sim.args.iter().cloned());
+        args.extend(["--control".to_owned(), format!("socket:{}", sim.control.display())]);
+        sim.process = Some(Process::spawn(&binary("ped-sim"), &args));
+        wait_until("ped-sim's USB endpoint and control socket", || sim.usb.exists() && sim.control.exists());
+        sim
+    }
+
+    /// PED `name` as [`PedSim::start`] sets it up, but not started: a person runs
+    /// [`PedSim::command_line`] (the terminal UI, no control socket) in a terminal.
+    pub fn by_hand(dir: &Path, name: &str, root: &Path, keys: &Path) -> PedSim {
         let usb = dir.join(format!("{name}-usb.sock"));
         let control = dir.join(format!("{name}-ctl.sock"));
         let screens = dir.join(format!("{name}-screens.jsonl"));
         let flash = dir.join(format!("{name}-flash"));
         let args = [
-            "--headless",
             "--serial",
             name,
             "--trusted-root",
@@ -44,18 +57,24 @@ impl PedSim {
             name,
             "--usb",
             &format!("socket:{}", usb.display()),
-            "--control",
-            &format!("socket:{}", control.display()),
             "--json",
             path_str(&screens),
             "--state",
             path_str(&flash),
             "--pin-iterations",
             PIN_ITERATIONS,
-        ];
-        let process = Process::spawn(&binary("ped-sim"), &args.map(String::from));
-        wait_until("ped-sim's USB endpoint and control socket", || usb.exists() && control.exists());
-        PedSim { process: Some(process), usb, control, screens }
+        ]
+        .map(String::from)
+        .to_vec();
+        PedSim { process: None, usb, control, screens, args }
+    }
+
+    /// The command line of this PED in its terminal UI (no `--headless`, no control
+    /// socket), for a person to run.
+    pub fn command_line(&self) -> Vec<String> {
+        let mut words = vec![binary("ped-sim").display().to_string()];
+        words.extend(self.args.iter().cloned());
+        words
     }
 
     /// `socket:PATH` of the USB endpoint, as pedserver's `-device` or hsm-emu's `--local-ped`.

@@ -27,7 +27,8 @@ fn initialised(rig: &mut Rig) -> (String, KeyHolder) {
 /// then clears the fault and shows that a new connection and login work.
 fn login_under(fault: Fault) -> CliResult {
     // A started frame must complete within a second, so the delay test stays short.
-    let mut rig = Rig::start(&Settings { pedclient: &["-socketreadtimeout", "1"], key_timeout: 5 });
+    let mut rig =
+        Rig::start(&Settings { pedclient: &["-socketreadtimeout", "1"], key_timeout: 5, remote_by_hand: None });
     let (blue, mut remote) = initialised(&mut rig);
     let before = rig.hsm.state_text();
     let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);

@@ -4,6 +4,11 @@
 //! connect`, `hsm init` creating 2-of-3 blue and red keysets with PINs, an SO quorum
 //! login and `ped disconnect`, printing every PED screen and every command's result.
 //!
+//! `--interactive` hands the remote PED to a person: the rig does not start it but prints
+//! the `ped-sim` command line (its terminal UI) to run in a second terminal, waits for
+//! pedserver to see it, then prints, at each remote step, the `ikey-emu` commands that
+//! insert and remove the keys and the PINs to type; the person answers the PED.
+//!
 //! `--no-build` skips building the other binaries (the process test runs inside a cargo
 //! invocation that already built them and holds the build lock).
 
@@ -34,12 +39,15 @@ const PACKAGES: [&str; 5] = ["pedserver", "pedclient", "hsm-emu", "ped-sim", "ik
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(bad) = args.iter().find(|a| *a != "--no-build") {
-        eprintln!("ped-rig: unknown argument {bad:?}\nusage: ped-rig [--no-build]");
-        return ExitCode::from(2);
-    }
+    let options = match Options::parse(&args) {
+        Ok(options) => options,
+        Err(bad) => {
+            eprintln!("ped-rig: unknown argument {bad:?}\nusage: ped-rig [--no-build] [--interactive]");
+            return ExitCode::from(2);
+        }
+    };
     let started = Instant::now();
-    if !args.iter().any(|a| a == "--no-build")
+    if options.build
         && let Err(e) = build_binaries()
     {
         eprintln!("ped-rig: FAILED to build the rig's binaries: {e}");
@@ -76,7 +84,8 @@ fn main() -> ExitCode {
 
     // The ceremony runs on its own thread so that a panic anywhere in it unwinds (and
     // drops the rig) before this thread decides the exit code.
-    let outcome = std::thread::spawn(run).join();
+    let interactive = options.interactive;
+    let outcome = std::thread::spawn(move || run(interactive)).join();
     match outcome {
         _ if INTERRUPTED.load(Ordering::SeqCst) => {
             eprintln!("ped-rig: the rig is torn down.");
@@ -92,6 +101,33 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// The command line's options.
+#[derive(Debug, PartialEq, Eq)]
+struct Options {
+    /// Build the rig's binaries first (not `--no-build`).
+    build: bool,
+    /// A person runs the remote PED (`--interactive`).
+    interactive: bool,
+}
+
+impl Options {
+    /// The options of `args`, or the first argument that is none.
+    fn parse(args: &[String]) -> Result<Options, String> {
+        let mut options = Options { build: true, interactive: false };
+        for arg in args {
+            match arg.as_str() {
+                "--no-build" => options.build = false,
+                "--interactive" => options.interactive = true,
+                bad => return Err(bad.to_owned()),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// How long a person has to start the remote PED, and for each PED-key action.
+const BY_HAND: Duration = Duration::from_secs(600);
 
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
@@ -127,9 +163,14 @@ fn build_binaries() -> Result<(), String> {
 }
 
 /// The ceremony; panics (with the reason) at the first step that fails.
-fn run() {
+fn run(interactive: bool) {
     println!("ped-rig: starting the rig (HSM {HSM_SERIAL}, local PED, remote PED, pedserver, pedclient)");
-    let mut rig = Rig::start(&Settings::default());
+    let settings = if interactive {
+        Settings { key_timeout: 600, remote_by_hand: Some(BY_HAND), ..Settings::default() }
+    } else {
+        Settings::default()
+    };
+    let mut rig = Rig::start(&settings);
     rig.hsm.echo();
     let screens = [("local PED", rig.local.screen_log()), ("remote PED", rig.remote.screen_log())]
         .map(|(name, path)| Watcher::start(name, path.to_path_buf()));
@@ -144,13 +185,25 @@ fn run() {
     step("2. ped connect: the HSM opens the remote PED channel through pedclient and pedserver");
     rig.connect(&[]).ok();
     step("3. hsm init over the remote PED: orange key, then 2-of-3 blue (SO) and red (domain) keysets with PINs");
-    let mut remote = rig.remote.holder();
     let blue = Plan { m: 2, n: 3, pins: &BLUE_PINS };
     let red = Plan { m: 2, n: 3, pins: &RED_PINS };
-    let (blue, red) = ceremony::hsm_init(&mut rig, &mut remote, Some(&orange), blue, red);
+    let (blue, red) = if interactive {
+        hsm_init_by_hand(&mut rig, &orange, blue, red)
+    } else {
+        let mut remote = rig.remote.holder();
+        ceremony::hsm_init(&mut rig, &mut remote, Some(&orange), blue, red)
+    };
     step("4. role login -name so with a quorum of 2 blue keys at the remote PED");
     let quorum: Vec<KeySpec<'_>> = [0, 2].iter().map(|&i| (blue[i].as_str(), BLUE_PINS[i])).collect();
-    ceremony::so_login(&rig, &mut remote, &quorum).ok();
+    if interactive {
+        println!("At the remote PED, when it shows SO LOGIN..., for each key: insert it, Enter, its PIN, Enter:");
+        for (serial, pin) in &quorum {
+            key_steps(&rig, serial, &format!("PIN {pin}"));
+        }
+        rig.hsm.start_cli(&["role", "login", "-name", "so"]).join().expect("the CLI thread").ok();
+    } else {
+        ceremony::so_login(&rig, &mut rig.remote.holder(), &quorum).ok();
+    }
     step("5. ped disconnect");
     rig.hsm.cli(&["ped", "disconnect"]).ok();
     for watcher in screens {
@@ -171,6 +224,37 @@ fn run() {
         let colour = format!("{:?}", key.colour).to_lowercase();
         println!("  {serial}  {colour:<6}  {holds:<6}  {} of {}  {pin}", quorum.m(), quorum.n());
     }
+}
+
+/// `hsm init -label rig` answered by a person at the remote PED: prints what to do and
+/// the `ikey-emu` commands for each key; the serials of the blue and the red keys.
+fn hsm_init_by_hand(rig: &mut Rig, orange: &str, blue: Plan<'_>, red: Plan<'_>) -> (Vec<String>, Vec<String>) {
+    let serials = [rig.keys.blank(blue.pins.len()), rig.keys.blank(red.pins.len())];
+    println!("At the remote PED (keys: 0-9, Enter, y/n for YES/NO, c for CLEAR):");
+    println!("RPV LOGIN...: the orange key, Enter, its PIN {}, Enter:", ceremony::ORANGE_PIN);
+    key_steps(rig, orange, &format!("PIN {}", ceremony::ORANGE_PIN));
+    for ((colour, plan), serials) in [("BLUE", blue), ("RED", red)].into_iter().zip(&serials) {
+        println!(
+            "{colour}: reuse an existing keyset? NO; M value? {} Enter; N value? {} Enter; then each blank key: \
+             insert, Enter, YES to overwrite, its new PIN, Enter, again, Enter:",
+            plan.m, plan.n
+        );
+        for (serial, pin) in serials.iter().zip(plan.pins) {
+            key_steps(rig, serial, &format!("new PIN {pin} (twice)"));
+        }
+        println!("{colour}: another duplicate set? NO");
+    }
+    rig.hsm.start_cli(&["hsm", "init", "-label", "rig"]).join().expect("the CLI thread").ok();
+    let [blue, red] = serials;
+    (blue, red)
+}
+
+/// Prints the commands that put key `serial` in the remote PED's port and take it out.
+fn key_steps(rig: &Rig, serial: &str, what: &str) {
+    let ikey = tests::binary("ikey-emu");
+    let dir = rig.keys.dir();
+    println!("  {} insert {serial} --port REMOTE --dir {}    # then {what}", ikey.display(), dir.display());
+    println!("  {} remove --port REMOTE --dir {}", ikey.display(), dir.display());
 }
 
 fn step(title: &str) {
@@ -232,4 +316,20 @@ fn frame(name: &str, lines: &[String]) -> String {
     }
     out.push_str(&format!("└{}┘\n", "─".repeat(width + 2)));
     out
+}
+
+#[cfg(test)]
+mod test {
+    use super::Options;
+
+    fn parse(args: &[&str]) -> Result<Options, String> {
+        Options::parse(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn interactive_is_accepted_and_unknown_options_are_refused() {
+        assert_eq!(parse(&[]), Ok(Options { build: true, interactive: false }));
+        assert_eq!(parse(&["--no-build", "--interactive"]), Ok(Options { build: false, interactive: true }));
+        assert_eq!(parse(&["--interactive", "--bogus"]), Err("--bogus".to_owned()));
+    }
 }
