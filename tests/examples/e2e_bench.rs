@@ -57,8 +57,6 @@
 #![allow(clippy::print_stdout, reason = "a benchmark reports on its terminal")]
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ped_proto::ecdh::EcdhKeyPair;
@@ -74,11 +72,8 @@ const ROUNDS: usize = 20;
 const PRIMITIVE_ITERATIONS: usize = 200;
 /// The keys of the big keyset.
 const BIG: u8 = 16;
-/// The packages whose binaries the rig starts.
-const PACKAGES: [&str; 5] = ["pedserver", "pedclient", "hsm-emu", "ped-sim", "ikey-emu"];
-
 fn main() {
-    if let Err(e) = build_binaries() {
+    if let Err(e) = tests::build_rig_binaries(|_| {}) {
         eprintln!("e2e_bench: FAILED to build the rig's binaries: {e}");
         std::process::exit(1);
     }
@@ -237,29 +232,4 @@ fn median_ns<T>(iterations: usize, mut op: impl FnMut() -> T) -> u64 {
         })
         .collect();
     median(&mut times)
-}
-
-/// `cargo build -p … --bins` in this example's profile, as `ped-rig` does.
-fn build_binaries() -> Result<(), String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let profile_dir = tests::profile_dir();
-    let mut args = vec!["build".to_owned(), "--quiet".to_owned()];
-    match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => {}
-        Some("release") => args.push("--release".to_owned()),
-        Some(other) => args.extend(["--profile".to_owned(), other.to_owned()]),
-        None => return Err(format!("{} is not a target profile directory", profile_dir.display())),
-    }
-    for package in PACKAGES {
-        args.extend(["-p".to_owned(), package.to_owned()]);
-    }
-    args.push("--bins".to_owned());
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let out = Command::new(&cargo)
-        .args(&args)
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .output()
-        .map_err(|e| format!("{}: {e}", PathBuf::from(&cargo).display()))?;
-    if out.status.success() { Ok(()) } else { Err(format!("cargo failed:\n{}", String::from_utf8_lossy(&out.stderr))) }
 }

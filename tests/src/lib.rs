@@ -184,3 +184,37 @@ pub mod pedclient;
 pub mod proxy;
 pub mod rig;
 pub mod sim;
+
+/// The packages whose binaries the rig runs.
+pub const RIG_PACKAGES: [&str; 5] = ["pedserver", "pedclient", "hsm-emu", "ped-sim", "ikey-emu"];
+
+/// `cargo build -p … --bins` for [`RIG_PACKAGES`], in the profile the calling program
+/// was built with, so that a binary run by `cargo run` (which builds only its own
+/// package) finds the others beside it. It runs every time rather than comparing
+/// timestamps: a binary newer than the caller can still be older than its sources, and
+/// cargo's own check costs well under a second. `announce` sees the cargo arguments.
+pub fn build_rig_binaries(announce: impl FnOnce(&str)) -> Result<(), String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let profile_dir = profile_dir();
+    let mut args = vec!["build".to_owned(), "--quiet".to_owned()];
+    match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => {}
+        Some("release") => args.push("--release".to_owned()),
+        Some(other) => args.extend(["--profile".to_owned(), other.to_owned()]),
+        None => return Err(format!("{} is not a target profile directory", profile_dir.display())),
+    }
+    for package in RIG_PACKAGES {
+        args.extend(["-p".to_owned(), package.to_owned()]);
+    }
+    args.push("--bins".to_owned());
+    announce(&args.join(" "));
+    // The workspace manifest this crate was built from, so that it works from any directory.
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let out = Command::new(&cargo)
+        .args(&args)
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .output()
+        .map_err(|e| format!("{}: {e}", PathBuf::from(&cargo).display()))?;
+    if out.status.success() { Ok(()) } else { Err(format!("cargo failed:\n{}", String::from_utf8_lossy(&out.stderr))) }
+}

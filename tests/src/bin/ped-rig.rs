@@ -15,8 +15,8 @@
 #![allow(clippy::print_stdout, reason = "a command-line program: its output is the point")]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -34,9 +34,6 @@ const RED_PINS: [&str; 3] = ["472913", "193847", "385917"];
 /// Set by Ctrl-C: the failures that follow are the teardown's, not the ceremony's.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// The packages whose binaries the rig starts.
-const PACKAGES: [&str; 5] = ["pedserver", "pedclient", "hsm-emu", "ped-sim", "ikey-emu"];
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let options = match Options::parse(&args) {
@@ -48,7 +45,8 @@ fn main() -> ExitCode {
     };
     let started = Instant::now();
     if options.build
-        && let Err(e) = build_binaries()
+        && let Err(e) =
+            tests::build_rig_binaries(|args| println!("ped-rig: building the rig's binaries (cargo {args})"))
     {
         eprintln!("ped-rig: FAILED to build the rig's binaries: {e}");
         return ExitCode::FAILURE;
@@ -131,35 +129,6 @@ const BY_HAND: Duration = Duration::from_secs(600);
 
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
-}
-
-/// `cargo build -p … --bins` in the profile this binary was built with. It runs every
-/// time rather than comparing timestamps: a binary newer than ped-rig can still be
-/// older than its sources, and cargo's own check costs well under a second.
-fn build_binaries() -> Result<(), String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let profile_dir = tests::profile_dir();
-    let mut args = vec!["build".to_owned(), "--quiet".to_owned()];
-    match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => {}
-        Some("release") => args.push("--release".to_owned()),
-        Some(other) => args.extend(["--profile".to_owned(), other.to_owned()]),
-        None => return Err(format!("{} is not a target profile directory", profile_dir.display())),
-    }
-    for package in PACKAGES {
-        args.extend(["-p".to_owned(), package.to_owned()]);
-    }
-    args.push("--bins".to_owned());
-    println!("ped-rig: building the rig's binaries (cargo {})", args.join(" "));
-    // The manifest this binary was built from, so that it works from any directory.
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let out = Command::new(&cargo)
-        .args(&args)
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .output()
-        .map_err(|e| format!("{}: {e}", PathBuf::from(&cargo).display()))?;
-    if out.status.success() { Ok(()) } else { Err(format!("cargo failed:\n{}", String::from_utf8_lossy(&out.stderr))) }
 }
 
 /// The ceremony; panics (with the reason) at the first step that fails.
