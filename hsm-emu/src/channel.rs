@@ -10,7 +10,7 @@ use ped_proto::{Error, ErrorCode};
 use rand_core::CryptoRng;
 
 use crate::error::{HsmCode, HsmError};
-use crate::hsm::Hsm;
+use crate::hsm::{Hsm, Request};
 
 /// How a link's channel is authenticated.
 #[derive(Debug)]
@@ -39,6 +39,21 @@ impl Auth {
             )),
             None => Ok(Auth::Rpv),
         }
+    }
+}
+
+impl Auth {
+    /// What authenticates the link after `request` completed over it: a one-time-password
+    /// channel exists only to initialise the RPV, so once the new RPV is in force the link
+    /// is renegotiated with it (seed: "the HSM establishes a Remote PED connection using
+    /// the newly-created RPV"). Returns whether the channel must be dropped, so that the
+    /// next PED command starts a C(2e,2s) handshake on the same link.
+    pub fn after(&mut self, request: &Request, hsm: &Hsm) -> bool {
+        let switch = matches!(self, Auth::Password(_)) && *request == Request::VectorInit && hsm.has_rpv();
+        if switch {
+            *self = Auth::Rpv;
+        }
+        switch
     }
 }
 

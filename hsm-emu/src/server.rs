@@ -204,6 +204,13 @@ impl Server {
 
     fn connect(&self, args: &[&str], out: Out<'_>) -> Result<(), HsmError> {
         let opts = Options::parse(args, &["password"])?;
+        // lunacm's `-slot` picks one of several HSMs in a server; this HSM is slot 0.
+        if let Some(slot) = opts.get("slot").filter(|s| s.parse::<u32>() != Ok(0)) {
+            return Err(HsmError::hsm(
+                HsmCode::ArgumentsBad,
+                format!("there is no slot {slot}: this HSM is slot 0 (ped connect -slot 0, or no -slot)"),
+            ));
+        }
         let mut shared = self.lock_now()?;
         if shared.ped.as_ref().is_some_and(|p| p.remote.is_some()) {
             return Err(HsmError::hsm(
@@ -266,6 +273,12 @@ impl Server {
             .with_channel(shared, |server, shared, session, link| server.drive(shared, request.clone(), session, link));
         if result.is_err() {
             shared.hsm.abort();
+        } else if let Some(ped) = shared.ped.as_mut()
+            && ped.auth.after(&request, &shared.hsm)
+        {
+            // The PED takes a new hello on an open channel as the HSM starting over; the
+            // password channel's keys go with this session and carry nothing more.
+            ped.session = None;
         }
         persist(shared)?;
         result

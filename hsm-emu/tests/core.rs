@@ -488,6 +488,42 @@ fn remote_rpv_init_with_a_one_time_password_and_three_wrong_tries_burn_it() {
 }
 
 #[test]
+fn after_remote_rpv_init_the_same_link_runs_a_new_handshake_with_the_new_rpv() {
+    let mut b = Bench::new();
+    let digits = PasswordDigits::parse("18246843").unwrap();
+    let mut auth = Auth::remote(&b.hsm, Some(OneTimePassword::new(digits))).unwrap();
+    b.connect(&mut auth, |rig| type_password(rig, "18246843")).unwrap();
+    assert_eq!(b.session.as_ref().unwrap().kind(), ChannelKind::RemotePassword);
+    assert!(!auth.after(&Request::Login(RoleName::So), &b.hsm), "no RPV yet: nothing to switch to");
+    let orange = b.blank_keys(1);
+    let o = orange.clone();
+    b.run(Request::VectorInit, creator(1, 1, &["2468"], &[], move |_| o.clone())).0.unwrap();
+
+    // The RPV is in force: the link's authentication becomes the RPV, once.
+    assert!(auth.after(&Request::VectorInit, &b.hsm), "the password channel is dropped");
+    assert!(matches!(auth, Auth::Rpv));
+    assert!(!auth.after(&Request::VectorInit, &b.hsm), "a rotation over the RPV keeps the channel");
+
+    // The same PED, its password channel still open, takes the new hello as the HSM
+    // starting over and asks for the orange key just written.
+    let mut prompted = Vec::new();
+    b.connect(&mut auth, |rig| {
+        prompted = rig.lines();
+        present(rig, orange[0], Some("2468"));
+    })
+    .unwrap();
+    assert!(prompted.iter().any(|l| l.contains("(ORANGE)")), "{prompted:?}");
+    assert_eq!(b.session.as_ref().unwrap().kind(), ChannelKind::RemoteRpv);
+
+    // What the password channel refused now goes over the RPV channel.
+    let (blue, red) = (b.blank_keys(1), b.blank_keys(1));
+    let keys = move |role| if role == Role::HsmSo { blue.clone() } else { red.clone() };
+    b.run(Request::HsmInit { label: "lab".into() }, creator(1, 1, &[""], &[], keys)).0.unwrap();
+    assert!(!b.hsm.is_zeroised());
+    assert!(b.store.load_state().unwrap().so.is_some());
+}
+
+#[test]
 fn state_survives_a_restart_with_a_fresh_static_key() {
     let (mut b, blue, _) = initialised();
     let first_static = b.hsm.identity().chain[0].clone();

@@ -218,6 +218,12 @@ fn bad_commands_and_a_connect_without_rpv_say_what_to_do() {
     assert!(text(&out).contains("CKR_ARGUMENTS_BAD"), "{}", text(&out));
     let out = rig.cli(&["ped", "connect", "-ip", "127.0.0.1", "-port", "1503"]).join().unwrap();
     assert!(text(&out).contains("the RPV is not initialised"), "{}", text(&out));
+    // lunacm's `-slot`: this HSM is slot 0; another slot is named in the refusal.
+    let out = rig.cli(&["ped", "connect", "-slot", "3", "-ip", "127.0.0.1"]).join().unwrap();
+    assert!(text(&out).contains("there is no slot 3"), "{}", text(&out));
+    assert!(text(&out).ends_with("Command Result : 0x00000007 (CKR_ARGUMENTS_BAD)\n"), "{}", text(&out));
+    let out = rig.cli(&["ped", "connect", "-slot", "0", "-ip", "127.0.0.1"]).join().unwrap();
+    assert!(text(&out).contains("the RPV is not initialised"), "slot 0 is this HSM: {}", text(&out));
     let out = rig.cli(&["role", "login", "-name", "so"]).join().unwrap();
     assert!(text(&out).contains("CKR_USER_PIN_NOT_INITIALIZED"), "{}", text(&out));
     let out = rig.cli(&["ped", "set", "-ip", "10.0.0.1", "-port", "1600"]).join().unwrap();
