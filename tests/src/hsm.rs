@@ -40,7 +40,8 @@ impl CliResult {
 pub struct HsmEmu {
     _process: Process,
     control: PathBuf,
-    echo: bool,
+    /// Set by [`HsmEmu::echo`]: what runs before each echoed line.
+    echo: Option<fn()>,
     /// The state directory (`hsm.json`, `root.der`, `identity.json`).
     pub state: PathBuf,
 }
@@ -67,7 +68,7 @@ impl HsmEmu {
         ];
         let process = Process::spawn(&binary("hsm-emu"), &args.map(String::from));
         wait_until("hsm-emu's control socket", || control.exists() && state.join("root.der").exists());
-        HsmEmu { _process: process, control, state, echo: false }
+        HsmEmu { _process: process, control, state, echo: None }
     }
 
     /// The factory root every PED must trust.
@@ -76,9 +77,11 @@ impl HsmEmu {
     }
 
     /// From now on, prints each command as it starts and its output as it ends, for a
-    /// person watching the rig (`ped-rig`); the PED screens come in between.
-    pub fn echo(&mut self) {
-        self.echo = true;
+    /// person watching the rig (`ped-rig`); `before` runs before each of these lines:
+    /// ped-rig prints there the PED screens that came before it, so that a command's
+    /// screens stand between its line and its result.
+    pub fn echo(&mut self, before: fn()) {
+        self.echo = Some(before);
     }
 
     /// Starts a command in the background: a PED command returns only once the key
@@ -87,14 +90,16 @@ impl HsmEmu {
     pub fn start_cli(&self, words: &[&str]) -> JoinHandle<CliResult> {
         let mut command = Command::new(binary("hsm-emu"));
         command.arg("--control").arg(format!("socket:{}", self.control.display())).args(words);
-        let echo = self.echo.then(|| words.join(" "));
-        if let Some(line) = &echo {
+        let echo = self.echo.map(|before| (words.join(" "), before));
+        if let Some((line, before)) = &echo {
+            before();
             println!("\nlunacm:> {line}");
         }
         std::thread::spawn(move || {
             let o = command.output().expect("the hsm-emu CLI runs");
             let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-            if let Some(line) = echo {
+            if let Some((line, before)) = echo {
+                before();
                 let out: String = text.lines().map(|l| format!("  {l}\n")).collect();
                 println!("lunacm:> {line}  [done]\n{}", out.trim_end());
             }

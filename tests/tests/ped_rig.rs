@@ -28,6 +28,13 @@ fn ped_rig_runs_the_ceremony_and_exits_zero() {
     ] {
         assert!(out.contains(line), "no {line:?} in:\n{out}");
     }
+    // Each command's PED screens stand between its line and its result, however fast the
+    // scripted key holders are.
+    for (command, screen) in [("ped vector init", "│ SETTING RPV..."), ("role login -name so", "│ SO LOGIN...")] {
+        let start = out.find(&format!("lunacm:> {command}\n")).expect("the command line");
+        let done = out.find(&format!("lunacm:> {command}  [done]")).expect("its result");
+        assert!(out[start..done].contains(screen), "{screen:?} not within {command:?}:\n{out}");
+    }
     assert_eq!(out.matches("Command Result : No Error").count(), 5, "{out}");
     assert!(!out.contains("Command Result : 0x"), "{out}");
 }

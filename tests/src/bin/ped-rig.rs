@@ -17,8 +17,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -140,9 +140,12 @@ fn run(interactive: bool) {
         Settings::default()
     };
     let mut rig = Rig::start(&settings);
-    rig.hsm.echo();
-    let screens = [("local PED", rig.local.screen_log()), ("remote PED", rig.remote.screen_log())]
-        .map(|(name, path)| Watcher::start(name, path.to_path_buf()));
+    *SCREENS.lock().unwrap_or_else(PoisonError::into_inner) =
+        [("local PED", rig.local.screen_log()), ("remote PED", rig.remote.screen_log())]
+            .map(|(name, log)| Screens { name, log: log.to_path_buf(), seen: 0, last: Vec::new() })
+            .into();
+    rig.hsm.echo(print_new_screens);
+    let watcher = Watcher::start();
     let pedserver = rig.pedserver.show();
     println!(
         "ped-rig: pedserver started on 127.0.0.1:{} (PED connected: {}); `ped connect` goes to port {}",
@@ -175,9 +178,7 @@ fn run(interactive: bool) {
     }
     step("5. ped disconnect");
     rig.hsm.cli(&["ped", "disconnect"]).ok();
-    for watcher in screens {
-        watcher.stop();
-    }
+    watcher.stop();
 
     println!("\n=== Summary ===");
     println!("HSM {HSM_SERIAL} initialised (label \"rig\"), SO logged in over the remote PED, then disconnected.");
@@ -227,10 +228,45 @@ fn key_steps(rig: &Rig, serial: &str, what: &str) {
 }
 
 fn step(title: &str) {
+    print_new_screens();
     println!("\n--- {title} ---");
 }
 
-/// Prints each new screen of one PED as ped-sim logs it, until stopped.
+/// Both PEDs' screen logs and how much of each is printed. The watcher thread and the
+/// catch-ups before each step and each echoed command line share them, so that every
+/// screen is printed once and before the line that followed it on the PED: a fast
+/// ceremony would otherwise outrun the watcher.
+static SCREENS: Mutex<Vec<Screens>> = Mutex::new(Vec::new());
+
+/// One PED's screen log (ped-sim's `--json`) and what of it is printed.
+#[derive(Debug)]
+struct Screens {
+    name: &'static str,
+    log: PathBuf,
+    /// Screens of the log printed (or skipped as redraws).
+    seen: usize,
+    /// The last screen printed.
+    last: Vec<String>,
+}
+
+/// Prints each PED's screens logged since the last call; under the lock, so that the
+/// watcher and a catch-up never print the same screen or interleave.
+fn print_new_screens() {
+    let mut peds = SCREENS.lock().unwrap_or_else(PoisonError::into_inner);
+    for ped in peds.iter_mut() {
+        let screens = screens_in(&ped.log);
+        for screen in screens.iter().skip(ped.seen) {
+            // A redraw of the same text (a timer, a key press with no effect) adds nothing.
+            if *screen != ped.last {
+                print!("{}", frame(ped.name, screen));
+                ped.last.clone_from(screen);
+            }
+        }
+        ped.seen = ped.seen.max(screens.len());
+    }
+}
+
+/// Prints new screens as they come, while a person (or a long step) works the PEDs.
 struct Watcher {
     stop: Arc<AtomicBool>,
     thread: JoinHandle<()>,
@@ -243,35 +279,23 @@ impl std::fmt::Debug for Watcher {
 }
 
 impl Watcher {
-    fn start(name: &'static str, log: PathBuf) -> Watcher {
+    fn start() -> Watcher {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = std::thread::spawn(move || {
-            let (mut seen, mut last) = (0, Vec::new());
-            loop {
-                // Read after checking the flag, so that the last screens are printed.
-                let stopping = flag.load(Ordering::SeqCst);
-                let screens = screens_in(&log);
-                for screen in screens.iter().skip(seen) {
-                    // A redraw of the same text (a timer, a key press with no effect) adds nothing.
-                    if *screen != last {
-                        print!("{}", frame(name, screen));
-                        last.clone_from(screen);
-                    }
-                }
-                seen = seen.max(screens.len());
-                if stopping {
-                    return;
-                }
+            while !flag.load(Ordering::SeqCst) {
+                print_new_screens();
                 std::thread::sleep(Duration::from_millis(20));
             }
         });
         Watcher { stop, thread }
     }
 
+    /// Stops the thread, then prints the last screens.
     fn stop(self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.thread.join();
+        print_new_screens();
     }
 }
 
