@@ -193,8 +193,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// An open PED: a pipe of USB packets (docs/usb.md), whichever kind it is.
-enum Pipe {
+/// An open PED: a pipe of USB packets (docs/usb.md), whichever kind it is. The daemon's
+/// device task and `-mode update` both drive one.
+pub(crate) enum Pipe {
     Stream { stream: Box<dyn ByteStream>, reader: SocketPacketReader },
     Usb(usb::UsbPipe),
 }
@@ -203,7 +204,7 @@ trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> ByteStream for T {}
 
 impl Pipe {
-    async fn open(spec: &DeviceSpec) -> std::io::Result<Pipe> {
+    pub(crate) async fn open(spec: &DeviceSpec) -> std::io::Result<Pipe> {
         let stream: Box<dyn ByteStream> = match spec {
             DeviceSpec::Usb => return usb::UsbPipe::open().await.map(Pipe::Usb),
             DeviceSpec::Socket(path) => Box::new(UnixStream::connect(path).await?),
@@ -217,7 +218,7 @@ impl Pipe {
     }
 
     /// The next packet. Cancel-safe: a partial record stays in the reader.
-    async fn read_packet(&mut self) -> std::io::Result<Vec<u8>> {
+    pub(crate) async fn read_packet(&mut self) -> std::io::Result<Vec<u8>> {
         match self {
             Pipe::Usb(usb) => usb.read_packet().await,
             Pipe::Stream { stream, reader } => loop {
@@ -234,7 +235,7 @@ impl Pipe {
     }
 
     /// Writes one frame as its packets, `delay` apart (the seed's -pedwritelay).
-    async fn write_frame(&mut self, frame: &[u8], delay: Duration) -> std::io::Result<()> {
+    pub(crate) async fn write_frame(&mut self, frame: &[u8], delay: Duration) -> std::io::Result<()> {
         match self {
             Pipe::Usb(usb) => usb.write_frame(frame, delay).await,
             Pipe::Stream { stream, .. } if delay.is_zero() => {
