@@ -152,25 +152,25 @@ impl DaemonControl<'_> {
         }
         println!("Starting background process");
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        // Both of the child's outputs go into one pipe: its `Error: ...` line (stdout) and
+        // clap's complaints (stderr) are the reason a failed start is reported with.
+        let (mut output, into) = std::io::pipe().map_err(|e| format!("cannot start the background process: {e}"))?;
+        let also_into = into.try_clone().map_err(|e| format!("cannot start the background process: {e}"))?;
         let mut child = std::process::Command::new(exe)
             .args(std::env::args_os().skip(1))
             .arg("--foreground")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stdout(also_into)
+            .stderr(into)
             .process_group(0)
             .spawn()
             .map_err(|e| format!("cannot start the background process: {e}"))?;
         let deadline = Instant::now() + Duration::from_secs(startup_timeout_secs);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = child.try_wait() {
-                let mut why = String::new();
-                if let Some(mut err) = child.stderr.take() {
-                    let _ = err.read_to_string(&mut why);
-                }
-                // The child prints the banner and "Error: ..." on stdout, which is
-                // discarded; its stderr has clap's complaints. The log has the rest.
-                let why = why.lines().rfind(|l| !l.trim().is_empty()).unwrap_or(silent_failure).to_string();
+                let mut said = String::new();
+                let _ = output.read_to_string(&mut said);
+                let why = failure_reason(&said, silent_failure);
                 println!("Background process failed to start ({status}): {why}");
                 println!("Startup failed.");
                 return Ok(ExitCode::FAILURE);
@@ -244,4 +244,29 @@ pub fn stop_on_signal(stop: impl FnOnce() + Send + 'static) {
         }
         stop();
     });
+}
+
+/// Why a background process ended before it answered, from what it printed: its
+/// `Error: ...` line (its reason and code), else its last line (clap's usage error),
+/// else `silent` (the log has the rest).
+fn failure_reason(said: &str, silent: &str) -> String {
+    let lines = || said.lines().map(str::trim).filter(|l| !l.is_empty());
+    lines().rev().find_map(|l| l.strip_prefix("Error: ")).or_else(|| lines().next_back()).unwrap_or(silent).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::failure_reason;
+
+    #[test]
+    fn a_failed_start_is_reported_with_the_background_process_error_line() {
+        let said = "Ped Server Version 0.1.0\nError: server port 127.0.0.1:1503: Address already in use (os error 98): \
+0xc0000500 (RC_SOCKET_ERROR)\n";
+        assert_eq!(
+            failure_reason(said, "see the log"),
+            "server port 127.0.0.1:1503: Address already in use (os error 98): 0xc0000500 (RC_SOCKET_ERROR)"
+        );
+        assert_eq!(failure_reason("error: unexpected argument\n\n", "see the log"), "error: unexpected argument");
+        assert_eq!(failure_reason(" \n", "see the log"), "see the log");
+    }
 }
