@@ -125,8 +125,15 @@ pub struct PedServer {
 impl PedServer {
     /// `pedserver -mode start` with the PED at `device` (e.g. `socket:/path`).
     pub fn start(device: &str) -> PedServer {
+        PedServer::start_with(device, &[])
+    }
+
+    /// [`PedServer::start`] with `extra` settings (e.g. `-socketreadtimeout 1`).
+    pub fn start_with(device: &str, extra: &[&str]) -> PedServer {
         let server = PedServer { dir: tempfile::tempdir().expect("a temp dir"), port: free_port(), admin: free_port() };
-        let o = server.run("start", &["-device", device]);
+        let mut args = vec!["-device", device];
+        args.extend(extra);
+        let o = server.run("start", &args);
         assert!(o.status.success(), "pedserver start failed:\n{}", output_text(&o));
         server
     }

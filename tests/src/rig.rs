@@ -28,6 +28,8 @@ pub const HSM_SERIAL: &str = "150001";
 pub struct Settings<'a> {
     /// Extra `pedclient -mode start` settings, e.g. `["-idletimeout", "2"]`.
     pub pedclient: &'a [&'a str],
+    /// Extra `pedserver -mode start` settings, e.g. `["-socketreadtimeout", "1"]`.
+    pub pedserver: &'a [&'a str],
     /// The HSM's PED-key action timeout, seconds.
     pub key_timeout: u32,
     /// `None`: the rig starts the remote ped-sim. `Some(wait)`: a person starts it (in its
@@ -38,7 +40,7 @@ pub struct Settings<'a> {
 
 impl Default for Settings<'_> {
     fn default() -> Self {
-        Settings { pedclient: &[], key_timeout: 60, remote_by_hand: None }
+        Settings { pedclient: &[], pedserver: &[], key_timeout: 60, remote_by_hand: None }
     }
 }
 
@@ -85,7 +87,7 @@ impl Rig {
         let hsm_link = Recorder::unix(&hsm_link_path, &pedclient.hsm_link());
         let usb_path = d.join("usb-rec.sock");
         let usb = Recorder::unix(&usb_path, &remote.usb);
-        let pedserver = PedServer::start(&format!("socket:{}", usb_path.display()));
+        let pedserver = PedServer::start_with(&format!("socket:{}", usb_path.display()), settings.pedserver);
         let (tcp, port) = Chaos::tcp(pedserver.port);
         let mut pedclient = pedclient;
         pedclient.start(settings.pedclient);

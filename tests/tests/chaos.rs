@@ -28,7 +28,7 @@ fn initialised(rig: &mut Rig) -> (String, KeyHolder) {
 fn login_under(fault: Fault) -> CliResult {
     // A started frame must complete within a second, so the delay test stays short.
     let mut rig =
-        Rig::start(&Settings { pedclient: &["-socketreadtimeout", "1"], key_timeout: 5, remote_by_hand: None });
+        Rig::start(&Settings { pedclient: &["-socketreadtimeout", "1"], key_timeout: 5, ..Settings::default() });
     let (blue, mut remote) = initialised(&mut rig);
     let before = rig.hsm.state_text();
     let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
