@@ -159,3 +159,102 @@ pub fn secrets(rig: &Rig, keys: &[KeySpec<'_>]) -> Vec<Vec<u8>> {
     }
     found
 }
+
+/// The line the PED shows while it reads the keyset of `role login -name NAME`.
+pub fn login_prompt(name: &str) -> &'static str {
+    match name {
+        "co" => "CO LOGIN...",
+        "cu" => "CU LOGIN...",
+        "au" => "AU LOGIN...",
+        // The HSM SO and the Partition SO both hold blue keys (seed 3310-3400).
+        _ => "SO LOGIN...",
+    }
+}
+
+/// `role login -name NAME` answered with `keys` at `holder`'s PED; the CLI's result.
+pub fn role_login(rig: &Rig, holder: &mut KeyHolder, name: &str, keys: &[KeySpec<'_>]) -> crate::hsm::CliResult {
+    let login = rig.hsm.start_cli(&["role", "login", "-name", name]);
+    holder.login(login_prompt(name), keys);
+    login.join().expect("the CLI thread")
+}
+
+/// Stage 1 answered YES (seed 4796-4845): waits for the reuse question, presents the
+/// existing keyset's quorum `keys`, and answers NO to duplicating it.
+pub fn reuse(holder: &mut KeyHolder, keys: &[KeySpec<'_>]) {
+    holder.wait("reuse an existing", 60);
+    holder.press("yes");
+    for (serial, pin) in keys {
+        holder.present(serial, pin);
+    }
+    holder.wait("Are you duplicating", 10);
+    holder.press("no");
+}
+
+/// A new 1-of-1 keyset at a creation (no reuse, no duplicate): the `colour` prompt
+/// (e.g. "(BLACK)"), key `serial` (blank) with `pin`.
+pub fn create_one(holder: &mut KeyHolder, colour: &str, serial: &str, pin: &str) {
+    holder.shape(true, 1, 1);
+    holder.write(colour, &[(serial, pin)], &[]);
+}
+
+/// `role init -name NAME` (co, cu, au) at `holder`'s PED: a 1-of-1 black (or white)
+/// keyset on the blank key `serial` with `pin`; the CLI's result.
+pub fn role_init(rig: &Rig, holder: &mut KeyHolder, name: &str, serial: &str, pin: &str) -> crate::hsm::CliResult {
+    let colour = if name == "au" { "(WHITE)" } else { "(BLACK)" };
+    let init = rig.hsm.start_cli(&["role", "init", "-name", name]);
+    create_one(holder, colour, serial, pin);
+    init.join().expect("the CLI thread")
+}
+
+/// `role changepw -name NAME` (seed 5225-5400): the old keyset `old` read first (the
+/// PED says READING), then a new 1-of-1 keyset of `colour` on the blank key `new`.
+pub fn change_pw(
+    rig: &Rig,
+    holder: &mut KeyHolder,
+    name: &str,
+    old: &[KeySpec<'_>],
+    colour: &str,
+    new: KeySpec<'_>,
+) -> crate::hsm::CliResult {
+    let change = rig.hsm.start_cli(&["role", "changepw", "-name", name]);
+    holder.login("READING", old);
+    create_one(holder, colour, new.0, new.1);
+    change.join().expect("the CLI thread")
+}
+
+/// Enter on a notice still shown (e.g. "HSM disconnected."), which the next key press
+/// would only dismiss.
+pub fn dismiss_notice(holder: &mut KeyHolder) {
+    if holder.screen().iter().any(|l| l == "Press ENTER.") {
+        holder.press("enter");
+    }
+}
+
+/// From Local PED-USB or Remote PED mode back to Select Mode: `<`, then YES to the
+/// warning that the cached RPKs are forgotten (seed 3717).
+pub fn leave_mode(holder: &mut KeyHolder) {
+    dismiss_notice(holder);
+    holder.press("<");
+    holder.wait("invalidate the RPK.", 10);
+    holder.press("yes");
+    holder.wait("Select Mode", 10);
+}
+
+/// From Local PED-USB or Remote PED mode to the Admin menu: [`leave_mode`], then 4 at
+/// Select Mode (seed 3533).
+pub fn enter_admin_mode(holder: &mut KeyHolder) {
+    leave_mode(holder);
+    holder.press("4");
+    holder.wait("Admin mode...", 10);
+}
+
+/// Admin mode, PED Key menu: "3 List types" with key `serial` in the port; the name
+/// under "Found keys:" (seed 5160-5190), the notice then dismissed.
+pub fn list_type(holder: &mut KeyHolder, serial: &str) -> String {
+    holder.insert(serial);
+    holder.press("3");
+    let screen = holder.screen();
+    assert_eq!(screen[..2], ["PED Key mode", "Found keys:"], "{screen:?}");
+    holder.press("enter");
+    screen[2].clone()
+}
