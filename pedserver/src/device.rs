@@ -200,7 +200,7 @@ pub(crate) enum Pipe {
     Usb(usb::UsbPipe),
 }
 
-trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(crate) trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> ByteStream for T {}
 
 impl Pipe {
