@@ -1,7 +1,9 @@
 //! The main job as a user runs it: the `ped-rig` binary as a process, its exit code and
 //! the lines that show the ceremony happened.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 #[test]
 fn ped_rig_runs_the_ceremony_and_exits_zero() {
@@ -37,4 +39,56 @@ fn ped_rig_runs_the_ceremony_and_exits_zero() {
     }
     assert_eq!(out.matches("Command Result : No Error").count(), 5, "{out}");
     assert!(!out.contains("Command Result : 0x"), "{out}");
+}
+
+#[test]
+fn ctrl_c_while_waiting_for_the_person_tears_the_rig_down_even_with_stderr_gone() {
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_ped-rig"))
+            .args(["--no-build", "--interactive"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ped-rig runs"),
+    );
+    let child = &mut child.0;
+    // As with `ped-rig | tee log` when the Ctrl-C also ends tee: nothing reads stderr.
+    drop(child.stderr.take());
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut printed = String::new();
+    let mut rig_dir = None;
+    while !printed.contains("ped-rig: waiting up to") {
+        let mut line = String::new();
+        assert_ne!(out.read_line(&mut line).expect("stdout"), 0, "ped-rig ended early:\n{printed}");
+        // The ped-sim command line for the person names the rig's directory.
+        if let Some(usb) = line.split_whitespace().skip_while(|w| *w != "--usb").nth(1) {
+            let sock = Path::new(usb.trim_start_matches("socket:"));
+            rig_dir = sock.parent().map(Path::to_path_buf);
+        }
+        printed.push_str(&line);
+    }
+    let rig_dir = rig_dir.unwrap_or_else(|| panic!("no ped-sim command line in:\n{printed}"));
+    assert!(rig_dir.join("pedclient").exists(), "{}", rig_dir.display());
+
+    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill runs");
+    assert!(sent.success());
+    let mut status = None;
+    tests::wait_until("ped-rig to exit after Ctrl-C", || {
+        status = child.try_wait().expect("try_wait");
+        status.is_some()
+    });
+    assert_eq!(status.and_then(|s| s.code()), Some(130));
+    // Dropping the rig stopped pedclient and pedserver and removed the directory.
+    assert!(!rig_dir.exists(), "{} is left behind", rig_dir.display());
+}
+
+/// ped-rig, killed when the test ends however it ends: a failed teardown must not keep
+/// it waiting ten minutes for a person.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -65,15 +65,17 @@ fn main() -> ExitCode {
             .map(String::as_str)
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("a step failed");
-        let _ = writeln!(std::io::stderr(), "\nped-rig: FAILED: {message}");
+        warn(&format!("\nped-rig: FAILED: {message}"));
     }));
     let handler = ctrlc::set_handler(|| {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
             // A second Ctrl-C: the person will not wait for the teardown.
             std::process::exit(130);
         }
-        eprintln!("\nped-rig: interrupted; tearing the rig down");
+        // Kill first: a message to a closed stderr (`ped-rig | tee` with tee gone on the
+        // same Ctrl-C) must not stop the teardown.
         tests::kill_children();
+        warn("\nped-rig: interrupted; tearing the rig down");
     });
     if let Err(e) = handler {
         eprintln!("ped-rig: FAILED to install the Ctrl-C handler: {e}");
@@ -86,7 +88,7 @@ fn main() -> ExitCode {
     let outcome = std::thread::spawn(move || run(interactive)).join();
     match outcome {
         _ if INTERRUPTED.load(Ordering::SeqCst) => {
-            eprintln!("ped-rig: the rig is torn down.");
+            warn("ped-rig: the rig is torn down.");
             ExitCode::from(130)
         }
         Ok(()) => {
@@ -94,10 +96,15 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(_) => {
-            eprintln!("ped-rig: the rig is torn down.");
+            warn("ped-rig: the rig is torn down.");
             ExitCode::FAILURE
         }
     }
+}
+
+/// A line on stderr that never panics: the exit code matters more than the message.
+fn warn(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// The command line's options.
@@ -169,8 +176,9 @@ fn run(interactive: bool) {
     let quorum: Vec<KeySpec<'_>> = [0, 2].iter().map(|&i| (blue[i].as_str(), BLUE_PINS[i])).collect();
     if interactive {
         println!("At the remote PED, when it shows SO LOGIN..., for each key: insert it, Enter, its PIN, Enter:");
-        for (serial, pin) in &quorum {
-            key_steps(&rig, serial, &format!("PIN {pin}"));
+        for (i, (serial, pin)) in quorum.iter().enumerate() {
+            // The last key stays in: the rig is torn down as soon as the login is done.
+            key_steps(&rig, serial, &format!("PIN {pin}"), i + 1 < quorum.len());
         }
         rig.hsm.start_cli(&["role", "login", "-name", "so"]).join().expect("the CLI thread").ok();
     } else {
@@ -179,6 +187,9 @@ fn run(interactive: bool) {
     step("5. ped disconnect");
     rig.hsm.cli(&["ped", "disconnect"]).ok();
     watcher.stop();
+    if interactive {
+        println!("\nped-rig: the remote PED's host is gone with the rig: quit ped-sim (Esc) in its terminal.");
+    }
 
     println!("\n=== Summary ===");
     println!("HSM {HSM_SERIAL} initialised (label \"rig\"), SO logged in over the remote PED, then disconnected.");
@@ -202,29 +213,32 @@ fn hsm_init_by_hand(rig: &mut Rig, orange: &str, blue: Plan<'_>, red: Plan<'_>) 
     let serials = [rig.keys.blank(blue.pins.len()), rig.keys.blank(red.pins.len())];
     println!("At the remote PED (keys: 0-9, Enter, y/n for YES/NO, c for CLEAR):");
     println!("RPV LOGIN...: the orange key, Enter, its PIN {}, Enter:", ceremony::ORANGE_PIN);
-    key_steps(rig, orange, &format!("PIN {}", ceremony::ORANGE_PIN));
+    key_steps(rig, orange, &format!("PIN {}", ceremony::ORANGE_PIN), true);
     for ((colour, plan), serials) in [("BLUE", blue), ("RED", red)].into_iter().zip(&serials) {
         println!(
-            "{colour}: reuse an existing keyset? NO; M value? {} Enter; N value? {} Enter; then each blank key: \
-             insert, Enter, YES to overwrite, its new PIN, Enter, again, Enter:",
+            "{colour}: reuse an existing keyset? NO; M value? {} Enter; N value? {} Enter; then each blank key \
+             (remove the one before): insert, Enter, YES to overwrite, its new PIN, Enter, again, Enter:",
             plan.m, plan.n
         );
         for (serial, pin) in serials.iter().zip(plan.pins) {
-            key_steps(rig, serial, &format!("new PIN {pin} (twice)"));
+            key_steps(rig, serial, &format!("new PIN {pin} (twice)"), true);
         }
-        println!("{colour}: another duplicate set? NO");
+        println!("{colour}: Are you duplicating this keyset? NO");
     }
     rig.hsm.start_cli(&["hsm", "init", "-label", "rig"]).join().expect("the CLI thread").ok();
     let [blue, red] = serials;
     (blue, red)
 }
 
-/// Prints the commands that put key `serial` in the remote PED's port and take it out.
-fn key_steps(rig: &Rig, serial: &str, what: &str) {
+/// Prints the command that puts key `serial` in the remote PED's port and, if `remove`,
+/// the one that takes it out.
+fn key_steps(rig: &Rig, serial: &str, what: &str, remove: bool) {
     let ikey = tests::binary("ikey-emu");
     let dir = rig.keys.dir();
     println!("  {} insert {serial} --port REMOTE --dir {}    # then {what}", ikey.display(), dir.display());
-    println!("  {} remove --port REMOTE --dir {}", ikey.display(), dir.display());
+    if remove {
+        println!("  {} remove --port REMOTE --dir {}", ikey.display(), dir.display());
+    }
 }
 
 fn step(title: &str) {
