@@ -29,6 +29,9 @@ pub enum Mode {
     Connect,
     /// PED-initiated mode: end the connection to a registered appliance.
     Disconnect,
+    /// Load a firmware image (-file) into the PED, at its Admin → 7 Software Update; the
+    /// server must be stopped.
+    Update,
 }
 
 /// `-appliance` values.
@@ -138,7 +141,8 @@ impl Settings {
     long_about = None,
     after_help = "Every option is also accepted with one dash (-mode start, -m start, mode start), \
 as in the Luna documentation.\nExamples:\n  pedserver -mode start\n  pedserver -mode show\n  \
-pedserver -mode config -set -pedwritelay 50\n  pedserver -mode stop",
+pedserver -mode config -set -pedwritelay 50\n  pedserver -mode stop\n  \
+pedserver -mode update -file ped-2.9.1-0.bin",
     group(ArgGroup::new("what").required(true).args(["mode", "appliance", "regen"])),
 )]
 pub struct Cli {
@@ -175,6 +179,13 @@ pub struct Cli {
     /// With -appliance register: the appliance's certificate (PEM).
     #[arg(long, value_name = "FILE")]
     pub certificate: Option<PathBuf>,
+    /// With -mode update: the firmware image (.bin) to load into the PED.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// With -mode update: seconds to wait for each answer at the PED (YES to upload, the
+    /// check of the image, YES to save) [default 200, the PED's action timeout].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), value_name = "SECS")]
+    pub timeout: Option<u64>,
     /// Configuration file [default: /etc/pedserver/pedserver.toml as root, else ~/.config/pedserver/].
     #[arg(long, value_name = "FILE")]
     pub configfile: Option<PathBuf>,
@@ -234,6 +245,13 @@ pub enum Command {
         /// No prompt.
         force: bool,
     },
+    /// `-mode update -file`.
+    Update {
+        /// The firmware image.
+        file: PathBuf,
+        /// Seconds to wait for each answer at the PED.
+        timeout: u64,
+    },
     /// `-regen -commonname`.
     Regen {
         /// Subject common name.
@@ -270,6 +288,9 @@ impl Cli {
         if self.certificate.is_some() && self.appliance != Some(ApplianceAction::Register) {
             return Err(conflict("-certificate belongs to -appliance register"));
         }
+        if (self.file.is_some() || self.timeout.is_some()) && self.mode != Some(Mode::Update) {
+            return Err(conflict("-file and -timeout belong to -mode update"));
+        }
         let name = |n: Option<String>| n.ok_or_else(|| missing("this command needs -name <appliance name>"));
         let command = match (self.mode, self.appliance) {
             (Some(Mode::Start), None) => Command::Start { foreground: self.foreground },
@@ -282,6 +303,10 @@ impl Cli {
             },
             (Some(Mode::Connect), None) => Command::Connect { name: name(self.name)? },
             (Some(Mode::Disconnect), None) => Command::Disconnect { name: name(self.name)? },
+            (Some(Mode::Update), None) => Command::Update {
+                file: self.file.ok_or_else(|| missing("-mode update needs -file <firmware image>"))?,
+                timeout: self.timeout.unwrap_or(crate::update::DEFAULT_TIMEOUT_SECS),
+            },
             (None, Some(ApplianceAction::Register)) => Command::Register {
                 name: name(self.name)?,
                 certificate: self.certificate.ok_or_else(|| missing("register needs -certificate <file>"))?,
@@ -413,6 +438,28 @@ mod tests {
         assert_eq!(cmd(&["-mode", "connect"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
         assert_eq!(cmd(&["-mode", "start", "-show"]).unwrap_err().kind(), ErrorKind::ArgumentConflict);
         assert_eq!(cmd(&["-mode", "start", "-regen"]).unwrap_err().kind(), ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn update_takes_a_file_and_an_optional_timeout() {
+        for form in [
+            &["-mode", "update", "-file", "ped.bin"][..],
+            &["mode", "update", "--file", "ped.bin"],
+            &["-m", "update", "-file=ped.bin"],
+        ] {
+            let inv = cmd(form).unwrap();
+            assert_eq!(inv.command, Command::Update { file: "ped.bin".into(), timeout: 200 }, "{form:?}");
+        }
+        let inv = cmd(&["-mode", "update", "-file", "ped.bin", "-timeout", "30", "-device", "socket:/tmp/p"]).unwrap();
+        assert_eq!(inv.command, Command::Update { file: "ped.bin".into(), timeout: 30 });
+        assert_eq!(inv.settings.device, Some(DeviceSpec::Socket("/tmp/p".into())));
+        assert_eq!(cmd(&["-mode", "update"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(
+            cmd(&["-mode", "update", "-file", "x", "-timeout", "0"]).unwrap_err().kind(),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(cmd(&["-mode", "start", "-file", "x"]).unwrap_err().kind(), ErrorKind::ArgumentConflict);
+        assert_eq!(cmd(&["-mode", "show", "-timeout", "5"]).unwrap_err().kind(), ErrorKind::ArgumentConflict);
     }
 
     #[test]

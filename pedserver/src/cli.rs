@@ -63,6 +63,7 @@ fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
         Command::Delete { name, force } => delete(&ctx, name, *force),
         Command::Connect { name } => connect(&ctx, name),
         Command::Disconnect { name } => disconnect(effective, name),
+        Command::Update { file, timeout } => update(effective, file, *timeout),
     }
 }
 
@@ -285,4 +286,18 @@ fn disconnect(config: &Config, name: &str) -> Result<ExitCode, String> {
     admin_call(config, &format!("disconnect {name}"), secs(config.internal_shutdown_timeout + 5))?;
     println!("Connection to appliance {name} terminated.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `-mode update`: the PED's USB device can have one owner, so a running server must be
+/// stopped first (the seed's "rx error" when it is not).
+fn update(config: &Config, file: &Path, timeout: u64) -> Result<ExitCode, String> {
+    println!("Ped Server launched in update mode.");
+    if let Some(report) = running(config) {
+        return Err(format!(
+            "Ped Server is running (pid {}, admin port {}) and holds the PED; a firmware update needs the PED \
+to itself. Stop the server with pedserver -mode stop, run the update, then start it again with pedserver -mode start.",
+            report.pid, report.admin_port
+        ));
+    }
+    crate::update_run::run(config, file, secs(timeout))
 }

@@ -21,3 +21,5 @@ pub mod server;
 pub mod session;
 pub mod status;
 pub mod tls;
+pub mod update;
+mod update_run;

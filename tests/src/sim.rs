@@ -30,13 +30,34 @@ impl PedSim {
     /// Starts PED `name` (also its serial and its key port's name) trusting `root`,
     /// reading keys from `keys`; its files live in `dir`.
     pub fn start(dir: &Path, name: &str, root: &Path, keys: &Path) -> PedSim {
+        PedSim::start_with(dir, name, root, keys, &[])
+    }
+
+    /// [`PedSim::start`] with more ped-sim options, e.g. `--vendor-key FILE` for a PED
+    /// that offers Software Update.
+    pub fn start_with(dir: &Path, name: &str, root: &Path, keys: &Path, extra: &[&str]) -> PedSim {
         let mut sim = PedSim::by_hand(dir, name, root, keys);
-        let mut args = vec!["--headless".to_owned()];
-        args.extend(sim.args.iter().cloned());
-        args.extend(["--control".to_owned(), format!("socket:{}", sim.control.display())]);
-        sim.process = Some(Process::spawn(&binary("ped-sim"), &args));
-        wait_until("ped-sim's USB endpoint and control socket", || sim.usb.exists() && sim.control.exists());
+        sim.args.extend(extra.iter().map(|a| (*a).to_owned()));
+        sim.spawn();
         sim
+    }
+
+    fn spawn(&mut self) {
+        let mut args = vec!["--headless".to_owned()];
+        args.extend(self.args.iter().cloned());
+        args.extend(["--control".to_owned(), format!("socket:{}", self.control.display())]);
+        self.process = Some(Process::spawn(&binary("ped-sim"), &args));
+        wait_until("ped-sim's USB endpoint and control socket", || self.usb.exists() && self.control.exists());
+    }
+
+    /// Unplugs the PED and plugs it in again (the seed's restart after an update): a new
+    /// process on the same flash, keys and sockets, booting whatever its flash holds.
+    pub fn restart(&mut self) {
+        self.unplug();
+        // A killed ped-sim leaves its socket files behind; wait for the new ones.
+        let _ = std::fs::remove_file(&self.usb);
+        let _ = std::fs::remove_file(&self.control);
+        self.spawn();
     }
 
     /// PED `name` as [`PedSim::start`] sets it up, but not started: a person runs

@@ -23,18 +23,18 @@ _pedserver() {
 
     case "${cmd}" in
         pedserver)
-            opts="-m -h -V --mode --appliance --regen --name --show --set --force --json --foreground --commonname --certificate --configfile --port --admin --eserverport --eadmin --ip --device --idletimeout --socketreadtimeout --socketwritetimeout --internalshutdowntimeout --bgprocessstartuptimeout --bgprocessshutdowntimeout --logfilename --loginfo --logwarning --logerror --logtrace --maxlogfilesize --pedwritelay --pinginterval --pingtimeout --connectretrydelay --help --version"
+            opts="-m -h -V --mode --appliance --regen --name --show --set --force --json --foreground --commonname --certificate --file --timeout --configfile --port --admin --eserverport --eadmin --ip --device --idletimeout --socketreadtimeout --socketwritetimeout --internalshutdowntimeout --bgprocessstartuptimeout --bgprocessshutdowntimeout --logfilename --loginfo --logwarning --logerror --logtrace --maxlogfilesize --pedwritelay --pinginterval --pingtimeout --connectretrydelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --mode)
-                    COMPREPLY=($(compgen -W "start stop show config connect disconnect" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "start stop show config connect disconnect update" -- "${cur}"))
                     return 0
                     ;;
                 -m)
-                    COMPREPLY=($(compgen -W "start stop show config connect disconnect" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "start stop show config connect disconnect update" -- "${cur}"))
                     return 0
                     ;;
                 --appliance)
@@ -50,6 +50,14 @@ _pedserver() {
                     return 0
                     ;;
                 --certificate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

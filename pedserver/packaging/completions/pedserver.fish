@@ -3,13 +3,16 @@ stop\t'Stop the running server through its admin port'
 show\t'Show whether the server runs and its status'
 config\t'Show (-show) or change (-set) the configuration file'
 connect\t'PED-initiated mode: connect out to a registered appliance'
-disconnect\t'PED-initiated mode: end the connection to a registered appliance'"
+disconnect\t'PED-initiated mode: end the connection to a registered appliance'
+update\t'Load a firmware image (-file) into the PED, at its Admin → 7 Software Update; the server must be stopped'"
 complete -c pedserver -l appliance -d 'Manage the appliances of PED-initiated mode' -r -f -a "register\t'Register an appliance certificate (-name -certificate -ip [-port])'
 list\t'List the registered appliances'
 delete\t'Deregister an appliance (-name [-force])'"
 complete -c pedserver -l name -d 'Name of a registered appliance' -r
 complete -c pedserver -l commonname -d 'With -regen: the certificate\'s common name' -r
 complete -c pedserver -l certificate -d 'With -appliance register: the appliance\'s certificate (PEM)' -r -F
+complete -c pedserver -l file -d 'With -mode update: the firmware image (.bin) to load into the PED' -r -F
+complete -c pedserver -l timeout -d 'With -mode update: seconds to wait for each answer at the PED (YES to upload, the check of the image, YES to save) [default 200, the PED\'s action timeout]' -r
 complete -c pedserver -l configfile -d 'Configuration file [default: /etc/pedserver/pedserver.toml as root, else ~/.config/pedserver/]' -r -F
 complete -c pedserver -l port -d 'Server port that pedclient connects to [default 1503]' -r
 complete -c pedserver -l admin -d 'Admin port, used by stop/show/connect [default 1502]' -r
