@@ -148,6 +148,17 @@ impl PedServer {
         Command::new(binary("pedserver")).args(&args).output().expect("pedserver runs")
     }
 
+    /// `pedserver ARGS` on this server's configuration file, for the commands that take
+    /// no `-mode` (`-regen`, `-appliance`); their certificates go beside that file.
+    pub fn raw(&self, args: &[&str]) -> Output {
+        let config = self.dir.path().join("pedserver.toml");
+        Command::new(binary("pedserver"))
+            .args(args)
+            .args(["-configfile", path_str(&config)])
+            .output()
+            .expect("pedserver runs")
+    }
+
     /// `pedserver -mode show -json`.
     pub fn show(&self) -> serde_json::Value {
         let o = self.run("show", &["-json"]);

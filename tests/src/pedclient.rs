@@ -42,6 +42,25 @@ impl PedClient {
         Command::new(binary("pedclient")).args(&args).output().expect("pedclient runs")
     }
 
+    /// `pedclient ARGS` on this client's configuration file, for the commands that take no
+    /// `-mode` (`-regen`, `-register`); certificates go beside that file.
+    pub fn raw(&self, args: &[&str]) -> Output {
+        let config = self.dir.join("pedclient.toml");
+        Command::new(binary("pedclient"))
+            .args(args)
+            .args(["-configfile", path_str(&config)])
+            .output()
+            .expect("pedclient runs")
+    }
+
+    /// Stops the running daemon and starts it again with `extra` settings.
+    pub fn restart(&mut self, extra: &[&str]) {
+        let o = self.run("stop", &[]);
+        assert!(o.status.success(), "pedclient stop failed:\n{}", output_text(&o));
+        self.started = false;
+        self.start(extra);
+    }
+
     /// `pedclient -mode show -json`.
     pub fn show(&self) -> serde_json::Value {
         let o = self.run("show", &["-json"]);
