@@ -146,6 +146,15 @@ impl Operation {
     pub fn request(&self) -> &Request {
         &self.request
     }
+
+    /// While the PED writes a new keyset (WriteSplits sent, Written not yet back): its
+    /// role and its number of keys, N.
+    pub fn writing(&self) -> Option<(Role, u8)> {
+        match &self.stage {
+            Stage::Writing { role, record } => Some((*role, record.n)),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default)]

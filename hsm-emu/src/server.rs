@@ -16,15 +16,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use getrandom::SysRng;
 use ped_proto::ErrorCode;
-use ped_proto::command::PedReply;
-use ped_proto::frame::{self, Frame};
+use ped_proto::command::{HsmCommand, PedReply};
+use ped_proto::frame::{self, Frame, FrameType};
 use ped_proto::record::{ChannelSession, Opened};
 use ped_proto::secrets::{OneTimePassword, PasswordDigits};
 use rand_core::UnwrapErr;
 
 use crate::channel::{Auth, Handshake};
-use crate::error::{HsmCode, HsmError};
-use crate::hsm::{Hsm, Request, RoleName, Step};
+use crate::error::{Code, HsmCode, HsmError};
+use crate::hsm::{Hsm, Operation, Request, RoleName, Step};
 use crate::link::Link;
 use crate::state::Store;
 
@@ -337,16 +337,52 @@ impl Server {
         link: &mut Link,
     ) -> Result<(), HsmError> {
         let (mut op, first) = hsm.begin(request, session.kind())?;
+        self.exchange(hsm, &mut op, &first, session, link).map_err(|mut e| {
+            if let Some((role, n)) = op.writing() {
+                // The PED writes each key as its holder presents it: some of the N may
+                // already carry the new keyset, which the HSM never took into force.
+                e.detail = format!(
+                    "{}\nThe PED was writing the {n} {} keys of a new keyset: any written before this failure \
+                     hold a keyset this HSM never put in force and open nothing. Nothing changed on the HSM; \
+                     run the command again and overwrite those keys.",
+                    e.detail,
+                    format!("{:?}", role.colour()).to_lowercase(),
+                );
+            }
+            e
+        })
+    }
+
+    /// Sends `first` and carries the operation to its end, command by reply.
+    fn exchange(
+        &self,
+        hsm: &mut Hsm,
+        op: &mut Operation,
+        first: &HsmCommand,
+        session: &mut ChannelSession,
+        link: &mut Link,
+    ) -> Result<(), HsmError> {
         link.send(&session.seal(&first.encode()?)?)?;
         loop {
             let frame = link.recv(self.reply_timeout())?;
-            let payload = match session.open(Frame::decode_exact(&frame).map_err(ped_proto::Error::from)?)? {
+            let frame = Frame::decode_exact(&frame).map_err(ped_proto::Error::from)?;
+            if frame.frame_type == FrameType::HandshakeFailed {
+                // The PED sends it for a record it refused (altered, replayed, out of
+                // order, or with no channel at its end) and drops its channel.
+                return Err(HsmError {
+                    code: Code::Ped(ErrorCode::PedIntegrityError),
+                    detail: "the PED refused a record of this channel (it failed the PED's integrity or sequence \
+                             check) and closed the channel; run ped connect and the command again"
+                        .into(),
+                });
+            }
+            let payload = match session.open(frame)? {
                 Opened::Data(payload) => payload,
                 Opened::Closed => return Err(HsmError::ped(ErrorCode::CkrPedUnplugged)),
             };
             let reply = PedReply::decode(&payload)?;
             let now = self.config.unix_time.map_or_else(wall_clock, |t| t + self.start.elapsed().as_secs());
-            match hsm.on_reply(&mut op, reply, session, &mut UnwrapErr(SysRng), now)? {
+            match hsm.on_reply(op, reply, session, &mut UnwrapErr(SysRng), now)? {
                 Step::Send(command) => link.send(&session.seal(&command.encode()?)?)?,
                 Step::Wait(_) => {}
                 Step::Done => return Ok(()),
@@ -365,7 +401,7 @@ impl Server {
 fn link_failure(e: &HsmError) -> bool {
     matches!(
         e.code,
-        crate::error::Code::Ped(
+        Code::Ped(
             ErrorCode::CkrPedUnplugged
                 | ErrorCode::RcOperationTimedOut
                 | ErrorCode::RcSocketError
