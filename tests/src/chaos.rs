@@ -2,9 +2,10 @@
 //! byte like the recorder, and a test switches a [`Fault`] on and off while it runs.
 //!
 //! The proxy reads whole link frames (8-byte header, then the body), so that a fault
-//! hits one frame of the HSM's channel and not an arbitrary TCP segment. Frame faults
-//! act on Record frames (type `10`) travelling pedserver → pedclient, the PED's
-//! answers: relay control (pings, status) passes untouched and does not use a fault up.
+//! hits one frame of the HSM's channel and not an arbitrary TCP segment. Each fault acts
+//! in one [`Direction`], on the channel's Record frames (type `10`; [`Fault::Reorder`]
+//! also on HsmFinished): relay control (hellos, pings, status) passes untouched and
+//! does not use a fault up.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -13,28 +14,71 @@ use std::time::Duration;
 
 /// The link frame type of an end-to-end Record.
 const RECORD: u8 = 0x10;
+/// The link frame type of HsmFinished, the handshake's last frame.
+const HSM_FINISHED: u8 = 0x03;
+
+/// Which way the faulted frames travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// pedserver → pedclient: the PED's answers, on their way to the HSM.
+    ToHsm,
+    /// pedclient → pedserver: the HSM's hellos and commands, on their way to the PED.
+    ToPed,
+}
 
 /// What the proxy does to the link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// Relays every frame as it comes.
     Pass,
-    /// Closes every relayed connection, both directions, as the fault is switched on.
-    Drop,
+    /// Cuts the connection, both directions, as the next Record going this way reaches
+    /// the proxy; that Record is lost with it. (TCP cannot lose one frame and carry on:
+    /// a lost frame is a cut link.)
+    Drop(Direction),
     /// Sends each Record's header, waits this long, then sends its body: a slow link,
-    /// or, past pedclient's `socketreadtimeout`, a started frame never completed.
-    Delay(Duration),
+    /// or, past the receiving daemon's `socketreadtimeout`, a started frame never
+    /// completed.
+    Delay(Direction, Duration),
     /// Sends a Record's header and half its body, then closes the connection.
-    Truncate,
+    Truncate(Direction),
     /// Flips one byte in the middle of a Record's body.
-    Corrupt,
-    /// Ends the pedserver → pedclient direction at the next Record (pedclient reads end
-    /// of stream) while pedclient → pedserver stays open.
-    HalfClose,
-    /// Sends the connection's first Record again just before each Record: an old but
-    /// authentic frame, so only the receiver's sequence check can refuse it, and the
-    /// genuine Record still follows, so a receiver that skipped it would go on unharmed.
-    Replay,
+    Corrupt(Direction),
+    /// Ends this direction at the next Record (its receiver reads end of stream) while
+    /// the other direction stays open.
+    HalfClose(Direction),
+    /// Sends the connection's first Record in this direction again just before each
+    /// Record: an old but authentic frame, so only the receiver's sequence check can
+    /// refuse it, and the genuine Record still follows, so a receiver that skipped it
+    /// would go on unharmed.
+    Replay(Direction),
+    /// Holds the next Record (or HsmFinished) going this way and sends the next channel
+    /// frame that follows it in the same direction first, then the held one: two
+    /// authentic frames swapped in flight. Relay control is not held back.
+    ///
+    /// Where two channel frames travel back to back (protocol §14): towards the HSM, a
+    /// PED Notice (wrong colour, repeated split, no key) and the reply that follows it
+    /// with no HSM frame between; towards the PED, the HSM answers each reply with one
+    /// command, so the only pair is HsmFinished and the first command right behind it,
+    /// at the first PED command of a new link. A held frame with nothing behind it is
+    /// never sent (its receiver times out), until the fault is switched off: then it
+    /// goes out, in order, ahead of the next frame.
+    Reorder(Direction),
+}
+
+impl Fault {
+    /// The direction it acts in (none for [`Fault::Pass`]).
+    pub fn direction(self) -> Option<Direction> {
+        match self {
+            Fault::Pass => None,
+            Fault::Drop(d)
+            | Fault::Delay(d, _)
+            | Fault::Truncate(d)
+            | Fault::Corrupt(d)
+            | Fault::HalfClose(d)
+            | Fault::Replay(d)
+            | Fault::Reorder(d) => Some(d),
+        }
+    }
 }
 
 /// Every stream recorded so far, one per connection and direction.
@@ -45,8 +89,6 @@ type Streams = Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>;
 pub struct Chaos {
     fault: Arc<Mutex<Fault>>,
     streams: Streams,
-    /// Both ends of every connection relayed, for [`Fault::Drop`].
-    live: Arc<Mutex<Vec<TcpStream>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -59,8 +101,7 @@ impl Chaos {
     pub fn tcp(upstream: u16) -> (Chaos, u16) {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let port = listener.local_addr().expect("its address").port();
-        let chaos =
-            Chaos { fault: Arc::new(Mutex::new(Fault::Pass)), streams: Streams::default(), live: Arc::default() };
+        let chaos = Chaos { fault: Arc::new(Mutex::new(Fault::Pass)), streams: Streams::default() };
         let c = chaos.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
@@ -77,11 +118,6 @@ impl Chaos {
     /// Switches `fault` on, replacing the one before ([`Fault::Pass`] clears it).
     pub fn set(&self, fault: Fault) {
         *lock(&self.fault) = fault;
-        if fault == Fault::Drop {
-            for s in lock(&self.live).drain(..) {
-                let _ = s.shutdown(Shutdown::Both);
-            }
-        }
     }
 
     fn relay(&self, client: TcpStream, server: TcpStream) {
@@ -96,12 +132,11 @@ impl Chaos {
             let _ = server.shutdown(Shutdown::Both);
             return;
         };
-        lock(&self.live).extend([client, server]);
-        for (from, to, faulty) in [(c_in, s_out, false), (s_in, c_out, true)] {
+        for (from, to, direction) in [(c_in, s_out, Direction::ToPed), (s_in, c_out, Direction::ToHsm)] {
             let record = Arc::new(Mutex::new(Vec::new()));
             lock(&self.streams).push(record.clone());
-            let fault = faulty.then(|| self.fault.clone());
-            std::thread::spawn(move || pump(from, to, &record, fault.as_deref()));
+            let fault = self.fault.clone();
+            std::thread::spawn(move || pump(from, to, &record, &fault, direction));
         }
     }
 
@@ -140,52 +175,74 @@ impl Frame {
     }
 }
 
-/// Copies frames `from` → `to`, recording, with `fault` applied to Records when given;
-/// when either side ends, closes both so that the other direction ends too.
-fn pump(mut from: TcpStream, mut to: TcpStream, record: &Mutex<Vec<u8>>, fault: Option<&Mutex<Fault>>) {
+/// Copies frames `from` → `to` (going `direction`), recording, with the fault applied
+/// when it acts this way; when either side ends, closes both so that the other
+/// direction ends too.
+fn pump(mut from: TcpStream, mut to: TcpStream, record: &Mutex<Vec<u8>>, fault: &Mutex<Fault>, direction: Direction) {
     // Kept from the start, faulty or not, so that a Replay switched on later has a frame
     // from an earlier command of the same connection to send.
     let mut first: Option<Frame> = None;
+    // The frame a Reorder holds back.
+    let mut held: Option<Frame> = None;
     while let Some(mut frame) = Frame::read(&mut from) {
         {
             let mut r = lock(record);
             r.extend_from_slice(&frame.header);
             r.extend_from_slice(&frame.body);
         }
-        let now = match fault {
-            Some(f) if frame.header[3] == RECORD => *lock(f),
-            _ => Fault::Pass,
+        let kind = frame.header[3];
+        let channel = matches!(kind, 0x01..=0x04 | RECORD);
+        let now = match *lock(fault) {
+            f if f.direction() != Some(direction) => Fault::Pass,
+            f @ Fault::Reorder(_) if channel => f,
+            _ if kind != RECORD => Fault::Pass,
+            f => f,
         };
-        let is_first = frame.header[3] == RECORD && first.is_none();
+        let is_first = kind == RECORD && first.is_none();
         if is_first {
             first = Some(frame.clone());
         }
+        if channel && let Some(old) = held.take() {
+            // Reordering: the later frame first. With the fault switched off, in order.
+            let swapped = matches!(now, Fault::Reorder(_));
+            let (a, b) = if swapped { (&frame, &old) } else { (&old, &frame) };
+            if a.write(&mut to).and_then(|()| b.write(&mut to)).is_err() {
+                break;
+            }
+            continue;
+        }
         let sent = match now {
-            Fault::Pass | Fault::Drop => frame.write(&mut to),
-            Fault::Delay(pause) => to.write_all(&frame.header).and_then(|()| {
+            Fault::Pass => frame.write(&mut to),
+            Fault::Drop(_) => break,
+            Fault::Delay(_, pause) => to.write_all(&frame.header).and_then(|()| {
                 std::thread::sleep(pause);
                 to.write_all(&frame.body)
             }),
-            Fault::Truncate => {
+            Fault::Truncate(_) => {
                 let _ = to.write_all(&frame.header);
                 let _ = to.write_all(&frame.body[..frame.body.len() / 2]);
                 break;
             }
-            Fault::Corrupt => {
+            Fault::Corrupt(_) => {
                 let middle = frame.body.len() / 2;
                 frame.body[middle] ^= 0x01;
                 frame.write(&mut to)
             }
-            Fault::HalfClose => {
-                // pedclient reads end of stream; its own writes still reach pedserver.
+            Fault::HalfClose(_) => {
+                // The receiver reads end of stream; the other direction still carries.
                 let _ = to.shutdown(Shutdown::Write);
                 return;
             }
-            Fault::Replay => {
+            Fault::Replay(_) => {
                 // The first Record has nothing older before it: it passes, to be replayed later.
                 let old = first.as_ref().filter(|_| !is_first);
                 old.map_or(Ok(()), |o| o.write(&mut to)).and_then(|()| frame.write(&mut to))
             }
+            Fault::Reorder(_) if matches!(kind, RECORD | HSM_FINISHED) => {
+                held = Some(frame);
+                Ok(())
+            }
+            Fault::Reorder(_) => frame.write(&mut to),
         };
         if sent.is_err() {
             break;
