@@ -16,9 +16,11 @@ use crate::keys::Keys;
 use crate::pedclient::PedClient;
 use crate::proxy::Recorder;
 use crate::sim::PedSim;
+use std::path::PathBuf;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::{PedServer, wait_until};
+use crate::{PedServer, free_port, output_text, wait_until};
 
 /// The serial every rig HSM is manufactured with (hsm-emu's default).
 pub const HSM_SERIAL: &str = "150001";
@@ -120,12 +122,71 @@ impl Rig {
         [self.hsm_link.streams(), self.tcp.streams(), self.usb.streams()].concat()
     }
 
+    /// Switches the rig to PED-initiated mode (docs/pedclient.md and docs/pedserver.md,
+    /// "PED-initiated mode"): each daemon makes its certificate and pins the other's,
+    /// pedserver registers the rig's pedclient as [`APPLIANCE`] at 127.0.0.1 on a free port,
+    /// and pedclient is restarted listening there with `pedclient` settings. pedserver is
+    /// not connected yet: that is `pedserver -mode connect -name APPLIANCE`. Returns the
+    /// listen port.
+    pub fn ped_initiated(&mut self, pedclient: &[&str]) -> u16 {
+        let appliance = regenerated(&self.pedclient.raw(&["-regen", "-commonname", APPLIANCE]));
+        let laptop = regenerated(&self.pedserver.raw(&["-regen", "-commonname", "rig-laptop"]));
+        let o = self.pedclient.raw(&["-register", "-certificate", crate::path_str(&laptop.path)]);
+        assert!(o.status.success(), "pedclient -register:\n{}", output_text(&o));
+        let listen = free_port();
+        let port = listen.to_string();
+        let cert = crate::path_str(&appliance.path);
+        let o = self.pedserver.raw(&[
+            "-appliance",
+            "register",
+            "-name",
+            APPLIANCE,
+            "-certificate",
+            cert,
+            "-ip",
+            "127.0.0.1",
+            "-port",
+            &port,
+        ]);
+        assert!(o.status.success(), "pedserver -appliance register:\n{}", output_text(&o));
+        let mut settings = vec!["-pedinitiated", "1", "-listenport", &port, "-listenip", "127.0.0.1"];
+        settings.extend(pedclient);
+        self.pedclient.restart(&settings);
+        listen
+    }
+
     /// A second remote PED behind its own pedserver, both in this rig's directory.
     pub fn another_remote(&self, name: &str) -> (PedSim, PedServer) {
         let sim = PedSim::start(self.dir(), name, &self.hsm.root(), self.keys.dir());
         let server = PedServer::start(&sim.device());
         wait_until("the second pedserver to see its PED", || server.show()["ped"]["connected"] == true);
         (sim, server)
+    }
+}
+
+/// The name under which the rig's pedserver registers the rig's pedclient (its appliance)
+/// in PED-initiated mode; also the common name of pedclient's certificate.
+pub const APPLIANCE: &str = "rig-appliance";
+
+/// A certificate that `-regen` made, as it printed it.
+#[derive(Debug, Clone)]
+pub struct Certificate {
+    /// The PEM file, to give to the other side.
+    pub path: PathBuf,
+    /// Its SHA-256 fingerprint as printed (`8E:2F:...`).
+    pub fingerprint: String,
+}
+
+/// The certificate of a successful `pedclient -regen` or `pedserver -regen`, from its output.
+pub fn regenerated(o: &Output) -> Certificate {
+    let text = output_text(o);
+    assert!(o.status.success(), "-regen failed:\n{text}");
+    let after = |prefix: &str| {
+        text.lines().find_map(|l| l.strip_prefix(prefix)).unwrap_or_else(|| panic!("no {prefix:?} in:\n{text}")).trim()
+    };
+    Certificate {
+        path: PathBuf::from(after("Certificate created and written to: ")),
+        fingerprint: after("Certificate SHA-256 fingerprint: ").to_owned(),
     }
 }
 
