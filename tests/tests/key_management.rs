@@ -159,8 +159,29 @@ fn stage_1_reuse_keeps_the_keyset_identity_and_a_reused_keyset_is_copied_exactly
     let init = rig.hsm.start_cli(&["hsm", "init", "-label", "again"]);
     ped.wait("reuse an existing", 60);
     ped.press("yes");
-    assert_eq!(body(&mut ped), ["Insert a", "SO / HSM Admin", "PED Key (BLUE)", "Press ENTER."]);
-    for key in [c.blue(9), c.blue(0), c.blue(7)] {
+    // Seed 4810-4835: the first key under SETTING, its PIN and the next keys under READING.
+    assert_eq!(
+        ped.screen()[..6],
+        ["rig", "SETTING SO PIN...", "Insert a", "SO / HSM Admin", "PED Key (BLUE)", "Press ENTER."]
+    );
+    ped.insert(c.blue[9].as_str());
+    ped.press("enter");
+    assert_eq!(ped.screen()[..3], ["rig", "READING SO PIN...", "Enter PED PIN:"]);
+    ped.type_digits(BLUE_PINS[9]);
+    ped.press("enter");
+    assert_eq!(
+        ped.screen()[..7],
+        [
+            "rig",
+            "READING SO PIN...",
+            "Keys read: 01 of 03",
+            "Insert another",
+            "SO / HSM Admin",
+            "PED Key (BLUE)",
+            "Press ENTER."
+        ]
+    );
+    for key in [c.blue(0), c.blue(7)] {
         ped.present(key.0, key.1);
     }
     assert_eq!(body(&mut ped), ["Are you duplicating", "this keyset? (Y/N)", "Warning: You will", "need all N keys!"]);
@@ -209,7 +230,14 @@ fn a_quorum_in_any_order_a_repeated_split_not_counted_and_a_cancel_on_the_ped() 
     // Split 2 twice (original, then its duplicate) and a key of another keyset of the
     // same colour: noticed by the PED and re-prompted, the count stays.
     let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
-    ped.login("SO LOGIN...", &[c.blue(1)]);
+    ped.wait("SO LOGIN...", 60);
+    // Seed 4970-5010: "Token found", then the prompt under the slot's label.
+    assert_eq!(
+        ped.screen()[..6],
+        ["rig", "SO LOGIN...", "Insert a", "SO / HSM Admin", "PED Key (BLUE)", "Press ENTER."]
+    );
+    assert!(shown(&rig.remote.screens(), "Token found"));
+    ped.present(&c.blue[1], BLUE_PINS[1]);
     let again = refused(&mut ped, &c.blue[6]);
     assert_eq!(again[3..6], ["This PED Key was", "already presented.", "Press ENTER."]);
     assert_eq!(body(&mut ped)[0], "Keys read: 01 of 03");
@@ -354,8 +382,10 @@ fn admin_mode_identifies_keys_and_duplicates_one_that_then_logs_in() {
     let mut rig = Rig::start(&Settings::default());
     let (c, mut remote) = ceremony::run(&mut rig);
     let blank = rig.keys.blank(1).remove(0);
-    // The local PED (Local PED-USB since the RPV was made on it) goes to Admin mode.
+    // The local PED (Local PED-USB since the RPV was made on it) lost its host when the
+    // HSM went over to the Remote PED; it goes to Admin mode.
     let mut ped = rig.local.holder();
+    ped.wait("Host link lost.", 10);
     ceremony::enter_admin_mode(&mut ped);
     assert_eq!(
         ped.screen()[..7],

@@ -225,3 +225,26 @@ fn a_lost_partition_so_keyset_new_partition_with_the_original_domain_and_co_key(
     ceremony::role_login(&rig, &mut ped, "co", &[(&p.co, CO_PIN)]).ok();
     ceremony::role_login(&rig, &mut ped, "co", &[(&keys[1], "")]).failed_with("CKR_PIN_INCORRECT");
 }
+
+#[test]
+fn the_hsm_cloning_domain_changes_only_by_reinitialising_the_hsm() {
+    let mut rig = Rig::start(&Settings::default());
+    let (c, mut ped) = ceremony::run(&mut rig);
+    let before = rig.hsm.state_json();
+    ceremony::so_login(&rig, &mut ped, &c.blue_quorum()).ok();
+    // Seed 5266: no credential change for a domain.
+    let out = rig.hsm.cli(&["role", "changepw", "-name", "domain"]);
+    out.failed_with("CKR_ARGUMENTS_BAD");
+    assert_eq!(rig.hsm.state_json()["domain"], before["domain"]);
+
+    // The red keys lost: `hsm init` by the HSM SO, the blue keyset reused, a new domain.
+    let red = rig.keys.blank(1).remove(0);
+    let init = rig.hsm.start_cli(&["hsm", "init", "-label", "rig"]);
+    ceremony::reuse(&mut ped, &c.blue_quorum());
+    ceremony::create_one(&mut ped, "(RED)", &red, "");
+    init.join().expect("the CLI thread").ok();
+    let after = rig.hsm.state_json();
+    assert_eq!(after["so"], before["so"]);
+    assert_ne!(after["domain"]["keyset_id"], before["domain"]["keyset_id"], "another cloning domain");
+    assert_eq!(after["domain"]["keyset_id"], keyset_of(&rig, &red).as_str());
+}
