@@ -117,8 +117,13 @@ impl Bench {
     /// `pedserver -mode update -file IMAGE -device DEVICE`, with a configuration and an
     /// admin port of its own so that no other test's daemon is taken for this one's.
     fn update(&self, image: &Path, device: &str) -> UpdateRun {
+        self.update_waiting(image, device, TIMEOUT_SECS)
+    }
+
+    /// [`Bench::update`] waiting at most `timeout` seconds for each answer at the PED.
+    fn update_waiting(&self, image: &Path, device: &str, timeout: &str) -> UpdateRun {
         let config = self.dir.path().join("pedserver.toml");
-        let args = ["-mode", "update", "-file", path_str(image), "-device", device, "-timeout", TIMEOUT_SECS];
+        let args = ["-mode", "update", "-file", path_str(image), "-device", device, "-timeout", timeout];
         let mut child = Command::new(binary("pedserver"))
             .args(args)
             .args(["-configfile", path_str(&config), "-admin", &self.admin])
@@ -266,9 +271,12 @@ fn an_image_signed_by_another_key_fails_verify_and_the_old_image_still_boots() {
 fn no_at_the_save_prompt_is_refused_and_the_old_image_still_boots() {
     let mut bench = Bench::new();
     let file = bench.image_file("new.bin", &signed_image(&bench.vendor, NEW_VERSION));
+    // Started before anyone is at the PED: the PED, at its Select Mode menu, refuses
+    // the upload, and the update says so and keeps asking until the key holder is there.
+    let mut run = bench.update(&file, &bench.sim.device());
+    run.wait_line("The PED says: Not in Admin mode, Software Update");
     let mut holder = bench.at_software_update();
     holder.press("yes");
-    let mut run = bench.update(&file, &bench.sim.device());
     run.wait_line("PED operation is required (to save image)...");
     holder.press("no");
     let (status, lines, stderr) = run.finish();
@@ -354,4 +362,19 @@ fn a_ped_unplugged_mid_transfer_fails_with_ckr_ped_unplugged_and_keeps_its_image
 
     let screen = bench.restarted_ped_screen();
     assert!(screen.contains(&format!("PED V.{OLD_VERSION}")), "{screen:?}");
+}
+
+#[test]
+fn nobody_answering_yes_ends_with_rc_operation_timed_out_and_the_ped_untouched() {
+    let bench = Bench::new();
+    let file = bench.image_file("new.bin", &signed_image(&bench.vendor, NEW_VERSION));
+    let _holder = bench.at_software_update();
+    let (status, lines, stderr) = bench.update_waiting(&file, &bench.sim.device(), "1").finish();
+    let all = format!("{}\n{stderr}", lines.join("\n"));
+    assert_eq!(status.code(), Some(1), "{all}");
+    assert!(lines.iter().any(|l| l == "The PED says: Answer YES to Upload Image? on the PED first"), "{all}");
+    let error = &lines[position(&lines, "Error: ")];
+    assert!(error.starts_with("Error: no answer after waiting 1 s for YES to \"Upload Image?\" on the PED"), "{error}");
+    assert!(error.contains("0xc0000303 (RC_OPERATION_TIMED_OUT)"), "{error}");
+    assert!(!shown(&bench.screens(), "Uploading image"));
 }
