@@ -191,6 +191,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, record: &Mutex<Vec<u8>>, fault: 
             r.extend_from_slice(&frame.body);
         }
         let kind = frame.header[3];
+        // The HSM's channel (handshake frames `01`-`04` and Records), not relay control.
         let channel = matches!(kind, 0x01..=0x04 | RECORD);
         let now = match *lock(fault) {
             f if f.direction() != Some(direction) => Fault::Pass,
