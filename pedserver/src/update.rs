@@ -177,7 +177,7 @@ impl Outcome {
                 ))
             }
             Outcome::Unplugged { phase: Phase::Identify } => Err(format!(
-                "the PED closed the link before it answered (rx error): {}. Another program holds the PED: if a pedserver runs on this computer, stop it with pedserver -mode stop, then run the update again.",
+                "the PED closed the link before it answered (rx error): {}. Another program may hold the PED: if a pedserver runs on this computer, stop it with pedserver -mode stop; otherwise check the cable. Then run the update again.",
                 ErrorCode::CkrPedUnplugged
             )),
             Outcome::Unplugged { phase: Phase::WaitingForSave | Phase::Done } => Err(format!(
@@ -232,8 +232,8 @@ pub struct Upload {
     phase: Phase,
     /// When the current wait for the PED ends.
     deadline: Instant,
-    /// Whether the next frame of the phase is due; while waiting for YES, the time of
-    /// the next `UpdateBegin`, `None` while one is unanswered.
+    /// While waiting for YES: when the next `UpdateBegin` is due; `None` while one is
+    /// unanswered, so that each answer is to the latest question.
     next_begin: Option<Instant>,
     info_requested: bool,
     sent: u32,
