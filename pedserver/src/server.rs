@@ -19,6 +19,19 @@ use crate::link::Link;
 use crate::session::{CloseReason, Output, Session, SessionTimes, Timeouts, busy};
 use crate::status::{ClientReport, PedReport, StatusReport};
 
+/// How long a refused connection may take: Busy written, and the peer's own close
+/// awaited (see [`drain`]).
+const REFUSAL_BOUND: Duration = Duration::from_secs(1);
+
+/// Reads and drops what the peer of a refused connection sends until it closes its side.
+/// Closing with its bytes (its hello) unread would send a reset instead of an orderly
+/// close, and a reset makes the peer's kernel discard the Busy frame it has not read yet:
+/// the peer would see a cut link instead of "busy". The caller bounds the wait.
+async fn drain<S: AsyncRead + Unpin>(stream: &mut S) {
+    let mut sink = [0u8; 1024];
+    while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+}
+
 /// Refusals (a Busy frame, then close) in flight at once; beyond it, a connection is
 /// closed without the courtesy. Bounds descriptors under a connection flood.
 const MAX_REFUSING: usize = 256;
@@ -230,7 +243,12 @@ impl Server {
     fn refuse(&self, mut stream: TcpStream) {
         let Ok(permit) = Arc::clone(&self.refusing).try_acquire_owned() else { return };
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&busy())).await;
+            let _ = tokio::time::timeout(REFUSAL_BOUND, async {
+                if stream.write_all(&busy()).await.is_ok() && stream.shutdown().await.is_ok() {
+                    drain(&mut stream).await;
+                }
+            })
+            .await;
             drop(permit);
         });
     }
@@ -311,6 +329,9 @@ impl Server {
         };
         drop(permit);
         let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
+        if reason == CloseReason::Busy.to_string() {
+            let _ = tokio::time::timeout(REFUSAL_BOUND, drain(&mut stream)).await;
+        }
         if from_device.is_some() {
             self.hub.attach(None);
             let times = session.times();

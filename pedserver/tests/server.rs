@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use ped_proto::ErrorCode;
 use ped_proto::frame::{self, FrameType};
-use ped_proto::relay::RelayMessage;
+use ped_proto::relay::{RELAY_VERSION, RelayMessage, RelayRole};
 
 #[test]
 fn start_show_stop_and_double_start() {
@@ -53,6 +53,30 @@ fn start_show_stop_and_double_start() {
     let o = server.run("start", &["-device", &ped.spec()]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("Background process started"));
+}
+
+#[test]
+fn a_refused_client_that_writes_before_it_reads_gets_busy_not_a_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let ped = FakePed::new(dir.path());
+    let server = PedServer::start(&ped.spec(), &[]);
+    server.wait_for("the PED", |v| v["ped"]["connected"] == true);
+    let _first = server.connect();
+    server.wait_for("the client", |v| v["client"]["software"] == "test");
+    // pedclient sends its hello and its status request without waiting for the server: a
+    // refusal that closed with them unread (or arriving) would reset the connection, its
+    // next write would fail, and pedclient would report a cut link instead of "busy".
+    let hello = RelayMessage::Hello { version: RELAY_VERSION, role: RelayRole::Client, software: "late".into() };
+    for _ in 0..5 {
+        let mut late = Client::raw(server.port);
+        late.send(&hello.encode().unwrap());
+        // The refusal is over by now: the admin port answers after the accept was handled.
+        server.wait_for("the first client", |v| v["client"]["software"] == "test");
+        let status = RelayMessage::StatusRequest.encode().unwrap();
+        assert!(late.stream.write_all(&status).is_ok(), "the refused connection was reset");
+        assert_eq!(late.relay(), RelayMessage::Busy);
+        assert_eq!(late.frame(), None, "closed after Busy");
+    }
 }
 
 #[test]
