@@ -41,6 +41,16 @@ fn ped_set_then_a_bare_ped_connect_and_switching_to_a_second_pedserver_keeps_the
     assert!(shown(&rig.remote.screens(), "PED Key (ORANGE)"), "the first PED asked for the orange key");
     remote.remove();
 
+    // Switching needs the connection ended first (seed: "you must manually break the
+    // Remote PED connection"); the first link carries on.
+    let (second, server) = rig.another_remote("SECOND");
+    let port = server.port.to_string();
+    let early = rig.hsm.cli(&["ped", "connect", "-ip", "127.0.0.1", "-port", &port]);
+    early.failed_with("CKR_OPERATION_ACTIVE");
+    assert!(early.text.contains("ped disconnect"), "{}", early.text);
+    assert!(server.show()["client"].is_null());
+    assert!(!rig.pedserver.show()["client"].is_null());
+
     // End the connection: the first PED is free again.
     rig.hsm.cli(&["ped", "disconnect"]).ok();
     assert!(!rig.hsm.cli(&["ped", "show"]).text.contains("Remote PED: connected"));
@@ -52,8 +62,6 @@ fn ped_set_then_a_bare_ped_connect_and_switching_to_a_second_pedserver_keeps_the
 
     // Switch: `ped connect -ip -port` to the second pedserver; its PED has never seen the
     // orange key, so it asks for it before the SO login.
-    let (second, server) = rig.another_remote("SECOND");
-    let port = server.port.to_string();
     rig.hsm.cli(&["ped", "connect", "-ip", "127.0.0.1", "-port", &port]).ok();
     assert!(!server.show()["client"].is_null(), "the second pedserver serves the HSM");
     assert!(rig.pedserver.show()["client"].is_null(), "the first pedserver is not involved");

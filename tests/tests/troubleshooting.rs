@@ -96,19 +96,27 @@ fn luna_ped_not_detected_if_connected_while_pedserver_is_stopped() {
     let connect = ["ped", "connect", "-ip", "127.0.0.1", "-port", &port, "-password", "11223344"];
     rig.hsm.cli(&connect).failed_with("0x8000002e (CKR_PED_UNPLUGGED)");
 
-    // The seed's fix, plugging the PED in while pedserver runs, works without a restart.
-    let late = PedSim::start(dir, "LATE", &rig.hsm.root(), rig.keys.dir());
+    // Plugging the PED in while pedserver runs is found without a restart.
+    let mut late = PedSim::start(dir, "LATE", &rig.hsm.root(), rig.keys.dir());
     wait_until("pedserver to find the PED", || server.show()["ped"]["connected"] == true);
     let show = output_text(&server.run("show", &[]));
     assert!(show.lines().any(|l| l.trim() == "Ped2 Connection Status:     Connected"), "{show}");
     assert_eq!(server.show()["ped"]["serial"], "LATE");
 
+    // The seed's fix, disconnecting and reconnecting the PED while pedserver runs.
+    late.unplug();
+    wait_until("pedserver to lose the PED", || server.show()["ped"]["connected"] == false);
+    let late = PedSim::start(dir, "LATE", &rig.hsm.root(), rig.keys.dir());
+    wait_until("pedserver to find the PED again", || server.show()["ped"]["connected"] == true);
+    rig.hsm.cli(&connect).ok();
+    rig.hsm.cli(&["ped", "disconnect"]).ok();
+
     // The seed's case proper does not happen here: a PED plugged in while pedserver is
-    // stopped is found at start (pedserver looks for it every half second).
-    let first = PedServer::start(&late.device());
+    // stopped is found when it starts (pedserver looks for it every half second).
     drop(server);
-    wait_until("the new pedserver to see the PED", || first.show()["ped"]["connected"] == true);
-    let port = first.port.to_string();
+    let restarted = PedServer::start(&late.device());
+    wait_until("the new pedserver to see the PED", || restarted.show()["ped"]["connected"] == true);
+    let port = restarted.port.to_string();
     rig.hsm.cli(&["ped", "connect", "-ip", "127.0.0.1", "-port", &port, "-password", "11223344"]).ok();
 }
 
@@ -191,6 +199,10 @@ fn ckr_ped_unplugged_reconnect_remote_ped_before_issuing_commands() {
     let login = rig.hsm.cli(&["role", "login", "-name", "so"]);
     let lines: Vec<&str> = login.text.lines().collect();
     assert_eq!(lines.first(), Some(&"Please attend to the PED."), "{}", login.text);
+    // The seed's "Error in execution: CKR_PED_UNPLUGGED." line says here what happened
+    // and what to do.
+    assert!(lines[1].ends_with("ended the connection; run ped connect again"), "{}", login.text);
+    assert_eq!(lines.len(), 3, "{}", login.text);
     assert_eq!(lines.last(), Some(&"Command Result : 0x8000002e (CKR_PED_UNPLUGGED)"), "{}", login.text);
     assert_eq!(login.code, Some(1));
     assert!(!rig.hsm.cli(&["ped", "show"]).text.contains("Remote PED: connected"));
