@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use tests::ceremony::{self, Plan};
+use tests::ceremony::{self, Ceremony};
 use tests::output_text;
 use tests::rig::{APPLIANCE, Rig, Settings, regenerated};
 use tests::sim::shown;
@@ -56,15 +56,15 @@ fn pedserver_connects_out_and_the_hsm_logs_in_over_its_link() {
     assert_eq!(link["connected"], true, "{link}");
 
     // The HSM adopts the parked link (no address needed): the PED asks for the orange
-    // key, `hsm init` writes the keys, and the SO logs in with the ceremony's blue key.
+    // key, the ceremony's `hsm init` writes its 3-of-5 keysets with PINs and duplicates,
+    // and the SO logs in with a quorum drawn from both sets.
     rig.hsm.cli(&["ped", "connect"]).ok();
     let mut remote = rig.remote.holder();
-    let one = Plan { m: 1, n: 1, pins: &[""] };
-    let (blue, _) = ceremony::hsm_init(&mut rig, &mut remote, Some(&orange), one, one);
+    let (blue, red) = ceremony::remote_hsm_init(&mut rig, &mut remote, Some(&orange));
+    let c = Ceremony { orange, blue, red };
     assert!(shown(&rig.remote.screens(), "PED Key (ORANGE)"));
-    remote.remove();
-    let blue = [(blue[0].as_str(), "")];
-    ceremony::so_login(&rig, &mut remote, &blue).ok();
+    assert!(rig.hsm.state_json()["so"].is_object(), "the HSM SO keyset is recorded");
+    ceremony::so_login(&rig, &mut remote, &c.blue_quorum()).ok();
     remote.remove();
     assert!(!rig.pedserver.show()["client"].is_null(), "pedserver relays for the HSM");
 
@@ -83,7 +83,9 @@ fn pedserver_connects_out_and_the_hsm_logs_in_over_its_link() {
     assert_eq!(code, Some(0), "{text}");
     wait_until("pedclient to see pedserver", || !linked(&rig).is_null());
     rig.hsm.cli(&["ped", "connect"]).ok();
-    ceremony::so_login(&rig, &mut remote, &blue).ok();
+    ceremony::so_login(&rig, &mut remote, &c.blue_quorum()).ok();
+    remote.remove();
+    assert_eq!(rig.hsm.state_json()["so_failures"], 0);
 }
 
 #[test]
