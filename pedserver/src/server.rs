@@ -51,9 +51,16 @@ pub fn bind_ip(ip: Option<IpAddr>, external: bool) -> IpAddr {
     }
 }
 
+/// The address the admin port binds. Unless external, IPv4 loopback whatever `-ip` says:
+/// the seed's `-mode show` and `-mode stop` take no `-ip`, so they must find a server
+/// started with an IPv6 `-ip` where they find every other.
+fn admin_bind_ip(config: &Config) -> IpAddr {
+    if config.external_admin { bind_ip(config.ip, true) } else { IpAddr::V4(Ipv4Addr::LOCALHOST) }
+}
+
 /// Where a local command reaches the admin port.
 pub fn admin_addr(config: &Config) -> SocketAddr {
-    let ip = match bind_ip(config.ip, config.external_admin) {
+    let ip = match admin_bind_ip(config) {
         IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
@@ -109,7 +116,7 @@ impl Server {
     /// Binds the server and admin ports.
     pub async fn bind(config: Config) -> std::io::Result<(Arc<Server>, Bound)> {
         let server_ip = bind_ip(config.ip, config.external_server_port);
-        let admin_ip = bind_ip(config.ip, config.external_admin);
+        let admin_ip = admin_bind_ip(&config);
         let server = TcpListener::bind((server_ip, config.server_port)).await.map_err(|e| {
             std::io::Error::new(e.kind(), format!("server port {server_ip}:{}: {e}", config.server_port))
         })?;
@@ -439,5 +446,10 @@ mod tests {
         assert_eq!(admin_addr(&c), "127.0.0.1:1502".parse().unwrap());
         let c = Config { external_admin: true, ..Config::default() };
         assert_eq!(admin_addr(&c), "127.0.0.1:1502".parse().unwrap());
+        // An IPv6 -ip moves the server port's loopback, not the admin port's.
+        let c = Config { ip: Some(v6), ..Config::default() };
+        assert_eq!(admin_addr(&c), "127.0.0.1:1502".parse().unwrap());
+        let c = Config { ip: Some(v6), external_admin: true, ..Config::default() };
+        assert_eq!(admin_addr(&c), SocketAddr::new(v6, 1502));
     }
 }

@@ -260,30 +260,27 @@ fn ped_connect_fails_if_ip_is_not_accessible() {
     let device = rig.remote.device();
     // The rig's pedserver holds the remote PED; stop it so that this laptop's gets it.
     assert!(rig.pedserver.run("stop", &[]).status.success());
+    let laptop = Laptop::new(dir, "laptop");
     let port = free_port().to_string();
-    // A server pinned with -ip keeps its admin port on the loopback of that family, so
-    // each run names the address (in the configuration file, as the seed's `config -set`).
-    let on = |ip: &str| {
-        let laptop = Laptop::new(dir, &format!("laptop-{}", ip.replace(':', "_")));
-        let set = laptop.run("config", &["-set", "-ip", ip, "-eserverport", "1", "-port", &port]);
-        assert!(set.status.success(), "{}", output_text(&set));
-        let (code, text) = started(&laptop.run("start", &["-logfilename", log, "-device", &device]));
+    let start = |ip: &str| {
+        let o = laptop
+            .run("start", &["-ip", ip, "-eserverport", "1", "-port", &port, "-logfilename", log, "-device", &device]);
+        let (code, text) = started(&o);
         assert_eq!(code, Some(0), "{text}");
-        assert_eq!(laptop.show()["ip"], ip);
-        laptop
+        assert_eq!(laptop.show()["ip"], ip, "show and stop find it without -ip");
     };
     let connect = ["ped", "connect", "-ip", "127.0.0.1", "-port", &port, "-password", "11223344"];
 
     // pedserver listening on an address the HSM's side does not reach ([::1] only).
-    let ipv6 = on("::1");
+    start("::1");
     rig.hsm.cli(&connect).failed_with("0xc0000500 (RC_SOCKET_ERROR)");
 
     // The fix: restart it listening on the address the HSM reaches.
-    assert!(ipv6.run("stop", &[]).status.success());
-    let ipv4 = on("127.0.0.1");
-    wait_until("pedserver to see the PED", || ipv4.show()["ped"]["connected"] == true);
+    assert!(laptop.run("stop", &[]).status.success());
+    start("127.0.0.1");
+    wait_until("pedserver to see the PED", || laptop.show()["ped"]["connected"] == true);
     rig.hsm.cli(&connect).ok();
-    assert!(!ipv4.show()["client"].is_null(), "the HSM reached it");
+    assert!(!laptop.show()["client"].is_null(), "the HSM reached it");
 }
 
 #[test]
