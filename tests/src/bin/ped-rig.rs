@@ -187,9 +187,6 @@ fn run(interactive: bool) {
     step("5. ped disconnect");
     rig.hsm.cli(&["ped", "disconnect"]).ok();
     watcher.stop();
-    if interactive {
-        println!("\nped-rig: the remote PED's host is gone with the rig: quit ped-sim (Esc) in its terminal.");
-    }
 
     println!("\n=== Summary ===");
     println!("HSM {HSM_SERIAL} initialised (label \"rig\"), SO logged in over the remote PED, then disconnected.");
@@ -204,6 +201,9 @@ fn run(interactive: bool) {
         let pin = if key.pin_protected { "PIN" } else { "no PIN" };
         let colour = format!("{:?}", key.colour).to_lowercase();
         println!("  {serial}  {colour:<6}  {holds:<6}  {} of {}  {pin}", quorum.m(), quorum.n());
+    }
+    if interactive {
+        println!("\nped-rig: the remote PED's host goes with the rig: quit ped-sim (Esc) in its terminal.");
     }
 }
 
