@@ -24,7 +24,7 @@ use rand_core::UnwrapErr;
 
 use crate::channel::{Auth, Handshake};
 use crate::error::{Code, HsmCode, HsmError};
-use crate::hsm::{Hsm, Operation, Request, RoleName, Step};
+use crate::hsm::{HSM_SO_MAX_FAILURES, Hsm, Operation, Request, RoleName, Step};
 use crate::link::Link;
 use crate::state::Store;
 
@@ -269,6 +269,11 @@ impl Server {
         let mut guard = self.lock()?;
         let shared = &mut *guard;
         out("Please attend to the PED.");
+        // lunacm warns before every HSM SO login, even one that then finds no PED (seed
+        // 3636-3645); a zeroised HSM has no SO to zeroise and refuses the login instead.
+        if matches!(request, Request::Login(RoleName::So)) && !shared.hsm.is_zeroised() {
+            out(&so_login_caution(shared.hsm.state().so_failures));
+        }
         let result = self
             .with_channel(shared, |server, shared, session, link| server.drive(shared, request.clone(), session, link));
         if result.is_err() {
@@ -395,6 +400,17 @@ impl Server {
     }
 }
 
+/// lunacm's warning before an HSM SO login, with the attempts left before the HSM
+/// zeroises itself, in the seed's words and line breaks (3641-3643).
+fn so_login_caution(failures: u32) -> String {
+    let left = HSM_SO_MAX_FAILURES.saturating_sub(failures);
+    format!(
+        "Caution: You have only {left} so login attempts left. If you fail {left}\n\
+         more consecutive login attempts (i.e. with no successful\n\
+         logins in between) the HSM will be ZEROIZED!!!"
+    )
+}
+
 /// Whether an error leaves the link unusable (the transport or the channel broke). A
 /// refused handshake (wrong password, wrong orange key) keeps the link: the next
 /// command sends a new hello.
@@ -460,5 +476,22 @@ impl<'a> Options<'a> {
         self.get("port")
             .map(|p| p.parse().map_err(|_| HsmError::hsm(HsmCode::ArgumentsBad, "-port takes a number 1-65535")))
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::so_login_caution;
+
+    #[test]
+    fn the_so_caution_counts_down_the_attempts_left() {
+        assert_eq!(
+            so_login_caution(0),
+            "Caution: You have only 3 so login attempts left. If you fail 3\n\
+             more consecutive login attempts (i.e. with no successful\n\
+             logins in between) the HSM will be ZEROIZED!!!"
+        );
+        assert!(so_login_caution(2).starts_with("Caution: You have only 1 so login attempts left. If you fail 1\n"));
+        assert!(so_login_caution(7).starts_with("Caution: You have only 0 so login"), "never negative");
     }
 }

@@ -181,34 +181,58 @@ fn hsm_init_and_login_over_local_ped_usb_then_unplugged() {
     ]);
     let out = login.join().unwrap();
     assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        text(&out),
+        format!("Please attend to the PED.\n{}Command Result : No Error\n", caution(3)),
+        "no failures yet: 3 left"
+    );
 
     let show = rig.cli(&["ped", "show"]).join().unwrap();
     assert!(text(&show).contains("HSM label: lab"), "{}", text(&show));
 
-    // A wrong PIN: counted once the quorum (1 of 1) is in.
-    let login = rig.cli(&["role", "login", "-name", "so"]);
-    ped.script(&[
-        "wait-screen \"SO LOGIN...\" 60",
-        "remove",
-        "insert 0000001001",
-        "press enter",
-        "wait-screen \"Enter PED PIN\"",
-        "type 4322",
-        "press enter",
-    ]);
-    let out = login.join().unwrap();
-    assert!(!out.status.success());
-    assert!(text(&out).ends_with("Command Result : 0x000000a0 (CKR_PIN_INCORRECT)\n"), "{}", text(&out));
+    // Wrong PINs: each counted once the quorum (1 of 1) is in; the caution before each
+    // login counts down.
+    for failures in 1..=2 {
+        let login = rig.cli(&["role", "login", "-name", "so"]);
+        ped.script(&[
+            "wait-screen \"SO LOGIN...\" 60",
+            "remove",
+            "insert 0000001001",
+            "press enter",
+            "wait-screen \"Enter PED PIN\"",
+            "type 4322",
+            "press enter",
+        ]);
+        let out = login.join().unwrap();
+        assert!(!out.status.success());
+        let printed = text(&out);
+        let before = format!("Please attend to the PED.\n{}", caution(4 - failures));
+        assert!(printed.starts_with(&before), "{printed}");
+        assert!(printed.ends_with("Command Result : 0x000000a0 (CKR_PIN_INCORRECT)\n"), "{printed}");
+        let state = std::fs::read_to_string(rig.dir.path().join("hsm/hsm.json")).unwrap();
+        assert!(state.contains(&format!("\"so_failures\": {failures}")), "{state}");
+    }
     let state = std::fs::read_to_string(rig.dir.path().join("hsm/hsm.json")).unwrap();
-    assert!(state.contains("\"so_failures\": 1"), "{state}");
 
     // The PED unplugged: the command fails with CKR_PED_UNPLUGGED, state unchanged.
     let mut rig = rig;
     drop(ped);
     drop(rig.sim.take());
     let out = rig.cli(&["role", "login", "-name", "so"]).join().unwrap();
-    assert!(text(&out).ends_with("Command Result : 0x8000002e (CKR_PED_UNPLUGGED)\n"), "{}", text(&out));
+    // The seed's own example (3636-3653), with two failures behind it: 1 left.
+    let printed = text(&out);
+    assert!(printed.starts_with(&format!("Please attend to the PED.\n{}", caution(1))), "{printed}");
+    assert!(printed.ends_with("Command Result : 0x8000002e (CKR_PED_UNPLUGGED)\n"), "{printed}");
     assert_eq!(std::fs::read_to_string(rig.dir.path().join("hsm/hsm.json")).unwrap(), state);
+}
+
+/// lunacm's three caution lines before an HSM SO login with `left` attempts left.
+fn caution(left: u32) -> String {
+    format!(
+        "Caution: You have only {left} so login attempts left. If you fail {left}\n\
+         more consecutive login attempts (i.e. with no successful\n\
+         logins in between) the HSM will be ZEROIZED!!!\n"
+    )
 }
 
 #[test]
@@ -226,6 +250,7 @@ fn bad_commands_and_a_connect_without_rpv_say_what_to_do() {
     assert!(text(&out).contains("the RPV is not initialised"), "slot 0 is this HSM: {}", text(&out));
     let out = rig.cli(&["role", "login", "-name", "so"]).join().unwrap();
     assert!(text(&out).contains("CKR_USER_PIN_NOT_INITIALIZED"), "{}", text(&out));
+    assert!(!text(&out).contains("Caution"), "a zeroised HSM has no SO to warn about: {}", text(&out));
     let out = rig.cli(&["ped", "set", "-ip", "10.0.0.1", "-port", "1600"]).join().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let out = rig.cli(&["ped", "show"]).join().unwrap();
