@@ -1,6 +1,7 @@
 //! PED device control (frame types `30`-`36`): what a host program says to the PED
-//! itself, outside any HSM channel — asking who it is (pedserver's `show`), and
-//! loading a firmware image (the Admin menu's Software Update). Nothing here is
+//! itself, outside any HSM channel — asking who it is (pedserver's `show`), loading a
+//! firmware image (the Admin menu's Software Update), and telling it that the HSM
+//! session it relayed has ended. Nothing here is
 //! secret; a firmware image is trusted only through its signature, which the PED
 //! checks.
 
@@ -112,6 +113,37 @@ impl UpdateState {
     }
 }
 
+/// Why the host's session with an HSM ended, as [`DeviceMessage::SessionEnded`] says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionEndReason {
+    /// The HSM side ended it (`ped disconnect`; pedclient said Bye).
+    HsmDisconnected,
+    /// No traffic for the host's idle timeout.
+    IdleTimeout,
+    /// The link to the HSM broke (closed, unanswered, garbled).
+    LinkLost,
+    /// The host itself ended it (stopping, or told to disconnect).
+    HostEnded,
+}
+
+impl SessionEndReason {
+    const ALL: [SessionEndReason; 4] = [
+        SessionEndReason::HsmDisconnected,
+        SessionEndReason::IdleTimeout,
+        SessionEndReason::LinkLost,
+        SessionEndReason::HostEnded,
+    ];
+
+    const fn to_byte(self) -> u8 {
+        match self {
+            SessionEndReason::HsmDisconnected => 1,
+            SessionEndReason::IdleTimeout => 2,
+            SessionEndReason::LinkLost => 3,
+            SessionEndReason::HostEnded => 4,
+        }
+    }
+}
+
 /// A device control message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeviceMessage {
@@ -140,6 +172,12 @@ pub enum DeviceMessage {
         /// What the PED's screen says, for the host's log.
         detail: String,
     },
+    /// Host → PED: the HSM session this host relayed is over; the PED's channel with
+    /// that HSM is gone. Not answered.
+    SessionEnded {
+        /// Why.
+        reason: SessionEndReason,
+    },
 }
 
 impl DeviceMessage {
@@ -152,6 +190,7 @@ impl DeviceMessage {
             DeviceMessage::UpdateChunk { .. } => FrameType::UpdateChunk,
             DeviceMessage::UpdateEnd => FrameType::UpdateEnd,
             DeviceMessage::UpdateStatus { .. } => FrameType::UpdateStatus,
+            DeviceMessage::SessionEnded { .. } => FrameType::SessionEnded,
         }
     }
 
@@ -192,6 +231,7 @@ impl DeviceMessage {
                 body.put_u8(state.to_byte());
                 put_text(&mut body, detail, "detail")?;
             }
+            DeviceMessage::SessionEnded { reason } => body.put_u8(reason.to_byte()),
         }
         Ok(frame::encode(self.frame_type(), &body))
     }
@@ -242,6 +282,14 @@ impl DeviceMessage {
                     .find(|s| s.to_byte() == b)
                     .ok_or(DecodeError::InvalidValue("state"))?;
                 DeviceMessage::UpdateStatus { state, detail: text(&mut r, "detail")? }
+            }
+            FrameType::SessionEnded => {
+                let b = r.u8("reason")?;
+                let reason = SessionEndReason::ALL
+                    .into_iter()
+                    .find(|s| s.to_byte() == b)
+                    .ok_or(DecodeError::InvalidValue("reason"))?;
+                DeviceMessage::SessionEnded { reason }
             }
             _ => return Err(Error::UnexpectedMessage),
         };

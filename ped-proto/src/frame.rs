@@ -75,6 +75,8 @@ pub enum FrameType {
     UpdateEnd,
     /// Device control (PED → host): where the update stands.
     UpdateStatus,
+    /// Device control (host → PED): the host's session with an HSM ended.
+    SessionEnded,
 }
 
 impl FrameType {
@@ -104,6 +106,7 @@ impl FrameType {
             FrameType::UpdateChunk => 0x33,
             FrameType::UpdateEnd => 0x34,
             FrameType::UpdateStatus => 0x35,
+            FrameType::SessionEnded => 0x36,
         }
     }
 
@@ -145,6 +148,7 @@ impl FrameType {
             0x33 => FrameType::UpdateChunk,
             0x34 => FrameType::UpdateEnd,
             0x35 => FrameType::UpdateStatus,
+            0x36 => FrameType::SessionEnded,
             other => return Err(DecodeError::UnknownType(other)),
         })
     }

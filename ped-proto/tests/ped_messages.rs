@@ -3,7 +3,7 @@
 
 use ped_proto::Error;
 use ped_proto::command::{Activity, HsmCommand, Notice, PedFailure, PedReply, Prompt, Role, ShapeChoice, WrappedSplit};
-use ped_proto::device::{DeviceMessage, PedInfo, PedMode, UpdateState};
+use ped_proto::device::{DeviceMessage, PedInfo, PedMode, SessionEndReason, UpdateState};
 use ped_proto::ecdh::EcdhKeyPair;
 use ped_proto::frame::{Frame, FrameType};
 use ped_proto::hsm_link::HsmLinkMessage;
@@ -217,6 +217,8 @@ fn device_messages_round_trip() {
         DeviceMessage::UpdateChunk { offset: 16_384, data: vec![0xab; 16 * 1024] },
         DeviceMessage::UpdateEnd,
         DeviceMessage::UpdateStatus { state: UpdateState::VerifyFailed, detail: "Failure (VERIFY) (7)".into() },
+        DeviceMessage::SessionEnded { reason: SessionEndReason::HsmDisconnected },
+        DeviceMessage::SessionEnded { reason: SessionEndReason::HostEnded },
     ];
     for m in messages {
         let bytes = m.encode().unwrap();
@@ -226,6 +228,13 @@ fn device_messages_round_trip() {
     }
     assert!(DeviceMessage::UpdateBegin { image_len: 0 }.encode().is_err());
     assert!(DeviceMessage::UpdateChunk { offset: 0, data: vec![] }.encode().is_err());
+    // SessionEnded is `50 44 01 36 00 00 00 01 rr`; a reason outside 1-4 is refused.
+    let idle = DeviceMessage::SessionEnded { reason: SessionEndReason::IdleTimeout }.encode().unwrap();
+    assert_eq!(idle, [0x50, 0x44, 0x01, 0x36, 0, 0, 0, 1, 2]);
+    for bad in [&[][..], &[0], &[5], &[1, 1]] {
+        let frame = Frame { frame_type: FrameType::SessionEnded, body: bad };
+        assert!(DeviceMessage::decode(frame).is_err(), "{bad:?}");
+    }
     assert_eq!(
         DeviceMessage::decode(Frame { frame_type: FrameType::Record, body: &[] }),
         Err(Error::UnexpectedMessage)
