@@ -125,3 +125,30 @@ fn an_appliance_certificate_with_the_wrong_fingerprint_is_refused_until_register
     wait_until("pedclient to see pedserver", || !linked(&rig).is_null());
     rig.hsm.cli(&["ped", "connect", "-password", "11223344"]).ok();
 }
+
+#[test]
+fn a_laptop_whose_certificate_the_appliance_did_not_register_is_refused_until_it_does() {
+    let mut rig = Rig::start(&Settings::default());
+    let listen = rig.ped_initiated(&[]).to_string();
+    // The laptop makes a new certificate (`-regen -force`); the appliance still pins the old.
+    let old = rig.pedclient.show()["daemon"]["ped_initiated"]["pedserver"].clone();
+    assert_eq!(old, "rig-laptop");
+    let renewed = regenerated(&rig.pedserver.raw(&["-regen", "-commonname", "rig-laptop", "-force"]));
+
+    let (code, text) = connect_out(&rig);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("the appliance ended the connection before its relay hello"), "{text}");
+    assert!(linked(&rig).is_null(), "nothing was adopted");
+    wait_until("pedclient to log its refusal", || rig.pedclient.log().contains("TLS handshake with"));
+
+    // The fix: the appliance registers the new certificate (replacing the old) and restarts.
+    let cert = renewed.path.to_str().expect("UTF-8 temp paths");
+    let o = rig.pedclient.raw(&["-register", "-certificate", cert, "-force"]);
+    assert!(o.status.success(), "{}", output_text(&o));
+    assert!(output_text(&o).contains(&format!("Certificate SHA-256 fingerprint: {}", renewed.fingerprint)));
+    rig.pedclient.restart(&["-pedinitiated", "1", "-listenport", &listen, "-listenip", "127.0.0.1"]);
+    let (code, text) = connect_out(&rig);
+    assert_eq!(code, Some(0), "{text}");
+    wait_until("pedclient to see pedserver", || !linked(&rig).is_null());
+    rig.hsm.cli(&["ped", "connect", "-password", "11223344"]).ok();
+}
