@@ -269,17 +269,24 @@ fn ped_connect_fails_if_ip_is_not_accessible() {
         let (code, text) = started(&o);
         assert_eq!(code, Some(0), "{text}");
         assert_eq!(laptop.show()["ip"], ip, "show and stop find it without -ip");
+        wait_until("pedserver to see the PED", || laptop.show()["ped"]["connected"] == true);
     };
     let connect = ["ped", "connect", "-ip", "127.0.0.1", "-port", &port, "-password", "11223344"];
 
     // pedserver listening on an address the HSM's side does not reach ([::1] only).
     start("::1");
     rig.hsm.cli(&connect).failed_with("0xc0000500 (RC_SOCKET_ERROR)");
+    // It is only the address: the IPv6 one it listens on is reached (seed: "If you are
+    // launching PEDserver on an IPv6 network, you must include the -ip option").
+    rig.hsm.cli(&["ped", "connect", "-ip", "::1", "-port", &port, "-password", "11223344"]).ok();
+    let show = rig.hsm.cli(&["ped", "show"]);
+    assert!(show.text.contains(&format!("Remote PED: connected to ::1:{port}")), "{}", show.text);
+    rig.hsm.cli(&["ped", "disconnect"]).ok();
+    wait_until("pedserver to lose its client", || laptop.show()["client"].is_null());
 
     // The fix: restart it listening on the address the HSM reaches.
     assert!(laptop.run("stop", &[]).status.success());
     start("127.0.0.1");
-    wait_until("pedserver to see the PED", || laptop.show()["ped"]["connected"] == true);
     rig.hsm.cli(&connect).ok();
     assert!(!laptop.show()["client"].is_null(), "the HSM reached it");
 }
