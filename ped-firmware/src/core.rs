@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use ped_proto::cert::ChainCache;
 use ped_proto::command::{Activity, HsmCommand, PedFailure, PedReply, Prompt, Role};
-use ped_proto::device::{DeviceMessage, PedInfo, PedMode, UpdateState};
+use ped_proto::device::{DeviceMessage, PedInfo, PedMode, SessionEndReason, UpdateState};
 use ped_proto::frame::{self, Frame, FrameType};
 use ped_proto::handshake::ped::{AwaitingHello, HelloReceived};
 use ped_proto::handshake::{ChannelKind, SUPPORTED_VERSIONS};
@@ -470,6 +470,7 @@ impl Ped {
     fn device_control(&mut self, frame: Frame<'_>, flash: Option<&mut dyn ImageSlots>, out: &mut Vec<Effect>) {
         let answer = match DeviceMessage::decode(frame) {
             Ok(DeviceMessage::InfoRequest) => DeviceMessage::Info(self.info()),
+            Ok(DeviceMessage::SessionEnded { reason }) => return self.session_ended(reason),
             Ok(
                 message @ (DeviceMessage::UpdateBegin { .. }
                 | DeviceMessage::UpdateChunk { .. }
@@ -493,6 +494,30 @@ impl Ped {
         };
         if let Ok(bytes) = answer.encode() {
             out.push(Effect::SendFrame(bytes));
+        }
+    }
+
+    /// The host's session with the HSM is over (protocol §15.1): the USB link stays up,
+    /// so only the host can say so. The channel and any operation on it go, unanswered,
+    /// as nobody is left to hear; with nothing in progress the mode's waiting screen is
+    /// back at once, and an operation cut short says why until a key is pressed.
+    fn session_ended(&mut self, reason: SessionEndReason) {
+        let was_busy = self.busy();
+        if !was_busy && matches!(self.channel, Channel::Idle) {
+            return;
+        }
+        let (entry, text) = match reason {
+            SessionEndReason::HsmDisconnected => ("HSM disconnected", "HSM disconnected."),
+            SessionEndReason::IdleTimeout => ("Idle timeout", "Idle timeout."),
+            SessionEndReason::LinkLost => ("Link lost", "Connection lost."),
+            SessionEndReason::HostEnded => ("Server disconnected", "Server disconnected."),
+        };
+        self.log.push(entry);
+        self.channel = Channel::Idle;
+        if was_busy {
+            self.ui = Ui::Home;
+            self.deadline = None;
+            self.overlay = Some(screens::operation_ended("Connection", text));
         }
     }
 
