@@ -55,7 +55,8 @@ fn an_assigned_ped_id_is_reached_by_a_bare_ped_connect_tested_moved_released_and
     assert!(text.contains("  Ped2 RPK Count:           0"), "{text}");
     assert!(text.contains(&format!("  Assigned to HSM:          {HSM_SERIAL}")), "{text}");
     assert!(text.contains("Testid command passed."), "{text}");
-    assert!(rig.pedserver.show()["client"].is_null(), "testid said Bye");
+    // testid said Bye: pedserver frees the PED for the HSM.
+    wait_until("pedserver to end testid's session", || rig.pedserver.show()["client"].is_null());
 
     // A bare `ped connect` reaches the mapped pedserver: `hsm init` and a login over it.
     connect_bare(&rig).ok();

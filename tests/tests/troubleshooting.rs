@@ -219,6 +219,7 @@ fn remote_ped_firewall_blocking_and_blocked_port_access() {
     let mut rig = Rig::start(&Settings { pedclient: &["-socketreadtimeout", "1"], ..Settings::default() });
     let (_, blue, mut remote) = initialised(&mut rig);
     rig.hsm.cli(&["ped", "disconnect"]).ok();
+    wait_until("pedserver to lose its client", || rig.pedserver.show()["client"].is_null());
 
     // Nothing listening at the port (blocked and rejected): RC_SOCKET_ERROR.
     let closed = free_port().to_string();
