@@ -1,5 +1,7 @@
 //! Admin → 7 Software Update through the PED core: the key holder's YES/NO, the host's
-//! update frames and the flash, with `update` doing the image work.
+//! update frames and the flash, with `update` doing the image work. An image boots
+//! only after YES at "Save Image?" (docs/firmware.md, "The A/B rule"), on blank flash
+//! as on a PED with a factory image.
 
 mod common;
 
@@ -8,19 +10,24 @@ use p521::ecdsa::signature::Signer;
 use p521::ecdsa::{Signature, SigningKey};
 use p521::elliptic_curve::sec1::ToSec1Point;
 use ped_firmware::PedConfig;
-use ped_firmware::io::Button;
-use ped_firmware::update::boot;
-use ped_firmware::update::image::{FirmwareVersion, Header, VendorKey};
-use ped_firmware::update::slots::{MemorySlots, Slot};
+use ped_firmware::io::{Button, Event};
+use ped_firmware::update::image::{FirmwareVersion, HEADER_LEN, Header, ImageError, VendorKey};
+use ped_firmware::update::slots::{MemorySlots, PowerCut, Slot};
+use ped_firmware::update::{BootError, BootedImage, SlotFault, boot};
 use ped_proto::device::{DeviceMessage, UpdateState};
 use ped_proto::frame::Frame;
 
-fn vendor() -> (SigningKey, VendorKey) {
+/// A test signing key; a scalar whose top byte is zero is below the group order.
+fn signing_key(seed: u8) -> SigningKey {
     let mut scalar = [0u8; 66];
     for (i, b) in scalar[1..].iter_mut().enumerate() {
-        *b = 7u8.wrapping_mul(31).wrapping_add(i as u8);
+        *b = seed.wrapping_mul(31).wrapping_add(i as u8);
     }
-    let signing = SigningKey::from_slice(&scalar).unwrap();
+    SigningKey::from_slice(&scalar).unwrap()
+}
+
+fn vendor() -> (SigningKey, VendorKey) {
+    let signing = signing_key(7);
     let point = signing.verifying_key().as_affine().to_sec1_point(false);
     let public = VendorKey::from_sec1(point.as_bytes()).unwrap();
     (signing, public)
@@ -52,18 +59,46 @@ fn upload(rig: &mut Rig, image: &[u8]) -> Vec<(UpdateState, String)> {
     statuses(rig)
 }
 
-fn rig_with_flash() -> (Rig, SigningKey, VendorKey) {
+const CAPACITY: usize = 64 * 1024;
+
+/// A PED at Admin → 7 Software Update, running from `running`, with `flash`.
+fn rig_at_update(running: Option<Slot>, flash: MemorySlots) -> (Rig, SigningKey, VendorKey) {
     let (signing, public) = vendor();
     let mut config = PedConfig::new("PED-0001", "2.9.0-1", TestHsm::new("HSM-1").root());
     config.vendor_key = Some(public);
-    config.running_slot = Some(Slot::A);
+    config.running_slot = running;
     let mut rig = Rig::with_config(config);
-    let mut flash = MemorySlots::new(64 * 1024);
-    let old = image(&signing, "2.9.0-1", &[1; 3000]);
-    flash.slot_mut(Slot::A)[..old.len()].copy_from_slice(&old);
     rig.flash = Some(flash);
     rig.digits("47");
     (rig, signing, public)
+}
+
+/// The factory's flash: 2.9.0-1 in slot A, no boot record; the PED runs it.
+fn rig_with_flash() -> (Rig, SigningKey, VendorKey) {
+    let mut flash = MemorySlots::new(CAPACITY);
+    let old = image(&vendor().0, "2.9.0-1", &[1; 3000]);
+    flash.slot_mut(Slot::A)[..old.len()].copy_from_slice(&old);
+    rig_at_update(Some(Slot::A), flash)
+}
+
+/// A PED whose flash has never held an image (nothing ever saved): it booted nothing.
+fn blank_rig() -> (Rig, SigningKey, VendorKey) {
+    rig_at_update(None, MemorySlots::new(CAPACITY))
+}
+
+/// What the PED boots at its next power-on.
+fn power_on(rig: &mut Rig, public: &VendorKey) -> Result<BootedImage, BootError> {
+    let flash = rig.flash.as_mut().unwrap();
+    flash.power_on();
+    boot(flash, public)
+}
+
+/// What blank flash boots: nothing, and slot B is not even looked at.
+fn blank_boot() -> Result<BootedImage, BootError> {
+    let (_, public) = vendor();
+    let booted = boot(&mut MemorySlots::new(CAPACITY), &public);
+    assert_eq!(booted, Err(BootError { a: SlotFault::Rejected(ImageError::BadMagic), b: SlotFault::NotSaved }));
+    booted
 }
 
 #[test]
@@ -102,12 +137,100 @@ fn a_tampered_image_is_refused_and_the_old_one_still_boots() {
 }
 
 #[test]
-fn no_at_save_keeps_the_image_in_use() {
+fn no_at_save_keeps_the_factory_image_even_when_it_rots() {
     let (mut rig, signing, public) = rig_with_flash();
     rig.press(Button::Yes);
     upload(&mut rig, &image(&signing, "2.9.1-0", &[3; 2000]));
     rig.press(Button::No);
+    assert_eq!(statuses(&mut rig)[0], (UpdateState::Refused, "Save declined; the image in use stays".into()));
+    assert_eq!(rig.lines()[0], "Admin mode...");
+    let booted = power_on(&mut rig, &public).unwrap();
+    assert_eq!((booted.slot, booted.version.as_str(), booted.fell_back), (Slot::A, "2.9.0-1", false));
+    // The refused image, whole and signed in slot B, is no fallback for a rotten
+    // factory image: the PED asks for service rather than run what was refused.
+    rig.flash.as_mut().unwrap().slot_mut(Slot::A)[HEADER_LEN] ^= 1;
+    assert_eq!(power_on(&mut rig, &public).unwrap_err().b, SlotFault::NotSaved);
+}
+
+/// The reported defect: on blank flash an upload went to slot A, which boot tried
+/// first without a record, so a refused image booted at the next power-on.
+#[test]
+fn on_blank_flash_a_refused_image_never_boots_and_a_saved_one_does() {
+    let (mut rig, signing, public) = blank_rig();
+    rig.press(Button::Yes);
+    let states: Vec<UpdateState> =
+        upload(&mut rig, &image(&signing, "2.9.1-0", &[4; 5000])).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(states, [UpdateState::Uploading, UpdateState::AwaitingConfirmation]);
+    rig.press(Button::No);
     assert_eq!(statuses(&mut rig)[0].0, UpdateState::Refused);
     assert_eq!(rig.lines()[0], "Admin mode...");
-    assert_eq!(boot(rig.flash.as_mut().unwrap(), &public).unwrap().slot, Slot::A);
+    assert_eq!(power_on(&mut rig, &public), blank_boot());
+
+    // The same PED, the same image, and YES: it boots.
+    rig.digits("7");
+    rig.press(Button::Yes);
+    upload(&mut rig, &image(&signing, "2.9.1-0", &[4; 5000]));
+    rig.press(Button::Yes);
+    assert_eq!(statuses(&mut rig)[0].0, UpdateState::Success);
+    rig.shows(&["Software update", "Success", "Press ENTER"]);
+    let booted = power_on(&mut rig, &public).unwrap();
+    assert_eq!((booted.slot, booted.version.as_str()), (Slot::B, "2.9.1-0"));
+}
+
+/// A session that ends in "Failure (VERIFY)" after the whole, vendor-signed image
+/// reached the slot (a stray chunk after it), or with an image of another vendor:
+/// neither boots.
+#[test]
+fn on_blank_flash_an_image_that_failed_verify_never_boots() {
+    let other = signing_key(99);
+    for (case, number) in [("stray chunk after the image", 2), ("another vendor's image", 7)] {
+        let (mut rig, signing, public) = blank_rig();
+        rig.press(Button::Yes);
+        let answers = if number == 2 {
+            let new = image(&signing, "2.9.1-0", &[5; 3000]);
+            rig.host(DeviceMessage::UpdateBegin { image_len: new.len() as u32 }.encode().unwrap());
+            rig.host(DeviceMessage::UpdateChunk { offset: 0, data: new.clone() }.encode().unwrap());
+            let past_end = DeviceMessage::UpdateChunk { offset: new.len() as u32, data: vec![0] };
+            rig.host(past_end.encode().unwrap());
+            statuses(&mut rig)
+        } else {
+            upload(&mut rig, &image(&other, "2.9.1-0", &[5; 3000]))
+        };
+        assert_eq!(answers.last().unwrap().0, UpdateState::VerifyFailed, "{case}");
+        rig.shows(&[format!("Failure (VERIFY) ({number})").as_str(), "Press Enter"]);
+        rig.enter();
+        assert_eq!(rig.lines()[0], "Admin mode...", "{case}");
+        assert_eq!(power_on(&mut rig, &public), blank_boot(), "{case}");
+    }
+}
+
+/// An upload that stops part-way: the cable pulled after the last chunk but before
+/// UpdateEnd (the slot holds the whole signed image, never verified nor saved), and
+/// power cut while a chunk is written.
+#[test]
+fn on_blank_flash_an_upload_cut_midway_never_boots() {
+    let (mut rig, signing, public) = blank_rig();
+    rig.press(Button::Yes);
+    let new = image(&signing, "2.9.1-0", &[6; 5000]);
+    rig.host(DeviceMessage::UpdateBegin { image_len: new.len() as u32 }.encode().unwrap());
+    for (i, chunk) in new.chunks(1000).enumerate() {
+        rig.host(DeviceMessage::UpdateChunk { offset: (i * 1000) as u32, data: chunk.to_vec() }.encode().unwrap());
+    }
+    assert_eq!(statuses(&mut rig), [(UpdateState::Uploading, "Uploading image".into())]);
+    rig.event(Event::HostDisconnected);
+    assert_eq!(power_on(&mut rig, &public), blank_boot());
+
+    let (mut rig, signing, public) = blank_rig();
+    rig.press(Button::Yes);
+    let flash = rig.flash.as_mut().unwrap();
+    // UpdateBegin reads both record copies and erases the slot; then one write a chunk.
+    let third_chunk = flash.operations() + 3 + 2;
+    flash.cut_power(PowerCut { operation: third_chunk, bytes_done: 500 });
+    let answers = upload(&mut rig, &image(&signing, "2.9.1-0", &[6; 5000]));
+    assert!(!rig.flash.as_ref().unwrap().is_powered());
+    // The chunks after the cut and UpdateEnd are refused: the session had ended.
+    assert_eq!(answers[0].0, UpdateState::Uploading);
+    assert_eq!(answers[1].0, UpdateState::VerifyFailed);
+    assert!(answers[1].1.starts_with("Failure (VERIFY) (9): upload: power lost"), "{answers:?}");
+    assert_eq!(power_on(&mut rig, &public), blank_boot());
 }

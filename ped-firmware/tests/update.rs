@@ -76,11 +76,16 @@ fn booted_version(slots: &mut MemorySlots, key: &VendorKey) -> String {
     boot(slots, key).expect("a valid image boots").version.as_str().to_owned()
 }
 
-/// A PED running OLD from slot A.
-fn ped_with_old(vendor: &Vendor) -> MemorySlots {
+/// Flash as the factory leaves it: `image` in slot A and no boot record.
+fn factory(image: &[u8]) -> MemorySlots {
     let mut slots = MemorySlots::new(CAPACITY);
-    install(&mut slots, None, &vendor.image(OLD, &payload(3000, 1)), &vendor.public).expect("factory install");
+    slots.slot_mut(Slot::A)[..image.len()].copy_from_slice(image);
     slots
+}
+
+/// A PED running OLD, the factory's image, from slot A.
+fn ped_with_old(vendor: &Vendor) -> MemorySlots {
+    factory(&vendor.image(OLD, &payload(3000, 1)))
 }
 
 #[test]
@@ -338,9 +343,11 @@ fn no_valid_image_is_a_boot_error_naming_both_slots() {
     let vendor = Vendor::new(1);
     let mut blank = MemorySlots::new(CAPACITY);
     let err = boot(&mut blank, &vendor.public).unwrap_err();
+    // Without a record only the factory's slot A may boot; B is not even read.
+    assert_eq!(err, BootError { a: SlotFault::Rejected(ImageError::BadMagic), b: SlotFault::NotSaved });
     assert_eq!(
-        err,
-        BootError { a: SlotFault::Rejected(ImageError::BadMagic), b: SlotFault::Rejected(ImageError::BadMagic) }
+        err.to_string(),
+        "no valid firmware image (slot A: not a PED firmware image; slot B: no boot record names it)"
     );
     assert_eq!(err.screen().text_lines(), ["BOOT FAILURE", "No valid image", "Return the PED", "for service"]);
 
@@ -359,7 +366,8 @@ fn torn_or_erased_boot_records_only_change_the_first_choice() {
     let vendor = Vendor::new(1);
     let mut slots = ped_with_old(&vendor);
     install(&mut slots, Some(Slot::A), &vendor.image(NEW, &payload(3000, 2)), &vendor.public).unwrap();
-    // Save wrote sequence 1 (slot A) to the first copy and 2 (slot B) to the second.
+    // The first update's begin recorded the factory image (sequence 1, slot A, first
+    // copy); its save wrote 2 (slot B) to the second.
     let mut buf = [0u8; RECORD_LEN];
     slots.read_record(RecordCopy::Second, &mut buf).unwrap();
     assert_eq!(BootRecord::decode(&buf), Some(BootRecord { slot: Slot::B, sequence: 2 }));
@@ -427,11 +435,11 @@ fn in_memory_verify_checks_the_same_way() {
 fn power_cut_at_every_flash_operation_of_upload_and_save_boots_old_or_new() {
     let vendor = Vendor::new(1);
     let new = vendor.image(NEW, &payload(3000, 2));
-    // OLD in slot A, from the first save (record copy 1, sequence 1).
+    // OLD in slot A from the factory, no record yet: the update's begin records it.
     let in_a = ped_with_old(&vendor);
-    // OLD in slot B, from a second save (copy 2, sequence 2) over an older image in A.
-    let mut in_b = MemorySlots::new(CAPACITY);
-    install(&mut in_b, None, &vendor.image("2.8.0-0", &payload(1500, 7)), &vendor.public).unwrap();
+    // OLD in slot B, from a first update (copy 2, sequence 2) of a factory image in A
+    // (copy 1, sequence 1), which the update's begin takes away.
+    let mut in_b = factory(&vendor.image("2.8.0-0", &payload(1500, 7)));
     install(&mut in_b, Some(Slot::A), &vendor.image(OLD, &payload(3000, 1)), &vendor.public).unwrap();
 
     let mut cases = 0;
@@ -464,6 +472,13 @@ fn power_cut_at_every_flash_operation_of_upload_and_save_boots_old_or_new() {
                 let expected = if record_complete { NEW } else { OLD };
                 assert_eq!(booted.version.as_str(), expected, "{at}");
                 assert!(!booted.fell_back, "{at}");
+                if !record_complete {
+                    // NEW was not saved: it is no fallback either.
+                    let mut rotten = slots.clone();
+                    rotten.slot_mut(booted.slot)[HEADER_LEN] ^= 0x01;
+                    let fallback = boot(&mut rotten, &vendor.public).map(|b| b.version.to_string());
+                    assert!(fallback.as_deref() != Ok(NEW), "{at}: {fallback:?}");
+                }
                 cases += 1;
 
                 // And the PED recovers: the update done again, without a cut, installs NEW.
@@ -642,7 +657,10 @@ fn file_slots_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mut slots = FileSlots::open(dir.path(), CAPACITY).unwrap();
     assert!(boot(&mut slots, &vendor.public).is_err(), "a fresh directory is blank flash");
+    // A PED that booted nothing uploads to slot B: an unnamed slot A would pass for the
+    // factory's image.
     let mut updater = Updater::new(None);
+    assert_eq!(updater.target(), Slot::B);
     let old = vendor.image(OLD, &payload(3000, 1));
     updater.begin(old.len() as u32, &mut slots).unwrap();
     for (i, chunk) in old.chunks(CHUNK).enumerate() {
@@ -653,7 +671,7 @@ fn file_slots_survive_a_restart() {
 
     let mut slots = FileSlots::open(dir.path(), CAPACITY).unwrap();
     let running = boot(&mut slots, &vendor.public).unwrap();
-    assert_eq!((running.slot, running.version.as_str()), (Slot::A, OLD));
+    assert_eq!((running.slot, running.version.as_str()), (Slot::B, OLD));
     let new = vendor.image(NEW, &payload(5000, 2));
     let mut updater = Updater::new(Some(running.slot));
     updater.begin(new.len() as u32, &mut slots).unwrap();
@@ -675,10 +693,10 @@ fn file_slots_survive_a_restart() {
     std::fs::write(&record, &bytes).unwrap();
 
     // A rotten new slot: boot falls back to the old one.
-    let slot_b = dir.path().join("slot-b.bin");
-    let mut bytes = std::fs::read(&slot_b).unwrap();
+    let slot_a = dir.path().join("slot-a.bin");
+    let mut bytes = std::fs::read(&slot_a).unwrap();
     bytes[HEADER_LEN + 100] ^= 0x01;
-    std::fs::write(&slot_b, &bytes).unwrap();
+    std::fs::write(&slot_a, &bytes).unwrap();
     let booted = boot(&mut FileSlots::open(dir.path(), CAPACITY).unwrap(), &vendor.public).unwrap();
     assert_eq!((booted.version.as_str(), booted.fell_back), (OLD, true));
 }

@@ -14,8 +14,8 @@ use ikey_emu::{KeyStore, Port};
 use ped_firmware::hal::{KeyPort, KeyPortError, KeySerial};
 use ped_firmware::io::{Button, Effect, Event};
 use ped_firmware::screen::Screen;
+use ped_firmware::update;
 use ped_firmware::update::file::FileSlots;
-use ped_firmware::update::{self, slots::Slot};
 use ped_firmware::{Ped, PedConfig};
 use ped_proto::device::{MAX_IMAGE_LEN, PedMode};
 use rand_core::UnwrapErr;
@@ -146,8 +146,9 @@ pub fn boot(mut config: PedConfig, state: Option<&Path>) -> Result<(PedConfig, O
                 config.firmware_version = booted.version.to_string();
                 config.running_slot = Some(booted.slot);
             }
-            // Blank flash is the normal start; an update then goes to slot B.
-            Err(_) => config.running_slot = Some(Slot::A),
+            // Blank flash is the normal start: nothing booted from it, and an update
+            // goes to slot B.
+            Err(_) => config.running_slot = None,
         }
     }
     Ok((config, Some(flash)))

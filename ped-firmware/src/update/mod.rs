@@ -7,23 +7,32 @@
 //! and is verified there (header, length, vendor signature, payload hash). Only the
 //! key holder's YES at "Save Image?" changes anything that boot looks at: one write
 //! of a boot record naming the new slot, to the older of the record's two copies.
-//! At power-on [`boot`] verifies the slot the newest valid record names and falls back
-//! to the other slot if that one does not verify. So a power cut at any instant boots
-//! the old image or the new one, never neither: the running image is never written
-//! to, the new one is only named once it has verified, and boot never runs an image
-//! it has not just verified. docs/firmware.md has the byte layouts and the
+//!
+//! An image boots only if a valid boot record names it, or, on a PED whose flash has
+//! no valid record at all, if it is the factory's image in slot A. [`boot`] tries the
+//! slot the newest record names, then the slot the other record names (the image
+//! saved before it), verifying each. Uploads never go to slot A while no record
+//! exists, and [`Updater::begin`] takes every record naming the target slot away
+//! before it erases that slot, so an image that was refused, failed to verify, or was
+//! cut short by a power cut can never boot: nothing names it. So a power cut at any
+//! instant boots the old image or the new one, never neither, and the new one only
+//! after YES: the running image is never written to, the new one is only named once
+//! it has verified and the key holder said YES, and boot never runs an image it has
+//! not just verified. docs/firmware.md has the byte layouts and the
 //! "Failure (VERIFY) (n)" numbers.
 //!
 //! A session, as the core drives it:
 //!
 //! ```text
-//! UpdateBegin{len}        -> Updater::begin   (erases the target slot)
+//! UpdateBegin{len}        -> Updater::begin   (unnames and erases the target slot)
 //! UpdateChunk{off, data}  -> Updater::chunk   (in order, no gap, no overlap)
 //! UpdateEnd               -> Updater::finish  -> VerifiedImage, "Save Image? YES/NO"
 //! YES                     -> Updater::save    -> "Success" / "Press ENTER"
 //! ```
 //!
-//! Any error abandons the session; the host starts again with `UpdateBegin`.
+//! Any error abandons the session; the host starts again with `UpdateBegin`. A NO, a
+//! failure or a session that simply stops needs no clean-up: the target slot is
+//! named by no record, so what it holds is never booted.
 
 #[cfg(feature = "std")]
 pub mod file;
@@ -187,6 +196,7 @@ enum State {
 /// flash.
 #[derive(Debug)]
 pub struct Updater {
+    running: Option<Slot>,
     target: Slot,
     state: State,
 }
@@ -194,9 +204,10 @@ pub struct Updater {
 impl Updater {
     /// An updater for a PED running the image in `running` (from [`boot`]; `None` on a
     /// PED that booted none, such as a blank simulator). Uploads go to the other slot,
-    /// so the running image is never written to.
+    /// so the running image is never written to; on a PED that runs nothing they go to
+    /// slot B, because boot takes an unnamed image in slot A for the factory's.
     pub fn new(running: Option<Slot>) -> Self {
-        Updater { target: running.map_or(Slot::A, Slot::other), state: State::Idle }
+        Updater { running, target: running.map_or(Slot::B, Slot::other), state: State::Idle }
     }
 
     /// The slot uploads are written to.
@@ -204,8 +215,9 @@ impl Updater {
         self.target
     }
 
-    /// Starts a session for an image of `image_len` bytes: erases the target slot.
-    /// A session already under way is abandoned.
+    /// Starts a session for an image of `image_len` bytes: makes sure no boot record
+    /// names the target slot and one names the running image, then erases the target
+    /// slot. A session already under way is abandoned.
     pub fn begin<S: ImageSlots + ?Sized>(&mut self, image_len: u32, slots: &mut S) -> Result<(), UpdateError> {
         self.state = State::Idle;
         let max = slots.capacity().min(MAX_IMAGE_LEN as usize);
@@ -213,9 +225,39 @@ impl Updater {
         if !(MIN_IMAGE_LEN..=max).contains(&image_len) {
             return Err(UpdateError::LengthOutOfRange { image_len, max });
         }
+        self.unname_target(slots).map_err(UpdateError::UploadFlash)?;
         slots.erase(self.target).map_err(UpdateError::UploadFlash)?;
         self.state = State::Receiving { slot: self.target, image_len, received: 0 };
         Ok(())
+    }
+
+    /// Erases every record copy naming the target slot (its image, saved once, stops
+    /// being a fallback as its slot is about to be overwritten), then, if no valid
+    /// record is left to name the running image, writes one naming it. The second
+    /// happens once in a PED's life, at its first update, for the factory's image in
+    /// slot A: from then on records exist, and an unnamed slot A never boots, so the
+    /// upload cannot pass for the factory's image, and the factory image stays the
+    /// fallback of the first image saved. A cut between two of these writes leaves
+    /// records that name the running slot or none at all; either way the running
+    /// image boots.
+    fn unname_target<S: ImageSlots + ?Sized>(&self, slots: &mut S) -> Result<(), FlashError> {
+        let mut running_named = false;
+        for copy in RecordCopy::BOTH {
+            // Strict reads: a copy that cannot be read might name the target.
+            let mut buf = [0u8; RECORD_LEN];
+            slots.read_record(copy, &mut buf)?;
+            match BootRecord::decode(&buf) {
+                Some(record) if record.slot == self.target => slots.write_record(copy, &[0xff; RECORD_LEN])?,
+                Some(record) => running_named |= Some(record.slot) == self.running,
+                None => {}
+            }
+        }
+        match self.running {
+            Some(running) if !running_named => {
+                slots.write_record(RecordCopy::First, &BootRecord { slot: running, sequence: 1 }.encode())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Writes the next chunk. Chunks come in order, without gap or overlap: a resend
@@ -312,7 +354,7 @@ pub struct BootedImage {
     /// Its firmware version, for "PED V.…".
     pub version: FirmwareVersion,
     /// True if the first choice (the slot the newest boot record names, or A without a
-    /// record) did not verify and the other slot was booted instead.
+    /// record) did not verify and the slot the other record names was booted instead.
     pub fell_back: bool,
 }
 
@@ -323,6 +365,10 @@ pub enum SlotFault {
     Rejected(ImageError),
     /// The slot could not be read.
     Unreadable(FlashError),
+    /// No valid boot record names the slot (and it is not the factory's slot A on a
+    /// PED without records): whatever it holds was never saved with YES, so it is not
+    /// even read.
+    NotSaved,
 }
 
 impl fmt::Display for SlotFault {
@@ -330,11 +376,12 @@ impl fmt::Display for SlotFault {
         match self {
             SlotFault::Rejected(e) => e.fmt(f),
             SlotFault::Unreadable(e) => e.fmt(f),
+            SlotFault::NotSaved => f.write_str("no boot record names it"),
         }
     }
 }
 
-/// Neither slot holds an image that verifies: the PED has nothing to run.
+/// Neither slot holds an image that may boot and verifies: the PED has nothing to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BootError {
     /// Why slot A did not boot.
@@ -358,25 +405,39 @@ impl fmt::Display for BootError {
 
 impl core::error::Error for BootError {}
 
-/// The boot loader's choice: the slot the newest valid boot record names (slot A if
-/// there is none), if its image verifies against `vendor_key`; otherwise the other
-/// slot, if its image verifies. Unreadable or torn records only change which slot is
-/// tried first, so whenever either slot holds a valid image, one boots.
+/// The boot loader's choice, among the images that may boot: the slot the newest
+/// valid boot record names, then the slot the other valid record names (the image
+/// saved before it); on a PED with no valid record, slot A alone (the factory's
+/// image). The first whose image verifies against `vendor_key` boots. A slot no
+/// record names is never booted, so an upload that was refused, failed or cut short
+/// cannot boot; an unreadable or torn record copy only narrows the choice.
 pub fn boot<S: ImageSlots + ?Sized>(slots: &mut S, vendor_key: &VendorKey) -> Result<BootedImage, BootError> {
-    let first = current_record(slots).map_or(Slot::A, |(_, record)| record.slot);
+    let (first, second) = match named_slots(slots) {
+        (None, _) => (Slot::A, None),
+        (Some(newest), older) => (newest, older.filter(|&slot| slot != newest)),
+    };
     let first_fault = match verify_slot(slots, first, vendor_key) {
         Ok(version) => return Ok(BootedImage { slot: first, version, fell_back: false }),
         Err(fault) => fault,
     };
-    let second = first.other();
-    let second_fault = match verify_slot(slots, second, vendor_key) {
-        Ok(version) => return Ok(BootedImage { slot: second, version, fell_back: true }),
-        Err(fault) => fault,
+    let second_fault = match second.map(|slot| (slot, verify_slot(slots, slot, vendor_key))) {
+        Some((slot, Ok(version))) => return Ok(BootedImage { slot, version, fell_back: true }),
+        Some((_, Err(fault))) => fault,
+        None => SlotFault::NotSaved,
     };
     Err(match first {
         Slot::A => BootError { a: first_fault, b: second_fault },
         Slot::B => BootError { a: second_fault, b: first_fault },
     })
+}
+
+/// The slots the valid boot-record copies name, newest first (see
+/// [`current_record`] for unreadable copies and ties).
+fn named_slots<S: ImageSlots + ?Sized>(slots: &mut S) -> (Option<Slot>, Option<Slot>) {
+    let Some((copy, newest)) = current_record(slots) else { return (None, None) };
+    let mut buf = [0u8; RECORD_LEN];
+    let older = slots.read_record(copy.other(), &mut buf).ok().and_then(|()| BootRecord::decode(&buf));
+    (Some(newest.slot), older.map(|record| record.slot))
 }
 
 fn verify_slot<S: ImageSlots + ?Sized>(

@@ -5,7 +5,8 @@
 //! checksum. A save writes a new record, with the next sequence number, over the
 //! *older* copy only, so a power cut while writing it leaves the newer copy whole:
 //! after the cut one copy is torn (its checksum fails) and the other still names the
-//! previous slot. The boot loader takes the valid copy with the highest sequence.
+//! previous slot. The boot loader takes the valid copy with the highest sequence, and
+//! then the other valid copy; a slot no valid copy names does not boot.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -16,7 +17,8 @@ use sha2::{Digest, Sha512};
 /// One of the two image slots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Slot {
-    /// The first slot, tried first on a PED that has no boot record yet.
+    /// The first slot, where the factory puts the PED's image: the only slot boot
+    /// tries on a PED that has no boot record yet.
     A,
     /// The second slot.
     B,
