@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use ped_daemon::admin::{self, AdminLimits};
 use ped_daemon::frames::READ_CHUNK;
+use ped_proto::device::{DeviceMessage, SessionEndReason};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
@@ -275,14 +276,16 @@ impl Server {
         let mut shutdown = self.shutdown.subscribe();
         let mut from_device: Option<mpsc::Receiver<FromDevice>> = None;
         let mut buf = vec![0u8; READ_CHUNK];
-        let reason = 'session: loop {
+        let (reason, end) = 'session: loop {
             while let Some(output) = session.poll_output() {
                 match output {
                     Output::ToClient(bytes) => {
                         match tokio::time::timeout(write_timeout, stream.write_all(&bytes)).await {
                             Ok(Ok(())) => {}
-                            Ok(Err(e)) => break 'session format!("write to client failed: {e}"),
-                            Err(_) => break 'session "socket write timeout".to_string(),
+                            Ok(Err(e)) => {
+                                break 'session (format!("write to client failed: {e}"), session.ped_notice(None));
+                            }
+                            Err(_) => break 'session ("socket write timeout".to_string(), session.ped_notice(None)),
                         }
                     }
                     Output::ToDevice(frame) => {
@@ -310,7 +313,7 @@ impl Server {
                             permit = None;
                         }
                     }
-                    Output::Close(reason) => break 'session reason.to_string(),
+                    Output::Close(reason) => break 'session (reason.to_string(), session.ped_notice(Some(&reason))),
                 }
             }
             if from_device.is_some()
@@ -323,7 +326,7 @@ impl Server {
                 read = stream.read(&mut buf) => match read {
                     Ok(0) => session.handle_client_closed(),
                     Ok(n) => session.handle_client_data(Instant::now(), &buf[..n]),
-                    Err(e) => break 'session format!("read from client failed: {e}"),
+                    Err(e) => break 'session (format!("read from client failed: {e}"), session.ped_notice(None)),
                 },
                 event = recv(&mut from_device) => match event {
                     Some(FromDevice::Frame(frame)) => session.handle_device_frame(Instant::now(), frame),
@@ -341,6 +344,10 @@ impl Server {
         }
         if from_device.is_some() {
             self.hub.attach(None);
+            // Before the PED is free for the next client: its frames then follow this one.
+            if let Some(end) = end {
+                self.tell_ped(end, write_timeout).await;
+            }
             let times = session.times();
             let mut totals = lock(&self.totals);
             totals.connection += times.connected_at.elapsed();
@@ -355,6 +362,17 @@ impl Server {
             tracing::warn!("closed {peer}: {reason}");
         }
         reason
+    }
+
+    /// Tells the PED that the session it served is over (protocol §15.1): over USB it
+    /// cannot see the client go, and would go on showing the HSM as connected.
+    async fn tell_ped(&self, reason: SessionEndReason, bound: Duration) {
+        let Ok(frame) = (DeviceMessage::SessionEnded { reason }).encode() else { return };
+        match tokio::time::timeout(bound, self.hub.send(frame)).await {
+            Ok(true) => tracing::debug!("told the PED the session ended: {reason:?}"),
+            Ok(false) => {}
+            Err(_) => tracing::warn!("the PED's queue stayed full; it was not told the session ended"),
+        }
     }
 
     /// The status block's values, now.

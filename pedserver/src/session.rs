@@ -13,6 +13,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use ped_daemon::frames::{FrameReader, Keepalive, KeepaliveDue, relay_control as control};
+use ped_proto::device::SessionEndReason;
 use ped_proto::error::{DecodeError, ErrorCode};
 use ped_proto::frame::FrameType;
 use ped_proto::relay::{PedStatus, RELAY_VERSION, RelayMessage, RelayRole};
@@ -90,6 +91,28 @@ impl fmt::Display for CloseReason {
     }
 }
 
+impl CloseReason {
+    /// What the PED is told when a session that held it ends this way (protocol §15.1);
+    /// `None` when there is nobody to tell (the PED itself went away) or the session
+    /// never held the PED (refused busy).
+    pub fn session_end(&self) -> Option<SessionEndReason> {
+        match self {
+            CloseReason::ClientBye => Some(SessionEndReason::HsmDisconnected),
+            CloseReason::IdleTimeout => Some(SessionEndReason::IdleTimeout),
+            CloseReason::ClientClosed { .. }
+            | CloseReason::ClientError(_)
+            | CloseReason::PingTimeout
+            | CloseReason::HelloTimeout
+            | CloseReason::SlowFrame
+            | CloseReason::Malformed(_)
+            | CloseReason::Protocol(_)
+            | CloseReason::VersionMismatch(_) => Some(SessionEndReason::LinkLost),
+            CloseReason::Shutdown => Some(SessionEndReason::HostEnded),
+            CloseReason::DeviceUnplugged | CloseReason::Busy => None,
+        }
+    }
+}
+
 /// What the adapter must do next.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
@@ -136,6 +159,8 @@ pub struct Session {
     times: SessionTimes,
     /// Pings go to quiet clients only.
     keepalive: Keepalive,
+    /// A frame went to the PED: it may hold a channel of this session.
+    relayed: bool,
 }
 
 /// The hello this server sends.
@@ -162,6 +187,7 @@ impl Session {
             out: VecDeque::new(),
             times: SessionTimes { connected_at: now, last_activity: now, idle_total: Duration::ZERO },
             keepalive: Keepalive::new(now, timeouts.ping_interval, timeouts.ping_timeout, nonce_seed),
+            relayed: false,
         };
         s.out.push_back(Output::ToClient(server_hello()));
         s
@@ -180,6 +206,14 @@ impl Session {
     /// Whether the session has ended.
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed
+    }
+
+    /// What the PED must be told now that the session closed with `reason` (`None`: the
+    /// client's socket failed under the adapter, a lost link). Nothing if no frame of
+    /// this session reached the PED (a `testid` probe, a refused client): it then holds
+    /// nothing of the session.
+    pub fn ped_notice(&self, reason: Option<&CloseReason>) -> Option<SessionEndReason> {
+        reason.map_or(Some(SessionEndReason::LinkLost), CloseReason::session_end).filter(|_| self.relayed)
     }
 
     /// Bytes buffered from the client.
@@ -330,6 +364,7 @@ impl Session {
             ),
             _ => {
                 self.activity(now);
+                self.relayed = true;
                 self.out.push_back(Output::ToDevice(frame));
             }
         }
@@ -532,6 +567,53 @@ mod tests {
         let out = drain(&mut s);
         assert_eq!(relay_of(&out[0]), RelayMessage::error(ErrorCode::CkrPedUnplugged));
         assert_eq!(out[1], Output::Close(CloseReason::DeviceUnplugged));
+    }
+
+    #[test]
+    fn each_end_of_a_session_tells_the_ped_why_unless_the_ped_is_gone() {
+        let t0 = Instant::now();
+        let end = |s: &mut Session| match drain(s).last() {
+            Some(Output::Close(reason)) => s.ped_notice(Some(reason)),
+            other => panic!("not closed: {other:?}"),
+        };
+        let established = |t0| {
+            let mut s = established(t0);
+            s.handle_client_data(t0, &frame::encode(FrameType::HsmHello, &[1; 40]));
+            drain(&mut s);
+            s
+        };
+        // `ped disconnect`: pedclient says Bye.
+        let mut s = established(t0);
+        s.handle_client_data(t0, &RelayMessage::Bye.encode().unwrap());
+        assert_eq!(end(&mut s), Some(SessionEndReason::HsmDisconnected));
+        let mut s = established(t0);
+        s.handle_timeout(t0 + T.idle);
+        assert_eq!(end(&mut s), Some(SessionEndReason::IdleTimeout));
+        // A cut: pedclient's socket closes, or it stops answering pings.
+        let mut s = established(t0);
+        s.handle_client_closed();
+        assert_eq!(end(&mut s), Some(SessionEndReason::LinkLost));
+        let mut s = established(t0);
+        s.handle_timeout(t0 + T.ping_interval.unwrap());
+        drain(&mut s);
+        s.handle_timeout(t0 + T.ping_interval.unwrap() + T.ping_timeout);
+        assert_eq!(end(&mut s), Some(SessionEndReason::LinkLost));
+        let mut s = established(t0);
+        s.shutdown();
+        assert_eq!(end(&mut s), Some(SessionEndReason::HostEnded));
+        let mut s = established(t0);
+        s.handle_device_unplugged();
+        assert_eq!(end(&mut s), None, "an unplugged PED hears nothing");
+        let mut s = established(t0);
+        s.refuse_busy();
+        assert_eq!(end(&mut s), None, "a refused client never held the PED");
+        // A probe (`pedclient -mode testid`): hello, status, bye; the PED saw nothing.
+        let mut s = Session::new(t0, T, 7);
+        s.handle_client_data(t0, &client_hello());
+        s.handle_client_data(t0, &RelayMessage::StatusRequest.encode().unwrap());
+        s.handle_client_data(t0, &RelayMessage::Bye.encode().unwrap());
+        assert_eq!(end(&mut s), None, "nothing of a probe reached the PED");
+        assert_eq!(established(t0).ped_notice(None), Some(SessionEndReason::LinkLost), "a socket error");
     }
 
     #[test]
