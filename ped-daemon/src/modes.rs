@@ -151,12 +151,13 @@ impl DaemonControl<'_> {
             return Ok(ExitCode::FAILURE);
         }
         println!("Starting background process");
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let exe = running_program().map_err(|e| e.to_string())?;
         // Both of the child's outputs go into one pipe: its `Error: ...` line (stdout) and
         // clap's complaints (stderr) are the reason a failed start is reported with.
         let (mut output, into) = std::io::pipe().map_err(|e| format!("cannot start the background process: {e}"))?;
         let also_into = into.try_clone().map_err(|e| format!("cannot start the background process: {e}"))?;
         let mut child = std::process::Command::new(exe)
+            .arg0(std::env::args_os().next().unwrap_or_default())
             .args(std::env::args_os().skip(1))
             .arg("--foreground")
             .stdin(Stdio::null())
@@ -246,6 +247,15 @@ pub fn stop_on_signal(stop: impl FnOnce() + Send + 'static) {
     });
 }
 
+/// The program this process runs, to start again in the background. On Linux the
+/// kernel's own link to it, which still leads to it after its file was replaced (a package
+/// upgrade, a rebuild) between this start and the background one; its path then no longer
+/// does.
+fn running_program() -> std::io::Result<PathBuf> {
+    let own = Path::new("/proc/self/exe");
+    if cfg!(target_os = "linux") && own.exists() { Ok(own.to_path_buf()) } else { std::env::current_exe() }
+}
+
 /// Why a background process ended before it answered, from what it printed: its
 /// `Error: ...` line (its reason and code), else its last line (clap's usage error),
 /// else `silent` (the log has the rest).
@@ -257,6 +267,13 @@ fn failure_reason(said: &str, silent: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::failure_reason;
+
+    #[test]
+    fn the_background_process_runs_this_program() {
+        let exe = super::running_program().unwrap();
+        let same = std::fs::canonicalize(&exe).unwrap();
+        assert_eq!(same, std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap());
+    }
 
     #[test]
     fn a_failed_start_is_reported_with_the_background_process_error_line() {
