@@ -98,7 +98,12 @@ impl CloseReason {
     pub fn session_end(&self) -> Option<SessionEndReason> {
         match self {
             CloseReason::ClientBye => Some(SessionEndReason::HsmDisconnected),
+            // pedclient's own idle timeout: the one timeout it reports mid-session that
+            // pedserver can still hear (its others mean pedserver stopped answering).
             CloseReason::IdleTimeout => Some(SessionEndReason::IdleTimeout),
+            CloseReason::ClientError(code) if *code == ErrorCode::RcOperationTimedOut.value() => {
+                Some(SessionEndReason::IdleTimeout)
+            }
             CloseReason::ClientClosed { .. }
             | CloseReason::ClientError(_)
             | CloseReason::PingTimeout
@@ -589,6 +594,13 @@ mod tests {
         let mut s = established(t0);
         s.handle_timeout(t0 + T.idle);
         assert_eq!(end(&mut s), Some(SessionEndReason::IdleTimeout));
+        // pedclient's idle timeout, and another error it reports.
+        let mut s = established(t0);
+        s.handle_client_data(t0, &RelayMessage::error(ErrorCode::RcOperationTimedOut).encode().unwrap());
+        assert_eq!(end(&mut s), Some(SessionEndReason::IdleTimeout));
+        let mut s = established(t0);
+        s.handle_client_data(t0, &RelayMessage::error(ErrorCode::CkrCallbackError).encode().unwrap());
+        assert_eq!(end(&mut s), Some(SessionEndReason::LinkLost));
         // A cut: pedclient's socket closes, or it stops answering pings.
         let mut s = established(t0);
         s.handle_client_closed();

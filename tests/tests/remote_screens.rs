@@ -100,6 +100,17 @@ fn the_idle_timeout_mid_prompt_says_so_then_the_waiting_screen() {
 }
 
 #[test]
+fn pedclient_idle_timeout_brings_back_the_waiting_screen() {
+    // pedclient's timeout (the seed's 1800 s, shortened), not pedserver's.
+    let (rig, mut remote) = connected_rig(&Settings { pedclient: &["-idletimeout", "3"], ..Settings::default() });
+    remote.wait("Awaiting HSM", 20);
+    assert_eq!(remote.screen(), AWAITING);
+    assert!(recent_actions(&mut remote).contains(&"Idle timeout".to_owned()));
+    assert_eq!(session_ends(&rig, 2), 1);
+    rig.hsm.cli(&["ped", "vector", "init"]).failed_with("RC_OPERATION_TIMED_OUT");
+}
+
+#[test]
 fn a_cut_link_leaves_no_connection_shown() {
     let (rig, mut remote) = connected_rig(&Settings::default());
     // The next HSM command cuts the TCP link on its way to the PED.
