@@ -180,10 +180,15 @@ impl Controller {
                 Ok(json!({"ok": true}))
             }
             Command::Quit => {
-                self.inputs.send(Input::Quit).map_err(|_| STOPPED)?;
+                self.quit()?;
                 Ok(json!({"ok": true}))
             }
         }
+    }
+
+    /// Stops the driver; the process ends soon after, with whatever it had not sent.
+    fn quit(&self) -> Result<(), String> {
+        self.inputs.send(Input::Quit).map_err(|_| STOPPED.to_owned())
     }
 
     /// Runs a script file, stopping at the first failing command. Returns whether the
@@ -212,13 +217,23 @@ impl Controller {
                     let Ok(mut out) = stream.try_clone() else { return };
                     for line in BufReader::new(stream).lines() {
                         let Ok(line) = line else { return };
-                        let reply = match parse(&line) {
+                        let (reply, quit) = match parse(&line) {
                             Ok(None) => continue,
-                            Ok(Some(command)) => controller.run(command),
-                            Err(e) => Err(e),
+                            // Answered before the driver is told: once it stops, the
+                            // process exits, and a reply not yet written would be lost
+                            // (the client read an empty reply under load).
+                            Ok(Some(Command::Quit)) => (Ok(json!({"ok": true})), true),
+                            Ok(Some(command)) => (controller.run(command), false),
+                            Err(e) => (Err(e), false),
                         };
                         let reply = reply.unwrap_or_else(|e| json!({"ok": false, "error": e}));
-                        if writeln!(out, "{reply}").and_then(|()| out.flush()).is_err() {
+                        // One write of the whole line, so a reader never sees part of it.
+                        let written = out.write_all(format!("{reply}\n").as_bytes()).and_then(|()| out.flush());
+                        if quit {
+                            // A driver already stopped is as good as stopped.
+                            let _ = controller.quit();
+                        }
+                        if quit || written.is_err() {
                             return;
                         }
                     }
