@@ -88,8 +88,6 @@ mod tests {
     }
 }
 
-/// How often a missing PED is looked for.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// How long a PED gets to answer an InfoRequest.
 const INFO_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -183,7 +181,10 @@ impl DeviceHub {
                 // A session that has ended drops its receiver; nothing to do then.
                 let _ = sink.send(event).await;
             }
-            None => tracing::debug!("frame from the PED with no client attached: dropped"),
+            None => match event {
+                FromDevice::Frame(_) => tracing::debug!("frame from the PED with no client attached: dropped"),
+                FromDevice::Unplugged => {}
+            },
         }
     }
 }
@@ -270,39 +271,147 @@ pub async fn run(
     write_delay: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut logged_absent = false;
+    let mut retry = Retry::new();
     while !*shutdown.borrow() {
-        let mut pipe = match Pipe::open(&spec).await {
-            Ok(pipe) => pipe,
-            Err(e) => {
-                if !logged_absent {
-                    tracing::info!("no PED at {spec} yet ({e}); looking every {POLL_INTERVAL:?}");
-                    logged_absent = true;
+        let attempt = match Pipe::open(&spec).await {
+            Ok(mut pipe) => {
+                tracing::debug!("opened {spec}; asking the PED for its info");
+                hub.set_state(DeviceState { connected: true, info: None });
+                let reason = pump(&mut pipe, &spec, &hub, &mut inbox, write_delay, &mut shutdown).await;
+                let answered = hub.state().info.is_some();
+                hub.set_state(DeviceState::default());
+                // Frames queued for the PED that went away belong to a channel that is gone.
+                while inbox.0.try_recv().is_ok() {}
+                if *shutdown.borrow() {
+                    break;
                 }
-                tokio::select! {
-                    _ = tokio::time::sleep(POLL_INTERVAL) => {}
-                    _ = shutdown.changed() => {}
-                }
-                continue;
+                hub.deliver(FromDevice::Unplugged).await;
+                if answered { Attempt::Served(reason) } else { Attempt::Unanswered(reason) }
             }
+            Err(e) => Attempt::NotFound(e.to_string()),
         };
-        logged_absent = false;
-        tracing::info!("PED connected at {spec}");
-        hub.set_state(DeviceState { connected: true, info: None });
-        let reason = pump(&mut pipe, &hub, &mut inbox, write_delay, &mut shutdown).await;
-        hub.set_state(DeviceState::default());
-        // Frames queued for the PED that went away belong to a channel that is gone.
-        while inbox.0.try_recv().is_ok() {}
-        if *shutdown.borrow() {
-            break;
+        let (pause, news) = retry.after(&attempt);
+        if news {
+            match &attempt {
+                Attempt::Served(reason) => tracing::warn!("PED disconnected: {reason}"),
+                Attempt::NotFound(e) => {
+                    tracing::info!("no PED at {spec} ({e}); looking again, at least every {:?}", Retry::CAP)
+                }
+                Attempt::Unanswered(reason) => tracing::warn!(
+                    "the device at {spec} closed before answering InfoRequest ({reason}); retrying, at least \
+                     every {:?}, logged again only once a PED answers",
+                    Retry::CAP
+                ),
+            }
+        } else {
+            tracing::debug!("no PED at {spec} yet: {attempt:?}");
         }
-        tracing::warn!("PED disconnected: {reason}");
-        hub.deliver(FromDevice::Unplugged).await;
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// How one attempt to reach the PED ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Attempt {
+    /// Nothing to open (no USB device, no socket, refused), with the reason.
+    NotFound(String),
+    /// Opened, then closed before the PED answered InfoRequest: an endpoint that accepts
+    /// and drops at once (ped-rig's recorder before ped-sim runs, a flapping device).
+    Unanswered(String),
+    /// A PED that answered served, then went away.
+    Served(String),
+}
+
+/// When to try the PED again, and whether an attempt is news worth a log line. Failures
+/// back off from [`Retry::FIRST`] doubling to [`Retry::CAP`] (an endpoint that accepts and
+/// closes at once would otherwise be reopened in a tight loop), so a PED that appears is
+/// found within about the cap; a PED that answered starts the schedule over. Only a change
+/// of kind of failure is news: the first "not found", the first "closed unanswered".
+#[derive(Debug)]
+struct Retry {
+    next: Duration,
+    quiet: Option<std::mem::Discriminant<Attempt>>,
+}
+
+impl Retry {
+    const FIRST: Duration = Duration::from_millis(100);
+    const CAP: Duration = Duration::from_secs(2);
+
+    fn new() -> Retry {
+        Retry { next: Retry::FIRST, quiet: None }
+    }
+
+    /// The pause before the next attempt, and whether `attempt` is to be logged.
+    fn after(&mut self, attempt: &Attempt) -> (Duration, bool) {
+        if let Attempt::Served(_) = attempt {
+            self.next = Retry::FIRST;
+            self.quiet = None;
+            return (Retry::FIRST, true);
+        }
+        let pause = self.next;
+        self.next = (pause * 2).min(Retry::CAP);
+        let kind = std::mem::discriminant(attempt);
+        let news = self.quiet != Some(kind);
+        self.quiet = Some(kind);
+        (pause, news)
+    }
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn failures_back_off_to_the_cap_and_a_served_ped_starts_over() {
+        let mut r = Retry::new();
+        let flap = Attempt::Unanswered("eof".into());
+        let pauses: Vec<Duration> = (0..8).map(|_| r.after(&flap).0).collect();
+        assert_eq!(pauses, [ms(100), ms(200), ms(400), ms(800), ms(1600), ms(2000), ms(2000), ms(2000)]);
+        assert_eq!(r.after(&Attempt::Served("unplugged".into())), (ms(100), true));
+        assert_eq!(r.after(&Attempt::NotFound("no device".into())).0, ms(100));
+        assert_eq!(r.after(&Attempt::NotFound("no device".into())).0, ms(200));
+    }
+
+    #[test]
+    fn a_failure_is_logged_once_per_change_of_kind() {
+        let mut r = Retry::new();
+        let gone = Attempt::NotFound("refused".into());
+        let flap = Attempt::Unanswered("eof".into());
+        let logged: Vec<bool> =
+            [&gone, &gone, &gone, &flap, &flap, &flap, &gone, &flap].iter().map(|a| r.after(a).1).collect();
+        assert_eq!(logged, [true, false, false, true, false, false, true, true]);
+        // The PED answered: its loss is news, and so is the next failure of either kind.
+        let served = Attempt::Served("unplugged".into());
+        assert!(r.after(&served).1 && r.after(&served).1);
+        assert!(r.after(&flap).1);
+    }
+
+    #[test]
+    fn a_flapping_endpoint_costs_few_attempts_and_one_line_a_minute() {
+        let mut r = Retry::new();
+        let (mut elapsed, mut attempts, mut lines) = (Duration::ZERO, 0, 0);
+        while elapsed < Duration::from_secs(60) {
+            let (pause, news) = r.after(&Attempt::Unanswered("eof".into()));
+            elapsed += pause;
+            attempts += 1;
+            lines += usize::from(news);
+        }
+        // A spin made thousands of attempts and twice as many lines a second.
+        assert!(attempts <= 35, "{attempts}");
+        assert_eq!(lines, 1);
     }
 }
 
 async fn pump(
     pipe: &mut Pipe,
+    spec: &DeviceSpec,
     hub: &DeviceHub,
     inbox: &mut DeviceInbox,
     write_delay: Duration,
@@ -320,7 +429,7 @@ async fn pump(
             _ = shutdown.changed() => return "shutdown".into(),
             packet = pipe.read_packet() => match packet {
                 Ok(p) => match reassembler.push(&p) {
-                    Ok(Some(frame)) => route(hub, frame).await,
+                    Ok(Some(frame)) => route(spec, hub, frame).await,
                     Ok(None) => {}
                     Err(e) => tracing::warn!("malformed USB transfer from the PED, dropped: {e:?}"),
                 },
@@ -345,13 +454,17 @@ async fn pump(
 }
 
 /// Device control is this server's business; every other frame goes to the session.
-async fn route(hub: &DeviceHub, frame: Vec<u8>) {
+async fn route(spec: &DeviceSpec, hub: &DeviceHub, frame: Vec<u8>) {
     let Ok(parsed) = Frame::decode_exact(&frame) else { return };
     if parsed.frame_type == FrameType::DeviceInfo {
         match DeviceMessage::decode(parsed) {
             Ok(DeviceMessage::Info(info)) => {
+                // The first answer is when the PED counts as connected: an endpoint that
+                // accepts and closes at once never gets here, so it logs nothing per try.
+                let first = hub.state().info.is_none();
                 tracing::info!(
-                    "PED info: firmware {}, serial {}, mode {:?}, {} cached RPK(s)",
+                    "{} firmware {}, serial {}, mode {:?}, {} cached RPK(s)",
+                    if first { format!("PED connected at {spec}:") } else { "PED info:".to_owned() },
                     info.firmware_version,
                     info.serial,
                     info.mode,

@@ -1,8 +1,8 @@
 //! A real PED over libusb (rusb, built from source by its `vendored` feature): bulk OUT
 //! `01` and bulk IN `81`, 64-byte packets, vendor:product 1209:0001 (docs/usb.md).
 //!
-//! A missing PED is found by polling `open` (the device task retries every
-//! [`super::POLL_INTERVAL`]) rather than by libusb hotplug callbacks: polling works on
+//! A missing PED is found by polling `open` (the device task retries with a backoff
+//! capped at 2 s) rather than by libusb hotplug callbacks: polling works on
 //! every platform libusb supports, including Windows where hotplug does not, and it
 //! also finds a PED that was plugged in before the server started (the seed's
 //! "not detected if connected while PEDserver is stopped").

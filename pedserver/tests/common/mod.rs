@@ -6,7 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,12 +30,14 @@ pub fn info() -> PedInfo {
 }
 
 /// A PED on a Unix socket: answers InfoRequest, echoes every other frame, records what
-/// it received. `unplug` cuts the connection and refuses new ones until `replug`.
+/// it received. `unplug` cuts the connection and refuses new ones (accepted and closed at
+/// once, as a flapping device) until `replug`. `accepts` counts every connection.
 pub struct FakePed {
     pub path: PathBuf,
     plugged: Arc<AtomicBool>,
     current: Arc<Mutex<Option<UnixStream>>>,
     pub received: Arc<Mutex<Vec<Vec<u8>>>>,
+    pub accepts: Arc<AtomicUsize>,
 }
 
 impl FakePed {
@@ -45,10 +47,12 @@ impl FakePed {
         let plugged = Arc::new(AtomicBool::new(true));
         let current: Arc<Mutex<Option<UnixStream>>> = Arc::default();
         let received: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
-        let (p, c, r) = (plugged.clone(), current.clone(), received.clone());
+        let accepts = Arc::new(AtomicUsize::new(0));
+        let (p, c, r, a) = (plugged.clone(), current.clone(), received.clone(), accepts.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
+                a.fetch_add(1, Ordering::SeqCst);
                 if !p.load(Ordering::SeqCst) {
                     continue; // refused: dropped at once, as a missing device
                 }
@@ -56,7 +60,7 @@ impl FakePed {
                 serve(stream, &r);
             }
         });
-        FakePed { path, plugged, current, received }
+        FakePed { path, plugged, current, received, accepts }
     }
 
     pub fn spec(&self) -> String {
