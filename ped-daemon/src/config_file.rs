@@ -69,20 +69,15 @@ pub trait TomlConfig: Serialize + DeserializeOwned + Default {
 }
 
 /// Atomic file replacement (a temporary file in the same directory, synced, then renamed
-/// over the old one), creating the parent directory if needed. The temporary file is
-/// created 0600 and keeps that mode when renamed.
+/// over the old one), creating the parent directory if needed. A new file is 0600; one
+/// that replaces a file keeps that file's mode, owner and group ([`keep_owner`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    replace(path, bytes, Mode::KeepOld)
 }
 
 /// Atomic write of a private file (0600 under a 0700 directory, created if missing): a
-/// key lives there. The error names the file.
+/// key lives there. A file it replaces keeps its owner and group, not a looser mode. The
+/// error names the file.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
     use std::os::unix::fs::DirBuilderExt;
     if let Some(dir) = path.parent() {
@@ -92,7 +87,54 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
             .create(dir)
             .map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    write_atomic(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+    replace(path, bytes, Mode::OwnerOnly).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The mode of a file that replaces another.
+#[derive(Clone, Copy)]
+enum Mode {
+    KeepOld,
+    OwnerOnly,
+}
+
+fn replace(path: &Path, bytes: &[u8], mode: Mode) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    // tempfile creates it 0600.
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    match std::fs::metadata(path) {
+        Ok(old) => {
+            keep_owner(tmp.as_file(), &old)?;
+            if let Mode::KeepOld = mode {
+                let bits = std::os::unix::fs::MetadataExt::mode(&old) & 0o777;
+                tmp.as_file().set_permissions(std::fs::Permissions::from_mode(bits))?;
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Gives `file` the owner and group of `old`, the file it is about to replace: root
+/// running `-mode config -set` (or `pedclient -mode setid`) on a service user's file must
+/// leave it readable by that user, not root-owned. Root may always; for the file's own
+/// user it is a no-op. Any other user could replace the file only because the directory is
+/// theirs, and ends up owning it, as any editor would leave it.
+fn keep_owner(file: &std::fs::File, old: &std::fs::Metadata) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let new = file.metadata()?;
+    if (new.uid(), new.gid()) == (old.uid(), old.gid()) {
+        return Ok(());
+    }
+    match std::os::unix::fs::fchown(file, Some(old.uid()), Some(old.gid())) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && !running_as_root() => Ok(()),
+        other => other,
+    }
 }
 
 /// Directory of the certificates of PED-initiated mode: `cert/` beside the configuration
@@ -196,6 +238,63 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!((mode(&path), mode(path.parent().unwrap())), (0o600, 0o700));
         assert_eq!(std::fs::read(&path).unwrap(), b"key");
+    }
+
+    fn mode_and_owner(p: &Path) -> (u32, u32, u32) {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(p).unwrap();
+        (m.mode() & 0o777, m.uid(), m.gid())
+    }
+
+    #[test]
+    fn a_rewritten_file_keeps_its_mode_and_owner() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.toml");
+        Sample { idle_timeout: 1, log_file: None }.save(&path).unwrap();
+        let me = std::fs::metadata(&path).unwrap();
+        assert_eq!(mode_and_owner(&path), (0o600, me.uid(), me.gid()), "a new file is owner-only");
+        // An administrator who let the service's group read it.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        Sample { idle_timeout: 2, log_file: None }.save(&path).unwrap();
+        assert_eq!(mode_and_owner(&path), (0o640, me.uid(), me.gid()));
+        assert_eq!(Sample::load(&path).unwrap().idle_timeout, 2);
+        // A key never keeps a looser mode.
+        let key = dir.path().join("cert/k.pem");
+        write_private(&key, b"old").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&key, b"new").unwrap();
+        assert_eq!(mode_and_owner(&key), (0o600, me.uid(), me.gid()));
+    }
+
+    /// Root rewrites a file that belongs to the service's user (here nobody, 65534): the
+    /// file stays that user's, with its mode, as `pedserver -mode config -set` run by root
+    /// on /etc/pedserver/pedserver.toml must leave it for the service to start.
+    #[test]
+    fn root_rewriting_a_service_users_file_leaves_it_theirs() {
+        if !running_as_root() {
+            eprintln!("skipped: only root can give a file to another user (CI runs as root)");
+            return;
+        }
+        use std::os::unix::fs::PermissionsExt;
+        const NOBODY: u32 = 65534;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pedserver.toml");
+        Sample { idle_timeout: 1, log_file: None }.save(&path).unwrap();
+        std::os::unix::fs::chown(&path, Some(NOBODY), Some(NOBODY)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        Sample { idle_timeout: 7, log_file: None }.save(&path).unwrap();
+        assert_eq!(mode_and_owner(&path), (0o640, NOBODY, NOBODY));
+        assert_eq!(Sample::load(&path).unwrap().idle_timeout, 7);
+
+        let key = dir.path().join("cert/server/k.pem");
+        write_private(&key, b"old").unwrap();
+        std::os::unix::fs::chown(&key, Some(NOBODY), Some(NOBODY)).unwrap();
+        write_private(&key, b"new").unwrap();
+        assert_eq!(mode_and_owner(&key), (0o600, NOBODY, NOBODY));
+        assert_eq!(std::fs::read(&key).unwrap(), b"new");
+        // Nothing left behind: the temporary file was renamed, not copied.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 
     #[test]
