@@ -3,11 +3,15 @@
 //! - Local PED-USB: straight to the PED's (emulated) USB endpoint, each 64-byte packet
 //!   as `u8 len ‖ packet` (docs/usb.md).
 //! - Remote: pedclient's HSM link (protocol §15.2): Connect, then Connected or Closed,
-//!   then the channel's frames unchanged; a Closed from pedclient ends the link.
+//!   then the channel's frames unchanged; a Closed from pedclient ends the link. A thread
+//!   reads this link all the time, so its end (pedclient's idle timeout, a cut) is known
+//!   when it happens, between commands too ([`Link::ended`]), not at the next command.
 
 use std::io::{self, Read, Write};
+use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use ped_proto::ErrorCode;
@@ -17,29 +21,31 @@ use ped_proto::usb::{Reassembler, SocketPacketReader, packets, socket_record};
 
 use crate::error::HsmError;
 
-/// A frame link to a PED.
+/// A frame link to a PED. Dropping it closes the connection.
 #[derive(Debug)]
 pub struct Link {
     stream: UnixStream,
     kind: LinkKind,
-    buf: Vec<u8>,
 }
 
 #[derive(Debug)]
 enum LinkKind {
-    Usb { records: SocketPacketReader, transfer: Reassembler },
-    Pedclient,
+    Usb {
+        records: SocketPacketReader,
+        transfer: Reassembler,
+    },
+    /// Frames from pedclient's reader thread; its end once the link is over.
+    Pedclient {
+        frames: mpsc::Receiver<Vec<u8>>,
+        end: Arc<Mutex<Option<HsmError>>>,
+    },
 }
 
 impl Link {
     /// Plugs into the PED's emulated USB endpoint.
     pub fn usb(path: &Path) -> Result<Self, HsmError> {
         let stream = UnixStream::connect(path).map_err(|_| HsmError::ped(ErrorCode::CkrPedUnplugged))?;
-        Ok(Link {
-            stream,
-            kind: LinkKind::Usb { records: SocketPacketReader::new(), transfer: Reassembler::new() },
-            buf: Vec::new(),
-        })
+        Ok(Link { stream, kind: LinkKind::Usb { records: SocketPacketReader::new(), transfer: Reassembler::new() } })
     }
 
     /// Asks pedclient (at `path`) to reach pedserver `host:port`; returns the link and
@@ -56,7 +62,15 @@ impl Link {
             err.detail = format!("pedclient's HSM link at {} refused ({e}); is pedclient running?", path.display());
             err
         })?;
-        let mut link = Link { stream, kind: LinkKind::Pedclient, buf: Vec::new() };
+        let reader = stream.try_clone().map_err(|_| HsmError::ped(ErrorCode::RcSocketError))?;
+        let (tx, frames) = mpsc::channel();
+        let end = Arc::new(Mutex::new(None));
+        let ended = Arc::clone(&end);
+        std::thread::Builder::new()
+            .name("pedclient-link".into())
+            .spawn(move || read_pedclient(reader, &tx, &ended))
+            .map_err(|_| HsmError::ped(ErrorCode::RcSocketError))?;
+        let mut link = Link { stream, kind: LinkKind::Pedclient { frames, end } };
         let connect = HsmLinkMessage::Connect { hsm_serial: serial.into(), host: host.into(), port };
         link.send(&connect.encode()?)?;
         let frame = link.recv(timeout)?;
@@ -68,14 +82,23 @@ impl Link {
 
     /// Whether this is a Remote PED link.
     pub fn is_remote(&self) -> bool {
-        matches!(self.kind, LinkKind::Pedclient)
+        matches!(self.kind, LinkKind::Pedclient { .. })
+    }
+
+    /// Why the remote link is over, once it is (pedclient's Closed, or the HSM link cut);
+    /// `None` while it is up, and for Local PED-USB. Does not wait.
+    pub fn ended(&self) -> Option<HsmError> {
+        match &self.kind {
+            LinkKind::Pedclient { end, .. } => lock(end).clone(),
+            LinkKind::Usb { .. } => None,
+        }
     }
 
     /// Sends one whole frame.
     pub fn send(&mut self, frame: &[u8]) -> Result<(), HsmError> {
         let bytes = match self.kind {
             LinkKind::Usb { .. } => packets(frame).flat_map(socket_record).collect(),
-            LinkKind::Pedclient => frame.to_vec(),
+            LinkKind::Pedclient { .. } => frame.to_vec(),
         };
         self.stream.write_all(&bytes).map_err(|e| self.io_error(&e))
     }
@@ -83,32 +106,29 @@ impl Link {
     /// The next whole frame, within `timeout`. From pedclient, a Closed frame ends the
     /// link with its code.
     pub fn recv(&mut self, timeout: Duration) -> Result<Vec<u8>, HsmError> {
+        if let LinkKind::Pedclient { frames, end } = &self.kind {
+            return match frames.recv_timeout(timeout) {
+                Ok(frame) => Ok(frame),
+                Err(mpsc::RecvTimeoutError::Timeout) => Err(HsmError::ped(ErrorCode::RcOperationTimedOut)),
+                // The reader sets the end before it hangs up.
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    Err(lock(end).clone().unwrap_or_else(|| HsmError::ped(ErrorCode::CkrPedUnplugged)))
+                }
+            };
+        }
         self.stream.set_read_timeout(Some(timeout.max(Duration::from_millis(1)))).map_err(|e| self.io_error(&e))?;
         let mut chunk = [0u8; 4096];
         loop {
             if let Some(frame) = self.take_frame()? {
-                if let Ok(parsed) = Frame::decode_exact(&frame)
-                    && parsed.frame_type == FrameType::LinkClosed
-                    && self.is_remote()
-                {
-                    return Err(match HsmLinkMessage::decode(parsed)? {
-                        HsmLinkMessage::Closed { code, message } => HsmError {
-                            code: crate::error::Code::Ped(
-                                ErrorCode::from_value(code).unwrap_or(ErrorCode::CkrPedUnplugged),
-                            ),
-                            detail: if message.is_empty() { "the remote PED link closed".into() } else { message },
-                        },
-                        _ => HsmError::ped(ErrorCode::PedProtocolError),
-                    });
-                }
                 return Ok(frame);
             }
             match self.stream.read(&mut chunk) {
                 Ok(0) => return Err(HsmError::ped(ErrorCode::CkrPedUnplugged)),
-                Ok(n) => match &mut self.kind {
-                    LinkKind::Usb { records, .. } => records.extend(&chunk[..n]),
-                    LinkKind::Pedclient => self.buf.extend_from_slice(&chunk[..n]),
-                },
+                Ok(n) => {
+                    if let LinkKind::Usb { records, .. } = &mut self.kind {
+                        records.extend(&chunk[..n]);
+                    }
+                }
                 Err(e) => return Err(self.io_error(&e)),
             }
         }
@@ -125,24 +145,14 @@ impl Link {
 
     fn take_frame(&mut self) -> Result<Option<Vec<u8>>, HsmError> {
         let protocol = |_| HsmError::ped(ErrorCode::PedProtocolError);
-        match &mut self.kind {
-            LinkKind::Usb { records, transfer } => {
-                while let Some(packet) = records.next_packet().map_err(protocol)? {
-                    if let Some(frame) = transfer.push(&packet).map_err(protocol)? {
-                        return Ok(Some(frame));
-                    }
+        if let LinkKind::Usb { records, transfer } = &mut self.kind {
+            while let Some(packet) = records.next_packet().map_err(protocol)? {
+                if let Some(frame) = transfer.push(&packet).map_err(protocol)? {
+                    return Ok(Some(frame));
                 }
-                Ok(None)
             }
-            LinkKind::Pedclient => match Frame::parse(&self.buf).map_err(protocol)? {
-                Some((_, used)) => {
-                    let frame = self.buf[..used].to_vec();
-                    self.buf.drain(..used);
-                    Ok(Some(frame))
-                }
-                None => Ok(None),
-            },
         }
+        Ok(None)
     }
 
     fn io_error(&self, e: &io::Error) -> HsmError {
@@ -151,4 +161,64 @@ impl Link {
             _ => HsmError::ped(ErrorCode::CkrPedUnplugged),
         }
     }
+}
+
+impl Drop for Link {
+    /// The reader thread holds a clone of the socket: shutting it down (not just closing
+    /// this descriptor) ends the connection for pedclient and ends the thread.
+    fn drop(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+/// pedclient's side of the link, read until it ends: frames go to `frames` in order;
+/// then its end goes to `end` (a Closed's code and message, or the socket's end), set
+/// before `frames` hangs up so a waiting [`Link::recv`] finds it.
+fn read_pedclient(mut stream: UnixStream, frames: &mpsc::Sender<Vec<u8>>, end: &Mutex<Option<HsmError>>) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let why = loop {
+        match Frame::parse(&buf) {
+            Err(_) => break HsmError::ped(ErrorCode::PedProtocolError),
+            Ok(Some((_, used))) => {
+                let frame: Vec<u8> = buf.drain(..used).collect();
+                if let Some(closed) = closed(&frame) {
+                    break closed;
+                }
+                if frames.send(frame).is_err() {
+                    return; // The link was dropped.
+                }
+                continue;
+            }
+            Ok(None) => {}
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => {
+                let mut e = HsmError::ped(ErrorCode::CkrPedUnplugged);
+                e.detail = "pedclient closed the HSM link (was it stopped?); run ped connect again".into();
+                break e;
+            }
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break HsmError::ped(ErrorCode::CkrPedUnplugged),
+        }
+    };
+    *lock(end) = Some(why);
+}
+
+/// A Closed frame's end of the link: its code, and pedclient's sentence.
+fn closed(frame: &[u8]) -> Option<HsmError> {
+    let parsed = Frame::decode_exact(frame).ok().filter(|f| f.frame_type == FrameType::LinkClosed)?;
+    Some(match HsmLinkMessage::decode(parsed) {
+        Ok(HsmLinkMessage::Closed { code, message }) => HsmError {
+            code: crate::error::Code::Ped(ErrorCode::from_value(code).unwrap_or(ErrorCode::CkrPedUnplugged)),
+            detail: if message.is_empty() { "the remote PED link closed".into() } else { message },
+        },
+        _ => HsmError::ped(ErrorCode::PedProtocolError),
+    })
+}
+
+/// The end is plain data, usable after a panic elsewhere.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -5,7 +5,9 @@
 //! One lock guards the HSM and its PED link: a command that needs the PED holds it
 //! for the whole PED interaction, so a `ped connect` arriving meanwhile is refused
 //! rather than queued (a local PED operation in progress blocks a remote connect).
-//! While a remote link is up every command uses it and the local PED is ignored.
+//! While a remote link is up every command uses it and the local PED is ignored. The
+//! remote link's end is noticed as it happens (pedclient's Closed, read by the link's own
+//! thread): the next command that looks (`ped show`, `ped connect`) finds it over, and why.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -64,6 +66,26 @@ struct Shared {
     hsm: Hsm,
     store: Store,
     ped: Option<Connected>,
+    /// How the last remote link ended, for `ped show`; cleared by the next `ped connect`.
+    last_end: Option<LinkEnd>,
+}
+
+/// How a remote link ended.
+enum LinkEnd {
+    /// `ped disconnect`.
+    Disconnected,
+    /// pedclient closed it, or it failed under a command.
+    Failed(HsmError),
+}
+
+impl Shared {
+    /// Drops a remote link that pedclient has ended meanwhile, keeping why.
+    fn reap(&mut self) {
+        if let Some(e) = self.ped.as_ref().filter(|p| p.remote.is_some()).and_then(|p| p.link.ended()) {
+            self.ped = None;
+            self.last_end = Some(LinkEnd::Failed(e));
+        }
+    }
 }
 
 /// The running HSM.
@@ -87,7 +109,8 @@ impl Server {
         let store = Store::open(&config.state).map_err(|e| HsmError::hsm(HsmCode::GeneralError, e.to_string()))?;
         let now = config.unix_time.unwrap_or_else(wall_clock);
         let hsm = Hsm::start(&store, &config.serial, &mut UnwrapErr(SysRng), now)?;
-        Ok(Server { config, shared: Mutex::new(Shared { hsm, store, ped: None }), start: std::time::Instant::now() })
+        let shared = Shared { hsm, store, ped: None, last_end: None };
+        Ok(Server { config, shared: Mutex::new(shared), start: std::time::Instant::now() })
     }
 
     /// Serves the control socket until the process ends.
@@ -136,6 +159,11 @@ impl Server {
                 let mut shared = self.lock_now()?;
                 match shared.ped.take() {
                     Some(ped) => {
+                        // A link pedclient already ended keeps that reason.
+                        let end = ped.link.ended().map_or(LinkEnd::Disconnected, LinkEnd::Failed);
+                        if ped.remote.is_some() {
+                            shared.last_end = Some(end);
+                        }
                         ped.link.disconnect();
                         Ok(())
                     }
@@ -153,7 +181,8 @@ impl Server {
                 persist(&mut shared)
             }
             ["ped", "show"] => {
-                let shared = self.lock_now()?;
+                let mut shared = self.lock_now()?;
+                shared.reap();
                 self.show(&shared, out);
                 Ok(())
             }
@@ -212,6 +241,7 @@ impl Server {
             ));
         }
         let mut shared = self.lock_now()?;
+        shared.reap();
         if shared.ped.as_ref().is_some_and(|p| p.remote.is_some()) {
             return Err(HsmError::hsm(
                 HsmCode::OperationActive,
@@ -236,6 +266,7 @@ impl Server {
         let (link, firmware) = Link::pedclient(&pedclient, &serial, &host, port, self.config.link_timeout)?;
         // A local channel is dropped: while remote is connected, local is ignored.
         shared.ped = Some(Connected { link, auth, session: None, remote: Some((host, port, firmware)) });
+        shared.last_end = None;
         if let Some(shown) = shown {
             out(&format!("Please attend to the PED and enter following password: {shown}"));
         }
@@ -251,10 +282,22 @@ impl Server {
             Some((host, port, firmware)) => {
                 out(&format!("Remote PED: connected to {host}:{port}, PED firmware {firmware}"));
             }
-            None => out(&format!(
-                "Local PED-USB: {}",
-                if self.config.local_ped.is_some() { "configured" } else { "not configured" }
-            )),
+            None => {
+                match &shared.last_end {
+                    Some(LinkEnd::Disconnected) => out("Remote PED: not connected (ended by ped disconnect)"),
+                    Some(LinkEnd::Failed(e)) => out(&format!(
+                        "Remote PED: not connected (the link ended: {}; 0x{:08x} {})",
+                        e.detail,
+                        e.code.value(),
+                        e.code.name()
+                    )),
+                    None => {}
+                }
+                out(&format!(
+                    "Local PED-USB: {}",
+                    if self.config.local_ped.is_some() { "configured" } else { "not configured" }
+                ))
+            }
         }
         out(&format!(
             "Default Remote PED: {}:{}",
@@ -301,8 +344,10 @@ impl Server {
             shared.ped = Some(Connected { link: Link::usb(path)?, auth: Auth::Local, session: None, remote: None });
         }
         let Some(ped) = shared.ped.as_mut() else { return Err(HsmError::ped(ErrorCode::CkrPedUnplugged)) };
-        let mut result = Ok(());
-        if ped.session.is_none() {
+        // A remote link pedclient ended between commands fails this one with its reason,
+        // as a Closed mid-command does; the local PED is not silently used instead.
+        let mut result = ped.link.ended().map_or(Ok(()), Err);
+        if result.is_ok() && ped.session.is_none() {
             result = self.handshake(&shared.hsm, ped).map(|s| ped.session = Some(s));
         }
         if result.is_ok()
@@ -311,9 +356,11 @@ impl Server {
             result = f(self, &mut shared.hsm, session, &mut ped.link);
         }
         if let Err(e) = &result
-            && link_failure(e)
+            && (link_failure(e) || shared.ped.as_ref().is_some_and(|p| p.link.ended().is_some()))
+            && let Some(ped) = shared.ped.take()
+            && ped.remote.is_some()
         {
-            shared.ped = None;
+            shared.last_end = Some(LinkEnd::Failed(e.clone()));
         }
         result
     }
