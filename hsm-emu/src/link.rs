@@ -21,6 +21,17 @@ use ped_proto::usb::{Reassembler, SocketPacketReader, packets, socket_record};
 
 use crate::error::HsmError;
 
+/// What pedclient reached for a remote link, as its Connected says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remote {
+    /// The PED's firmware version.
+    pub firmware: String,
+    /// pedserver's `HOST:PORT` as pedclient sees it (dialled, or connected from).
+    pub pedserver: String,
+    /// pedserver connected to pedclient (PED-initiated mode).
+    pub ped_initiated: bool,
+}
+
 /// A frame link to a PED. Dropping it closes the connection.
 #[derive(Debug)]
 pub struct Link {
@@ -49,14 +60,14 @@ impl Link {
     }
 
     /// Asks pedclient (at `path`) to reach pedserver `host:port`; returns the link and
-    /// the PED's firmware version once pedclient says Connected.
+    /// what pedclient reached once it says Connected.
     pub fn pedclient(
         path: &Path,
         serial: &str,
         host: &str,
         port: u16,
         timeout: Duration,
-    ) -> Result<(Self, String), HsmError> {
+    ) -> Result<(Self, Remote), HsmError> {
         let stream = UnixStream::connect(path).map_err(|e| {
             let mut err = HsmError::ped(ErrorCode::RcSocketError);
             err.detail = format!("pedclient's HSM link at {} refused ({e}); is pedclient running?", path.display());
@@ -75,7 +86,9 @@ impl Link {
         link.send(&connect.encode()?)?;
         let frame = link.recv(timeout)?;
         match HsmLinkMessage::decode(Frame::decode_exact(&frame).map_err(ped_proto::Error::from)?)? {
-            HsmLinkMessage::Connected { firmware_version } => Ok((link, firmware_version)),
+            HsmLinkMessage::Connected { firmware_version, pedserver, ped_initiated } => {
+                Ok((link, Remote { firmware: firmware_version, pedserver, ped_initiated }))
+            }
             _ => Err(HsmError::ped(ErrorCode::PedProtocolError)),
         }
     }

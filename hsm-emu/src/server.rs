@@ -27,7 +27,7 @@ use rand_core::UnwrapErr;
 use crate::channel::{Auth, Handshake};
 use crate::error::{Code, HsmCode, HsmError};
 use crate::hsm::{HSM_SO_MAX_FAILURES, Hsm, Operation, Request, RoleName, Step};
-use crate::link::Link;
+use crate::link::{Link, Remote};
 use crate::state::Store;
 
 /// Default pedserver port.
@@ -59,7 +59,8 @@ struct Connected {
     link: Link,
     auth: Auth,
     session: Option<ChannelSession>,
-    remote: Option<(String, u16, String)>,
+    /// A remote link: the address asked for (an empty host: none) and what pedclient reached.
+    remote: Option<(String, u16, Remote)>,
 }
 
 struct Shared {
@@ -263,9 +264,9 @@ impl Server {
         let shown = password.as_ref().map(|d| String::from_utf8_lossy(d.expose()).into_owned());
         let auth = Auth::remote(&shared.hsm, password.map(OneTimePassword::new))?;
         let serial = shared.hsm.serial().to_owned();
-        let (link, firmware) = Link::pedclient(&pedclient, &serial, &host, port, self.config.link_timeout)?;
+        let (link, remote) = Link::pedclient(&pedclient, &serial, &host, port, self.config.link_timeout)?;
         // A local channel is dropped: while remote is connected, local is ignored.
-        shared.ped = Some(Connected { link, auth, session: None, remote: Some((host, port, firmware)) });
+        shared.ped = Some(Connected { link, auth, session: None, remote: Some((host, port, remote)) });
         shared.last_end = None;
         if let Some(shown) = shown {
             out(&format!("Please attend to the PED and enter following password: {shown}"));
@@ -279,7 +280,15 @@ impl Server {
         out(&format!("HSM label: {}", state.label.as_deref().unwrap_or("(zeroised)")));
         out(&format!("RPV initialized: {}", if shared.hsm.has_rpv() { "Yes" } else { "No" }));
         match shared.ped.as_ref().and_then(|p| p.remote.as_ref()) {
-            Some((host, port, firmware)) => {
+            Some((_, _, Remote { firmware, pedserver, ped_initiated: true })) => {
+                out(&format!("Remote PED: connected (PED-initiated from {pedserver}), PED firmware {firmware}"));
+            }
+            // A bare `ped connect` asked for no address (a PED ID mapping): the one
+            // pedclient reached.
+            Some((host, _, Remote { firmware, pedserver, .. })) if host.is_empty() => {
+                out(&format!("Remote PED: connected to {pedserver}, PED firmware {firmware}"));
+            }
+            Some((host, port, Remote { firmware, .. })) => {
                 out(&format!("Remote PED: connected to {host}:{port}, PED firmware {firmware}"));
             }
             None => {

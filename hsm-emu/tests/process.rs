@@ -284,7 +284,11 @@ fn remote_link_through_a_fake_pedclient_connected_then_closed_mid_command() {
             message,
             HsmLinkMessage::Connect { hsm_serial: "150001".into(), host: "127.0.0.1".into(), port: 1600 }
         );
-        let connected = HsmLinkMessage::Connected { firmware_version: "2.9.0-1".into() };
+        let connected = HsmLinkMessage::Connected {
+            firmware_version: "2.9.0-1".into(),
+            pedserver: "127.0.0.1:1600".into(),
+            ped_initiated: false,
+        };
         stream.write_all(&connected.encode().unwrap()).unwrap();
         // The channel's hello arrives over the same connection; then the link drops.
         let hello = read_frame(&mut stream);

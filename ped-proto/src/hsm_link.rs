@@ -34,6 +34,13 @@ pub enum HsmLinkMessage {
     Connected {
         /// The PED's firmware version, as pedserver reported it.
         firmware_version: String,
+        /// Which pedserver, as pedclient sees it (`HOST:PORT`, at most
+        /// [`MAX_HOST_LEN`]): the address it dialled, or the one a PED-initiated
+        /// pedserver connected from. The HSM asked for an address, or for none (a PED ID
+        /// mapping, PED-initiated mode); this is the one that answered.
+        pedserver: String,
+        /// pedserver connected to pedclient (PED-initiated mode), not the other way.
+        ped_initiated: bool,
     },
     /// HSM → pedclient: end the remote link (`ped disconnect`).
     Disconnect,
@@ -72,8 +79,10 @@ impl HsmLinkMessage {
                 put_text(&mut body, host, MAX_HOST_LEN, "host")?;
                 body.put_u16(*port);
             }
-            HsmLinkMessage::Connected { firmware_version } => {
-                put_text(&mut body, firmware_version, MAX_SERIAL_LEN, "firmware version")?
+            HsmLinkMessage::Connected { firmware_version, pedserver, ped_initiated } => {
+                put_text(&mut body, firmware_version, MAX_SERIAL_LEN, "firmware version")?;
+                put_text(&mut body, pedserver, MAX_HOST_LEN, "pedserver")?;
+                body.put_u8(u8::from(*ped_initiated));
             }
             HsmLinkMessage::Disconnect => {}
             HsmLinkMessage::Closed { code, message } => {
@@ -93,9 +102,15 @@ impl HsmLinkMessage {
                 host: text(&mut r, MAX_HOST_LEN, "host")?,
                 port: r.u16("port")?,
             },
-            FrameType::LinkConnected => {
-                HsmLinkMessage::Connected { firmware_version: text(&mut r, MAX_SERIAL_LEN, "firmware version")? }
-            }
+            FrameType::LinkConnected => HsmLinkMessage::Connected {
+                firmware_version: text(&mut r, MAX_SERIAL_LEN, "firmware version")?,
+                pedserver: text(&mut r, MAX_HOST_LEN, "pedserver")?,
+                ped_initiated: match r.u8("ped-initiated")? {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(DecodeError::InvalidValue("ped-initiated").into()),
+                },
+            },
             FrameType::LinkDisconnect => HsmLinkMessage::Disconnect,
             FrameType::LinkClosed => {
                 HsmLinkMessage::Closed { code: r.u32("code")?, message: text(&mut r, MAX_MESSAGE_LEN, "message")? }

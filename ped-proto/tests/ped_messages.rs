@@ -5,7 +5,7 @@ use ped_proto::Error;
 use ped_proto::command::{Activity, HsmCommand, Notice, PedFailure, PedReply, Prompt, Role, ShapeChoice, WrappedSplit};
 use ped_proto::device::{DeviceMessage, PedInfo, PedMode, SessionEndReason, UpdateState};
 use ped_proto::ecdh::EcdhKeyPair;
-use ped_proto::frame::{Frame, FrameType};
+use ped_proto::frame::{self, Frame, FrameType};
 use ped_proto::hsm_link::HsmLinkMessage;
 use ped_proto::orange::{self, RpvRing};
 use ped_proto::pedkey::{self, KeyColour, PedKeyPayload};
@@ -246,7 +246,16 @@ fn hsm_link_messages_round_trip() {
     let messages = vec![
         HsmLinkMessage::Connect { hsm_serial: "154438865".into(), host: "192.0.2.7".into(), port: 1503 },
         HsmLinkMessage::Connect { hsm_serial: "154438865".into(), host: String::new(), port: 0 },
-        HsmLinkMessage::Connected { firmware_version: "2.9.0-1".into() },
+        HsmLinkMessage::Connected {
+            firmware_version: "2.9.0-1".into(),
+            pedserver: "192.0.2.7:1503".into(),
+            ped_initiated: false,
+        },
+        HsmLinkMessage::Connected {
+            firmware_version: "2.9.0-1".into(),
+            pedserver: "[2001:db8::7]:40123".into(),
+            ped_initiated: true,
+        },
         HsmLinkMessage::Disconnect,
         HsmLinkMessage::closed(ErrorCode::CkrPedUnplugged),
         HsmLinkMessage::Closed { code: 0, message: "disconnected".into() },
@@ -260,6 +269,16 @@ fn hsm_link_messages_round_trip() {
     }
     let bad = HsmLinkMessage::Connect { hsm_serial: "1".into(), host: "a\nb".into(), port: 1 };
     assert!(bad.encode().is_err());
+    // Connected: len8 firmware ‖ len8 pedserver ‖ u8 ped-initiated, which is 0 or 1.
+    let connected =
+        HsmLinkMessage::Connected { firmware_version: "2.9".into(), pedserver: "h:1".into(), ped_initiated: true };
+    let bytes = connected.encode().unwrap();
+    assert_eq!(bytes[8..], *b"\x032.9\x03h:1\x01");
+    let mut flag = bytes.clone();
+    *flag.last_mut().unwrap() = 2;
+    assert!(HsmLinkMessage::decode(Frame::decode_exact(&flag).unwrap()).is_err());
+    let short = frame::encode(FrameType::LinkConnected, &bytes[8..bytes.len() - 1]);
+    assert!(HsmLinkMessage::decode(Frame::decode_exact(&short).unwrap()).is_err(), "the flag is required");
 }
 
 #[test]

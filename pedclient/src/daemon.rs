@@ -299,8 +299,8 @@ impl Daemon {
                                 server = Some((r, w));
                                 let now = Instant::now();
                                 match adopted {
-                                    Some(leftover) => {
-                                        link.adopted(now, target, idle_applies);
+                                    Some((leftover, address)) => {
+                                        link.adopted(now, target, address, idle_applies);
                                         link.handle_server_data(now, &leftover);
                                     }
                                     None => link.dialled(now, target, idle_applies),
@@ -372,7 +372,7 @@ impl Daemon {
                     stream: claimed.stream,
                     target: claimed.peer,
                     idle_applies,
-                    adopted: Some(claimed.leftover),
+                    adopted: Some((claimed.leftover, claimed.address)),
                 }),
                 None => Err((
                     ErrorCode::CkrPedUnplugged,
@@ -415,8 +415,9 @@ struct Dialled {
     stream: ServerStream,
     target: String,
     idle_applies: bool,
-    /// PED-initiated: the bytes pedserver sent after its hello, not yet handled.
-    adopted: Option<Vec<u8>>,
+    /// PED-initiated: the bytes pedserver sent after its hello, not yet handled, and
+    /// its address.
+    adopted: Option<(Vec<u8>, String)>,
 }
 
 async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &[u8], timeout: Duration) -> bool {

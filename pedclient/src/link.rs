@@ -96,6 +96,10 @@ pub struct Link {
     out: VecDeque<Output>,
     /// What the current remote link reaches, for messages.
     target: String,
+    /// pedserver's `HOST:PORT`, for the HSM's Connected.
+    address: String,
+    /// The current remote link is a PED-initiated connection that pedclient adopted.
+    ped_initiated: bool,
     /// When the current state began (the hellos' and status' deadline runs from it).
     since: Instant,
     /// Last channel frame either way.
@@ -119,6 +123,13 @@ pub fn client_hello() -> Vec<u8> {
     })
 }
 
+/// `text` as printable ASCII, at most `max` bytes.
+fn printable(text: &str, max: usize) -> String {
+    let mut s: String = text.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
+    s.truncate(max);
+    s
+}
+
 /// A Closed message's text: printable ASCII within the frame's 200 bytes.
 fn sentence(text: String) -> String {
     let mut s: String = text.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
@@ -137,6 +148,8 @@ impl Link {
             server: FrameReader::default(),
             out: VecDeque::new(),
             target: String::new(),
+            address: String::new(),
+            ped_initiated: false,
             since: now,
             last_activity: now,
             keepalive: Keepalive::new(now, timeouts.ping_interval, timeouts.ping_timeout, nonce_seed),
@@ -250,15 +263,19 @@ impl Link {
     /// link made through an assigned PED ID under `-ignoreidletimeout`; `target` names it.
     pub fn dialled(&mut self, now: Instant, target: String, idle_applies: bool) {
         if self.state == State::Dialing {
+            self.address = target.clone();
+            self.ped_initiated = false;
             self.start_remote(now, target, idle_applies, State::AwaitingHello);
             self.out.push_back(Output::ToServer(client_hello()));
         }
     }
 
     /// PED-initiated mode: pedserver's connection, whose hellos were exchanged when it
-    /// arrived, is taken over: ask for the status.
-    pub fn adopted(&mut self, now: Instant, target: String, idle_applies: bool) {
+    /// arrived, is taken over: ask for the status. `address` is where it came from.
+    pub fn adopted(&mut self, now: Instant, target: String, address: String, idle_applies: bool) {
         if self.state == State::Dialing {
+            self.address = address;
+            self.ped_initiated = true;
             self.start_remote(now, target, idle_applies, State::AwaitingStatus);
             self.out.push_back(Output::ToServer(relay(&RelayMessage::StatusRequest)));
         }
@@ -417,6 +434,9 @@ impl Link {
                 let firmware = status.firmware_version;
                 self.out.push_back(Output::ToHsm(to_hsm(&HsmLinkMessage::Connected {
                     firmware_version: firmware.chars().take(ped_proto::hsm_link::MAX_SERIAL_LEN).collect(),
+                    // Printable and short enough to encode: a refused encoding would end the link.
+                    pedserver: printable(&self.address, ped_proto::hsm_link::MAX_HOST_LEN),
+                    ped_initiated: self.ped_initiated,
                 })));
                 self.out.push_back(Output::Up { software: self.target.clone(), firmware });
             }
@@ -539,7 +559,14 @@ mod tests {
         assert_eq!(server_msg(&drain(&mut l)[0]), RelayMessage::StatusRequest);
         l.handle_server_data(now, &status(true));
         let out = drain(&mut l);
-        assert_eq!(hsm_msg(&out[0]), HsmLinkMessage::Connected { firmware_version: "2.9.0".into() });
+        assert_eq!(
+            hsm_msg(&out[0]),
+            HsmLinkMessage::Connected {
+                firmware_version: "2.9.0".into(),
+                pedserver: "127.0.0.1:1503".into(),
+                ped_initiated: false
+            }
+        );
         assert!(matches!(out[1], Output::Up { .. }));
         assert!(l.is_relaying());
         l
@@ -698,10 +725,16 @@ mod tests {
         let mut l = Link::new(t0, T, 1);
         l.handle_hsm_data(t0, &connect(""));
         drain(&mut l);
-        l.adopted(t0, "pedserver laptop".into(), true);
+        l.adopted(t0, "pedserver laptop".into(), "192.0.2.9:40123".into(), true);
         assert_eq!(server_msg(&drain(&mut l)[0]), RelayMessage::StatusRequest);
         l.handle_server_data(t0, &status(true));
         assert!(l.is_relaying());
+        let connected = HsmLinkMessage::Connected {
+            firmware_version: "2.9.0".into(),
+            pedserver: "192.0.2.9:40123".into(),
+            ped_initiated: true,
+        };
+        assert_eq!(hsm_msg(&drain(&mut l)[0]), connected);
     }
 
     #[test]

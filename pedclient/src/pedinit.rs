@@ -69,6 +69,8 @@ pub(crate) struct Claimed {
     pub(crate) leftover: Vec<u8>,
     /// Its address and software, for messages.
     pub(crate) peer: String,
+    /// Its address alone, for the HSM.
+    pub(crate) address: String,
 }
 
 impl std::fmt::Debug for Claimed {
@@ -173,7 +175,8 @@ async fn admit(daemon: Arc<Daemon>, tcp: tokio::net::TcpStream, peer: std::net::
                 let Ok(reply) = claimed else { break "its handle was dropped".to_string() };
                 let leftover = pending.take_buffered();
                 let stream = Guarded { inner: stream, _guard: InUse(Arc::clone(&daemon)) };
-                let claimed = Claimed { stream: Box::new(stream), leftover, peer: description.clone() };
+                let claimed =
+                    Claimed { stream: Box::new(stream), leftover, peer: description.clone(), address: peer.to_string() };
                 if reply.send(claimed).is_err() {
                     break "the HSM went away while taking it over".to_string();
                 }

@@ -49,7 +49,14 @@ fn pedserver_connects_out_and_an_hsm_uses_its_link() {
     assert!(o.status.success(), "{}", text(&o));
     wait_until("pedclient to see the pedserver", || !client.show()["daemon"]["ped_initiated"]["connected"].is_null());
 
-    assert_eq!(hsm.connect_to("", 0), HsmLinkMessage::Connected { firmware_version: "2.9.0".into() });
+    match hsm.connect_to("", 0) {
+        HsmLinkMessage::Connected { firmware_version, pedserver, ped_initiated: true } => {
+            assert_eq!(firmware_version, "2.9.0");
+            // The address pedserver connected from: loopback, its own (ephemeral) port.
+            assert!(pedserver.starts_with("127.0.0.1:"), "{pedserver}");
+        }
+        other => panic!("expected a PED-initiated Connected, got {other:?}"),
+    }
     let frames: Vec<Vec<u8>> = (0..5u8).map(|i| frame::encode(FrameType::Record, &[i; 3000])).collect();
     for f in &frames {
         hsm.send(f);

@@ -14,8 +14,13 @@ use ped_proto::frame::{self, FrameType};
 use ped_proto::hsm_link::HsmLinkMessage;
 use ped_proto::relay::{PedStatus, RELAY_VERSION, RelayMessage, RelayRole};
 
-fn connected() -> HsmLinkMessage {
-    HsmLinkMessage::Connected { firmware_version: "2.9.0".into() }
+/// Connected to the pedserver on 127.0.0.1:`port`, dialled by pedclient.
+fn connected(port: u16) -> HsmLinkMessage {
+    HsmLinkMessage::Connected {
+        firmware_version: "2.9.0".into(),
+        pedserver: format!("127.0.0.1:{port}"),
+        ped_initiated: false,
+    }
 }
 
 /// Frames with distinctive bodies, as a handshake and records would be.
@@ -45,7 +50,7 @@ fn the_hsm_link_relays_blindly_end_to_end() {
 
     let client = client.start(&[]);
     let mut hsm = client.hsm();
-    assert_eq!(hsm.connect_to("127.0.0.1", server.port), connected());
+    assert_eq!(hsm.connect_to("127.0.0.1", server.port), connected(server.port));
     let json = client.show();
     assert_eq!(json["daemon"]["links"][0]["firmware"], "2.9.0", "{json}");
     assert_eq!(json["daemon"]["links"][0]["hsm_serial"], "150123", "{json}");
@@ -75,7 +80,7 @@ fn the_hsm_link_relays_blindly_end_to_end() {
     assert!(o.status.success(), "{}", text(&o));
     // pedserver frees the PED when its session ends; it may take a moment.
     wait_until("pedserver to free the PED", || server.show()["client"].is_null());
-    assert_eq!(hsm.connect_to("", 0), connected());
+    assert_eq!(hsm.connect_to("", 0), connected(server.port), "the mapped pedserver");
     let record = frame::encode(FrameType::Record, b"through the mapping");
     hsm.send(&record);
     assert_eq!(hsm.frame(), Some(record));
@@ -89,7 +94,7 @@ fn busy_when_another_hsm_holds_the_ped_and_unplug_is_ped_unplugged() {
     let server = PedServer::start(&ped.spec(), &[]);
     let client = PedClient::new().start(&[]);
     let mut first = client.hsm();
-    assert_eq!(first.connect_to("127.0.0.1", server.port), connected());
+    assert_eq!(first.connect_to("127.0.0.1", server.port), connected(server.port));
     let mut second = client.hsm();
     let why = closed(second.connect_to("127.0.0.1", server.port), ErrorCode::CkrDeviceError.value());
     assert!(why.contains("serves another HSM"), "{why}");
@@ -117,12 +122,12 @@ fn the_idle_timeout_ends_a_quiet_link_unless_waived_for_assigned_ids() {
     let client = client.start(&["-idletimeout", "1", "-ignoreidletimeout"]);
     let mut hsm = client.hsm();
     // By address: the idle timeout applies.
-    assert_eq!(hsm.connect_to("127.0.0.1", server.port), connected());
+    assert_eq!(hsm.connect_to("127.0.0.1", server.port), connected(server.port));
     let why = closed(hsm.link(), ErrorCode::RcOperationTimedOut.value());
     assert!(why.contains("idle"), "{why}");
     // Through the assigned PED ID with -ignoreidletimeout: it does not.
     wait_until("pedserver to free the PED", || server.show()["client"].is_null());
-    assert_eq!(hsm.connect_to("", 0), connected());
+    assert_eq!(hsm.connect_to("", 0), connected(server.port), "the mapped pedserver");
     std::thread::sleep(Duration::from_millis(2500));
     let record = frame::encode(FrameType::Record, b"after a quiet while");
     hsm.send(&record);
@@ -179,7 +184,7 @@ fn garbage_silence_a_cut_link_and_no_listener_have_their_codes() {
         let _ = s.write_all(&frame::encode(FrameType::Record, b"one"));
         std::thread::sleep(Duration::from_millis(200));
     });
-    assert_eq!(hsm.connect_to("127.0.0.1", cut), connected());
+    assert_eq!(hsm.connect_to("127.0.0.1", cut), connected(cut));
     assert_eq!(hsm.frame(), Some(frame::encode(FrameType::Record, b"one")));
     closed(hsm.link(), ErrorCode::CkrPedUnplugged.value());
 

@@ -1,9 +1,12 @@
 //! What `ped show` says of the remote link, with every component a process: a link that
 //! pedclient ended for its idle timeout is shown over, with the reason, as soon as it
 //! ends (no PED command runs in between to find out), and `ped connect` works again at
-//! once; `ped disconnect` is shown as such.
+//! once; `ped disconnect` is shown as such. A link made through a PED ID mapping, and a
+//! PED-initiated one (with the address pedserver connected from), are shown as pedclient
+//! reports them.
 
-use tests::rig::{Rig, Settings};
+use tests::output_text;
+use tests::rig::{APPLIANCE, HSM_SERIAL, Rig, Settings};
 use tests::wait_until;
 
 fn show(rig: &Rig) -> String {
@@ -35,4 +38,40 @@ fn an_idle_timeout_is_shown_by_ped_show_alone_and_ped_connect_works_again() {
     let text = show(&rig);
     assert!(text.contains("Remote PED: not connected (ended by ped disconnect)"), "{text}");
     rig.hsm.cli(&["ped", "disconnect"]).failed_with("CKR_ARGUMENTS_BAD");
+
+    // A bare `ped connect` through a PED ID mapping shows the mapped pedserver (it
+    // showed ":1503", an address nobody asked for).
+    let port = rig.port.to_string();
+    let o = rig.pedclient.run("setid", &["-id", "1", "-id_ip", "127.0.0.1", "-id_port", &port]);
+    assert!(o.status.success(), "{}", output_text(&o));
+    let o = rig.pedclient.run("assignid", &["-id", "1", "-id_serialnumber", HSM_SERIAL]);
+    assert!(o.status.success(), "{}", output_text(&o));
+    wait_until("pedserver to free the PED", || rig.pedserver.show()["client"].is_null());
+    rig.hsm.cli(&["ped", "connect", "-password", "24681357"]).ok();
+    let text = show(&rig);
+    assert!(text.contains(&up), "{text}");
+}
+
+#[test]
+fn a_ped_initiated_link_is_shown_with_the_address_pedserver_came_from() {
+    let mut rig = Rig::start(&Settings::default());
+    rig.ped_initiated(&[]);
+    let o = rig.pedserver.run("connect", &["-name", APPLIANCE, "-connectretrydelay", "100"]);
+    assert!(o.status.success(), "{}", output_text(&o));
+    wait_until("pedclient to see pedserver", || {
+        !rig.pedclient.show()["daemon"]["ped_initiated"]["connected"].is_null()
+    });
+    // A bare `ped connect`: no address asked for, none invented (it showed ":1503").
+    rig.hsm.cli(&["ped", "connect", "-password", "11223344"]).ok();
+    let text = show(&rig);
+    let line = text.lines().find(|l| l.starts_with("Remote PED: ")).expect("a Remote PED line");
+    let from = line
+        .strip_prefix("Remote PED: connected (PED-initiated from 127.0.0.1:")
+        .and_then(|rest| rest.split_once("), PED firmware "));
+    let (port, firmware) = from.unwrap_or_else(|| panic!("{text}"));
+    assert!(port.parse::<u16>().is_ok_and(|p| p != 0), "{line}");
+    assert!(!firmware.is_empty(), "{line}");
+    // The port is pedserver's own end of the link, as pedclient's status names it.
+    let linked = rig.pedclient.show()["daemon"]["ped_initiated"]["connected"].to_string();
+    assert!(linked.contains(&format!("127.0.0.1:{port}")), "{linked} vs {line}");
 }
