@@ -89,6 +89,18 @@ impl Shared {
     }
 }
 
+/// A PED command issued after the remote link ended: CKR_PED_UNPLUGGED, as lunacm
+/// reports it, with the way the link ended.
+fn ended_before(end: &HsmError) -> HsmError {
+    if end.code == Code::Ped(ErrorCode::CkrPedUnplugged) {
+        return end.clone();
+    }
+    HsmError {
+        code: Code::Ped(ErrorCode::CkrPedUnplugged),
+        detail: format!("the Remote PED link had ended ({}: {})", end.code.name(), end.detail),
+    }
+}
+
 /// The running HSM.
 pub struct Server {
     config: ServeConfig,
@@ -166,6 +178,11 @@ impl Server {
                             shared.last_end = Some(end);
                         }
                         ped.link.disconnect();
+                        Ok(())
+                    }
+                    // A link that already ended: the HSM goes back to its local PED.
+                    None if matches!(shared.last_end, Some(LinkEnd::Failed(_))) => {
+                        shared.last_end = Some(LinkEnd::Disconnected);
                         Ok(())
                     }
                     None => Err(bad("no Remote PED is connected")),
@@ -348,6 +365,15 @@ impl Server {
         shared: &mut Shared,
         f: impl FnOnce(&Self, &mut Hsm, &mut ChannelSession, &mut Link) -> Result<(), HsmError>,
     ) -> Result<(), HsmError> {
+        // After a remote link ended, PED commands fail as the seed shows (CKR_PED_UNPLUGGED:
+        // "reconnect Remote PED before issuing commands") until `ped connect` opens a new
+        // link or `ped disconnect` hands the HSM back to its local PED: a key holder
+        // standing at the remote PED must not find the command waiting on a local one.
+        if shared.ped.is_none()
+            && let Some(LinkEnd::Failed(e)) = &shared.last_end
+        {
+            return Err(ended_before(e));
+        }
         if shared.ped.is_none() {
             let path = self.config.local_ped.as_ref().ok_or_else(|| HsmError::ped(ErrorCode::CkrPedUnplugged))?;
             shared.ped = Some(Connected { link: Link::usb(path)?, auth: Auth::Local, session: None, remote: None });
@@ -355,7 +381,8 @@ impl Server {
         let Some(ped) = shared.ped.as_mut() else { return Err(HsmError::ped(ErrorCode::CkrPedUnplugged)) };
         // A remote link pedclient ended between commands fails this one with its reason,
         // as a Closed mid-command does; the local PED is not silently used instead.
-        let mut result = ped.link.ended().map_or(Ok(()), Err);
+        let ended = ped.link.ended();
+        let mut result = ended.as_ref().map_or(Ok(()), |e| Err(ended_before(e)));
         if result.is_ok() && ped.session.is_none() {
             result = self.handshake(&shared.hsm, ped).map(|s| ped.session = Some(s));
         }
@@ -369,7 +396,8 @@ impl Server {
             && let Some(ped) = shared.ped.take()
             && ped.remote.is_some()
         {
-            shared.last_end = Some(LinkEnd::Failed(e.clone()));
+            // `ped show` tells how the link itself ended, not how this command saw it.
+            shared.last_end = Some(LinkEnd::Failed(ended.unwrap_or_else(|| e.clone())));
         }
         result
     }

@@ -28,6 +28,12 @@ fn an_idle_timeout_is_shown_by_ped_show_alone_and_ped_connect_works_again() {
     assert!(!text.contains("Remote PED: connected"), "{text}");
     assert!(text.contains("Local PED-USB: configured"), "{text}");
     assert!(rig.pedclient.log().contains("idle"), "{}", rig.pedclient.log());
+    // Until the HSM reconnects (or gives the remote PED up), PED commands do not fall
+    // back to the local PED: the key holders are at the remote one.
+    let login = rig.hsm.cli(&["role", "login", "-name", "so"]);
+    login.failed_with("0x8000002e (CKR_PED_UNPLUGGED)");
+    assert!(login.text.contains("the Remote PED link had ended (RC_OPERATION_TIMED_OUT: "), "{}", login.text);
+    assert!(show(&rig).contains(ended), "{}", show(&rig));
 
     // The HSM knows the link is over: a new connect is not refused as "already connected".
     rig.connect(&["-password", "24681357"]).ok();
@@ -38,6 +44,14 @@ fn an_idle_timeout_is_shown_by_ped_show_alone_and_ped_connect_works_again() {
     let text = show(&rig);
     assert!(text.contains("Remote PED: not connected (ended by ped disconnect)"), "{text}");
     rig.hsm.cli(&["ped", "disconnect"]).failed_with("CKR_ARGUMENTS_BAD");
+
+    // `ped disconnect` after a link that ended by itself is accepted: it gives the HSM
+    // back to its local PED.
+    wait_until("pedserver to free the PED", || rig.pedserver.show()["client"].is_null());
+    rig.connect(&["-password", "24681357"]).ok();
+    wait_until("the idle link to end", || show(&rig).contains(ended));
+    rig.hsm.cli(&["ped", "disconnect"]).ok();
+    assert!(show(&rig).contains("Remote PED: not connected (ended by ped disconnect)"), "{}", show(&rig));
 
     // A bare `ped connect` through a PED ID mapping shows the mapped pedserver (it
     // showed ":1503", an address nobody asked for).

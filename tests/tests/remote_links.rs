@@ -109,7 +109,9 @@ fn an_idle_remote_link_times_out() {
     rig.connect(&["-password", "24681357"]).ok();
     assert!(!rig.pedserver.show()["client"].is_null(), "pedserver serves the HSM");
     wait_until("pedclient to end the idle link", || rig.pedserver.show()["client"].is_null());
-    rig.hsm.cli(&["ped", "vector", "init"]).failed_with("RC_OPERATION_TIMED_OUT");
+    let after = rig.hsm.cli(&["ped", "vector", "init"]);
+    after.failed_with("0x8000002e (CKR_PED_UNPLUGGED)");
+    assert!(after.text.contains("RC_OPERATION_TIMED_OUT: remote PED link idle for 1 s"), "{}", after.text);
     assert!(rig.pedclient.log().contains("idle"), "{}", rig.pedclient.log());
     assert!(rig.hsm.state_text().is_empty() || rig.hsm.state_json()["rpv"].is_null());
 }

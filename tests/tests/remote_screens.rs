@@ -107,7 +107,11 @@ fn pedclient_idle_timeout_brings_back_the_waiting_screen() {
     assert_eq!(remote.screen(), AWAITING);
     assert!(recent_actions(&mut remote).contains(&"Idle timeout".to_owned()));
     assert_eq!(session_ends(&rig, 2), 1);
-    rig.hsm.cli(&["ped", "vector", "init"]).failed_with("RC_OPERATION_TIMED_OUT");
+    // The seed's "Reconnect Remote PED before issuing commands": the command after a
+    // timed-out link is CKR_PED_UNPLUGGED, saying how the link ended.
+    let after = rig.hsm.cli(&["ped", "vector", "init"]);
+    after.failed_with("0x8000002e (CKR_PED_UNPLUGGED)");
+    assert!(after.text.contains("the Remote PED link had ended (RC_OPERATION_TIMED_OUT: "), "{}", after.text);
 }
 
 #[test]

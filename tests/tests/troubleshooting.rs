@@ -188,9 +188,8 @@ fn ckr_ped_unplugged_reconnect_remote_ped_before_issuing_commands() {
     let before = rig.hsm.state_text();
 
     // The connection broken between commands: the laptop's pedserver restarted (an idle
-    // timeout is the seed's other cause; pedclient reports that one as
-    // RC_OPERATION_TIMED_OUT, docs/pedclient.md, tested in remote_links.rs). The next PED
-    // command is answered as the seed shows.
+    // timeout is the seed's other cause, tested in remote_links.rs and link_state.rs).
+    // The next PED command is answered as the seed shows.
     let device = rig.pedserver.show()["device"].as_str().expect("the device").to_owned();
     assert!(rig.pedserver.run("stop", &[]).status.success());
     let start = rig.pedserver.run("start", &["-device", &device]);
