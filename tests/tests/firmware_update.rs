@@ -12,10 +12,10 @@ use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use p521::ecdsa::signature::Signer;
 use p521::ecdsa::{Signature, SigningKey};
 use p521::elliptic_curve::sec1::ToSec1Point;
-use ped_firmware::update::Updater;
 use ped_firmware::update::file::FileSlots;
 use ped_firmware::update::image::{FirmwareVersion, Header, VendorKey};
-use ped_proto::device::{MAX_CHUNK_LEN, MAX_IMAGE_LEN};
+use ped_firmware::update::slots::{ImageSlots, Slot};
+use ped_proto::device::MAX_IMAGE_LEN;
 use ped_proto::factory::Factory;
 use rand_core::SeedableRng;
 use tests::sim::{KeyHolder, PedSim, shown};
@@ -54,19 +54,15 @@ fn signed_image(key: &SigningKey, version: &str) -> Vec<u8> {
 }
 
 /// The factory's programming of PED `name`'s flash (ped-sim's `--state` is
-/// `DIR/NAME-flash`, the flash its `flash/`): `image` in slot A and a boot record naming
-/// it, written by the firmware's own updater. A real PED always has an image; on blank
-/// flash the slot an update goes to is the one boot tries first, which is not the case
-/// this test is about.
+/// `DIR/NAME-flash`, the flash its `flash/`): `image` in slot A and no boot record, which
+/// is what boot runs on flash without records. A real PED always has an image; the first
+/// update then records it as the fallback (docs/firmware.md, "Which images may boot").
 fn factory_install(dir: &Path, name: &str, image: &[u8], vendor: &VendorKey) {
     let mut flash = FileSlots::open(&dir.join(format!("{name}-flash")).join("flash"), MAX_IMAGE_LEN as usize).unwrap();
-    let mut updater = Updater::new(None);
-    updater.begin(image.len() as u32, &mut flash).unwrap();
-    for (i, chunk) in image.chunks(MAX_CHUNK_LEN).enumerate() {
-        updater.chunk((i * MAX_CHUNK_LEN) as u32, chunk, &mut flash).unwrap();
-    }
-    let verified = updater.finish(&mut flash, vendor).unwrap();
-    updater.save(verified, &mut flash).unwrap();
+    flash.erase(Slot::A).unwrap();
+    flash.write(Slot::A, 0, image).unwrap();
+    let booted = ped_firmware::update::boot(&mut flash, vendor).unwrap();
+    assert_eq!((booted.slot, booted.version.as_str()), (Slot::A, OLD_VERSION), "the factory image boots");
 }
 
 /// A PED that offers Software Update, its vendor key and its directory.
