@@ -306,6 +306,8 @@ impl Server {
                 out(&format!("Remote PED: connected to {pedserver}, PED firmware {firmware}"));
             }
             Some((host, port, Remote { firmware, .. })) => {
+                // An IPv6 address in brackets, as pedclient reports one, so the port stands apart.
+                let host = if host.contains(':') { format!("[{host}]") } else { host.clone() };
                 out(&format!("Remote PED: connected to {host}:{port}, PED firmware {firmware}"));
             }
             None => {

@@ -280,7 +280,7 @@ fn ped_connect_fails_if_ip_is_not_accessible() {
     // launching PEDserver on an IPv6 network, you must include the -ip option").
     rig.hsm.cli(&["ped", "connect", "-ip", "::1", "-port", &port, "-password", "11223344"]).ok();
     let show = rig.hsm.cli(&["ped", "show"]);
-    assert!(show.text.contains(&format!("Remote PED: connected to ::1:{port}")), "{}", show.text);
+    assert!(show.text.contains(&format!("Remote PED: connected to [::1]:{port}")), "{}", show.text);
     rig.hsm.cli(&["ped", "disconnect"]).ok();
     wait_until("pedserver to lose its client", || laptop.show()["client"].is_null());
 
