@@ -11,8 +11,9 @@
 //!
 //! # 1. The C(2e,2s) connect over the remote path
 //!
-//! hsm-emu → [recorder] → pedclient → TCP → [chaos proxy, passing] → pedserver →
-//! [recorder] → remote ped-sim. `ped connect` only opens the link (pedclient dials
+//! hsm-emu → pedclient → TCP → pedserver → remote ped-sim, directly: the rig's
+//! recorders and chaos proxy are out of the path (`Settings::taps`), as in a
+//! deployment. `ped connect` only opens the link (pedclient dials
 //! pedserver, which reports the PED's firmware): the C(2e,2s) handshake is run by the
 //! HSM at the first PED command of the connection. So each of the [`ROUNDS`] rounds:
 //!
@@ -26,7 +27,7 @@
 //!
 //! `c2e2s_handshake_e2e` is the median of the per-round differences of the two prompt
 //! times: the handshake as seen end to end, with its three messages crossing every
-//! process hop (two Unix-socket recorders, pedclient, the TCP proxy, pedserver) and
+//! process hop (the HSM link, pedclient, TCP, pedserver, the PED's USB) and
 //! both ends' work (HSM: 1 key generation + 2 ECDH; the PED, its RPK cached and the
 //! HSM's chain cached by the warm-up: 1 key generation + 2 ECDH, and whatever else its
 //! side does). No key holder acts inside any timed window: the PED caches the RPK (the
@@ -77,7 +78,9 @@ fn main() {
         eprintln!("e2e_bench: FAILED to build the rig's binaries: {e}");
         std::process::exit(1);
     }
-    let mut rig = Rig::start(&Settings::default());
+    // The system's own path: the rig's recorders and chaos proxy would add hops of
+    // their own to every frame.
+    let mut rig = Rig::start(&Settings { taps: false, ..Settings::default() });
     let orange = ceremony::local_rpv(&mut rig);
     rig.connect(&[]).ok();
     let mut remote = rig.remote.holder();

@@ -38,11 +38,16 @@ pub struct Settings<'a> {
     /// terminal UI, from the command line the rig prints) and the rig waits up to `wait`
     /// for pedserver to see it; [`Rig::remote`] then has no control socket.
     pub remote_by_hand: Option<Duration>,
+    /// `true`: the HSM link, the TCP link and the remote PED's USB pass through the
+    /// recorders and the chaos proxy. `false`: the components talk to each other
+    /// directly (the taps exist but carry nothing): the system's own path, for the
+    /// benchmarks, which must not count the test instruments' hops.
+    pub taps: bool,
 }
 
 impl Default for Settings<'_> {
     fn default() -> Self {
-        Settings { pedclient: &[], pedserver: &[], key_timeout: 60, remote_by_hand: None }
+        Settings { pedclient: &[], pedserver: &[], key_timeout: 60, remote_by_hand: None, taps: true }
     }
 }
 
@@ -80,7 +85,8 @@ impl Rig {
         let keys = Keys::open(&d.join("keys"));
         let pedclient = PedClient::new(&d.join("pedclient"));
         let hsm_link_path = d.join("hsmlink-rec.sock");
-        let hsm = HsmEmu::start(d, &d.join("LOCAL-usb.sock"), &hsm_link_path, settings.key_timeout);
+        let hsm_to_pedclient = if settings.taps { hsm_link_path.clone() } else { pedclient.hsm_link() };
+        let hsm = HsmEmu::start(d, &d.join("LOCAL-usb.sock"), &hsm_to_pedclient, settings.key_timeout);
         let local = PedSim::start(d, "LOCAL", &hsm.root(), keys.dir());
         let remote = match settings.remote_by_hand {
             None => PedSim::start(d, "REMOTE", &hsm.root(), keys.dir()),
@@ -89,8 +95,10 @@ impl Rig {
         let hsm_link = Recorder::unix(&hsm_link_path, &pedclient.hsm_link());
         let usb_path = d.join("usb-rec.sock");
         let usb = Recorder::unix(&usb_path, &remote.usb);
-        let pedserver = PedServer::start_with(&format!("socket:{}", usb_path.display()), settings.pedserver);
-        let (tcp, port) = Chaos::tcp(pedserver.port);
+        let pedserver_to_ped = if settings.taps { usb_path } else { remote.usb.clone() };
+        let pedserver = PedServer::start_with(&format!("socket:{}", pedserver_to_ped.display()), settings.pedserver);
+        let (tcp, chaos_port) = Chaos::tcp(pedserver.port);
+        let port = if settings.taps { chaos_port } else { pedserver.port };
         let mut pedclient = pedclient;
         pedclient.start(settings.pedclient);
         match settings.remote_by_hand {

@@ -20,6 +20,7 @@ const SHORT_READS: Settings<'static> = Settings {
     pedserver: &["-socketreadtimeout", "1"],
     key_timeout: 5,
     remote_by_hand: None,
+    taps: true,
 };
 
 /// The keys an initialised rig has written.
