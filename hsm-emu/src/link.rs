@@ -147,6 +147,35 @@ impl Link {
         }
     }
 
+    /// A whole frame the PED has already sent, without waiting: between commands the PED
+    /// sends only to end its channel (its key holder left the mode), so the HSM looks
+    /// before it uses the channel again. `Ok(None)` when nothing waits.
+    pub fn pending(&mut self) -> Result<Option<Vec<u8>>, HsmError> {
+        if let LinkKind::Pedclient { frames, .. } = &self.kind {
+            // A link that ended is reported by `ended`, not here.
+            return Ok(frames.try_recv().ok());
+        }
+        self.stream.set_nonblocking(true).map_err(|e| self.io_error(&e))?;
+        let mut chunk = [0u8; 4096];
+        let read = loop {
+            if let Some(frame) = self.take_frame()? {
+                break Ok(Some(frame));
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) => break Err(HsmError::ped(ErrorCode::CkrPedUnplugged)),
+                Ok(n) => {
+                    if let LinkKind::Usb { records, .. } = &mut self.kind {
+                        records.extend(&chunk[..n]);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(None),
+                Err(e) => break Err(self.io_error(&e)),
+            }
+        };
+        self.stream.set_nonblocking(false).map_err(|e| self.io_error(&e))?;
+        read
+    }
+
     /// Tells pedclient to end the remote link (`ped disconnect`); best effort.
     pub fn disconnect(mut self) {
         if self.is_remote()

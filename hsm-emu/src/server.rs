@@ -89,6 +89,20 @@ impl Shared {
     }
 }
 
+/// Whether the PED ended the channel since the last command: a key holder who leaves
+/// Local PED-USB or Remote PED mode ("Exiting now will invalidate the RPK") makes the PED
+/// send its sealed close and drop the channel. The HSM then opens a new channel for the
+/// next command (in Remote PED mode the orange key is asked for again) instead of
+/// failing it on the old one. The PED sends nothing else between commands, so whatever
+/// waits means the two ends no longer share the channel; all of it is read and dropped.
+fn closed_by_ped(link: &mut Link) -> Result<bool, HsmError> {
+    let mut closed = false;
+    while link.pending()?.is_some() {
+        closed = true;
+    }
+    Ok(closed)
+}
+
 /// A PED command issued after the remote link ended: CKR_PED_UNPLUGGED, as lunacm
 /// reports it, with the way the link ended.
 fn ended_before(end: &HsmError) -> HsmError {
@@ -385,6 +399,13 @@ impl Server {
         // as a Closed mid-command does; the local PED is not silently used instead.
         let ended = ped.link.ended();
         let mut result = ended.as_ref().map_or(Ok(()), |e| Err(ended_before(e)));
+        if result.is_ok() && ped.session.is_some() {
+            match closed_by_ped(&mut ped.link) {
+                Ok(true) => ped.session = None,
+                Ok(false) => {}
+                Err(e) => result = Err(e),
+            }
+        }
         if result.is_ok() && ped.session.is_none() {
             result = self.handshake(&shared.hsm, ped).map(|s| ped.session = Some(s));
         }
