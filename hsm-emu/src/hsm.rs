@@ -294,6 +294,56 @@ impl Hsm {
         self.dirty = true;
     }
 
+    /// `hsm factoryreset` (seed 5071, 11636-11644): the HSM goes back to how it left the
+    /// factory. Its roles, label, counters, partition and RPV are erased; its factory
+    /// identity (serial, root, MIC, HOC) stays, and so do the PED defaults of `ped set`,
+    /// which say where the Remote PED server is, not who may use the HSM. No PED is
+    /// needed: the lost HSM SO keyset is why it is run.
+    pub fn factory_reset(&mut self) {
+        let (ped_ip, ped_port) = (self.state.ped_ip.take(), self.state.ped_port.take());
+        self.state = HsmState { version: self.state.version, ped_ip, ped_port, ..HsmState::default() };
+        self.ring = RpvRing::new(None);
+        self.logins = Logins::default();
+        self.dirty = true;
+    }
+
+    /// `partition create`, by the HSM SO (seed 5095, 5113): a new partition, not yet
+    /// initialised; its Partition SO runs `partition init`. This HSM has one partition.
+    pub fn create_partition(&mut self) -> Result<(), HsmError> {
+        self.hsm_so_session()?;
+        if self.state.partition.is_some() {
+            return Err(HsmError::hsm(
+                HsmCode::NotAllowed,
+                "this HSM has its one partition already; `partition delete` it first",
+            ));
+        }
+        self.state.partition = Some(PartitionState::default());
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// `partition delete`, by the HSM SO (seed 5095, 5118): the partition and its roles
+    /// are erased, and whoever was logged in to it is logged out.
+    pub fn delete_partition(&mut self) -> Result<(), HsmError> {
+        self.hsm_so_session()?;
+        if self.state.partition.take().is_none() {
+            return Err(HsmError::hsm(HsmCode::NotInitialized, "there is no partition to delete"));
+        }
+        (self.logins.po, self.logins.co, self.logins.cu) = (false, false, false);
+        self.dirty = true;
+        Ok(())
+    }
+
+    fn hsm_so_session(&self) -> Result<(), HsmError> {
+        if self.is_zeroised() {
+            return Err(HsmError::hsm(HsmCode::NotInitialized, "the HSM is not initialised; run `hsm init` first"));
+        }
+        if !self.logins.so {
+            return Err(HsmError::hsm(HsmCode::UserNotLoggedIn, "log in as HSM SO first"));
+        }
+        Ok(())
+    }
+
     /// Starts `request` over a channel of `kind`; returns the first PED command.
     pub fn begin(&mut self, request: Request, kind: ChannelKind) -> Result<(Operation, HsmCommand), HsmError> {
         if kind == ChannelKind::RemotePassword && !request.allowed_over_password() {
@@ -468,7 +518,7 @@ impl Hsm {
             }
         };
         let partition = || {
-            self.state.partition.as_ref().ok_or_else(|| {
+            self.state.partition.as_ref().filter(|p| p.so.is_some()).ok_or_else(|| {
                 HsmError::hsm(HsmCode::NotInitialized, "the partition is not initialised; run `partition init` first")
             })
         };
@@ -480,7 +530,15 @@ impl Hsm {
             Request::HsmInit { .. } => {}
             Request::PartitionInit { .. } => {
                 hsm_initialised()?;
-                if self.state.partition.is_some() && !self.logins.po {
+                let Some(p) = self.state.partition.as_ref() else {
+                    return Err(HsmError::hsm(
+                        HsmCode::NotInitialized,
+                        "there is no partition; the HSM SO makes one with `partition create`",
+                    ));
+                };
+                // A new (or zeroised) partition is initialised by whoever becomes its SO;
+                // an initialised one only by its SO.
+                if p.so.is_some() && !self.logins.po {
                     return Err(login_needed("Partition SO"));
                 }
             }
@@ -574,7 +632,8 @@ impl Hsm {
                 p.so_failures += 1;
                 let n = p.so_failures;
                 if n >= PARTITION_SO_MAX_FAILURES {
-                    self.state.partition = None;
+                    // The partition stays, erased: its next SO initialises it again.
+                    self.state.partition = Some(PartitionState::default());
                     self.logins.po = false;
                     self.logins.co = false;
                     self.logins.cu = false;

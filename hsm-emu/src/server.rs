@@ -75,6 +75,8 @@ struct Shared {
 enum LinkEnd {
     /// `ped disconnect`.
     Disconnected,
+    /// `hsm factoryreset`.
+    FactoryReset,
     /// pedclient closed it, or it failed under a command.
     Failed(HsmError),
 }
@@ -223,6 +225,34 @@ impl Server {
                 let label = Options::parse(rest, &[])?.get("label").ok_or_else(|| bad("hsm init needs -label"))?.into();
                 self.run_request(Request::HsmInit { label }, out)
             }
+            ["hsm", "factoryreset", rest @ ..] => {
+                confirmed(rest, "hsm factoryreset", "the HSM's roles, partition, label, counters and RPV")?;
+                let mut shared = self.lock_now()?;
+                shared.hsm.factory_reset();
+                // The channel was opened for the HSM as it was; the HSM goes back to its
+                // local PED, and a Remote PED needs `ped connect -password` again.
+                let ped = shared.ped.take();
+                if shared.last_end.is_some() || ped.as_ref().is_some_and(|p| p.remote.is_some()) {
+                    shared.last_end = Some(LinkEnd::FactoryReset);
+                }
+                if let Some(ped) = ped {
+                    ped.link.disconnect();
+                }
+                persist(&mut shared)?;
+                out("The HSM is reset to its factory state; run `hsm init` (and `ped vector init` for a Remote PED).");
+                Ok(())
+            }
+            ["partition", "create"] => {
+                let mut shared = self.lock_now()?;
+                shared.hsm.create_partition()?;
+                persist(&mut shared)
+            }
+            ["partition", "delete", rest @ ..] => {
+                confirmed(rest, "partition delete", "the partition and its roles")?;
+                let mut shared = self.lock_now()?;
+                shared.hsm.delete_partition()?;
+                persist(&mut shared)
+            }
             ["partition", "init", rest @ ..] => {
                 let opts = Options::parse(rest, &[])?;
                 let label = opts.get("label").ok_or_else(|| bad("partition init needs -label"))?.into();
@@ -239,9 +269,8 @@ impl Server {
                 };
                 self.run_request(request, out)
             }
-            _ => Err(bad(
-                "commands: ped connect|disconnect|set|show|vector init, hsm init, partition init, role login|init|changepw",
-            )),
+            _ => Err(bad("commands: ped connect|disconnect|set|show|vector init, hsm init|factoryreset, \
+                 partition create|delete|init, role login|init|changepw")),
         }
     }
 
@@ -327,6 +356,7 @@ impl Server {
             None => {
                 match &shared.last_end {
                     Some(LinkEnd::Disconnected) => out("Remote PED: not connected (ended by ped disconnect)"),
+                    Some(LinkEnd::FactoryReset) => out("Remote PED: not connected (ended by hsm factoryreset)"),
                     Some(LinkEnd::Failed(e)) => out(&format!(
                         "Remote PED: not connected (the link ended: {}; 0x{:08x} {})",
                         e.detail,
@@ -505,6 +535,23 @@ impl Server {
     fn reply_timeout(&self) -> Duration {
         self.config.key_timeout + self.config.link_timeout
     }
+}
+
+/// lunacm asks before it destroys anything ("Type 'proceed' to continue"); a command
+/// sent over the control socket cannot be asked, so `-force` is its answer, as it is
+/// lunacm's way to skip the question.
+fn confirmed(args: &[&str], command: &str, what: &str) -> Result<(), HsmError> {
+    let opts = Options::parse(args, &["force"])?;
+    if opts.0.iter().any(|(name, _)| *name != "force") {
+        return Err(HsmError::hsm(HsmCode::ArgumentsBad, format!("{command} takes -force only")));
+    }
+    if opts.get("force").is_none() {
+        return Err(HsmError::hsm(
+            HsmCode::ArgumentsBad,
+            format!("{command} destroys {what}; nothing was changed. Run `{command} -force` to go ahead."),
+        ));
+    }
+    Ok(())
 }
 
 /// lunacm's warning before an HSM SO login, with the attempts left before the HSM

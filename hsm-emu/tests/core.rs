@@ -359,12 +359,21 @@ fn a_keyset_is_reused_at_init_and_changepw_presents_the_old_keyset_first() {
 #[test]
 fn partition_roles_and_their_rules() {
     let (mut b, blue, _) = initialised();
-    b.run(Request::Login(RoleName::So), reader(vec![(blue[0], pin(0)), (blue[1], pin(1)), (blue[2], pin(2))]))
-        .0
-        .unwrap();
     let keys = b.blank_keys(3);
     let k2 = keys.clone();
     let ks = move |role| if role == Role::PartitionSo { vec![k2[0]] } else { vec![k2[1]] };
+    // The HSM SO creates the partition (seed 5095); only then may it be initialised.
+    let (result, _) = b.run(Request::PartitionInit { label: "part1".into() }, |_, _| panic!("refused before the PED"));
+    assert_eq!(result.unwrap_err().code, Code::Hsm(HsmCode::NotInitialized));
+    assert_eq!(b.hsm.create_partition().unwrap_err().code, Code::Hsm(HsmCode::UserNotLoggedIn));
+    assert!(b.hsm.state().partition.is_none());
+    b.run(Request::Login(RoleName::So), reader(vec![(blue[0], pin(0)), (blue[1], pin(1)), (blue[2], pin(2))]))
+        .0
+        .unwrap();
+    b.hsm.create_partition().unwrap();
+    assert_eq!(b.hsm.create_partition().unwrap_err().code, Code::Hsm(HsmCode::NotAllowed), "one partition");
+    let (result, _) = b.run(Request::Login(RoleName::Po), |_, _| panic!("refused before the PED"));
+    assert_eq!(result.unwrap_err().code, Code::Hsm(HsmCode::NotInitialized), "created, not initialised");
     b.run(Request::PartitionInit { label: "part1".into() }, creator(1, 1, &["1357"], &[], ks)).0.unwrap();
     b.run(Request::Login(RoleName::Po), reader(vec![(keys[0], Some("1357"))])).0.unwrap();
     let co = keys[2];
@@ -392,8 +401,58 @@ fn partition_roles_and_their_rules() {
     for _ in 0..10 {
         b.run(Request::Login(RoleName::Po), reader(vec![(keys[0], Some("1358"))])).0.unwrap_err();
     }
-    assert!(b.hsm.state().partition.is_none());
+    let zeroised = b.hsm.state().partition.clone().unwrap();
+    assert!(zeroised.so.is_none() && zeroised.co.is_none() && zeroised.label.is_empty(), "{zeroised:?}");
     assert!(!b.hsm.is_zeroised(), "the HSM itself stays");
+
+    // The HSM SO, still logged in, deletes it: nothing of it is left.
+    b.hsm.delete_partition().unwrap();
+    assert!(b.hsm.state().partition.is_none());
+    assert_eq!(b.hsm.delete_partition().unwrap_err().code, Code::Hsm(HsmCode::NotInitialized));
+    b.persist();
+    assert!(b.store.load_state().unwrap().partition.is_none(), "on disk");
+}
+
+#[test]
+fn a_factory_reset_erases_roles_partition_and_rpv_and_keeps_the_factory_identity() {
+    let (mut b, blue, _) = initialised();
+    let orange = b.blank_keys(1);
+    b.run(Request::Login(RoleName::So), reader(vec![(blue[0], pin(0)), (blue[1], pin(1)), (blue[2], pin(2))]))
+        .0
+        .unwrap();
+    let o = orange.clone();
+    b.run(Request::VectorInit, creator(1, 1, &[""], &[], move |_| o.clone())).0.unwrap();
+    b.hsm.create_partition().unwrap();
+    b.hsm.set_ped_default(Some("192.0.2.7".into()), Some(1600));
+    b.persist();
+    let identity = std::fs::read(b.dir.path().join("hsm/identity.json")).unwrap();
+    let root = b.hsm.root_der().to_vec();
+
+    b.hsm.factory_reset();
+    b.persist();
+    for state in [b.hsm.state().clone(), b.store.load_state().unwrap()] {
+        assert!(state.label.is_none() && state.so.is_none() && state.domain.is_none() && state.auditor.is_none());
+        assert!(state.partition.is_none() && state.rpv.is_none());
+        assert_eq!((state.so_failures, state.auditor_failures), (0, 0));
+        assert_eq!((state.ped_ip.as_deref(), state.ped_port), (Some("192.0.2.7"), Some(1600)), "PED defaults kept");
+    }
+    assert!(b.hsm.is_zeroised() && !b.hsm.has_rpv() && b.hsm.rpks().is_empty());
+    assert!(!b.hsm.is_logged_in(RoleName::So), "logged out");
+    assert_eq!(std::fs::read(b.dir.path().join("hsm/identity.json")).unwrap(), identity, "same factory identity");
+    assert_eq!(b.hsm.serial(), "150001");
+    assert_eq!(b.hsm.root_der(), root.as_slice());
+
+    // The old blue keys open nothing; `hsm init` starts again, on a zeroised HSM with no login.
+    let (result, _) = b.run(Request::Login(RoleName::So), |_, _| panic!("refused before the PED"));
+    assert_eq!(result.unwrap_err().code, Code::Hsm(HsmCode::NotInitialized));
+    let fresh = b.blank_keys(2);
+    let f = fresh.clone();
+    let keys = move |role| if role == Role::HsmSo { vec![f[0]] } else { vec![f[1]] };
+    b.run(Request::HsmInit { label: "again".into() }, creator(1, 1, &["8080"], &[], keys)).0.unwrap();
+    let (result, _) =
+        b.run(Request::Login(RoleName::So), reader(vec![(blue[0], pin(0)), (blue[1], pin(1)), (blue[2], pin(2))]));
+    assert_eq!(result.unwrap_err().code, Code::Hsm(HsmCode::PinIncorrect));
+    b.run(Request::Login(RoleName::So), reader(vec![(fresh[0], Some("8080"))])).0.unwrap();
 }
 
 #[test]

@@ -1,8 +1,10 @@
 //! Roles and their secrets end to end, every component a process: changing each role's
 //! PED key secret (seed 5225-5400), the partition and its roles, the CO/CU lockout, and
-//! a lost Partition SO keyset (seed 5090-5100).
+//! a lost Partition SO keyset (seed 5090-5100: the HSM SO deletes the partition and
+//! creates a new one).
 
 use ped_proto::pedkey::KeyColour;
+use serde_json::Value;
 use tests::ceremony::{self, Ceremony};
 use tests::rig::{Rig, Settings};
 use tests::sim::{KeyHolder, shown};
@@ -19,11 +21,12 @@ struct Partition {
     cu: String,
 }
 
-/// Creates the partition and its CO and CU over the connected Remote PED, the HSM SO
-/// logged in first as the seed's procedure has it; the Partition SO and the CO stay
-/// logged in.
+/// Creates the partition and its CO and CU over the connected Remote PED: the HSM SO
+/// logs in and runs `partition create` (seed 5095), then `partition init` makes its
+/// Partition SO; the Partition SO and the CO stay logged in.
 fn partition(rig: &mut Rig, ped: &mut KeyHolder, c: &Ceremony) -> Partition {
     ceremony::so_login(rig, ped, &c.blue_quorum()).ok();
+    rig.hsm.cli(&["partition", "create"]).ok();
     let keys = rig.keys.blank(4);
     let init = rig.hsm.start_cli(&["partition", "init", "-label", "part1"]);
     ceremony::create_one(ped, "(BLUE)", &keys[0], PO_PIN);
@@ -187,6 +190,27 @@ fn ten_failed_co_and_cu_logins_lock_both_and_a_new_co_keyset_lifts_the_lock() {
     ceremony::role_login(&rig, &mut ped, "co", &[(&fresh, "")]).ok();
     ceremony::role_login(&rig, &mut ped, "cu", &[(&p.cu, "")]).ok();
     ceremony::role_login(&rig, &mut ped, "co", &[(&p.co, CO_PIN)]).failed_with("CKR_PIN_INCORRECT");
+
+    // Ten failed Partition SO logins zeroise the partition: it stays, erased, for a new
+    // Partition SO to initialise; the HSM and its SO are untouched.
+    for failures in 1..=10 {
+        ceremony::role_login(&rig, &mut ped, "po", &[(&p.po, "9999")]).failed_with("CKR_PIN_INCORRECT");
+        let part = &rig.hsm.state_json()["partition"];
+        assert_eq!(part["so_failures"], if failures < 10 { failures } else { 0 });
+    }
+    let state = rig.hsm.state_json();
+    let part = &state["partition"];
+    for field in ["so", "domain", "co", "cu"] {
+        assert!(part[field].is_null(), "{field}: {part}");
+    }
+    assert_eq!((part["label"].clone(), state["label"].clone()), ("".into(), "rig".into()));
+    rig.hsm.cli(&["role", "login", "-name", "co"]).failed_with("CKR_USER_PIN_NOT_INITIALIZED");
+    let po = rig.keys.blank(2);
+    let init = rig.hsm.start_cli(&["partition", "init", "-label", "part1"]);
+    ceremony::create_one(&mut ped, "(BLUE)", &po[0], "");
+    ceremony::create_one(&mut ped, "(RED)", &po[1], "");
+    init.join().expect("the CLI thread").ok();
+    ceremony::role_login(&rig, &mut ped, "po", &[(&po[0], "")]).ok();
 }
 
 #[test]
@@ -195,19 +219,42 @@ fn a_lost_partition_so_keyset_new_partition_with_the_original_domain_and_co_key(
     let (c, mut ped) = ceremony::run(&mut rig);
     let p = partition(&mut rig, &mut ped, &c);
     let old = rig.hsm.state_json()["partition"].clone();
-    // Re-initialising a partition needs its SO, whose PIN is forgotten: ten failures
-    // zeroise the partition (the emulator has no partition delete), the HSM stays.
-    for _ in 0..10 {
-        ceremony::role_login(&rig, &mut ped, "po", &[(&p.po, "9999")]).failed_with("CKR_PIN_INCORRECT");
-    }
+    // The Partition SO's PIN is forgotten: the key no longer logs in.
+    ceremony::role_login(&rig, &mut ped, "po", &[(&p.po, "9999")]).failed_with("CKR_PIN_INCORRECT");
+    assert_eq!(rig.hsm.state_json()["partition"]["so_failures"], 1);
+
+    // Seed 5095 step 2: the HSM SO deletes the partition and creates a new one. lunacm
+    // asks before it destroys; here `-force` is the answer, and without it nothing changes.
+    ceremony::so_login(&rig, &mut ped, &c.blue_quorum()).ok();
+    let (before, hsm_so) = (rig.hsm.state_text(), rig.hsm.state_json()["so"].clone());
+    let out = rig.hsm.cli(&["partition", "delete"]);
+    out.failed_with("0x00000007 (CKR_ARGUMENTS_BAD)");
+    assert!(
+        out.text.contains("partition delete destroys the partition and its roles; nothing was changed."),
+        "{}",
+        out.text
+    );
+    assert_eq!(rig.hsm.state_text(), before);
+    rig.hsm.cli(&["partition", "delete", "-force"]).ok();
     let state = rig.hsm.state_json();
     assert!(state["partition"].is_null(), "{state}");
-    assert_eq!(state["label"], "rig");
+    assert_eq!((state["label"].clone(), state["so"].clone()), ("rig".into(), hsm_so));
     rig.hsm.cli(&["role", "login", "-name", "co"]).failed_with("CKR_USER_PIN_NOT_INITIALIZED");
+    rig.hsm.cli(&["partition", "delete", "-force"]).failed_with("CKR_USER_PIN_NOT_INITIALIZED");
+    let out = rig.hsm.cli(&["partition", "init", "-label", "part2"]);
+    out.failed_with("CKR_USER_PIN_NOT_INITIALIZED");
+    assert!(out.text.contains("the HSM SO makes one with `partition create`"), "{}", out.text);
+    rig.hsm.cli(&["partition", "create"]).ok();
+    let created = rig.hsm.state_json()["partition"].clone();
+    assert_eq!(
+        (created["label"].clone(), created["so"].clone(), created["co"].clone()),
+        ("".into(), Value::Null, Value::Null)
+    );
+    rig.hsm.cli(&["partition", "create"]).failed_with("CKR_FUNCTION_NOT_SUPPORTED");
 
-    // Seed 5095-5100 steps 3-5: a new Partition SO keyset, the original red domain
-    // reused; a new CO key, which the CO changes back to the original black key (stage
-    // 1 reuse at changepw).
+    // Steps 3-5: the new partition initialised with a new Partition SO keyset and the
+    // original red domain reused; a new CO key, which the CO changes back to the
+    // original black key (stage 1 reuse at changepw).
     let keys = rig.keys.blank(2);
     let init = rig.hsm.start_cli(&["partition", "init", "-label", "part2"]);
     ceremony::create_one(&mut ped, "(BLUE)", &keys[0], "4242");
@@ -224,6 +271,12 @@ fn a_lost_partition_so_keyset_new_partition_with_the_original_domain_and_co_key(
     assert_eq!(rig.hsm.state_json()["partition"]["co"], old["co"], "the CO's original keyset again");
     ceremony::role_login(&rig, &mut ped, "co", &[(&p.co, CO_PIN)]).ok();
     ceremony::role_login(&rig, &mut ped, "co", &[(&keys[1], "")]).failed_with("CKR_PIN_INCORRECT");
+    let part = rig.hsm.state_json()["partition"].clone();
+    assert_eq!(part["label"], "part2");
+    assert_eq!(part["so"]["keyset_id"], keyset_of(&rig, &keys[0]).as_str());
+    assert_ne!(part["so"], old["so"], "a new Partition SO keyset");
+    assert!(part["cu"].is_null(), "the old partition's CU went with it");
+    ceremony::role_login(&rig, &mut ped, "po", &[(&p.po, PO_PIN)]).failed_with("CKR_PIN_INCORRECT");
 }
 
 #[test]
