@@ -43,7 +43,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let started = Instant::now();
+    let build_started = Instant::now();
     if options.build
         && let Err(e) =
             tests::build_rig_binaries(|args| println!("ped-rig: building the rig's binaries (cargo {args})"))
@@ -51,6 +51,9 @@ fn main() -> ExitCode {
         eprintln!("ped-rig: FAILED to build the rig's binaries: {e}");
         return ExitCode::FAILURE;
     }
+
+    let built = build_started.elapsed();
+    let started = Instant::now();
 
     // A failed step panics (the rig library asserts); say so in one line, without the
     // backtrace hint, and let the unwinding tear the rig down. The hook must not panic
@@ -92,7 +95,13 @@ fn main() -> ExitCode {
             ExitCode::from(130)
         }
         Ok(()) => {
-            println!("\nped-rig: the ceremony completed in {:.1} s; the rig is torn down.", secs(started.elapsed()));
+            // The build is reported apart: on a fresh machine it is minutes, the rig seconds.
+            let build =
+                if options.build { format!(" (the build before it: {:.1} s)", secs(built)) } else { String::new() };
+            println!(
+                "\nped-rig: the rig ran the ceremony in {:.1} s{build}; the rig is torn down.",
+                secs(started.elapsed())
+            );
             ExitCode::SUCCESS
         }
         Err(_) => {
