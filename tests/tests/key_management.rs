@@ -292,7 +292,7 @@ fn lose_the_hsm_so(rig: &Rig, ped: &mut KeyHolder, c: &Ceremony) {
 }
 
 #[test]
-fn a_lost_hsm_so_keyset_means_reinitialising_with_the_original_domain() {
+fn three_failed_hsm_so_logins_zeroise_the_hsm_its_rpv_kept_and_init_reuses_the_domain() {
     let mut rig = Rig::start(&Settings::default());
     let (c, mut ped) = ceremony::run(&mut rig);
     let domain = rig.hsm.state_json()["domain"].clone();
@@ -301,9 +301,9 @@ fn a_lost_hsm_so_keyset_means_reinitialising_with_the_original_domain() {
     assert!(zeroised["so"].is_null() && zeroised["domain"].is_null() && zeroised["label"].is_null(), "{zeroised}");
     rig.hsm.cli(&["role", "login", "-name", "so"]).failed_with("CKR_USER_PIN_NOT_INITIALIZED");
 
-    // Seed 5060-5075 step 3: a new HSM SO keyset on the old (rewritable) blue keys, the
-    // original red domain reused. The RPV survives the zeroisation in hsm-emu, so the
-    // same link and orange key serve (step 5 is not needed).
+    // A new HSM SO keyset on the old (rewritable) blue keys, the original red domain
+    // reused. The RPV survives a zeroisation (unlike `hsm factoryreset`), so the same
+    // link and orange key serve.
     let init = rig.hsm.start_cli(&["hsm", "init", "-label", "reborn"]);
     ped.shape(true, 1, 1);
     ped.wait("(BLUE)", 10);
@@ -328,6 +328,145 @@ fn a_lost_hsm_so_keyset_means_reinitialising_with_the_original_domain() {
     // The old keys no longer log in; the new one does.
     ceremony::so_login(&rig, &mut ped, &[c.blue(1), c.blue(2), c.blue(3)]).failed_with("CKR_PIN_INCORRECT");
     ceremony::so_login(&rig, &mut ped, &[(&c.blue[0], "8080")]).ok();
+}
+
+const PO_PIN: &str = "1357";
+const CO_PIN: &str = "2468";
+
+#[test]
+fn a_lost_hsm_so_keyset_factory_reset_then_the_original_domain_orange_partition_and_co_keys() {
+    let mut rig = Rig::start(&Settings::default());
+    let (c, mut ped) = ceremony::run(&mut rig);
+    // The partition as it was: created by the HSM SO, its Partition SO (blue, PIN) and
+    // domain (red), and a CO (black, PIN).
+    ceremony::so_login(&rig, &mut ped, &c.blue_quorum()).ok();
+    rig.hsm.cli(&["partition", "create"]).ok();
+    let [po, pdomain, co] = <[String; 3]>::try_from(rig.keys.blank(3)).expect("three keys");
+    let init = rig.hsm.start_cli(&["partition", "init", "-label", "part1"]);
+    ceremony::create_one(&mut ped, "(BLUE)", &po, PO_PIN);
+    ceremony::create_one(&mut ped, "(RED)", &pdomain, "");
+    init.join().expect("the CLI thread").ok();
+    ceremony::role_login(&rig, &mut ped, "po", &[(&po, PO_PIN)]).ok();
+    ceremony::role_init(&rig, &mut ped, "co", &co, CO_PIN).ok();
+    let old = rig.hsm.state_json();
+    let identity = std::fs::read(rig.hsm.state.join("identity.json")).expect("identity.json");
+
+    // The HSM SO PINs are forgotten (seed 5062): the keys no longer log in.
+    let lost = [(&c.blue[0], "1111"), (&c.blue[1], "2222"), (&c.blue[3], "3333")];
+    let lost: Vec<_> = lost.iter().map(|(s, p)| (s.as_str(), *p)).collect();
+    ceremony::so_login(&rig, &mut ped, &lost).failed_with("CKR_PIN_INCORRECT");
+    assert_eq!(rig.hsm.state_json()["so_failures"], 1);
+
+    // Step 2: the factory reset. Without -force it only says what it would destroy.
+    let out = rig.hsm.cli(&["hsm", "factoryreset"]);
+    out.failed_with("0x00000007 (CKR_ARGUMENTS_BAD)");
+    assert!(out.text.contains("Run `hsm factoryreset -force` to go ahead."), "{}", out.text);
+    let mut unchanged = old.clone();
+    unchanged["so_failures"] = 1.into();
+    assert_eq!(rig.hsm.state_json(), unchanged);
+    let out = rig.hsm.cli(&["hsm", "factoryreset", "-force"]);
+    out.ok();
+    assert!(out.text.starts_with("The HSM is reset to its factory state; run `hsm init`"), "{}", out.text);
+    let reset = rig.hsm.state_json();
+    for field in ["label", "so", "domain", "auditor", "partition", "rpv"] {
+        assert!(reset[field].is_null(), "{field}: {reset}");
+    }
+    assert_eq!((reset["so_failures"].clone(), reset["auditor_failures"].clone()), (0.into(), 0.into()));
+    assert_eq!(std::fs::read(rig.hsm.state.join("identity.json")).expect("identity.json"), identity);
+    let show = rig.hsm.cli(&["ped", "show"]);
+    for line in
+        ["HSM label: (zeroised)", "RPV initialized: No", "Remote PED: not connected (ended by hsm factoryreset)"]
+    {
+        assert!(show.text.lines().any(|l| l == line), "{line}:\n{}", show.text);
+    }
+    rig.hsm.cli(&["role", "login", "-name", "so"]).failed_with("CKR_USER_PIN_NOT_INITIALIZED");
+
+    // Step 3, at the local PED the HSM went back to: a new HSM SO keyset (written over
+    // a lost-PIN blue key), the original red HSM domain reused.
+    let mut local = rig.local.holder();
+    let init = rig.hsm.start_cli(&["hsm", "init", "-label", "reborn"]);
+    local.shape(true, 1, 1);
+    local.wait("(BLUE)", 10);
+    local.insert(&c.blue[0]);
+    local.press("enter");
+    assert_eq!(body(&mut local)[1..4], ["This PED Key is for", "SO.", "Overwrite? YES/NO"]);
+    local.press("yes");
+    local.press("yes");
+    for _ in 0..2 {
+        local.type_digits("8080");
+        local.press("enter");
+    }
+    local.press("no");
+    ceremony::reuse(&mut local, &[(&c.red[2], ""), (&c.red[0], RED_PINS[0]), (&c.red[9], RED_PINS[9])]);
+    init.join().expect("the CLI thread").ok();
+    let state = rig.hsm.state_json();
+    assert_eq!((state["label"].clone(), state["domain"].clone()), ("reborn".into(), old["domain"].clone()));
+    assert_eq!(
+        state["so"]["keyset_id"],
+        hex(rig.keys.content(&c.blue[0]).expect("written").split.keyset_id().as_bytes())
+    );
+    assert!(state["rpv"].is_null() && state["partition"].is_null(), "{state}");
+
+    // Step 5: the RPV recreated, written over the original orange key. Its secret is
+    // new: the PED does not offer to reuse an orange keyset (docs/hsm-emu.md, Reuse).
+    ceremony::so_login(&rig, &mut local, &[(&c.blue[0], "8080")]).ok();
+    let from = rig.local.screens().len();
+    let vector = rig.hsm.start_cli(&["ped", "vector", "init"]);
+    local.shape(false, 1, 1);
+    local.wait("(ORANGE)", 10);
+    local.insert(&c.orange);
+    local.press("enter");
+    assert_eq!(body(&mut local)[1..4], ["This PED Key is for", "Remote PED.", "Overwrite? YES/NO"]);
+    local.press("yes");
+    local.press("yes");
+    for _ in 0..2 {
+        local.type_digits(ORANGE_PIN);
+        local.press("enter");
+    }
+    local.press("no");
+    vector.join().expect("the CLI thread").ok();
+    local.remove();
+    assert!(!shown(&since(&rig.local, from), "reuse an existing"));
+    let rpv = rig.hsm.state_json()["rpv"].clone();
+    assert!(rpv.is_object() && rpv != old["rpv"], "a new RPV: {rpv}");
+
+    // The Remote PED forgets its cached RPK (of the RPV the reset erased); the orange
+    // key, now holding the new RPV, opens the channel.
+    ceremony::leave_mode(&mut ped);
+    rig.connect(&[]).ok();
+    let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
+    ped.login("RPV LOGIN...", &[(&c.orange, ORANGE_PIN)]);
+    ped.login("SO LOGIN...", &[(&c.blue[0], "8080")]);
+    login.join().expect("the CLI thread").ok();
+
+    // Steps 6-7: the partition recreated by the HSM SO and initialised with its
+    // original blue and red keys; a new black CO key.
+    rig.hsm.cli(&["partition", "create"]).ok();
+    let init = rig.hsm.start_cli(&["partition", "init", "-label", "part1"]);
+    ceremony::reuse(&mut ped, &[(&po, PO_PIN)]);
+    ceremony::reuse(&mut ped, &[(&pdomain, "")]);
+    init.join().expect("the CLI thread").ok();
+    let part = rig.hsm.state_json()["partition"].clone();
+    assert_eq!(
+        (part["so"].clone(), part["domain"].clone()),
+        (old["partition"]["so"].clone(), old["partition"]["domain"].clone())
+    );
+    assert!(part["co"].is_null(), "{part}");
+    ceremony::role_login(&rig, &mut ped, "po", &[(&po, PO_PIN)]).ok();
+    let new_co = rig.keys.blank(1).remove(0);
+    ceremony::role_init(&rig, &mut ped, "co", &new_co, "").ok();
+
+    // Step 8: the CO changes from the new black key back to the original one.
+    ceremony::role_login(&rig, &mut ped, "co", &[(&new_co, "")]).ok();
+    let change = rig.hsm.start_cli(&["role", "changepw", "-name", "co"]);
+    ped.login("READING CO PIN...", &[(&new_co, "")]);
+    ceremony::reuse(&mut ped, &[(&co, CO_PIN)]);
+    change.join().expect("the CLI thread").ok();
+    let after = rig.hsm.state_json();
+    assert_eq!(after["partition"], old["partition"], "the partition's keysets are the original ones again");
+    ceremony::role_login(&rig, &mut ped, "co", &[(&co, CO_PIN)]).ok();
+    ceremony::role_login(&rig, &mut ped, "co", &[(&new_co, "")]).failed_with("CKR_PIN_INCORRECT");
+    ceremony::so_login(&rig, &mut ped, &c.blue_quorum()).failed_with("CKR_PIN_INCORRECT");
 }
 
 #[test]
