@@ -265,6 +265,16 @@ pub enum PedReply {
     Splits(Vec<WrappedSplit>),
     /// Answer to CreateKeyset when the key holders chose to reuse an existing keyset.
     Reused(Vec<WrappedSplit>),
+    /// Answer to CreateKeyset for the RPV (role 05) when the key holders chose to reuse
+    /// an existing orange keyset: its splits and the RPK certificate read beside them,
+    /// which the HSM needs to recognise the RPK in a C(2e,2s) handshake and cannot
+    /// make again (a certificate's signature is not reproducible).
+    ReusedRpv {
+        /// The orange keyset's quorum.
+        splits: Vec<WrappedSplit>,
+        /// The RPK certificate (DER) on the first orange key presented.
+        rpk_cert: Vec<u8>,
+    },
     /// Answer to CreateKeyset for a new keyset: its M and N.
     Shape(Quorum),
     /// Answer to WriteSplits: keys written in the first set, and duplicate sets made.
@@ -296,6 +306,7 @@ const REPLY_SHAPE: u8 = 0x43;
 const REPLY_WRITTEN: u8 = 0x44;
 const REPLY_DUPLICATED: u8 = 0x45;
 const REPLY_NOTICE: u8 = 0x46;
+const REPLY_REUSED_RPV: u8 = 0x47;
 const REPLY_FAILED: u8 = 0x4f;
 
 impl HsmCommand {
@@ -388,6 +399,14 @@ impl PedReply {
                 out.put_u8(REPLY_REUSED);
                 put_splits(&mut out, splits)?;
             }
+            PedReply::ReusedRpv { splits, rpk_cert } => {
+                out.put_u8(REPLY_REUSED_RPV);
+                put_splits(&mut out, splits)?;
+                if rpk_cert.is_empty() || rpk_cert.len() > MAX_CERT_LEN {
+                    return Err(DecodeError::InvalidValue("rpk certificate").into());
+                }
+                out.put_bytes_u16(rpk_cert);
+            }
             PedReply::Shape(q) => out.extend_from_slice(&[REPLY_SHAPE, q.m(), q.n()]),
             PedReply::Written { keys, duplicate_sets } => {
                 out.extend_from_slice(&[REPLY_WRITTEN, *keys, *duplicate_sets])
@@ -412,6 +431,14 @@ impl PedReply {
         let reply = match r.u8("reply")? {
             REPLY_SPLITS => PedReply::Splits(splits(&mut r)?),
             REPLY_REUSED => PedReply::Reused(splits(&mut r)?),
+            REPLY_REUSED_RPV => {
+                let splits = splits(&mut r)?;
+                let cert = r.bytes_u16("rpk certificate", MAX_CERT_LEN)?;
+                if cert.is_empty() {
+                    return Err(DecodeError::InvalidValue("rpk certificate").into());
+                }
+                PedReply::ReusedRpv { splits, rpk_cert: cert.to_vec() }
+            }
             REPLY_SHAPE => {
                 PedReply::Shape(Quorum::new(r.u8("M")?, r.u8("N")?).map_err(|_| DecodeError::InvalidValue("M of N"))?)
             }

@@ -128,6 +128,7 @@ fn commands_and_replies_round_trip() {
     let replies = vec![
         PedReply::Splits(vec![wrapped(1), wrapped(3)]),
         PedReply::Reused(vec![wrapped(2)]),
+        PedReply::ReusedRpv { splits: vec![wrapped(1), wrapped(2)], rpk_cert: vec![0x30; 600] },
         PedReply::Shape(Quorum::new(2, 3).unwrap()),
         PedReply::Written { keys: 3, duplicate_sets: 1 },
         PedReply::Duplicated { keys: 2 },
@@ -149,6 +150,25 @@ fn a_read_keyset_command_has_the_documented_layout() {
     let c =
         HsmCommand::ReadKeyset { prompt: Prompt { slot: "SLOT".into(), role: Role::HsmSo, activity: Activity::Login } };
     assert_eq!(c.encode().unwrap(), b"\x01\x04SLOT\x01\x01");
+}
+
+#[test]
+fn a_reused_orange_keyset_carries_its_rpk_certificate_after_the_splits() {
+    let reply = PedReply::ReusedRpv { splits: vec![wrapped(1)], rpk_cert: vec![0x30, 0x03, 0x02, 0x01, 0x00] };
+    let bytes = reply.encode().unwrap();
+    let mut expected = vec![0x47, 0x01];
+    expected.extend_from_slice(info(2, 3, 1).keyset_id().as_bytes());
+    expected.extend_from_slice(&[0x02, 0x03, 0x01, 0x00, 40]);
+    expected.extend_from_slice(&[1; 40]);
+    expected.extend_from_slice(&[0x00, 0x05, 0x30, 0x03, 0x02, 0x01, 0x00]);
+    assert_eq!(bytes, expected);
+    // Without a certificate the HSM could not recognise the RPK: refused both ways.
+    let no_cert = PedReply::ReusedRpv { splits: vec![wrapped(1)], rpk_cert: Vec::new() };
+    assert!(no_cert.encode().is_err());
+    let mut truncated = bytes[..bytes.len() - 7].to_vec();
+    truncated.extend_from_slice(&[0x00, 0x00]);
+    assert!(PedReply::decode(&truncated).is_err());
+    assert!(PedReply::decode(&bytes[..bytes.len() - 1]).is_err());
 }
 
 #[test]
