@@ -13,12 +13,13 @@ use std::collections::VecDeque;
 
 use ped_proto::ErrorCode;
 use ped_proto::cert::CertificateAuthority;
+use ped_proto::cert::verify_rpk_cert;
 use ped_proto::command::{Activity, HsmCommand, Notice, PedReply, Prompt, Role, ShapeChoice, WrappedSplit};
 use ped_proto::ecdh::EcdhPublicKey;
 use ped_proto::factory::Factory;
 use ped_proto::handshake::ChannelKind;
 use ped_proto::handshake::hsm::{HsmIdentity, RpkEntry};
-use ped_proto::orange::{RpvRing, orange_secret};
+use ped_proto::orange::{RpvRing, orange_secret, rpk_credential};
 use ped_proto::quorum::{self, KEYSET_ID_LEN, KeysetId, Quorum, Split, VERIFIER_LEN, Verifier};
 use ped_proto::record::ChannelSession;
 use ped_proto::secrets::{RPV_LEN, Rpv};
@@ -139,6 +140,7 @@ pub struct Operation {
     stage: Stage,
     tasks: VecDeque<Task>,
     created: Vec<(Role, KeysetRecord)>,
+    kind: ChannelKind,
 }
 
 impl Operation {
@@ -363,7 +365,7 @@ impl Hsm {
             Request::ChangePw(r) => [Task::Verify(r.role(), Activity::Reading), Task::Create(r.role())].into(),
             Request::VectorInit => [Task::Create(Role::Rpv)].into(),
         };
-        let mut op = Operation { request, stage: Stage::Shaping(Role::HsmSo), tasks, created: Vec::new() };
+        let mut op = Operation { request, stage: Stage::Shaping(Role::HsmSo), tasks, created: Vec::new(), kind };
         let first = self.next_task(&mut op).ok_or_else(|| HsmError::ped(ErrorCode::PedError))?;
         Ok((op, first))
     }
@@ -421,6 +423,16 @@ impl Hsm {
                 let id = *splits[0].info.keyset_id();
                 let q = splits[0].info.quorum();
                 op.created.push((role, keyset_record(&id, &secret, q)));
+            }
+            (Stage::Shaping(Role::Rpv), PedReply::ReusedRpv { splits, rpk_cert }) if op.kind == ChannelKind::Local => {
+                let secret = unwrap_and_reassemble(&splits, session)?
+                    .ok_or_else(|| HsmError::ped(ErrorCode::PedProtocolError))?;
+                let entry = self.reused_rpk(&secret, rpk_cert, now)?;
+                // Nothing is written: the reused keyset is in force as soon as it is checked.
+                self.ring.begin(entry);
+                if !self.ring.complete(1, 1) {
+                    return Err(HsmError::ped(ErrorCode::PedError));
+                }
             }
             (Stage::Shaping(role), PedReply::Shape(q)) => {
                 let role = *role;
@@ -486,13 +498,39 @@ impl Hsm {
                 op.stage = Stage::Shaping(role);
                 HsmCommand::CreateKeyset {
                     prompt: self.prompt(role, Activity::Setting),
-                    // The PED cannot hand back an orange keyset's RPK certificate, so an
-                    // RPV is always new (protocol §14); other secrets may be shared.
-                    offer_reuse: role != Role::Rpv,
+                    // An orange keyset is offered for reuse at a local PED only, as the
+                    // seed's local RPV procedure shows the question (3862-3870) and its
+                    // remote ones do not; the HSM takes it back only if its RPK
+                    // certificate is this HOC's (ReusedRpv, protocol §14).
+                    offer_reuse: role != Role::Rpv || op.kind == ChannelKind::Local,
                     shape: ShapeChoice::OnPed,
                 }
             }
         })
+    }
+
+    /// The RPV and RPK of a reused orange keyset, from its reassembled secret and the
+    /// RPK certificate read beside it: only an orange keyset this HSM's HOC certified is
+    /// taken (the same HSM before a factory reset, or an RPV it rotated away from), and
+    /// the certificate must be for the key the splits hold.
+    fn reused_rpk(&self, secret: &[u8], cert_der: Vec<u8>, now: u64) -> Result<RpkEntry, HsmError> {
+        let refused = |why: String| {
+            HsmError::hsm(
+                HsmCode::NotAllowed,
+                format!(
+                    "the orange keyset presented cannot be reused on this HSM: {why}; run `ped vector init` \
+                     again and answer NO to reuse to write a new orange keyset"
+                ),
+            )
+        };
+        let credential = rpk_credential(secret, &cert_der)
+            .map_err(|_| refused("its splits do not hold an RPV and an RPK key".into()))?;
+        let public_key = verify_rpk_cert(&cert_der, self.factory.hoc.certificate_der(), now)
+            .map_err(|e| refused(format!("its RPK certificate is not one this HSM's HOC issued ({e})")))?;
+        if public_key != *credential.static_key.public() {
+            return Err(refused("its RPK certificate is not for the RPK key its splits hold".into()));
+        }
+        Ok(RpkEntry { rpv: credential.rpv, cert_der, public_key })
     }
 
     fn prompt(&self, role: Role, activity: Activity) -> Prompt {

@@ -31,10 +31,15 @@ struct Bench {
 
 impl Bench {
     fn new() -> Bench {
+        Bench::manufactured("150001", 5)
+    }
+
+    /// An HSM of `serial` whose factory chain comes from `seed`: another seed, another HOC.
+    fn manufactured(serial: &str, seed: u64) -> Bench {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().join("hsm")).unwrap();
-        let mut rng = ChaCha20Rng::seed_from_u64(5);
-        let hsm = Hsm::start(&store, "150001", &mut rng, NOW).unwrap();
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let hsm = Hsm::start(&store, serial, &mut rng, NOW).unwrap();
         let rig = Rig::new(hsm.root_der().to_vec());
         Bench { hsm, store, rig, session: None, rng, dir }
     }
@@ -455,6 +460,80 @@ fn a_factory_reset_erases_roles_partition_and_rpv_and_keeps_the_factory_identity
     b.run(Request::Login(RoleName::So), reader(vec![(fresh[0], Some("8080"))])).0.unwrap();
 }
 
+/// Key holders answering YES to reuse at `ped vector init` with the orange key `key`
+/// (PIN `pin`), no duplicate.
+fn reuse_orange(key: usize, pin: &str) -> impl FnMut(&mut Rig, &HsmCommand) + '_ {
+    move |rig, command| match command {
+        HsmCommand::CreateKeyset { prompt, offer_reuse: true, .. } if prompt.role == Role::Rpv => {
+            rig.press(Button::Yes);
+            present(rig, key, Some(pin));
+            rig.press(Button::No);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn after_a_factory_reset_the_original_orange_keyset_is_reused_and_opens_the_remote_channel() {
+    let (mut b, blue, _) = initialised();
+    b.run(Request::Login(RoleName::So), reader(vec![(blue[0], pin(0)), (blue[1], pin(1)), (blue[2], pin(2))]))
+        .0
+        .unwrap();
+    let orange = b.blank_keys(1)[0];
+    b.run(Request::VectorInit, creator(1, 1, &["2468"], &[], move |_| vec![orange])).0.unwrap();
+    let old = b.hsm.state().rpv.clone().unwrap();
+
+    // Seed 5074: after the reset the RPV is recreated with the original orange key. The
+    // reused keyset brings back the same RPV and RPK, and its certificate.
+    b.hsm.factory_reset();
+    assert!(!b.hsm.has_rpv());
+    b.run(Request::VectorInit, reuse_orange(orange, "2468")).0.unwrap();
+    b.persist();
+    let again = b.store.load_state().unwrap().rpv.unwrap();
+    assert_eq!((again.rpv.as_str(), &again.cert, &again.public_key), (old.rpv.as_str(), &old.cert, &old.public_key));
+    assert_eq!(hex::encode(&b.hsm.rpks()[0].cert_der), old.cert);
+    let written = b.rig.keys[orange].content.clone();
+
+    // A fresh Remote PED opens a C(2e,2s) channel with that orange key.
+    let keys = std::mem::take(&mut b.rig.keys);
+    b.rig = Rig::new(b.hsm.root_der().to_vec());
+    b.rig.keys = keys;
+    let mut auth = Auth::remote(&b.hsm, None).unwrap();
+    b.connect(&mut auth, |rig| present(rig, orange, Some("2468"))).unwrap();
+    assert_eq!(b.session.as_ref().unwrap().kind(), ChannelKind::RemoteRpv);
+    assert_eq!(b.rig.keys[orange].content, written, "a reused key is only read");
+
+    // Over a remote channel the orange keyset is not offered for reuse: the seed shows
+    // the question in the local procedure only.
+    let (result, _) = b.run(Request::VectorInit, |rig, command| {
+        assert!(matches!(command, HsmCommand::CreateKeyset { offer_reuse: false, .. }), "{command:?}");
+        rig.event(ped_firmware::io::Event::ClearHeld);
+    });
+    assert_eq!(result.unwrap_err().code, Code::Ped(ErrorCode::CkrCancel));
+    assert_eq!(b.hsm.state().rpv.as_ref().map(|r| r.cert.as_str()), Some(old.cert.as_str()));
+}
+
+#[test]
+fn another_hsms_orange_keyset_is_not_reused() {
+    let (mut b, blue, _) = initialised();
+    b.run(Request::Login(RoleName::So), reader(vec![(blue[0], pin(0)), (blue[1], pin(1)), (blue[2], pin(2))]))
+        .0
+        .unwrap();
+    let orange = b.blank_keys(1)[0];
+    b.run(Request::VectorInit, creator(1, 1, &["2468"], &[], move |_| vec![orange])).0.unwrap();
+
+    // The key carried to another HSM (another HOC): its certificate is refused, nothing kept.
+    let mut other = Bench::manufactured("150002", 6);
+    let key = other.rig.add_key(b.rig.keys[orange].content.clone());
+    other.connect_local();
+    let (result, _) = other.run(Request::VectorInit, reuse_orange(key, "2468"));
+    let e = result.unwrap_err();
+    assert_eq!(e.code, Code::Hsm(HsmCode::NotAllowed), "{e}");
+    assert!(e.detail.contains("its RPK certificate is not one this HSM's HOC issued"), "{e}");
+    other.persist();
+    assert!(!other.hsm.has_rpv() && other.store.load_state().unwrap().rpv.is_none());
+}
+
 #[test]
 fn rpv_init_locally_then_remotely_over_rpv_and_rotation() {
     let mut b = Bench::new();
@@ -503,7 +582,9 @@ fn an_interrupted_rotation_keeps_the_old_rpv() {
     b.run(Request::VectorInit, creator(1, 1, &[""], &[], move |_| o.clone())).0.unwrap();
     let old = b.hsm.rpks()[0].cert_der.clone();
     let (result, _) = b.run(Request::VectorInit, |rig, command| match command {
-        HsmCommand::CreateKeyset { .. } => {
+        HsmCommand::CreateKeyset { offer_reuse, .. } => {
+            assert!(offer_reuse, "a local PED is offered the reuse of an orange keyset");
+            rig.press(Button::No);
             rig.digits("1");
             rig.enter();
             rig.digits("1");

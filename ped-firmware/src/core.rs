@@ -837,7 +837,8 @@ fn outcome<T>(flow: Flow<T>, answer: impl FnOnce(T) -> PedReply) -> Outcome {
 
 fn answer_created(created: Created) -> PedReply {
     match created {
-        Created::Reused(splits) => PedReply::Reused(splits),
+        Created::Reused { splits, rpk_cert: Some(rpk_cert) } => PedReply::ReusedRpv { splits, rpk_cert },
+        Created::Reused { splits, rpk_cert: None } => PedReply::Reused(splits),
         Created::Shape(q) => PedReply::Shape(q),
     }
 }

@@ -45,13 +45,14 @@ fn specs<'a>(serials: &'a [String], pins: &[&'a str]) -> Vec<KeySpec<'a>> {
     serials.iter().zip(pins).map(|(s, p)| (s.as_str(), *p)).collect()
 }
 
-/// `ped vector init` at the local PED: a new 1-of-1 orange key with [`ORANGE_PIN`],
-/// taken out of the local PED afterwards.
+/// `ped vector init` at the local PED: NO to reusing an orange keyset (asked at a local
+/// PED, seed 3862-3870), a new 1-of-1 orange key with [`ORANGE_PIN`], taken out of the
+/// local PED afterwards.
 pub fn local_rpv(rig: &mut Rig) -> String {
     let orange = rig.keys.blank(1).remove(0);
     let mut local = rig.local.holder();
     let init = rig.hsm.start_cli(&["ped", "vector", "init"]);
-    local.shape(false, 1, 1);
+    local.shape(true, 1, 1);
     local.write("(ORANGE)", &[(&orange, ORANGE_PIN)], &[]);
     let out = init.join().expect("the CLI thread");
     out.ok();

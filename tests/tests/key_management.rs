@@ -407,37 +407,35 @@ fn a_lost_hsm_so_keyset_factory_reset_then_the_original_domain_orange_partition_
     );
     assert!(state["rpv"].is_null() && state["partition"].is_null(), "{state}");
 
-    // Step 5: the RPV recreated, written over the original orange key. Its secret is
-    // new: the PED does not offer to reuse an orange keyset (docs/hsm-emu.md, Reuse).
+    // Step 5: the RPV recreated, reusing the original orange key (seed 3862-3870: YES
+    // at "reuse an existing keyset?"). Its RPK certificate is this HSM's HOC's, so the
+    // HSM takes back the same RPV and RPK; the key is only read.
     ceremony::so_login(&rig, &mut local, &[(&c.blue[0], "8080")]).ok();
     let from = rig.local.screens().len();
+    let orange_key = rig.keys.payload(&c.orange);
     let vector = rig.hsm.start_cli(&["ped", "vector", "init"]);
-    local.shape(false, 1, 1);
-    local.wait("(ORANGE)", 10);
-    local.insert(&c.orange);
-    local.press("enter");
-    assert_eq!(body(&mut local)[1..4], ["This PED Key is for", "Remote PED.", "Overwrite? YES/NO"]);
+    local.wait("reuse an existing", 60);
+    assert_eq!(
+        local.screen()[..5],
+        ["reborn", "SETTING RPV...", "Would you like to", "reuse an existing", "keyset? (Y/N)"]
+    );
     local.press("yes");
-    local.press("yes");
-    for _ in 0..2 {
-        local.type_digits(ORANGE_PIN);
-        local.press("enter");
-    }
+    local.present(&c.orange, ORANGE_PIN);
+    local.wait("Are you duplicating", 10);
     local.press("no");
     vector.join().expect("the CLI thread").ok();
     local.remove();
-    assert!(!shown(&since(&rig.local, from), "reuse an existing"));
-    let rpv = rig.hsm.state_json()["rpv"].clone();
-    assert!(rpv.is_object() && rpv != old["rpv"], "a new RPV: {rpv}");
+    assert!(shown(&since(&rig.local, from), "READING RPV..."));
+    assert!(!shown(&since(&rig.local, from), "M value?"), "nothing new is made");
+    assert_eq!(rig.hsm.state_json()["rpv"], old["rpv"], "the original RPV and RPK certificate");
+    assert_eq!(rig.keys.payload(&c.orange), orange_key);
 
-    // The Remote PED forgets its cached RPK (of the RPV the reset erased); the orange
-    // key, now holding the new RPV, opens the channel.
-    ceremony::leave_mode(&mut ped);
+    // The Remote PED still holds the original RPK in its cache, and it is this HSM's
+    // again: the channel opens without the orange key being asked for.
     rig.connect(&[]).ok();
-    let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
-    ped.login("RPV LOGIN...", &[(&c.orange, ORANGE_PIN)]);
-    ped.login("SO LOGIN...", &[(&c.blue[0], "8080")]);
-    login.join().expect("the CLI thread").ok();
+    let from = rig.remote.screens().len();
+    ceremony::so_login(&rig, &mut ped, &[(&c.blue[0], "8080")]).ok();
+    assert!(!shown(&since(&rig.remote, from), "RPV LOGIN..."));
 
     // Steps 6-7: the partition recreated by the HSM SO and initialised with its
     // original blue and red keys; a new black CO key.
@@ -491,7 +489,7 @@ fn a_lost_orange_key_the_rpv_rotated_remotely_then_at_a_local_ped() {
     let mut local = rig.local.holder();
     ceremony::so_login(&rig, &mut local, &c.blue_quorum()).ok();
     let rotate = rig.hsm.start_cli(&["ped", "vector", "init"]);
-    local.shape(false, 1, 1);
+    local.shape(true, 1, 1);
     local.write("(ORANGE)", &[(third, ORANGE_PIN)], &[]);
     rotate.join().expect("the CLI thread").ok();
     local.remove();

@@ -19,8 +19,14 @@ use crate::screens::{self, Header};
 /// How stages 1 and 2 end.
 #[derive(Debug)]
 pub(crate) enum Created {
-    /// The holders presented an existing keyset (answered with Reused).
-    Reused(Vec<WrappedSplit>),
+    /// The holders presented an existing keyset (answered with Reused, or for an
+    /// orange keyset with ReusedRpv and the RPK certificate read from its keys).
+    Reused {
+        /// The keyset's quorum, wrapped for the HSM.
+        splits: Vec<WrappedSplit>,
+        /// Orange keys: the RPK certificate on the first one presented.
+        rpk_cert: Option<Vec<u8>>,
+    },
     /// A new keyset of this shape (answered with Shape).
     Shape(Quorum),
 }
@@ -42,6 +48,7 @@ pub(crate) struct Create {
     reading: Prompt,
     shape: ShapeChoice,
     step: Step,
+    rpk_cert: Option<Vec<u8>>,
 }
 
 impl Create {
@@ -53,7 +60,7 @@ impl Create {
             (false, ShapeChoice::OnPed) => Step::M(Entry::new(2)),
             (false, ShapeChoice::Fixed(q)) => return Err(Created::Shape(q)),
         };
-        Ok(Create { setting: Header::of(prompt), reading, shape, step })
+        Ok(Create { setting: Header::of(prompt), reading, shape, step, rpk_cert: None })
     }
 
     pub(crate) fn header(&self) -> &Header {
@@ -92,9 +99,15 @@ impl Create {
                 let copier = Copier::new(Header::of(&self.reading), Some(self.reading.role.colour()));
                 self.step = Step::Duplicating(copier, core::mem::take(splits));
             }
-            (Step::AskDuplicate(splits), Button::No) => return Flow::Done(Created::Reused(core::mem::take(splits))),
+            (Step::AskDuplicate(splits), Button::No) => {
+                let splits = core::mem::take(splits);
+                return Flow::Done(Created::Reused { splits, rpk_cert: self.rpk_cert.take() });
+            }
             (Step::Duplicating(copier, splits), _) => match copier.on_button(button, ctx) {
-                Flow::Done(_) => return Flow::Done(Created::Reused(core::mem::take(splits))),
+                Flow::Done(_) => {
+                    let splits = core::mem::take(splits);
+                    return Flow::Done(Created::Reused { splits, rpk_cert: self.rpk_cert.take() });
+                }
                 Flow::Failed(f) => return Flow::Failed(f),
                 Flow::Continue => {}
             },
@@ -159,6 +172,9 @@ impl Create {
             Flow::Continue => None,
             Flow::Failed(f) => Some(Flow::Failed(f)),
             Flow::Done(splits) => {
+                if let Step::Reuse(gather) = &mut self.step {
+                    self.rpk_cert = gather.take_rpk_cert();
+                }
                 self.step = Step::AskDuplicate(splits);
                 None
             }
