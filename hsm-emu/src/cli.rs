@@ -57,8 +57,8 @@ pub fn main(args: Vec<String>) -> ExitCode {
             eprintln!(
                 "usage: hsm-emu serve --state DIR --control socket:PATH [--local-ped socket:PATH] \
                  [--pedclient socket:PATH]\n       hsm-emu --control socket:PATH <command>  \
-                 (ped connect|disconnect|set|show|vector init, hsm init|factoryreset, partition create|delete|init, \
-                 role login|init|changepw)"
+                 (ped connect|disconnect|set|show|vector init, hsm init|factoryreset|changepolicy, \
+                 partition create|delete|init, role login|init|changepw|resetpw)"
             );
             ExitCode::from(2)
         }

@@ -37,6 +37,8 @@ pub const HSM_SO_MAX_FAILURES: u32 = 3;
 pub const PARTITION_SO_MAX_FAILURES: u32 = 10;
 /// Consecutive failed CO/CU logins that lock CO and CU.
 pub const USER_MAX_FAILURES: u32 = 10;
+/// HSM policy 15, "Enable SO reset of partition PIN": the one HSM policy modelled.
+pub const POLICY_SO_RESET_PARTITION_PIN: u32 = 15;
 
 /// A role name as `role … -name` takes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +99,10 @@ pub enum Request {
     RoleInit(RoleName),
     /// `role changepw -name …`: the old keyset, then a new one.
     ChangePw(RoleName),
+    /// `role resetpw -name co|cu` (seed 5118-5142, 6815-6842): a new keyset for a role
+    /// whose keys are lost, the old one never read; the CO's by the Partition SO (only
+    /// with HSM policy 15 on), the CU's by the CO.
+    ResetPw(RoleName),
     /// `ped vector init`: a new orange keyset (RPV and RPK).
     VectorInit,
 }
@@ -336,6 +342,48 @@ impl Hsm {
         Ok(())
     }
 
+    /// `hsm changepolicy -policy P -value V`, by the HSM SO. Only HSM policy 15 "Enable
+    /// SO reset of partition PIN" is modelled (0 or 1); any other is refused. Turning it
+    /// on is destructive (seed 6819-6821): an existing partition and its contents are
+    /// erased, so with a partition present it takes `confirmed` (lunacm's question;
+    /// `-force` on the control socket) and without it nothing changes. Returns whether
+    /// a partition was erased.
+    pub fn change_policy(&mut self, policy: u32, value: u32, confirmed: bool) -> Result<bool, HsmError> {
+        if policy != POLICY_SO_RESET_PARTITION_PIN {
+            return Err(HsmError::hsm(
+                HsmCode::ArgumentsBad,
+                format!(
+                    "HSM policy {policy} is not modelled; this HSM changes only policy 15 \
+                     (Enable SO reset of partition PIN)"
+                ),
+            ));
+        }
+        let on = match value {
+            0 => false,
+            1 => true,
+            _ => return Err(HsmError::hsm(HsmCode::ArgumentsBad, "HSM policy 15 takes -value 0 or 1")),
+        };
+        self.hsm_so_session()?;
+        if on == self.state.so_reset_partition_pin {
+            return Ok(false);
+        }
+        let destroys = on && self.state.partition.is_some();
+        if destroys && !confirmed {
+            return Err(HsmError::hsm(
+                HsmCode::ArgumentsBad,
+                "turning HSM policy 15 on destroys the partition and its contents; nothing was changed. \
+                 Run `hsm changepolicy -policy 15 -value 1 -force` to go ahead.",
+            ));
+        }
+        if destroys {
+            self.state.partition = None;
+            (self.logins.po, self.logins.co, self.logins.cu) = (false, false, false);
+        }
+        self.state.so_reset_partition_pin = on;
+        self.dirty = true;
+        Ok(destroys)
+    }
+
     fn hsm_so_session(&self) -> Result<(), HsmError> {
         if self.is_zeroised() {
             return Err(HsmError::hsm(HsmCode::NotInitialized, "the HSM is not initialised; run `hsm init` first"));
@@ -363,6 +411,7 @@ impl Hsm {
             Request::Login(r) => [Task::Verify(r.role(), Activity::Login)].into(),
             Request::RoleInit(r) => [Task::Create(r.role())].into(),
             Request::ChangePw(r) => [Task::Verify(r.role(), Activity::Reading), Task::Create(r.role())].into(),
+            Request::ResetPw(r) => [Task::Create(r.role())].into(),
             Request::VectorInit => [Task::Create(Role::Rpv)].into(),
         };
         let mut op = Operation { request, stage: Stage::Shaping(Role::HsmSo), tasks, created: Vec::new(), kind };
@@ -585,9 +634,15 @@ impl Hsm {
                     RoleName::So | RoleName::Au => hsm_initialised()?,
                     RoleName::Po | RoleName::Co | RoleName::Cu => {
                         if partition()?.users_locked && matches!(role, RoleName::Co | RoleName::Cu) {
+                            // Seed 6756-6759: policy 15 makes the lockout one the Partition SO lifts.
+                            let remedy = if self.state.so_reset_partition_pin {
+                                "the Partition SO resets the CO with `role resetpw -name co`"
+                            } else {
+                                "the Partition SO must re-initialise them"
+                            };
                             return Err(HsmError::hsm(
                                 HsmCode::PinLocked,
-                                "CO and CU are locked out by failed logins; the Partition SO must re-initialise them",
+                                format!("CO and CU are locked out by failed logins; {remedy}"),
                             ));
                         }
                     }
@@ -614,6 +669,40 @@ impl Hsm {
                 return Err(login_needed(&format!("{role:?}").to_uppercase()));
             }
             Request::ChangePw(_) => {}
+            Request::ResetPw(role) => {
+                match role {
+                    RoleName::Co => {
+                        partition()?;
+                        if !self.logins.po {
+                            return Err(login_needed("Partition SO"));
+                        }
+                        if !self.state.so_reset_partition_pin {
+                            return Err(HsmError::hsm(
+                                HsmCode::NotAllowed,
+                                "HSM policy 15 (Enable SO reset of partition PIN) is 0: the Partition SO cannot \
+                                 reset the Crypto Officer's credential. The HSM SO turns it on with `hsm \
+                                 changepolicy -policy 15 -value 1`, which erases the partition: do it before \
+                                 the partition is created.",
+                            ));
+                        }
+                    }
+                    RoleName::Cu => {
+                        partition()?;
+                        if !self.logins.co {
+                            return Err(login_needed("Crypto Officer"));
+                        }
+                    }
+                    RoleName::So | RoleName::Po | RoleName::Au => {
+                        return Err(HsmError::hsm(
+                            HsmCode::ArgumentsBad,
+                            "role resetpw takes co (by the Partition SO) or cu (by the Crypto Officer)",
+                        ));
+                    }
+                }
+                if self.record(role.role()).is_none() {
+                    return Err(not_initialised(role.role()));
+                }
+            }
             Request::VectorInit => {
                 if kind == ChannelKind::RemotePassword && !self.is_zeroised() {
                     return Err(HsmError::hsm(
@@ -771,6 +860,22 @@ impl Hsm {
                                 _ => p.cu = record,
                             }
                         }
+                    }
+                }
+            }
+            Request::ResetPw(role) => {
+                let record = find(role.role());
+                if let Some(p) = self.state.partition.as_mut() {
+                    // The seed's "unlock ... and reset" (6758): the one CO/CU counter and
+                    // any lockout go; a session opened with the lost keys ends with them.
+                    p.user_failures = 0;
+                    p.users_locked = false;
+                    if *role == RoleName::Co {
+                        p.co = record;
+                        self.logins.co = false;
+                    } else {
+                        p.cu = record;
+                        self.logins.cu = false;
                     }
                 }
             }

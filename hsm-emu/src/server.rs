@@ -242,6 +242,29 @@ impl Server {
                 out("The HSM is reset to its factory state; run `hsm init` (and `ped vector init` for a Remote PED).");
                 Ok(())
             }
+            ["hsm", "changepolicy", rest @ ..] => {
+                let opts = Options::parse(rest, &["force"])?;
+                if let Some((name, _)) = opts.0.iter().find(|(n, _)| !["policy", "value", "force"].contains(n)) {
+                    return Err(bad(&format!("hsm changepolicy takes -policy, -value and -force, not -{name}")));
+                }
+                let number = |name: &str| {
+                    opts.get(name)
+                        .ok_or_else(|| bad("hsm changepolicy needs -policy P -value V"))?
+                        .parse::<u32>()
+                        .map_err(|_| bad(&format!("-{name} takes a number")))
+                };
+                let (policy, value) = (number("policy")?, number("value")?);
+                let mut shared = self.lock_now()?;
+                let erased = shared.hsm.change_policy(policy, value, opts.get("force").is_some())?;
+                persist(&mut shared)?;
+                out(&format!("HSM policy {policy} (Enable SO reset of partition PIN) is {value}."));
+                if erased {
+                    out(
+                        "The partition and its contents were erased; the HSM SO makes a new one with `partition create`.",
+                    );
+                }
+                Ok(())
+            }
             ["partition", "create"] => {
                 let mut shared = self.lock_now()?;
                 shared.hsm.create_partition()?;
@@ -258,19 +281,21 @@ impl Server {
                 let label = opts.get("label").ok_or_else(|| bad("partition init needs -label"))?.into();
                 self.run_request(Request::PartitionInit { label }, out)
             }
-            ["role", verb @ ("login" | "init" | "changepw"), rest @ ..] => {
+            ["role", verb @ ("login" | "init" | "changepw" | "resetpw"), rest @ ..] => {
                 let opts = Options::parse(rest, &[])?;
                 let name = opts.get("name").ok_or_else(|| bad("the role command needs -name so|po|co|cu|au"))?;
                 let role = RoleName::parse(name).ok_or_else(|| bad("-name is one of so, po, co, cu, au"))?;
                 let request = match *verb {
                     "login" => Request::Login(role),
                     "init" => Request::RoleInit(role),
+                    "resetpw" => Request::ResetPw(role),
                     _ => Request::ChangePw(role),
                 };
                 self.run_request(request, out)
             }
-            _ => Err(bad("commands: ped connect|disconnect|set|show|vector init, hsm init|factoryreset, \
-                 partition create|delete|init, role login|init|changepw")),
+            _ => Err(bad("commands: ped connect|disconnect|set|show|vector init, \
+                 hsm init|factoryreset|changepolicy, partition create|delete|init, \
+                 role login|init|changepw|resetpw")),
         }
     }
 

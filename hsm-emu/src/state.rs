@@ -130,6 +130,11 @@ pub struct HsmState {
     pub so_failures: u32,
     /// Consecutive failed Auditor logins.
     pub auditor_failures: u32,
+    /// HSM policy 15 "Enable SO reset of partition PIN" (seed 5118, 6756-6821): the
+    /// Partition SO may `role resetpw -name co`. Off by default, as on a new HSM; an
+    /// `hsm.json` written before the policy existed reads as off.
+    #[serde(default)]
+    pub so_reset_partition_pin: bool,
     /// The application partition, once created.
     pub partition: Option<PartitionState>,
     /// The RPV in force.
@@ -297,6 +302,16 @@ mod tests {
         assert_eq!(again.so_failures, 2);
         let names: Vec<_> = fs::read_dir(store.dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, ["hsm.json"]);
+    }
+
+    #[test]
+    fn an_hsm_json_from_before_policy_15_reads_as_policy_15_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        fs::write(dir.path().join(STATE_FILE), br#"{"version":1,"label":"lab","so_failures":0,"auditor_failures":0}"#)
+            .unwrap();
+        let state = store.load_state().unwrap();
+        assert_eq!((state.label.as_deref(), state.so_reset_partition_pin), (Some("lab"), false));
     }
 
     #[test]

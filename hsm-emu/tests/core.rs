@@ -693,3 +693,106 @@ fn state_survives_a_restart_with_a_fresh_static_key() {
     assert!(leftovers.is_empty());
     drop(b.dir);
 }
+
+/// The partition `part1` made by the logged-in HSM SO: Partition SO on `keys[0]` (PIN
+/// 1357), domain on `keys[1]`, both 1 of 1; the Partition SO logged in.
+fn partition_with_po(b: &mut Bench, keys: &[usize]) {
+    b.hsm.create_partition().unwrap();
+    let (po, domain) = (keys[0], keys[1]);
+    let ks = move |role| if role == Role::PartitionSo { vec![po] } else { vec![domain] };
+    b.run(Request::PartitionInit { label: "part1".into() }, creator(1, 1, &["1357"], &[], ks)).0.unwrap();
+    b.run(Request::Login(RoleName::Po), reader(vec![(po, Some("1357"))])).0.unwrap();
+}
+
+/// A new 1-of-1 keyset on the blank key `key`, and nothing read before it.
+fn one_new_key(key: usize) -> impl FnMut(&mut Rig, &HsmCommand) {
+    creator(1, 1, &[""], &[], move |_| vec![key])
+}
+
+fn state_text(b: &Bench) -> String {
+    serde_json::to_string(b.hsm.state()).unwrap()
+}
+
+#[test]
+fn policy_15_lets_the_partition_so_reset_the_co_and_the_co_resets_the_cu() {
+    let (mut b, blue, _) = initialised();
+    assert!(!b.hsm.state().so_reset_partition_pin, "off on a new HSM");
+    let code = |r: Result<bool, HsmError>| r.unwrap_err().code;
+    assert_eq!(code(b.hsm.change_policy(15, 1, true)), Code::Hsm(HsmCode::UserNotLoggedIn));
+    b.run(Request::Login(RoleName::So), reader(vec![(blue[0], pin(0)), (blue[1], pin(1)), (blue[2], pin(2))]))
+        .0
+        .unwrap();
+    let keys = b.blank_keys(8);
+    partition_with_po(&mut b, &keys);
+    b.run(Request::RoleInit(RoleName::Co), one_new_key(keys[2])).0.unwrap();
+
+    // Policy 0 (the default): the Partition SO is refused before the PED is asked.
+    let before = state_text(&b);
+    let (result, _) = b.run(Request::ResetPw(RoleName::Co), |_, _| panic!("refused before the PED"));
+    let e = result.unwrap_err();
+    assert_eq!(e.code, Code::Hsm(HsmCode::NotAllowed));
+    assert!(e.detail.starts_with("HSM policy 15 (Enable SO reset of partition PIN) is 0"), "{}", e.detail);
+    assert_eq!(state_text(&b), before);
+
+    // Only policy 15, only 0 or 1; turning it on with a partition present needs the
+    // confirmation, as it erases the partition (seed 6821).
+    assert_eq!(code(b.hsm.change_policy(7, 1, true)), Code::Hsm(HsmCode::ArgumentsBad));
+    assert_eq!(code(b.hsm.change_policy(15, 2, true)), Code::Hsm(HsmCode::ArgumentsBad));
+    let e = b.hsm.change_policy(15, 1, false).unwrap_err();
+    assert_eq!(e.code, Code::Hsm(HsmCode::ArgumentsBad));
+    assert!(e.detail.contains("destroys the partition"), "{}", e.detail);
+    assert_eq!(state_text(&b), before);
+    assert!(b.hsm.change_policy(15, 1, true).unwrap(), "the partition erased");
+    assert!(b.hsm.state().partition.is_none() && !b.hsm.is_logged_in(RoleName::Po));
+    assert!(!b.hsm.change_policy(15, 1, false).unwrap(), "already on: nothing to erase, nothing asked");
+    b.persist();
+    assert!(b.store.load_state().unwrap().so_reset_partition_pin, "on disk");
+
+    // A partition created with the policy on: CO and CU, then the CU's keys lost.
+    partition_with_po(&mut b, &keys[3..]);
+    let (co, cu, new_cu, new_co) = (keys[5], keys[6], keys[7], b.blank_keys(1)[0]);
+    b.run(Request::RoleInit(RoleName::Co), one_new_key(co)).0.unwrap();
+    let (result, _) = b.run(Request::ResetPw(RoleName::Cu), |_, _| panic!("refused before the PED"));
+    assert_eq!(result.unwrap_err().code, Code::Hsm(HsmCode::UserNotLoggedIn), "the CU is reset by the CO");
+    b.run(Request::Login(RoleName::Co), reader(vec![(co, None)])).0.unwrap();
+    let (result, _) = b.run(Request::ResetPw(RoleName::Cu), |_, _| panic!("refused before the PED"));
+    assert_eq!(result.unwrap_err().code, Code::Hsm(HsmCode::NotInitialized), "no CU to reset yet");
+    b.run(Request::RoleInit(RoleName::Cu), one_new_key(cu)).0.unwrap();
+    let old = b.hsm.state().partition.clone().unwrap();
+    b.run(Request::ResetPw(RoleName::Cu), one_new_key(new_cu)).0.unwrap();
+    let part = b.store.load_state().unwrap().partition.unwrap();
+    assert_ne!(part.cu, old.cu, "a new keyset, on disk");
+    assert_eq!((part.co, part.so, part.domain), (old.co, old.so, old.domain), "only the CU's changed");
+    b.run(Request::Login(RoleName::Cu), reader(vec![(cu, None)])).0.unwrap_err();
+    b.run(Request::Login(RoleName::Cu), reader(vec![(new_cu, None)])).0.unwrap();
+
+    // Only CO and CU are reset.
+    for role in [RoleName::So, RoleName::Po, RoleName::Au] {
+        let (result, _) = b.run(Request::ResetPw(role), |_, _| panic!("refused before the PED"));
+        assert_eq!(result.unwrap_err().code, Code::Hsm(HsmCode::ArgumentsBad), "{role:?}");
+    }
+
+    // The CO locked out by ten failures: the lockout names the reset, which lifts it and
+    // ends the CO's session; the lost keys no longer log in, the new ones do.
+    for _ in 0..10 {
+        b.run(Request::Login(RoleName::Co), reader(vec![(cu, None)])).0.unwrap_err();
+    }
+    let (result, _) = b.run(Request::Login(RoleName::Co), |_, _| panic!("a locked role asks nothing"));
+    let e = result.unwrap_err();
+    assert_eq!(e.code, Code::Hsm(HsmCode::PinLocked));
+    assert!(e.detail.contains("`role resetpw -name co`"), "{}", e.detail);
+    b.run(Request::Login(RoleName::Po), reader(vec![(keys[3], Some("1357"))])).0.unwrap();
+    b.run(Request::ResetPw(RoleName::Co), one_new_key(new_co)).0.unwrap();
+    let part = b.hsm.state().partition.clone().unwrap();
+    assert_eq!((part.users_locked, part.user_failures), (false, 0));
+    assert!(!b.hsm.is_logged_in(RoleName::Co));
+    b.run(Request::Login(RoleName::Co), reader(vec![(co, None)])).0.unwrap_err();
+    b.run(Request::Login(RoleName::Co), reader(vec![(new_co, None)])).0.unwrap();
+    assert_eq!(b.hsm.state().partition.as_ref().unwrap().user_failures, 0);
+
+    // Turning the policy off is not destructive, and the reset is refused again.
+    assert!(!b.hsm.change_policy(15, 0, false).unwrap());
+    assert!(b.hsm.state().partition.as_ref().is_some_and(|p| p.co.is_some()));
+    let (result, _) = b.run(Request::ResetPw(RoleName::Co), |_, _| panic!("refused before the PED"));
+    assert_eq!(result.unwrap_err().code, Code::Hsm(HsmCode::NotAllowed));
+}
