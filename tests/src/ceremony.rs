@@ -259,3 +259,25 @@ pub fn list_type(holder: &mut KeyHolder, serial: &str) -> String {
     holder.press("enter");
     screen[2].clone()
 }
+
+/// `role resetpw -name NAME` (co, cu; seed 5118-5142) at `holder`'s PED: no keyset is
+/// read, a new 1-of-1 black keyset is written on the blank key `serial` with `pin`; the
+/// CLI's result.
+pub fn reset_pw(rig: &Rig, holder: &mut KeyHolder, name: &str, serial: &str, pin: &str) -> crate::hsm::CliResult {
+    let reset = rig.hsm.start_cli(&["role", "resetpw", "-name", name]);
+    create_one(holder, "(BLACK)", serial, pin);
+    reset.join().expect("the CLI thread")
+}
+
+/// `role init -name NAME` on `hsm`, at `holder`'s PED, answered by reusing the existing
+/// keyset whose quorum is `keys` (stage 1 YES, no duplicate); the CLI's result.
+pub fn role_init_reused(
+    hsm: &crate::hsm::HsmEmu,
+    holder: &mut KeyHolder,
+    name: &str,
+    keys: &[KeySpec<'_>],
+) -> crate::hsm::CliResult {
+    let init = hsm.start_cli(&["role", "init", "-name", name]);
+    reuse(holder, keys);
+    init.join().expect("the CLI thread")
+}
