@@ -254,6 +254,8 @@ fn an_image_signed_by_another_key_fails_verify_and_the_old_image_still_boots() {
     assert!(error.starts_with("Error: Failure (VERIFY) (7): image not signed by the vendor key."), "{error}");
     assert!(error.contains("keeps the image it runs"), "{error}");
 
+    // The PED answers the host before it draws: the host may have finished first.
+    holder.wait("Failure (VERIFY) (7)", 10);
     let screens = bench.screens();
     assert!(shown(&screens, "Failure (VERIFY) (7)"), "the PED shows the failure");
     assert!(!shown(&screens, "Save Image? YES/NO"), "no chance to save an image that did not verify");
