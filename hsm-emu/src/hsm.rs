@@ -638,7 +638,7 @@ impl Hsm {
                             let remedy = if self.state.so_reset_partition_pin {
                                 "the Partition SO resets the CO with `role resetpw -name co`"
                             } else {
-                                "the Partition SO must re-initialise them"
+                                "HSM policy 15 is 0, so the lockout is for good: the Partition SO re-initialises the partition (`partition init`, which destroys its contents) and the Crypto Officer"
                             };
                             return Err(HsmError::hsm(
                                 HsmCode::PinLocked,
@@ -655,7 +655,28 @@ impl Hsm {
                 RoleName::Co if !self.logins.po => return Err(login_needed("Partition SO")),
                 RoleName::Cu if !self.logins.co => return Err(login_needed("Crypto Officer")),
                 RoleName::Co | RoleName::Cu => {
-                    partition()?;
+                    // Seed 6756-6759: a CO or CU credential already there is replaced only
+                    // by a reset (policy 15 for the CO) or by re-initialising the
+                    // partition; an init over it would be a way around policy 15.
+                    let p = partition()?;
+                    let (there, who, remedy) = match role {
+                        RoleName::Co => (
+                            p.co.is_some(),
+                            "Crypto Officer",
+                            "the Partition SO replaces it with `role resetpw -name co` (HSM policy 15 at 1) or                              re-initialises the partition (`partition init`, which destroys its contents)",
+                        ),
+                        _ => (
+                            p.cu.is_some(),
+                            "Crypto User",
+                            "the Crypto Officer replaces it with `role resetpw -name cu`",
+                        ),
+                    };
+                    if there {
+                        return Err(HsmError::hsm(
+                            HsmCode::NotAllowed,
+                            format!("the {who} is already initialised; {remedy}"),
+                        ));
+                    }
                 }
                 RoleName::Au => hsm_initialised()?,
                 RoleName::So | RoleName::Po => {
@@ -851,12 +872,7 @@ impl Hsm {
                         if let Some(p) = self.state.partition.as_mut() {
                             match role {
                                 RoleName::Po => p.so = record,
-                                RoleName::Co => {
-                                    p.co = record;
-                                    // A new CO credential ends a lockout (the Partition SO re-initialised it).
-                                    p.users_locked = false;
-                                    p.user_failures = 0;
-                                }
+                                RoleName::Co => p.co = record,
                                 _ => p.cu = record,
                             }
                         }

@@ -158,7 +158,7 @@ fn partition_roles_and_changing_the_po_co_and_cu_secrets() {
 }
 
 #[test]
-fn ten_failed_co_and_cu_logins_lock_both_and_a_new_co_keyset_lifts_the_lock() {
+fn ten_failed_co_and_cu_logins_lock_both_for_good_under_policy_0_and_a_partition_reinit_recovers() {
     let mut rig = Rig::start(&Settings::default());
     let (c, mut ped) = ceremony::run(&mut rig);
     let p = partition(&mut rig, &mut ped, &c);
@@ -181,14 +181,27 @@ fn ten_failed_co_and_cu_logins_lock_both_and_a_new_co_keyset_lifts_the_lock() {
     rig.hsm.cli(&["role", "login", "-name", "cu"]).failed_with("CKR_PIN_LOCKED");
     assert!(!shown(&rig.remote.screens().split_off(screens), "LOGIN..."));
 
-    // The Partition SO gives the CO a new keyset; CO and CU log in again.
-    let fresh = rig.keys.blank(1).remove(0);
+    // HSM policy 15 is 0 (the default): the lockout is for good (seed 6758-6759). The
+    // Partition SO cannot write a new CO keyset over the locked one...
     ceremony::role_login(&rig, &mut ped, "po", &[(&p.po, PO_PIN)]).ok();
-    ceremony::role_init(&rig, &mut ped, "co", &fresh, "").ok();
+    let before = rig.hsm.state_text();
+    let out = rig.hsm.cli(&["role", "init", "-name", "co"]);
+    out.failed_with("0x00000054 (CKR_FUNCTION_NOT_SUPPORTED)");
+    assert!(out.text.contains("the Crypto Officer is already initialised; "), "{}", out.text);
+    assert_eq!(rig.hsm.state_text(), before, "nothing changed");
+    // ...but re-initialises the partition (its contents destroyed), then the CO.
+    let (po, fresh) = (rig.keys.blank(2), rig.keys.blank(1).remove(0));
+    let init = rig.hsm.start_cli(&["partition", "init", "-label", "part1"]);
+    ceremony::create_one(&mut ped, "(BLUE)", &po[0], "");
+    ceremony::create_one(&mut ped, "(RED)", &po[1], "");
+    init.join().expect("the CLI thread").ok();
     let part = rig.hsm.state_json()["partition"].clone();
     assert_eq!((part["users_locked"].clone(), part["user_failures"].clone()), (false.into(), 0.into()));
+    assert!(part["co"].is_null() && part["cu"].is_null(), "{part}");
+    ceremony::role_login(&rig, &mut ped, "po", &[(&po[0], "")]).ok();
+    ceremony::role_init(&rig, &mut ped, "co", &fresh, "").ok();
     ceremony::role_login(&rig, &mut ped, "co", &[(&fresh, "")]).ok();
-    ceremony::role_login(&rig, &mut ped, "cu", &[(&p.cu, "")]).ok();
+    rig.hsm.cli(&["role", "login", "-name", "cu"]).failed_with("CKR_USER_PIN_NOT_INITIALIZED");
     ceremony::role_login(&rig, &mut ped, "co", &[(&p.co, CO_PIN)]).failed_with("CKR_PIN_INCORRECT");
 
     // Ten failed Partition SO logins zeroise the partition: it stays, erased, for a new
