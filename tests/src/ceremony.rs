@@ -281,3 +281,47 @@ pub fn role_init_reused(
     reuse(holder, keys);
     init.join().expect("the CLI thread")
 }
+
+/// The Partition SO's PIN of [`partition`].
+pub const PO_PIN: &str = "1357";
+/// The CO's PIN of [`partition`].
+pub const CO_PIN: &str = "2468";
+
+/// The keys of one partition made by [`partition`], 1 of 1 each: Partition SO (with
+/// [`PO_PIN`]), partition domain, CO (with [`CO_PIN`]), CU.
+#[derive(Debug)]
+pub struct Partition {
+    /// The Partition SO's blue key.
+    pub po: String,
+    /// The partition domain's red key.
+    pub domain: String,
+    /// The CO's black key.
+    pub co: String,
+    /// The CU's key.
+    pub cu: String,
+}
+
+/// With the HSM SO logged in: `partition create` (seed 5095), `partition init -label
+/// LABEL` making its Partition SO, then the CO by the Partition SO and the CU by the CO
+/// (refused before the CO logs in); the Partition SO and the CO stay logged in.
+pub fn partition(rig: &mut Rig, ped: &mut KeyHolder, label: &str) -> Partition {
+    rig.hsm.cli(&["partition", "create"]).ok();
+    let keys = rig.keys.blank(4);
+    let init = rig.hsm.start_cli(&["partition", "init", "-label", label]);
+    create_one(ped, "(BLUE)", &keys[0], PO_PIN);
+    create_one(ped, "(RED)", &keys[1], "");
+    init.join().expect("the CLI thread").ok();
+    role_login(rig, ped, "po", &[(&keys[0], PO_PIN)]).ok();
+    role_init(rig, ped, "co", &keys[2], CO_PIN).ok();
+    rig.hsm.cli(&["role", "init", "-name", "cu"]).failed_with("CKR_USER_NOT_LOGGED_IN");
+    role_login(rig, ped, "co", &[(&keys[2], CO_PIN)]).ok();
+    role_init(rig, ped, "cu", &keys[3], "").ok();
+    let [po, domain, co, cu] = <[String; 4]>::try_from(keys).expect("four keys");
+    Partition { po, domain, co, cu }
+}
+
+/// The keyset identity written on key `serial`, in hex as hsm.json spells it.
+pub fn keyset_of(rig: &Rig, serial: &str) -> String {
+    let key = rig.keys.content(serial).expect("a written key");
+    key.split.keyset_id().as_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}

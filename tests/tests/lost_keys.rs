@@ -7,22 +7,10 @@
 
 use ped_proto::pedkey::KeyColour;
 use serde_json::Value;
-use tests::ceremony::{self, Plan};
+use tests::ceremony::{self, CO_PIN, PO_PIN, Plan, keyset_of, partition};
 use tests::hsm::HsmEmu;
 use tests::rig::{Rig, Settings};
 use tests::sim::{KeyHolder, PedSim, shown};
-
-const PO_PIN: &str = "1357";
-const CO_PIN: &str = "2468";
-
-/// The keys of one partition, 1 of 1 each: Partition SO (with [`PO_PIN`]), partition
-/// domain, CO (with [`CO_PIN`]), CU.
-struct Partition {
-    po: String,
-    domain: String,
-    co: String,
-    cu: String,
-}
 
 /// `hsm init -label rig` at the local PED (blue and red 1 of 1, no PIN); the HSM SO
 /// logged in.
@@ -32,33 +20,6 @@ fn local_hsm(rig: &mut Rig) -> KeyHolder {
     let (blue, _) = ceremony::hsm_init(rig, &mut ped, None, one, one);
     ceremony::so_login(rig, &mut ped, &[(&blue[0], "")]).ok();
     ped
-}
-
-/// With the HSM SO logged in: `partition create`, `partition init -label LABEL`, then
-/// the CO by the Partition SO and the CU by the CO; the Partition SO and the CO stay
-/// logged in.
-fn partition(rig: &mut Rig, ped: &mut KeyHolder, label: &str) -> Partition {
-    rig.hsm.cli(&["partition", "create"]).ok();
-    let keys = rig.keys.blank(4);
-    let init = rig.hsm.start_cli(&["partition", "init", "-label", label]);
-    ceremony::create_one(ped, "(BLUE)", &keys[0], PO_PIN);
-    ceremony::create_one(ped, "(RED)", &keys[1], "");
-    init.join().expect("the CLI thread").ok();
-    ceremony::role_login(rig, ped, "po", &[(&keys[0], PO_PIN)]).ok();
-    ceremony::role_init(rig, ped, "co", &keys[2], CO_PIN).ok();
-    ceremony::role_login(rig, ped, "co", &[(&keys[2], CO_PIN)]).ok();
-    ceremony::role_init(rig, ped, "cu", &keys[3], "").ok();
-    let [po, domain, co, cu] = <[String; 4]>::try_from(keys).expect("four keys");
-    Partition { po, domain, co, cu }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The keyset identity written on key `serial`, as hsm.json spells it.
-fn keyset_of(rig: &Rig, serial: &str) -> String {
-    hex(rig.keys.content(serial).expect("a written key").split.keyset_id().as_bytes())
 }
 
 /// The screens `sim` drew from screen number `from` on.

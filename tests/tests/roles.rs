@@ -5,50 +5,15 @@
 
 use ped_proto::pedkey::KeyColour;
 use serde_json::Value;
-use tests::ceremony::{self, Ceremony};
+use tests::ceremony::{self, CO_PIN, Ceremony, PO_PIN, Partition, keyset_of};
 use tests::rig::{Rig, Settings};
 use tests::sim::{KeyHolder, shown};
 
-const PO_PIN: &str = "1357";
-const CO_PIN: &str = "2468";
-
-/// The keys of `partition init -label part1`, `role init -name co` and `-name cu`, all
-/// 1 of 1: Partition SO (with [`PO_PIN`]), partition domain, CO (with [`CO_PIN`]), CU.
-struct Partition {
-    po: String,
-    domain: String,
-    co: String,
-    cu: String,
-}
-
-/// Creates the partition and its CO and CU over the connected Remote PED: the HSM SO
-/// logs in and runs `partition create` (seed 5095), then `partition init` makes its
-/// Partition SO; the Partition SO and the CO stay logged in.
+/// The HSM SO logs in with the ceremony's quorum and makes the partition over the
+/// connected Remote PED ([`ceremony::partition`]).
 fn partition(rig: &mut Rig, ped: &mut KeyHolder, c: &Ceremony) -> Partition {
     ceremony::so_login(rig, ped, &c.blue_quorum()).ok();
-    rig.hsm.cli(&["partition", "create"]).ok();
-    let keys = rig.keys.blank(4);
-    let init = rig.hsm.start_cli(&["partition", "init", "-label", "part1"]);
-    ceremony::create_one(ped, "(BLUE)", &keys[0], PO_PIN);
-    ceremony::create_one(ped, "(RED)", &keys[1], "");
-    init.join().expect("the CLI thread").ok();
-    // CO is made by the Partition SO, CU by the CO.
-    ceremony::role_login(rig, ped, "po", &[(&keys[0], PO_PIN)]).ok();
-    ceremony::role_init(rig, ped, "co", &keys[2], CO_PIN).ok();
-    rig.hsm.cli(&["role", "init", "-name", "cu"]).failed_with("CKR_USER_NOT_LOGGED_IN");
-    ceremony::role_login(rig, ped, "co", &[(&keys[2], CO_PIN)]).ok();
-    ceremony::role_init(rig, ped, "cu", &keys[3], "").ok();
-    let [po, domain, co, cu] = <[String; 4]>::try_from(keys).expect("four keys");
-    Partition { po, domain, co, cu }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The keyset identity written on key `serial`, as hsm.json spells it.
-fn keyset_of(rig: &Rig, serial: &str) -> String {
-    hex(rig.keys.content(serial).expect("a written key").split.keyset_id().as_bytes())
+    ceremony::partition(rig, ped, "part1")
 }
 
 #[test]
