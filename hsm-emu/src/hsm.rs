@@ -174,6 +174,14 @@ struct Logins {
     cu: bool,
 }
 
+impl Logins {
+    /// Ends the partition's sessions (Partition SO, CO, CU): its roles were erased or
+    /// replaced.
+    fn leave_partition(&mut self) {
+        (self.po, self.co, self.cu) = (false, false, false);
+    }
+}
+
 /// The emulated HSM.
 #[derive(Debug)]
 pub struct Hsm {
@@ -337,7 +345,7 @@ impl Hsm {
         if self.state.partition.take().is_none() {
             return Err(HsmError::hsm(HsmCode::NotInitialized, "there is no partition to delete"));
         }
-        (self.logins.po, self.logins.co, self.logins.cu) = (false, false, false);
+        self.logins.leave_partition();
         self.dirty = true;
         Ok(())
     }
@@ -377,7 +385,7 @@ impl Hsm {
         }
         if destroys {
             self.state.partition = None;
-            (self.logins.po, self.logins.co, self.logins.cu) = (false, false, false);
+            self.logins.leave_partition();
         }
         self.state.so_reset_partition_pin = on;
         self.dirty = true;
@@ -782,9 +790,7 @@ impl Hsm {
                 if n >= PARTITION_SO_MAX_FAILURES {
                     // The partition stays, erased: its next SO initialises it again.
                     self.state.partition = Some(PartitionState::default());
-                    self.logins.po = false;
-                    self.logins.co = false;
-                    self.logins.cu = false;
+                    self.logins.leave_partition();
                     return HsmError::hsm(
                         HsmCode::PinIncorrect,
                         format!("{n} consecutive failed Partition SO logins: the partition is zeroised"),
@@ -854,7 +860,7 @@ impl Hsm {
                     domain: find(Role::PartitionDomain),
                     ..PartitionState::default()
                 });
-                (self.logins.po, self.logins.co, self.logins.cu) = (false, false, false);
+                self.logins.leave_partition();
             }
             Request::Login(role) => match role {
                 RoleName::So => self.logins.so = true,
