@@ -82,7 +82,7 @@ impl Handshake {
                 (Handshake::Password(p), hello)
             }
             Auth::Rpv => {
-                let (p, hello) = hsm::start_rpv(id, SUPPORTED_VERSIONS, rng)?;
+                let (p, hello) = hsm::start_rpv(id, SUPPORTED_VERSIONS, hsm.rpks(), rng)?;
                 (Handshake::Rpv(p), hello)
             }
         })
@@ -90,7 +90,11 @@ impl Handshake {
 
     /// Takes the PED's answer; returns the session and the HsmFinished frame. On
     /// failure the caller sends HandshakeFailed (`ped_proto::frame::handshake_failed`).
-    pub fn finish(self, frame: &[u8], hsm: &Hsm, auth: &mut Auth) -> Result<(ChannelSession, Vec<u8>), HsmError> {
+    ///
+    /// A C(2e,2s) key confirmation that fails for an orange keyset the HSM holds is a
+    /// failed RPV login and is counted ([`Hsm::count_rpv_failure`]); an orange keyset
+    /// it does not hold is not.
+    pub fn finish(self, frame: &[u8], hsm: &mut Hsm, auth: &mut Auth) -> Result<(ChannelSession, Vec<u8>), HsmError> {
         let frame = Frame::decode_exact(frame).map_err(Error::from)?;
         if frame.frame_type == ped_proto::frame::FrameType::HandshakeFailed {
             return Err(Error::PeerFailed.into());
@@ -98,10 +102,14 @@ impl Handshake {
         Ok(match (self, auth) {
             (Handshake::Local(p), _) => p.receive_key_share(frame)?,
             (Handshake::Password(p), Auth::Password(password)) => p.receive_key_share(frame, password)?,
-            (Handshake::Rpv(p), _) => {
-                let (session, finished, _) = p.receive_key_share(frame, hsm.rpks())?;
-                (session, finished)
-            }
+            (Handshake::Rpv(p), _) => match p.receive_key_share(frame, hsm.rpks()) {
+                Ok((session, finished, _)) => {
+                    hsm.reset_rpv_failures();
+                    (session, finished)
+                }
+                Err(Error::KeyConfirmationFailed) => return Err(hsm.count_rpv_failure()),
+                Err(e) => return Err(e.into()),
+            },
             _ => return Err(HsmError::ped(ErrorCode::PedError)),
         })
     }

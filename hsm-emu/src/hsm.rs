@@ -13,13 +13,12 @@ use std::collections::VecDeque;
 
 use ped_proto::ErrorCode;
 use ped_proto::cert::CertificateAuthority;
-use ped_proto::cert::verify_rpk_cert;
 use ped_proto::command::{Activity, HsmCommand, Notice, PedReply, Prompt, Role, ShapeChoice, WrappedSplit};
 use ped_proto::ecdh::EcdhPublicKey;
 use ped_proto::factory::Factory;
 use ped_proto::handshake::ChannelKind;
-use ped_proto::handshake::hsm::{HsmIdentity, RpkEntry};
-use ped_proto::orange::{RpvRing, orange_secret, rpk_credential};
+use ped_proto::handshake::hsm::HsmIdentity;
+use ped_proto::orange::{ORANGE_SEED_LEN, RpkEntry, RpvRing};
 use ped_proto::quorum::{self, KEYSET_ID_LEN, KeysetId, Quorum, Split, VERIFIER_LEN, Verifier};
 use ped_proto::record::ChannelSession;
 use ped_proto::secrets::{RPV_LEN, Rpv};
@@ -37,6 +36,10 @@ pub const HSM_SO_MAX_FAILURES: u32 = 3;
 pub const PARTITION_SO_MAX_FAILURES: u32 = 10;
 /// Consecutive failed CO/CU logins that lock CO and CU.
 pub const USER_MAX_FAILURES: u32 = 10;
+/// Consecutive failed RPV logins (this project's rule; the seed has none) after which
+/// the HSM erases its RPV: remote PED access then needs `ped vector init` at a local
+/// PED, where the orange keyset may be reused.
+pub const RPV_MAX_FAILURES: u32 = 10;
 /// HSM policy 15, "Enable SO reset of partition PIN": the one HSM policy modelled.
 pub const POLICY_SO_RESET_PARTITION_PIN: u32 = 15;
 
@@ -146,7 +149,6 @@ pub struct Operation {
     stage: Stage,
     tasks: VecDeque<Task>,
     created: Vec<(Role, KeysetRecord)>,
-    kind: ChannelKind,
 }
 
 impl Operation {
@@ -190,6 +192,9 @@ pub struct Hsm {
     identity: HsmIdentity,
     state: HsmState,
     ring: RpvRing,
+    /// The RPK certificates of the RPV in force and of one being written.
+    rpk_cert: Option<Vec<u8>>,
+    pending_rpk_cert: Option<Vec<u8>>,
     logins: Logins,
     dirty: bool,
 }
@@ -235,7 +240,8 @@ impl Hsm {
             }
         };
         let state = store.load_state().map_err(|e| general(&e))?;
-        let current = state.rpv.as_ref().map(rpk_entry).transpose()?;
+        let current = state.rpv.as_ref().map(rpk_entry).transpose()?.flatten();
+        let rpk_cert = current.as_ref().and(state.rpv.as_ref()).and_then(|r| hex::decode(&r.cert).ok());
         let identity = factory.hsm_identity(rng, &serial, now).map_err(|e| general(&e))?;
         Ok(Hsm {
             serial,
@@ -243,6 +249,8 @@ impl Hsm {
             identity,
             state,
             ring: RpvRing::new(current),
+            rpk_cert,
+            pending_rpk_cert: None,
             logins: Logins::default(),
             dirty: false,
         })
@@ -318,9 +326,49 @@ impl Hsm {
     pub fn factory_reset(&mut self) {
         let (ped_ip, ped_port) = (self.state.ped_ip.take(), self.state.ped_port.take());
         self.state = HsmState { version: self.state.version, ped_ip, ped_port, ..HsmState::default() };
-        self.ring = RpvRing::new(None);
+        self.ring.erase();
+        self.rpk_cert = None;
+        self.pending_rpk_cert = None;
         self.logins = Logins::default();
         self.dirty = true;
+    }
+
+    /// A C(2e,2s) handshake whose PED tag did not verify for an orange keyset this HSM
+    /// holds: a wrong orange PIN, a wrong orange key of that keyset, or a forger. The
+    /// RPV-login rule (docs/hsm-emu.md): at [`RPV_MAX_FAILURES`] consecutive failures
+    /// the RPV is erased. Returns the error to report.
+    pub fn count_rpv_failure(&mut self) -> HsmError {
+        self.dirty = true;
+        self.state.rpv_failures += 1;
+        let n = self.state.rpv_failures;
+        if n >= RPV_MAX_FAILURES {
+            self.ring.erase();
+            self.rpk_cert = None;
+            self.state.rpv = None;
+            self.state.rpv_failures = 0;
+            return HsmError::hsm(
+                HsmCode::PinIncorrect,
+                format!(
+                    "{n} consecutive failed RPV logins: the RPV is erased; run `ped vector init` at a local PED \
+                     (answer YES to reuse the orange keyset)"
+                ),
+            );
+        }
+        HsmError::hsm(
+            HsmCode::PinIncorrect,
+            format!(
+                "the orange key's PIN, or the orange key, is not this HSM's RPV ({n} of {RPV_MAX_FAILURES} \
+                 consecutive failures erase the RPV)"
+            ),
+        )
+    }
+
+    /// A C(2e,2s) handshake succeeded: the RPV-login counter starts again.
+    pub fn reset_rpv_failures(&mut self) {
+        if self.state.rpv_failures != 0 {
+            self.state.rpv_failures = 0;
+            self.dirty = true;
+        }
     }
 
     /// `partition create`, by the HSM SO (seed 5095, 5113): a new partition, not yet
@@ -422,7 +470,7 @@ impl Hsm {
             Request::ResetPw(r) => [Task::Create(r.role())].into(),
             Request::VectorInit => [Task::Create(Role::Rpv)].into(),
         };
-        let mut op = Operation { request, stage: Stage::Shaping(Role::HsmSo), tasks, created: Vec::new(), kind };
+        let mut op = Operation { request, stage: Stage::Shaping(Role::HsmSo), tasks, created: Vec::new() };
         let first = self.next_task(&mut op).ok_or_else(|| HsmError::ped(ErrorCode::PedError))?;
         Ok((op, first))
     }
@@ -447,6 +495,7 @@ impl Hsm {
     /// progress is dropped (the old RPV stays in force).
     pub fn abort(&mut self) {
         self.ring.complete(0, 0);
+        self.pending_rpk_cert = None;
     }
 
     fn step<R: CryptoRng + ?Sized>(
@@ -473,7 +522,18 @@ impl Hsm {
                 }
                 self.reset_failures(role);
             }
-            (Stage::Shaping(role), PedReply::Reused(splits)) if *role != Role::Rpv => {
+            (Stage::Shaping(Role::Rpv), PedReply::Reused(splits)) => {
+                let seed = unwrap_and_reassemble(&splits, session)?
+                    .ok_or_else(|| HsmError::ped(ErrorCode::PedProtocolError))?;
+                let (entry, cert) = self.new_rpv(*splits[0].info.keyset_id(), &seed, rng, now)?;
+                // Nothing is written: the reused keyset is in force at once. Its PIN is
+                // not checked here (nothing can check it without also offering an
+                // offline test): a wrong one makes an RPV that the orange key opens
+                // only with that same PIN (docs/hsm-emu.md).
+                self.ring.replace(entry);
+                self.rpk_cert = Some(cert);
+            }
+            (Stage::Shaping(role), PedReply::Reused(splits)) => {
                 let role = *role;
                 let secret = unwrap_and_reassemble(&splits, session)?
                     .ok_or_else(|| HsmError::ped(ErrorCode::PedProtocolError))?;
@@ -481,32 +541,17 @@ impl Hsm {
                 let q = splits[0].info.quorum();
                 op.created.push((role, keyset_record(&id, &secret, q)));
             }
-            (Stage::Shaping(Role::Rpv), PedReply::ReusedRpv { splits, rpk_cert }) if op.kind == ChannelKind::Local => {
-                let secret = unwrap_and_reassemble(&splits, session)?
-                    .ok_or_else(|| HsmError::ped(ErrorCode::PedProtocolError))?;
-                let entry = self.reused_rpk(&secret, rpk_cert, now)?;
-                // Nothing is written: the reused keyset is in force as soon as it is checked.
-                self.ring.begin(entry);
-                if !self.ring.complete(1, 1) {
-                    return Err(HsmError::ped(ErrorCode::PedError));
-                }
-            }
             (Stage::Shaping(role), PedReply::Shape(q)) => {
                 let role = *role;
                 let id = KeysetId::generate(rng);
-                let (secret, rpk_cert) = if role == Role::Rpv {
-                    let (entry, credential) = self
-                        .factory
-                        .new_rpk(rng, &self.serial, now)
-                        .map_err(|e| HsmError::hsm(HsmCode::GeneralError, e.to_string()))?;
-                    let cert = entry.cert_der.clone();
+                let len = if role == Role::Rpv { ORANGE_SEED_LEN } else { SECRET_LEN };
+                let mut secret = Zeroizing::new(vec![0u8; len]);
+                rng.fill_bytes(&mut secret);
+                if role == Role::Rpv {
+                    let (entry, cert) = self.new_rpv(id, &secret, rng, now)?;
                     self.ring.begin(entry);
-                    (orange_secret(&credential.rpv, &credential.static_key), Some(cert))
-                } else {
-                    let mut secret = Zeroizing::new(vec![0u8; SECRET_LEN]);
-                    rng.fill_bytes(&mut secret);
-                    (secret, None)
-                };
+                    self.pending_rpk_cert = Some(cert);
+                }
                 let splits = quorum::split_secret(&secret, q, id, rng).map_err(ped_proto::Error::from)?;
                 let wrapped = splits
                     .iter()
@@ -517,7 +562,6 @@ impl Hsm {
                 return Ok(Step::Send(HsmCommand::WriteSplits {
                     prompt: self.prompt(role, Activity::Setting),
                     splits: wrapped,
-                    rpk_cert,
                     offer_duplicates: true,
                 }));
             }
@@ -528,8 +572,11 @@ impl Hsm {
                         format!("the PED wrote {keys} of {} keys; run the command again", record.n),
                     ));
                 }
-                if *role == Role::Rpv && !self.ring.complete(keys, record.n) {
-                    return Err(HsmError::ped(ErrorCode::PedError));
+                if *role == Role::Rpv {
+                    if !self.ring.complete(keys, record.n) {
+                        return Err(HsmError::ped(ErrorCode::PedError));
+                    }
+                    self.rpk_cert = self.pending_rpk_cert.take();
                 }
                 op.created.push((*role, record.clone()));
             }
@@ -555,39 +602,36 @@ impl Hsm {
                 op.stage = Stage::Shaping(role);
                 HsmCommand::CreateKeyset {
                     prompt: self.prompt(role, Activity::Setting),
-                    // An orange keyset is offered for reuse at a local PED only, as the
-                    // seed's local RPV procedure shows the question (3862-3870) and its
-                    // remote ones do not; the HSM takes it back only if its RPK
-                    // certificate is this HOC's (ReusedRpv, protocol §14).
-                    offer_reuse: role != Role::Rpv || op.kind == ChannelKind::Local,
+                    // Every keyset may be reused (seed 3861-3868), the orange one on any
+                    // channel: one orange keyset may serve many HSMs (seed 3335-3341).
+                    offer_reuse: true,
                     shape: ShapeChoice::OnPed,
                 }
             }
         })
     }
 
-    /// The RPV and RPK of a reused orange keyset, from its reassembled secret and the
-    /// RPK certificate read beside it: only an orange keyset this HSM's HOC certified is
-    /// taken (the same HSM before a factory reset, or an RPV it rotated away from), and
-    /// the certificate must be for the key the splits hold.
-    fn reused_rpk(&self, secret: &[u8], cert_der: Vec<u8>, now: u64) -> Result<RpkEntry, HsmError> {
-        let refused = |why: String| {
+    /// The HSM's entry for an orange seed, and the RPK certificate its HOC issues for
+    /// the derived RPK public key (seed 3780).
+    fn new_rpv<R: CryptoRng + ?Sized>(
+        &self,
+        keyset_id: KeysetId,
+        seed: &[u8],
+        rng: &mut R,
+        now: u64,
+    ) -> Result<(RpkEntry, Vec<u8>), HsmError> {
+        let entry = RpkEntry::from_seed(keyset_id, seed).map_err(|_| {
             HsmError::hsm(
                 HsmCode::NotAllowed,
-                format!(
-                    "the orange keyset presented cannot be reused on this HSM: {why}; run `ped vector init` \
-                     again and answer NO to reuse to write a new orange keyset"
-                ),
+                "the keys presented do not hold an orange keyset of the current format; run `ped vector init` \
+                 again and answer NO to reuse to write a new orange keyset",
             )
-        };
-        let credential = rpk_credential(secret, &cert_der)
-            .map_err(|_| refused("its splits do not hold an RPV and an RPK key".into()))?;
-        let public_key = verify_rpk_cert(&cert_der, self.factory.hoc.certificate_der(), now)
-            .map_err(|e| refused(format!("its RPK certificate is not one this HSM's HOC issued ({e})")))?;
-        if public_key != *credential.static_key.public() {
-            return Err(refused("its RPK certificate is not for the RPK key its splits hold".into()));
-        }
-        Ok(RpkEntry { rpv: credential.rpv, cert_der, public_key })
+        })?;
+        let cert = self
+            .factory
+            .certify_rpk(rng, &self.serial, &entry.public_key, now)
+            .map_err(|e| HsmError::hsm(HsmCode::GeneralError, e.to_string()))?;
+        Ok((entry, cert))
     }
 
     fn prompt(&self, role: Role, activity: Activity) -> Prompt {
@@ -903,10 +947,12 @@ impl Hsm {
             }
             Request::VectorInit => {
                 self.state.rpv = self.ring.current().map(|e| RpvRecord {
+                    keyset_id: hex::encode(e.keyset_id.as_bytes()),
                     rpv: Zeroizing::new(hex::encode(e.rpv.expose())),
-                    cert: hex::encode(&e.cert_der),
+                    cert: self.rpk_cert.as_deref().map(hex::encode).unwrap_or_default(),
                     public_key: hex::encode(e.public_key.to_uncompressed()),
                 });
+                self.state.rpv_failures = 0;
             }
         }
     }
@@ -959,8 +1005,15 @@ fn unwrap_and_reassemble(
     Ok(quorum::reassemble(&splits).ok())
 }
 
-fn rpk_entry(record: &RpvRecord) -> Result<RpkEntry, HsmError> {
+/// The entry of a stored RPV; `None` for a record written before PED key format 2
+/// (no keyset identity), whose orange keys no PED reads any more.
+fn rpk_entry(record: &RpvRecord) -> Result<Option<RpkEntry>, HsmError> {
+    if record.keyset_id.is_empty() {
+        return Ok(None);
+    }
     let corrupt = || HsmError::hsm(HsmCode::GeneralError, "the stored RPV is corrupt");
+    let keyset_id = hex::decode(&record.keyset_id).map_err(|_| corrupt())?;
+    let keyset_id = KeysetId::from_bytes(keyset_id.try_into().map_err(|_| corrupt())?);
     let rpv = Zeroizing::new(hex::decode(record.rpv.as_bytes()).map_err(|_| corrupt())?);
     let mut bytes = Zeroizing::new([0u8; RPV_LEN]);
     if rpv.len() != RPV_LEN {
@@ -968,8 +1021,7 @@ fn rpk_entry(record: &RpvRecord) -> Result<RpkEntry, HsmError> {
     }
     bytes.copy_from_slice(&rpv);
     let rpv = Rpv::from_bytes(*bytes);
-    let cert_der = hex::decode(&record.cert).map_err(|_| corrupt())?;
     let public_key = hex::decode(&record.public_key).map_err(|_| corrupt())?;
     let public_key = EcdhPublicKey::from_uncompressed(&public_key).map_err(|_| corrupt())?;
-    Ok(RpkEntry { rpv, cert_der, public_key })
+    Ok(Some(RpkEntry { keyset_id, rpv, public_key }))
 }

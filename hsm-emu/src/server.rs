@@ -462,7 +462,7 @@ impl Server {
             }
         }
         if result.is_ok() && ped.session.is_none() {
-            result = self.handshake(&shared.hsm, ped).map(|s| ped.session = Some(s));
+            result = self.handshake(&mut shared.hsm, ped).map(|s| ped.session = Some(s));
         }
         if result.is_ok()
             && let Some(session) = ped.session.as_mut()
@@ -480,7 +480,7 @@ impl Server {
         result
     }
 
-    fn handshake(&self, hsm: &Hsm, ped: &mut Connected) -> Result<ChannelSession, HsmError> {
+    fn handshake(&self, hsm: &mut Hsm, ped: &mut Connected) -> Result<ChannelSession, HsmError> {
         let (pending, hello) = Handshake::start(hsm, &ped.auth, &mut UnwrapErr(SysRng))?;
         ped.link.send(&hello)?;
         let share = ped.link.recv(self.reply_timeout())?;

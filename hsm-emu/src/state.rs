@@ -81,12 +81,17 @@ pub struct KeysetRecord {
     pub n: u8,
 }
 
-/// The RPV in force with its RPK certificate and public key.
+/// The RPV in force: its orange keyset, the RPV, the RPK public key and the RPK
+/// certificate this HSM's HOC issued for it.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct RpvRecord {
+    /// The orange keyset's identity, hex. Empty in a record written before PED key
+    /// format 2, whose orange keys no PED reads any more: such a record is not loaded.
+    #[serde(default)]
+    pub keyset_id: String,
     /// The RPV, hex; wiped when dropped.
     pub rpv: Zeroizing<String>,
-    /// The RPK certificate written on the orange keys, DER hex.
+    /// The RPK certificate (HOC-signed, kept here: never written on a key), DER hex.
     pub cert: String,
     /// The RPK static public key, uncompressed SEC1 hex.
     pub public_key: String,
@@ -130,6 +135,10 @@ pub struct HsmState {
     pub so_failures: u32,
     /// Consecutive failed Auditor logins.
     pub auditor_failures: u32,
+    /// Consecutive failed RPV logins (a C(2e,2s) key confirmation that did not verify);
+    /// an `hsm.json` written before the rule existed reads as 0.
+    #[serde(default)]
+    pub rpv_failures: u32,
     /// HSM policy 15 "Enable SO reset of partition PIN" (seed 5118, 6756-6821): the
     /// Partition SO may `role resetpw -name co`. Off by default, as on a new HSM; an
     /// `hsm.json` written before the policy existed reads as off.

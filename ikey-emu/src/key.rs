@@ -13,8 +13,8 @@ use crate::faults::Faults;
 
 /// The capacity of a key made without `--capacity`, in payload bytes: 8 KiB, the
 /// memory class of the small USB tokens PED keys are built on (the seed gives no
-/// figure; this one is ours). The largest payload a PED writes, an orange key with a
-/// full-size RPK certificate, is [`pedkey::MAX_PAYLOAD_LEN`] bytes and fits.
+/// figure; this one is ours). The largest payload a PED writes is
+/// [`pedkey::MAX_PAYLOAD_LEN`] bytes and fits.
 pub const DEFAULT_CAPACITY: u32 = 8192;
 /// The largest capacity a key can be made with.
 pub const MAX_CAPACITY: u32 = 65_536;
@@ -210,7 +210,6 @@ impl Key {
                 m: p.split.quorum().m(),
                 n: p.split.quorum().n(),
                 index: p.split.index(),
-                rpk_cert_len: p.rpk_cert.as_ref().map(Vec::len),
             }),
             Err(e) => Content::Unrecognised { colour: pedkey::identify(bytes).ok(), reason: e.to_string() },
         }
@@ -249,8 +248,6 @@ pub struct SplitSummary {
     pub n: u8,
     /// This key's split index, 1..=N.
     pub index: u8,
-    /// Orange keys: the RPK certificate's length.
-    pub rpk_cert_len: Option<usize>,
 }
 
 #[cfg(test)]

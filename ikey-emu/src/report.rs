@@ -58,8 +58,6 @@ pub enum ContentReport {
         n: u8,
         /// This split's index.
         index: u8,
-        /// Orange keys: the RPK certificate's length.
-        rpk_cert_len: Option<usize>,
     },
     /// A payload that does not decode as a PED key's content.
     Unrecognised {
@@ -130,7 +128,6 @@ impl KeyReport {
                 m: s.m,
                 n: s.n,
                 index: s.index,
-                rpk_cert_len: s.rpk_cert_len,
             },
             Content::Unrecognised { colour, reason } => {
                 ContentReport::Unrecognised { colour: colour.map(colour_name), reason }
@@ -176,15 +173,12 @@ impl fmt::Display for KeyReport {
         writeln!(f, "label:        {}", self.label.as_deref().unwrap_or("-"))?;
         match &self.content {
             ContentReport::Blank => writeln!(f, "type:         blank")?,
-            ContentReport::Split { colour, secret, pin, keyset, m, n, index, rpk_cert_len } => {
+            ContentReport::Split { colour, secret, pin, keyset, m, n, index } => {
                 writeln!(f, "type:         {secret} ({})", colour.to_uppercase())?;
                 writeln!(f, "quorum:       {m} of {n}")?;
                 writeln!(f, "split index:  {index}")?;
                 writeln!(f, "PIN:          {}", if *pin { "set" } else { "none" })?;
                 writeln!(f, "keyset:       {keyset}")?;
-                if let Some(len) = rpk_cert_len {
-                    writeln!(f, "RPK cert:     {len} bytes")?;
-                }
             }
             ContentReport::Unrecognised { colour, reason } => {
                 writeln!(f, "type:         unrecognised content ({reason})")?;

@@ -5,7 +5,8 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use ped_proto::handshake::ped::{AwaitingFinished, RpkCredential};
+use ped_proto::handshake::ped::AwaitingFinished;
+use ped_proto::orange::RpkCredential;
 use ped_proto::record::ChannelSession;
 
 /// RPKs remembered at most (one per HSM served; the oldest is forgotten first).

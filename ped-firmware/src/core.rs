@@ -12,7 +12,7 @@ use ped_proto::device::{DeviceMessage, PedInfo, PedMode, SessionEndReason, Updat
 use ped_proto::frame::{self, Frame, FrameType};
 use ped_proto::handshake::ped::{AwaitingHello, HelloReceived};
 use ped_proto::handshake::{ChannelKind, SUPPORTED_VERSIONS};
-use ped_proto::orange;
+use ped_proto::orange::RpkCredential;
 use ped_proto::quorum::{self, Split};
 use ped_proto::record::Opened;
 use ped_proto::secrets::PASSWORD_DIGITS;
@@ -47,8 +47,8 @@ enum Ui {
     /// "COMPUTE SESSION KEY. Enter PED Password." for a RemotePassword hello.
     Password { hello: Box<HelloReceived>, entry: Entry },
     /// The orange key(s) for a RemoteRpv hello; the splits stay in the PED, the one
-    /// secret it reassembles.
-    Orange { hello: Box<HelloReceived>, reader: Reader, splits: Vec<Split>, cert: Option<Vec<u8>> },
+    /// secret it reassembles (the orange seed).
+    Orange { hello: Box<HelloReceived>, reader: Reader, splits: Vec<Split> },
     /// ReadKeyset.
     Login(Gather),
     /// CreateKeyset, stages 1-2.
@@ -571,9 +571,10 @@ impl Ped {
                 self.start_deadline();
             }
             ChannelKind::RemoteRpv => {
-                if let Some(rpk) = self.rpks.get(&hsm) {
-                    let root = &self.config.trusted_root;
-                    match hello.respond_rpv(rpk, root, self.unix_seconds, &mut self.chains, rng) {
+                // A cached RPK serves only while the HSM still lists its keyset: after a
+                // rotation the holders present the new orange key.
+                if let Some(rpk) = self.rpks.get(&hsm).filter(|rpk| hello.accepts_orange(&rpk.keyset_id)) {
+                    match hello.respond_rpv(rpk, rng) {
                         Ok((state, share)) => {
                             out.push(Effect::SendFrame(share));
                             self.channel = Channel::Finishing { state: Box::new(state), hsm, rpk: None, cached: true };
@@ -587,8 +588,9 @@ impl Ped {
                 }
                 let prompt =
                     Prompt { slot: hsm.chars().take(16).collect(), role: Role::Rpv, activity: Activity::Login };
-                let reader = Reader::new(Header::of(&prompt), Header::of(&prompt), prompt.role.colour());
-                self.ui = Ui::Orange { hello: Box::new(hello), reader, splits: Vec::new(), cert: None };
+                let header = Header::of(&prompt);
+                let reader = Reader::of_keysets(header.clone(), header, prompt.role.colour(), hello.orange_keysets());
+                self.ui = Ui::Orange { hello: Box::new(hello), reader, splits: Vec::new() };
                 self.start_deadline();
             }
         }
@@ -617,20 +619,18 @@ impl Ped {
     }
 
     fn orange_complete<R: CryptoRng>(&mut self, rng: &mut R, out: &mut Vec<Effect>) {
-        let Ui::Orange { hello, splits, cert, .. } = core::mem::replace(&mut self.ui, Ui::Home) else { return };
+        let Ui::Orange { hello, splits, .. } = core::mem::replace(&mut self.ui, Ui::Home) else { return };
         self.deadline = None;
         let hsm = hsm_label(&hello);
-        let credential = quorum::reassemble(&splits)
-            .ok()
-            .zip(cert)
-            .and_then(|(secret, cert)| orange::rpk_credential(&secret, &cert).ok());
+        let credential = splits.first().map(|s| *s.info().keyset_id()).and_then(|keyset| {
+            quorum::reassemble(&splits).ok().and_then(|seed| RpkCredential::from_seed(keyset, &seed).ok())
+        });
         let Some(rpk) = credential else {
             out.push(Effect::SendFrame(frame::handshake_failed()));
             self.overlay = Some(screens::operation_ended("Connection", "RPK unreadable."));
             return;
         };
-        let root = &self.config.trusted_root;
-        match hello.respond_rpv(&rpk, root, self.unix_seconds, &mut self.chains, rng) {
+        match hello.respond_rpv(&rpk, rng) {
             Ok((state, share)) => {
                 out.push(Effect::SendFrame(share));
                 self.channel = Channel::Finishing { state: Box::new(state), hsm, rpk: Some(rpk), cached: false };
@@ -729,9 +729,9 @@ impl Ped {
                     }
                 }
             }
-            HsmCommand::WriteSplits { prompt, splits, rpk_cert, offer_duplicates } => {
+            HsmCommand::WriteSplits { prompt, splits, offer_duplicates } => {
                 self.log.push(&screens::activity_line(prompt.role, prompt.activity));
-                self.ui = Ui::Write(Writer::new(&prompt, splits, rpk_cert, offer_duplicates));
+                self.ui = Ui::Write(Writer::new(&prompt, splits, offer_duplicates));
             }
             HsmCommand::DuplicateKeyset { prompt } => {
                 self.log.push("Duplicate keyset");
@@ -755,7 +755,7 @@ fn step(ui: &mut Ui, input: Input, ctx: &mut Ctx<'_>) -> Outcome {
             Button::Enter => return Outcome::Password,
             _ => {}
         },
-        (Ui::Orange { reader, splits, cert, .. }, input) => {
+        (Ui::Orange { reader, splits, .. }, input) => {
             let flow = match input {
                 Input::Button(b) => reader.on_button(b, ctx),
                 Input::KeyRead(r) => reader.on_key_read(r, ctx),
@@ -765,9 +765,6 @@ fn step(ui: &mut Ui, input: Input, ctx: &mut Ctx<'_>) -> Outcome {
                 Flow::Continue => {}
                 Flow::Failed(f) => return Outcome::Failed(f),
                 Flow::Done(accepted) => {
-                    if cert.is_none() {
-                        *cert = accepted.rpk_cert.clone();
-                    }
                     let complete = accepted.complete;
                     if let Ok(split) = Split::new(accepted.info, accepted.value) {
                         splits.push(split);
@@ -837,13 +834,13 @@ fn outcome<T>(flow: Flow<T>, answer: impl FnOnce(T) -> PedReply) -> Outcome {
 
 fn answer_created(created: Created) -> PedReply {
     match created {
-        Created::Reused { splits, rpk_cert: Some(rpk_cert) } => PedReply::ReusedRpv { splits, rpk_cert },
-        Created::Reused { splits, rpk_cert: None } => PedReply::Reused(splits),
+        Created::Reused(splits) => PedReply::Reused(splits),
         Created::Shape(q) => PedReply::Shape(q),
     }
 }
 
-/// The HSM's serial number from its hello (printable ASCII, checked by the decoder).
+/// The HSM's serial number: its certificate's, which the hello's must equal (checked
+/// by the handshake), printable ASCII.
 fn hsm_label(hello: &HelloReceived) -> String {
     hello.hsm_id().iter().map(|&b| char::from(b)).collect()
 }
@@ -857,5 +854,6 @@ fn failure_text(failure: PedFailure) -> &'static str {
         PedFailure::KeyWriteFailed => "Key write failed.",
         PedFailure::BadKeyContent => "PED Key damaged.",
         PedFailure::Busy => "PED error.",
+        PedFailure::OldKeyFormat => "This PED Key is from\nan older format:\nre-create it.",
     }
 }

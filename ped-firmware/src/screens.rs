@@ -296,6 +296,12 @@ pub fn other_keyset(h: &Header) -> Screen {
     notice(h, &["This PED Key is of", "another keyset."])
 }
 
+/// Not quoted: an orange key whose keyset the HSM does not hold (another HSM's, or
+/// one rotated away from). Nothing was asked or counted.
+pub fn not_for_this_hsm(h: &Header) -> Screen {
+    notice(h, &["This PED Key is not", "for this HSM."])
+}
+
 /// Not quoted: Enter pressed with no key in the port.
 pub fn no_key(h: &Header) -> Screen {
     notice(h, &["No PED Key found."])
@@ -327,9 +333,14 @@ pub fn just_written(h: &Header) -> Screen {
     notice(h, &["This PED Key was", "just written. Use", "another key."])
 }
 
-/// Not quoted: the end of an operation that failed, the reason on line 2.
+/// Not quoted: the end of an operation that failed, the reason from line 2 (one line
+/// per `\n`).
 pub fn operation_ended(title: &str, reason: &str) -> Screen {
-    Screen::new(&[title, reason, "", "Press ENTER."])
+    let mut lines: Vec<&str> = Vec::with_capacity(6);
+    lines.push(title);
+    lines.extend(reason.split('\n'));
+    lines.extend(["", "Press ENTER."]);
+    Screen::new(&lines)
 }
 
 /// Not quoted: `>`, the most recent actions since the mode was entered, newest last.

@@ -9,7 +9,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::error::{DecodeError, Error, ErrorCode};
-use crate::handshake::messages::MAX_CERT_LEN;
 use crate::kwp;
 use crate::pedkey::{KeyColour, MAX_SPLIT_LEN};
 use crate::quorum::{KeysetId, MAX_SPLITS, Quorum, SplitInfo};
@@ -179,8 +178,6 @@ pub enum HsmCommand {
         prompt: Prompt,
         /// All N splits of the new keyset, in index order.
         splits: Vec<WrappedSplit>,
-        /// Orange keysets: the RPK certificate written beside each split.
-        rpk_cert: Option<Vec<u8>>,
         /// Whether to offer duplicate sets.
         offer_duplicates: bool,
     },
@@ -221,10 +218,12 @@ pub enum PedFailure {
     Busy,
     /// A key's content is damaged or of an unknown format.
     BadKeyContent,
+    /// A key was written in an older format; it must be re-created.
+    OldKeyFormat,
 }
 
 impl PedFailure {
-    const ALL: [PedFailure; 7] = [
+    const ALL: [PedFailure; 8] = [
         PedFailure::Timeout,
         PedFailure::Cancelled,
         PedFailure::KeyMissing,
@@ -232,6 +231,7 @@ impl PedFailure {
         PedFailure::KeyWriteFailed,
         PedFailure::Busy,
         PedFailure::BadKeyContent,
+        PedFailure::OldKeyFormat,
     ];
 
     const fn to_byte(self) -> u8 {
@@ -243,6 +243,7 @@ impl PedFailure {
             PedFailure::KeyWriteFailed => 0x05,
             PedFailure::Busy => 0x06,
             PedFailure::BadKeyContent => 0x07,
+            PedFailure::OldKeyFormat => 0x08,
         }
     }
 
@@ -252,7 +253,9 @@ impl PedFailure {
             PedFailure::Timeout => ErrorCode::RcOperationTimedOut,
             PedFailure::Cancelled => ErrorCode::CkrCancel,
             PedFailure::KeyMissing | PedFailure::KeyBlank => ErrorCode::CkrTokenNotPresent,
-            PedFailure::KeyWriteFailed | PedFailure::BadKeyContent => ErrorCode::CkrDeviceError,
+            PedFailure::KeyWriteFailed | PedFailure::BadKeyContent | PedFailure::OldKeyFormat => {
+                ErrorCode::CkrDeviceError
+            }
             PedFailure::Busy => ErrorCode::PedError,
         }
     }
@@ -265,16 +268,6 @@ pub enum PedReply {
     Splits(Vec<WrappedSplit>),
     /// Answer to CreateKeyset when the key holders chose to reuse an existing keyset.
     Reused(Vec<WrappedSplit>),
-    /// Answer to CreateKeyset for the RPV (role 05) when the key holders chose to reuse
-    /// an existing orange keyset: its splits and the RPK certificate read beside them,
-    /// which the HSM needs to recognise the RPK in a C(2e,2s) handshake and cannot
-    /// make again (a certificate's signature is not reproducible).
-    ReusedRpv {
-        /// The orange keyset's quorum.
-        splits: Vec<WrappedSplit>,
-        /// The RPK certificate (DER) on the first orange key presented.
-        rpk_cert: Vec<u8>,
-    },
     /// Answer to CreateKeyset for a new keyset: its M and N.
     Shape(Quorum),
     /// Answer to WriteSplits: keys written in the first set, and duplicate sets made.
@@ -306,7 +299,6 @@ const REPLY_SHAPE: u8 = 0x43;
 const REPLY_WRITTEN: u8 = 0x44;
 const REPLY_DUPLICATED: u8 = 0x45;
 const REPLY_NOTICE: u8 = 0x46;
-const REPLY_REUSED_RPV: u8 = 0x47;
 const REPLY_FAILED: u8 = 0x4f;
 
 impl HsmCommand {
@@ -327,15 +319,10 @@ impl HsmCommand {
                     ShapeChoice::Fixed(q) => out.extend_from_slice(&[q.m(), q.n()]),
                 }
             }
-            HsmCommand::WriteSplits { prompt, splits, rpk_cert, offer_duplicates } => {
+            HsmCommand::WriteSplits { prompt, splits, offer_duplicates } => {
                 out.put_u8(CMD_WRITE);
                 put_prompt(&mut out, prompt)?;
                 put_splits(&mut out, splits)?;
-                match rpk_cert {
-                    Some(cert) if !cert.is_empty() && cert.len() <= MAX_CERT_LEN => out.put_bytes_u16(cert),
-                    Some(_) => return Err(DecodeError::InvalidValue("rpk certificate").into()),
-                    None => out.put_u16(0),
-                }
                 out.put_u8(u8::from(*offer_duplicates));
             }
             HsmCommand::DuplicateKeyset { prompt } => {
@@ -365,17 +352,7 @@ impl HsmCommand {
                 let prompt = prompt(&mut r)?;
                 let splits = splits(&mut r)?;
                 check_one_whole_keyset(&splits)?;
-                let cert = r.bytes_u16("rpk certificate", MAX_CERT_LEN)?;
-                let rpk_cert = (!cert.is_empty()).then(|| cert.to_vec());
-                if rpk_cert.is_some() != (prompt.role == Role::Rpv) {
-                    return Err(DecodeError::InvalidValue("rpk certificate").into());
-                }
-                HsmCommand::WriteSplits {
-                    prompt,
-                    splits,
-                    rpk_cert,
-                    offer_duplicates: flag(&mut r, "offer duplicates")?,
-                }
+                HsmCommand::WriteSplits { prompt, splits, offer_duplicates: flag(&mut r, "offer duplicates")? }
             }
             CMD_DUPLICATE => HsmCommand::DuplicateKeyset { prompt: prompt(&mut r)? },
             CMD_CANCEL => HsmCommand::Cancel,
@@ -398,14 +375,6 @@ impl PedReply {
             PedReply::Reused(splits) => {
                 out.put_u8(REPLY_REUSED);
                 put_splits(&mut out, splits)?;
-            }
-            PedReply::ReusedRpv { splits, rpk_cert } => {
-                out.put_u8(REPLY_REUSED_RPV);
-                put_splits(&mut out, splits)?;
-                if rpk_cert.is_empty() || rpk_cert.len() > MAX_CERT_LEN {
-                    return Err(DecodeError::InvalidValue("rpk certificate").into());
-                }
-                out.put_bytes_u16(rpk_cert);
             }
             PedReply::Shape(q) => out.extend_from_slice(&[REPLY_SHAPE, q.m(), q.n()]),
             PedReply::Written { keys, duplicate_sets } => {
@@ -431,14 +400,6 @@ impl PedReply {
         let reply = match r.u8("reply")? {
             REPLY_SPLITS => PedReply::Splits(splits(&mut r)?),
             REPLY_REUSED => PedReply::Reused(splits(&mut r)?),
-            REPLY_REUSED_RPV => {
-                let splits = splits(&mut r)?;
-                let cert = r.bytes_u16("rpk certificate", MAX_CERT_LEN)?;
-                if cert.is_empty() {
-                    return Err(DecodeError::InvalidValue("rpk certificate").into());
-                }
-                PedReply::ReusedRpv { splits, rpk_cert: cert.to_vec() }
-            }
             REPLY_SHAPE => {
                 PedReply::Shape(Quorum::new(r.u8("M")?, r.u8("N")?).map_err(|_| DecodeError::InvalidValue("M of N"))?)
             }

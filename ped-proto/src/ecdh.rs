@@ -1,7 +1,8 @@
 //! P-521 ECC CDH (SP 800-56A Rev.3 §5.7.1.2) with full public-key validation.
 
+use p521::elliptic_curve::PrimeField;
 use p521::elliptic_curve::sec1::ToSec1Point;
-use p521::{FieldBytes, NistP521, PublicKey, SecretKey};
+use p521::{FieldBytes, NistP521, NonZeroScalar, PublicKey, SecretKey};
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
@@ -109,6 +110,50 @@ impl EcdhKeyPair {
     /// cofactor 1 and `peer` is validated, so the product is never the identity.
     pub fn diffie_hellman(&self, peer: &EcdhPublicKey) -> SharedSecret {
         let shared = self.secret.diffie_hellman(&peer.0);
+        let mut z = Zeroizing::new([0u8; FIELD_LEN]);
+        z.copy_from_slice(shared.raw_secret_bytes());
+        SharedSecret(z)
+    }
+}
+
+/// A P-521 private key without its public half: the RPK static key at the PED, which
+/// needs only `d·Q_HSM` and so never pays for `d·G`. Wiped on drop.
+#[derive(Clone)]
+pub struct EcdhPrivateKey(NonZeroScalar);
+
+impl core::fmt::Debug for EcdhPrivateKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("EcdhPrivateKey(..)")
+    }
+}
+
+impl Drop for EcdhPrivateKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl EcdhPrivateKey {
+    /// A private key from a scalar already known to be in [1, n-1].
+    pub fn from_scalar(scalar: NonZeroScalar) -> Self {
+        EcdhPrivateKey(scalar)
+    }
+
+    /// The public half, `d·G` (one scalar multiplication).
+    pub fn public_key(&self) -> EcdhPublicKey {
+        EcdhPublicKey(PublicKey::from_secret_scalar(&self.0))
+    }
+
+    /// The private scalar, big-endian (for test vectors; handle with care).
+    pub fn private_bytes(&self) -> Zeroizing<[u8; FIELD_LEN]> {
+        let mut out = Zeroizing::new([0u8; FIELD_LEN]);
+        out.copy_from_slice(&self.0.to_repr());
+        out
+    }
+
+    /// ECC CDH, as [`EcdhKeyPair::diffie_hellman`].
+    pub fn diffie_hellman(&self, peer: &EcdhPublicKey) -> SharedSecret {
+        let shared = p521::elliptic_curve::ecdh::diffie_hellman(self.0, peer.0.as_affine());
         let mut z = Zeroizing::new([0u8; FIELD_LEN]);
         z.copy_from_slice(shared.raw_secret_bytes());
         SharedSecret(z)

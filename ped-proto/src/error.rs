@@ -159,6 +159,8 @@ impl fmt::Display for ErrorCode {
 pub enum DecodeError {
     /// The input ended before the named field was complete.
     Truncated(&'static str),
+    /// A PED key written in an older format (the PED asks for it to be re-created).
+    OldKeyFormat(u8),
     /// Bytes were left over after the last field.
     TrailingBytes,
     /// A length field exceeded its documented maximum.
@@ -182,6 +184,9 @@ impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DecodeError::Truncated(field) => write!(f, "input ends inside field `{field}`"),
+            DecodeError::OldKeyFormat(v) => {
+                write!(f, "PED key format {v} is older than this PED reads: re-create the key")
+            }
             DecodeError::TrailingBytes => f.write_str("unexpected bytes after the last field"),
             DecodeError::TooLong { field, max } => {
                 write!(f, "field `{field}` is longer than its maximum of {max} bytes")
@@ -221,7 +226,7 @@ pub enum Error {
     },
     /// The one-time password is burnt (3 failures) or was never set.
     PasswordBurnt,
-    /// The RPK certificate the PED presented is not one this HSM issued for an RPV it holds.
+    /// The orange keyset presented is not one whose RPV this HSM holds.
     UnknownRpk,
     /// The peer reported that the handshake failed (it says nothing more, by design).
     PeerFailed,
@@ -270,8 +275,11 @@ pub enum CertificateError {
     UntrustedRoot,
     /// The chain is empty or longer than the maximum depth.
     ChainLength,
-    /// The RPK certificate and the HSM's chain were not issued by the same HOC.
+    /// The RPK certificate was not issued by the HOC it was checked against.
     HocMismatch,
+    /// The HSM's identifier in its hello is not the serial number its certificate
+    /// carries.
+    SerialMismatch,
 }
 
 impl Error {
@@ -340,7 +348,8 @@ impl fmt::Display for CertificateError {
             CertificateError::NameMismatch => "certificate issuer does not match its parent's subject",
             CertificateError::UntrustedRoot => "certificate chain does not end at the trusted root",
             CertificateError::ChainLength => "certificate chain is empty or too long",
-            CertificateError::HocMismatch => "RPK certificate and HSM chain come from different HOCs",
+            CertificateError::HocMismatch => "RPK certificate was not issued by this HOC",
+            CertificateError::SerialMismatch => "the HSM's serial number is not the one its certificate carries",
         })
     }
 }
@@ -359,7 +368,7 @@ impl fmt::Display for Error {
             }
             Error::PasswordRejected { remaining } => write!(f, "wrong one-time password; {remaining} tries left"),
             Error::PasswordBurnt => f.write_str("one-time password is burnt or not set"),
-            Error::UnknownRpk => f.write_str("the orange key's RPK is not one this HSM issued"),
+            Error::UnknownRpk => f.write_str("the orange key is not for this HSM (its RPV is not one the HSM holds)"),
             Error::PeerFailed => f.write_str("the peer ended the handshake"),
             Error::UnexpectedMessage => f.write_str("unexpected message for the current state"),
             Error::RecordIntegrity => f.write_str("record failed its integrity check"),

@@ -4,14 +4,13 @@
 
 use alloc::format;
 use alloc::vec;
+use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
 
 use crate::cert::{CertificateAuthority, IssueError, LeafRole};
-use crate::ecdh::EcdhKeyPair;
-use crate::handshake::hsm::{HsmIdentity, RpkEntry};
-use crate::handshake::ped::RpkCredential;
-use crate::secrets::Rpv;
+use crate::ecdh::{EcdhKeyPair, EcdhPublicKey};
+use crate::handshake::hsm::HsmIdentity;
 
 /// One year, in seconds.
 const YEAR: u64 = 365 * 24 * 3600;
@@ -64,28 +63,25 @@ impl Factory {
         })
     }
 
-    /// A new RPV with its RPK static key and HOC-signed certificate, as made at
-    /// `ped vector init`: the HSM keeps the [`RpkEntry`], the orange key carries the
-    /// [`RpkCredential`]. The certificate's role is [`LeafRole::RpkStatic`], so that
-    /// whoever holds the orange key cannot present it as the HSM's.
-    pub fn new_rpk<R: CryptoRng + ?Sized>(
+    /// The HOC-signed certificate of an RPK static public key (seed 3780: both static
+    /// keys chain to the HOC). The HSM keeps it; it is never written on an orange key
+    /// nor sent, since it would let the key's holder test PIN guesses against it
+    /// (crate::orange). Its role is [`LeafRole::RpkStatic`], never the HSM's.
+    pub fn certify_rpk<R: CryptoRng + ?Sized>(
         &self,
         rng: &mut R,
         serial: &str,
+        rpk_public: &EcdhPublicKey,
         now: u64,
-    ) -> Result<(RpkEntry, RpkCredential), IssueError> {
-        let rpv = Rpv::generate(rng);
-        let static_key = EcdhKeyPair::generate(rng);
-        let cert_der = self.hoc.issue_key_agreement_cert(
+    ) -> Result<Vec<u8>, IssueError> {
+        self.hoc.issue_key_agreement_cert(
             rng,
             LeafRole::RpkStatic,
             &format!("HSM {serial} RPK static ECDH"),
             Some(serial),
-            static_key.public(),
+            rpk_public,
             now.saturating_sub(SKEW),
             now + 10 * YEAR,
-        )?;
-        let entry = RpkEntry { rpv: rpv.clone(), cert_der: cert_der.clone(), public_key: *static_key.public() };
-        Ok((entry, RpkCredential { rpv, static_key, cert_der }))
+        )
     }
 }

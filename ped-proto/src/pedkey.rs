@@ -1,12 +1,16 @@
 //! What a PED writes on a PED key: the key's colour, which keyset and split it holds,
-//! the PIN-bound split, and on an orange key the RPK certificate.
+//! and the PIN-bound split. Nothing else: in particular nothing derived from the
+//! split's value, so that a stolen key offers no test of a PIN guess (crate::pin).
 //!
 //! ```text
-//! "PEDK" ‖ u8 format=1 ‖ u8 colour ‖ u8 flags ‖ keyset id[16] ‖ u8 M ‖ u8 N ‖ u8 index
-//!        ‖ salt[16] ‖ len16(masked split) ‖ orange only: len16(RPK certificate DER)
+//! "PEDK" ‖ u8 format=2 ‖ u8 colour ‖ u8 flags ‖ keyset id[16] ‖ u8 M ‖ u8 N ‖ u8 index
+//!        ‖ salt[16] ‖ len16(masked split)
 //! ```
 //!
 //! The first seven bytes identify the key without its PIN (the PED's "List types").
+//! Format 1 (before the PIN binding was redesigned) carried an orange key's RPK
+//! certificate in clear, which confirmed PIN guesses; such keys are refused with
+//! [`DecodeError::OldKeyFormat`], never read.
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -14,19 +18,18 @@ use core::fmt;
 use zeroize::Zeroizing;
 
 use crate::error::{DecodeError, Error};
-use crate::handshake::messages::MAX_CERT_LEN;
 use crate::pin::{PinSalt, SALT_LEN};
 use crate::quorum::{KeysetId, Quorum, SplitInfo};
 use crate::wire::{Reader, WriteExt};
 
 /// The four bytes that open every payload.
 pub const MAGIC: [u8; 4] = *b"PEDK";
-/// The payload format this implementation writes.
-pub const FORMAT: u8 = 1;
-/// Longest split: an orange key's RPV and RPK private scalar (98 bytes), with room.
+/// The payload format this implementation writes and reads.
+pub const FORMAT: u8 = 2;
+/// Longest split (a role secret of up to 128 bytes).
 pub const MAX_SPLIT_LEN: usize = 128;
-/// Largest payload: an orange key with a full-size certificate.
-pub const MAX_PAYLOAD_LEN: usize = 4 + 3 + 16 + 3 + SALT_LEN + 2 + MAX_SPLIT_LEN + 2 + MAX_CERT_LEN;
+/// Largest payload.
+pub const MAX_PAYLOAD_LEN: usize = 4 + 3 + 16 + 3 + SALT_LEN + 2 + MAX_SPLIT_LEN;
 
 const FLAG_PIN: u8 = 0x01;
 
@@ -109,8 +112,6 @@ pub struct PedKeyPayload {
     pub salt: PinSalt,
     /// The split, bound to the PIN (see `pin`); equal to the split when no PIN is set.
     pub masked_split: Zeroizing<Vec<u8>>,
-    /// Orange keys only: the RPK static-key certificate.
-    pub rpk_cert: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for PedKeyPayload {
@@ -119,7 +120,6 @@ impl fmt::Debug for PedKeyPayload {
             .field("colour", &self.colour)
             .field("split", &self.split)
             .field("pin_protected", &self.pin_protected)
-            .field("rpk_cert_len", &self.rpk_cert.as_ref().map(Vec::len))
             .finish_non_exhaustive()
     }
 }
@@ -141,13 +141,6 @@ impl PedKeyPayload {
         out.put_u8(self.split.index());
         out.extend_from_slice(self.salt.as_bytes());
         out.put_bytes_u16(&self.masked_split);
-        match (&self.rpk_cert, self.colour) {
-            (Some(cert), KeyColour::Orange) if !cert.is_empty() && cert.len() <= MAX_CERT_LEN => {
-                out.put_bytes_u16(cert)
-            }
-            (None, colour) if colour != KeyColour::Orange => {}
-            _ => return Err(DecodeError::InvalidValue("rpk certificate").into()),
-        }
         Ok(out)
     }
 
@@ -171,16 +164,6 @@ impl PedKeyPayload {
         if masked.is_empty() {
             return Err(DecodeError::InvalidValue("split").into());
         }
-        let rpk_cert = match colour {
-            KeyColour::Orange => {
-                let cert = r.bytes_u16("rpk certificate", MAX_CERT_LEN)?;
-                if cert.is_empty() {
-                    return Err(DecodeError::InvalidValue("rpk certificate").into());
-                }
-                Some(cert.to_vec())
-            }
-            _ => None,
-        };
         r.finish()?;
         Ok(PedKeyPayload {
             colour,
@@ -188,7 +171,6 @@ impl PedKeyPayload {
             pin_protected: flags & FLAG_PIN != 0,
             salt,
             masked_split: Zeroizing::new(masked.to_vec()),
-            rpk_cert,
         })
     }
 }
@@ -204,6 +186,9 @@ fn header(r: &mut Reader<'_>) -> Result<KeyColour, DecodeError> {
         return Err(DecodeError::BadMagic);
     }
     let format = r.u8("format")?;
+    if format < FORMAT {
+        return Err(DecodeError::OldKeyFormat(format));
+    }
     if format != FORMAT {
         return Err(DecodeError::UnsupportedFrameVersion(format));
     }

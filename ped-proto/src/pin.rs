@@ -5,7 +5,7 @@
 //! checks it. What it writes on the key is the split masked under a key derived from
 //! the PIN:
 //!
-//! `masked = value XOR PBKDF2-HMAC-SHA-512(PIN, salt ‖ keyset_id ‖ index, PIN_ITERATIONS, len(value))`
+//! `masked = value XOR PBKDF2-HMAC-SHA-512(PIN, "PED PIN v2" ‖ salt ‖ keyset_id ‖ index, PIN_ITERATIONS, len(value))`
 //!
 //! with a fresh 16-byte random [`PinSalt`] per key, written beside the masked value;
 //! without a PIN, `masked = value`. XOR is its own inverse, so [`apply_pin_mask`] both
@@ -17,8 +17,8 @@
 //!
 //! The random salt alone makes every key's mask independent. The keyset identifier and
 //! the split index are added to the PBKDF2 salt so that a mask stays tied to the split
-//! it was made for, even if a faulty RNG repeated a salt. All three fields have fixed
-//! lengths (16 + 16 + 1 bytes), so the concatenation is unambiguous.
+//! it was made for, even if a faulty RNG repeated a salt. All four fields have fixed
+//! lengths (10 + 16 + 16 + 1 bytes), so the concatenation is unambiguous.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -40,38 +40,45 @@ pub const PIN_MAX_DIGITS: usize = 48;
 /// Length of a [`PinSalt`].
 pub const SALT_LEN: usize = 16;
 
-/// PBKDF2-HMAC-SHA-512 iterations of one PIN binding or check.
+/// PBKDF2-HMAC-SHA-512 iterations of one PIN binding or unbinding.
 ///
-/// The PED does the derivation, and the PED is a microcontroller with a heap budget of
-/// about 64 KiB, so a memory-hard function is ruled out there: Argon2id at OWASP's
-/// smallest recommended setting wants 19 MiB. PBKDF2-HMAC-SHA-512 needs a few hundred
-/// bytes, and 210,000 iterations is OWASP's 2023 recommendation for it (Password
-/// Storage Cheat Sheet); this takes it as is. Measured on the development machine (one
-/// core of an AMD EPYC virtual machine, release build, one 32-byte split, so one 64-byte
-/// PBKDF2 block): 90-93 ms per PIN check (`cargo run --release -p ped-proto --example
-/// quorum_bench`, `pin_check`). A split longer than 64 bytes needs a second block and
-/// twice the time. A PED microcontroller without SHA-512 hardware will take seconds; it
-/// does so once per key presented, while its holder waits at the keypad anyway.
+/// The count is set by the PED's processor, not by password-storage guidance, because
+/// the binding is built so that stretching is not what stops an offline search:
+/// - A single stolen key of any colour gives no offline PIN test at all: its masked
+///   split is uniformly random, no check value is stored anywhere on the key, and
+///   every unmasked value is a valid split (for the orange key, a valid seed: see
+///   [`crate::orange`]). Every PIN candidate is equally plausible, whatever the count.
+/// - Captured traffic adds nothing: splits cross the links wrapped under channel keys
+///   that depend on ephemeral private keys, and the orange key's RPK public key is
+///   never sent (docs/security.md, "Offline PIN guessing").
+/// - Guesses through the HSM are counted by its failed-login rules.
 ///
-/// What the iterations protect against is narrow, by design of the binding:
-/// - A single stolen key gives no offline PIN test at all: its masked split is
-///   uniformly random and carries no check value, so every PIN is equally plausible.
-/// - An attacker who also holds M-1 other splits (unmasked) and the HSM's verifier can
-///   test each guess: unmask, reassemble, hash. The verifier never leaves the HSM.
-/// - An attacker who holds two keys of the same split made with different PINs (the
-///   duplicates a keyset may get at creation, one per person) learns the XOR of their
-///   two masks and can search both PIN spaces against it, meet-in-the-middle, for about
-///   twice the cost of one PIN space. For a 1-of-N keyset that yields the secret itself.
+/// What the count still slows is the residual cases docs/security.md lists: two
+/// duplicates of one split made with different PINs, or a key together with the
+/// HSM's stored verifier. For short PINs no count helps there (10^4 guesses); long
+/// PINs do.
 ///
-/// In the last two cases the iteration count is all that slows the search: a 4-digit
-/// PIN is 10^4 guesses, about 15 minutes of one such core (30 for the pair of PINs of
-/// two duplicates). Long PINs are what protect a key holder there; the HSM's
-/// failed-login counter is what limits guesses made through the HSM.
+/// The budget is the PED's: at most 20 × 10^6 Cortex-M4 instructions per key unlock.
+/// One unlock of a split of up to 64 bytes is one PBKDF2 block: 2 SHA-512 compressions
+/// for the HMAC key pads, 2 for the first iteration and 2 for each further one, so
+/// `2 + 2c` compressions. At about 10,500 instructions per compression (measured on
+/// a Cortex-M4 under QEMU, `-icount shift=0`), 600 iterations cost 1,202 compressions,
+/// about 12.6 × 10^6 instructions (0.08-0.15 s at 168 MHz), leaving a third of the
+/// budget for reading the key and wrapping the split.
 ///
 /// Changing this value makes every PIN-bound key unreadable, so it is part of the key
-/// format: a key format that records its own count should pass it to
-/// [`apply_pin_mask_with_iterations`].
-pub const PIN_ITERATIONS: NonZeroU32 = NonZeroU32::new(210_000).expect("non-zero");
+/// format ([`crate::pedkey::FORMAT`]).
+pub const PIN_ITERATIONS: NonZeroU32 = NonZeroU32::new(600).expect("non-zero");
+
+/// The label that opens the PBKDF2 salt, so that no other use of PBKDF2 over a PIN can
+/// yield the same mask.
+pub const PIN_LABEL: &[u8; 10] = b"PED PIN v2";
+
+/// SHA-512 compressions of one unlock of a `len`-byte split: `2 + 2c` per 64-byte block.
+pub const fn compressions_per_unlock(len: usize, iterations: u32) -> u64 {
+    let blocks = len.div_ceil(64) as u64;
+    blocks * (2 + 2 * iterations as u64)
+}
 
 /// Why a typed PIN was refused.
 #[non_exhaustive]
@@ -188,8 +195,8 @@ impl fmt::Debug for PinSalt {
     }
 }
 
-/// Binds or unbinds a PIN: returns `value XOR PBKDF2-HMAC-SHA-512(PIN, salt ‖
-/// keyset_id ‖ index, PIN_ITERATIONS, len(value))`, or a copy of `value` when `pin` is
+/// Binds or unbinds a PIN: returns `value XOR PBKDF2-HMAC-SHA-512(PIN, "PED PIN v2" ‖
+/// salt ‖ keyset_id ‖ index, PIN_ITERATIONS, len(value))`, or a copy of `value` when `pin` is
 /// `None`. At creation `value` is the split and the result is written on the key; at
 /// login `value` is what the key holds and the result is the split (a wrong one if the
 /// PIN is wrong; nothing here can tell).
@@ -220,10 +227,12 @@ pub fn apply_pin_mask_with_iterations(
     }
     let mut out = Zeroizing::new(value.to_vec());
     if let Some(pin) = pin {
-        let mut kdf_salt = [0u8; SALT_LEN + KEYSET_ID_LEN + 1];
-        kdf_salt[..SALT_LEN].copy_from_slice(&salt.0);
-        kdf_salt[SALT_LEN..SALT_LEN + KEYSET_ID_LEN].copy_from_slice(split.keyset_id().as_bytes());
-        kdf_salt[SALT_LEN + KEYSET_ID_LEN] = split.index();
+        const L: usize = PIN_LABEL.len();
+        let mut kdf_salt = [0u8; L + SALT_LEN + KEYSET_ID_LEN + 1];
+        kdf_salt[..L].copy_from_slice(PIN_LABEL);
+        kdf_salt[L..L + SALT_LEN].copy_from_slice(&salt.0);
+        kdf_salt[L + SALT_LEN..L + SALT_LEN + KEYSET_ID_LEN].copy_from_slice(split.keyset_id().as_bytes());
+        kdf_salt[L + SALT_LEN + KEYSET_ID_LEN] = split.index();
         let mut mask = Zeroizing::new(vec![0u8; value.len()]);
         // HMAC takes keys of any length, so this cannot fail.
         pbkdf2::pbkdf2::<Hmac<Sha512>>(pin.expose(), &kdf_salt, iterations.get(), &mut mask)

@@ -1,11 +1,10 @@
 //! The record layer of an established channel, and CSP wrapping.
 //!
-//! C(2e,2s): encrypt-then-MAC. `ciphertext = AES-256-CTR(DEK, seq ‖ 0^64, content)`,
-//! `tag = HMAC-SHA-512(DMK, seq ‖ frame header ‖ ciphertext)`.
-//! C(1e,1s): the CWK is the only key the seed gives these channels, so each record
-//! is `AES-256-KWP(CWK, seq ‖ content)`, whose integrity check authenticates it.
+//! Every kind: encrypt-then-MAC. `ciphertext = AES-256-CTR(DEK, seq ‖ 0^64, content)`,
+//! `tag = HMAC-SHA-512(DMK, seq ‖ frame header ‖ ciphertext)`. CSPs inside records are
+//! wrapped with AES-256-KWP under the CWK, a key of their own.
 //!
-//! In both, `content = content type ‖ payload`, `seq` is an implicit 64-bit counter per
+//! `content = content type ‖ payload`, `seq` is an implicit 64-bit counter per
 //! direction, and keys differ per direction. A record replayed, reordered, reflected,
 //! truncated or altered fails its check; the first failure poisons the session.
 
@@ -144,11 +143,7 @@ impl ChannelSession {
             self.failed = true;
             return Err(Error::SessionLimitReached);
         }
-        let result = match self.kind {
-            ChannelKind::RemoteRpv => open_ctr_hmac(&self.recv, frame),
-            ChannelKind::Local | ChannelKind::RemotePassword => open_kwp(&self.recv, frame.body),
-        };
-        let content = match result {
+        let content = match open_ctr_hmac(&self.recv, frame) {
             Ok(content) => content,
             Err(e) => {
                 self.failed = true;
@@ -190,10 +185,7 @@ impl ChannelSession {
         if self.send.seq >= self.max_records {
             return Err(Error::SessionLimitReached);
         }
-        let frame = match self.kind {
-            ChannelKind::RemoteRpv => seal_ctr_hmac(&self.send, content_type, payload),
-            ChannelKind::Local | ChannelKind::RemotePassword => seal_kwp(&self.send, content_type, payload)?,
-        };
+        let frame = seal_ctr_hmac(&self.send, content_type, payload);
         self.send.seq += 1;
         Ok(frame)
     }
@@ -211,13 +203,8 @@ fn record_mac(dmk: &[u8], seq: u64, header: &[u8; HEADER_LEN], ciphertext: &[u8]
     mac::hmac_sha512(dmk, &[&seq.to_be_bytes(), header, ciphertext])
 }
 
-fn full_keys(keys: &DirectionKeys) -> (&[u8; 32], &[u8]) {
-    // A RemoteRpv session is only ever built from a C(2e,2s) key block, which has both.
-    (keys.dek.as_ref().expect("C(2e,2s) keys carry a DEK"), keys.dmk.as_ref().expect("C(2e,2s) keys carry a DMK"))
-}
-
 fn seal_ctr_hmac(dir: &Direction, content_type: u8, payload: &[u8]) -> Vec<u8> {
-    let (dek, dmk) = full_keys(&dir.keys);
+    let (dek, dmk) = (&dir.keys.dek, &dir.keys.dmk);
     let body_len = 1 + payload.len() + TAG_LEN;
     let header = FrameHeader { frame_type: FrameType::Record, body_len }.encode();
     let mut out = Vec::with_capacity(HEADER_LEN + body_len);
@@ -231,7 +218,7 @@ fn seal_ctr_hmac(dir: &Direction, content_type: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 fn open_ctr_hmac(dir: &Direction, frame: frame::Frame<'_>) -> Result<Zeroizing<Vec<u8>>, Error> {
-    let (dek, dmk) = full_keys(&dir.keys);
+    let (dek, dmk) = (&dir.keys.dek, &dir.keys.dmk);
     if frame.body.len() < 1 + TAG_LEN {
         return Err(Error::RecordIntegrity);
     }
@@ -243,20 +230,4 @@ fn open_ctr_hmac(dir: &Direction, frame: frame::Frame<'_>) -> Result<Zeroizing<V
     let mut content = Zeroizing::new(ciphertext.to_vec());
     aes256_ctr_apply(dek, &counter_block(dir.seq), &mut content);
     Ok(content)
-}
-
-fn seal_kwp(dir: &Direction, content_type: u8, payload: &[u8]) -> Result<Vec<u8>, Error> {
-    let mut plain = Zeroizing::new(Vec::with_capacity(SEQ_LEN + 1 + payload.len()));
-    plain.extend_from_slice(&dir.seq.to_be_bytes());
-    plain.push(content_type);
-    plain.extend_from_slice(payload);
-    Ok(frame::encode(FrameType::Record, &kwp::wrap(&dir.keys.cwk, &plain)?))
-}
-
-fn open_kwp(dir: &Direction, body: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
-    let plain = kwp::unwrap(&dir.keys.cwk, body).map_err(|_| Error::RecordIntegrity)?;
-    match plain.split_at_checked(SEQ_LEN) {
-        Some((seq, content)) if seq == dir.seq.to_be_bytes() => Ok(Zeroizing::new(content.to_vec())),
-        _ => Err(Error::RecordIntegrity),
-    }
 }

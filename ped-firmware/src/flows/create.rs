@@ -19,14 +19,9 @@ use crate::screens::{self, Header};
 /// How stages 1 and 2 end.
 #[derive(Debug)]
 pub(crate) enum Created {
-    /// The holders presented an existing keyset (answered with Reused, or for an
-    /// orange keyset with ReusedRpv and the RPK certificate read from its keys).
-    Reused {
-        /// The keyset's quorum, wrapped for the HSM.
-        splits: Vec<WrappedSplit>,
-        /// Orange keys: the RPK certificate on the first one presented.
-        rpk_cert: Option<Vec<u8>>,
-    },
+    /// The holders presented an existing keyset (answered with Reused): its quorum,
+    /// wrapped for the HSM.
+    Reused(Vec<WrappedSplit>),
     /// A new keyset of this shape (answered with Shape).
     Shape(Quorum),
 }
@@ -48,7 +43,6 @@ pub(crate) struct Create {
     reading: Prompt,
     shape: ShapeChoice,
     step: Step,
-    rpk_cert: Option<Vec<u8>>,
 }
 
 impl Create {
@@ -60,7 +54,7 @@ impl Create {
             (false, ShapeChoice::OnPed) => Step::M(Entry::new(2)),
             (false, ShapeChoice::Fixed(q)) => return Err(Created::Shape(q)),
         };
-        Ok(Create { setting: Header::of(prompt), reading, shape, step, rpk_cert: None })
+        Ok(Create { setting: Header::of(prompt), reading, shape, step })
     }
 
     pub(crate) fn header(&self) -> &Header {
@@ -101,12 +95,12 @@ impl Create {
             }
             (Step::AskDuplicate(splits), Button::No) => {
                 let splits = core::mem::take(splits);
-                return Flow::Done(Created::Reused { splits, rpk_cert: self.rpk_cert.take() });
+                return Flow::Done(Created::Reused(splits));
             }
             (Step::Duplicating(copier, splits), _) => match copier.on_button(button, ctx) {
                 Flow::Done(_) => {
                     let splits = core::mem::take(splits);
-                    return Flow::Done(Created::Reused { splits, rpk_cert: self.rpk_cert.take() });
+                    return Flow::Done(Created::Reused(splits));
                 }
                 Flow::Failed(f) => return Flow::Failed(f),
                 Flow::Continue => {}
@@ -172,9 +166,6 @@ impl Create {
             Flow::Continue => None,
             Flow::Failed(f) => Some(Flow::Failed(f)),
             Flow::Done(splits) => {
-                if let Step::Reuse(gather) = &mut self.step {
-                    self.rpk_cert = gather.take_rpk_cert();
-                }
                 self.step = Step::AskDuplicate(splits);
                 None
             }

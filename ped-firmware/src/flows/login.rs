@@ -24,16 +24,13 @@ pub(crate) fn wrap(accepted: &AcceptedSplit, ctx: &Ctx<'_>) -> Result<WrappedSpl
 pub(crate) struct Gather {
     reader: Reader,
     splits: Vec<WrappedSplit>,
-    /// Orange keys: the RPK certificate of the first key presented, which the HSM needs
-    /// when the keyset is reused (ReusedRpv).
-    rpk_cert: Option<Vec<u8>>,
 }
 
 impl Gather {
     /// Reads keys for `prompt`; `first` heads the first insert prompt.
     pub(crate) fn new(prompt: &Prompt, first: Header) -> Self {
         let rest = Header::of(prompt);
-        Gather { reader: Reader::new(first, rest, prompt.role.colour()), splits: Vec::new(), rpk_cert: None }
+        Gather { reader: Reader::new(first, rest, prompt.role.colour()), splits: Vec::new() }
     }
 
     /// A login: every screen under the prompt's own header.
@@ -47,11 +44,6 @@ impl Gather {
 
     pub(crate) fn header(&self) -> &Header {
         self.reader.header()
-    }
-
-    /// The RPK certificate read beside the first orange split, once.
-    pub(crate) fn take_rpk_cert(&mut self) -> Option<Vec<u8>> {
-        self.rpk_cert.take()
     }
 
     pub(crate) fn on_button(&mut self, button: Button, ctx: &mut Ctx<'_>) -> Flow<Vec<WrappedSplit>> {
@@ -76,9 +68,6 @@ impl Gather {
                 Err(f) => Flow::Failed(f),
                 Ok(split) => {
                     self.splits.push(split);
-                    if self.rpk_cert.is_none() {
-                        self.rpk_cert = accepted.rpk_cert;
-                    }
                     if accepted.complete {
                         ctx.log.push("Keys read: quorum");
                         Flow::Done(core::mem::take(&mut self.splits))

@@ -3,16 +3,19 @@
 //! the reuse of an existing keyset and the orange key of a Remote PED.
 //!
 //! Refused at once, re-prompted and never counted: no key, a blank key, a key of
-//! another colour, another keyset's key, a split already presented. A wrong PIN is not
+//! another colour, another keyset's key, a split already presented, and (for the
+//! orange key of a Remote PED) a keyset the HSM did not list. A key of an older
+//! format ends the operation with a notice to re-create it. A wrong PIN is not
 //! detectable here: the PIN only unmasks the split, and a wrong one gives a wrong split
 //! that the HSM's verifier rejects after the whole quorum.
 
 use alloc::vec::Vec;
 
 use ped_proto::command::{Notice, PedFailure};
+use ped_proto::error::{DecodeError, Error};
 use ped_proto::pedkey::{KeyColour, PedKeyPayload};
 use ped_proto::pin::{PIN_MAX_DIGITS, Pin, apply_pin_mask_with_iterations};
-use ped_proto::quorum::{Progress, QuorumCollector, QuorumError, SplitInfo};
+use ped_proto::quorum::{KeysetId, Progress, QuorumCollector, QuorumError, SplitInfo};
 use zeroize::Zeroizing;
 
 use super::{Ctx, Flow};
@@ -26,10 +29,8 @@ use crate::screens::{self, Header};
 pub(crate) struct AcceptedSplit {
     pub(crate) info: SplitInfo,
     /// The split itself: the caller wraps it for the HSM at once, or (orange keys
-    /// only) keeps it to reassemble the RPK.
+    /// only) keeps it to reassemble the orange seed.
     pub(crate) value: Zeroizing<Vec<u8>>,
-    /// Orange keys: the RPK certificate written beside the split.
-    pub(crate) rpk_cert: Option<Vec<u8>>,
     /// Whether this split completed the quorum.
     pub(crate) complete: bool,
 }
@@ -46,6 +47,8 @@ pub(crate) struct Reader {
     rest: Header,
     colour: KeyColour,
     collector: QuorumCollector<SplitInfo>,
+    /// The keysets the HSM accepts (the orange keysets its hello lists); `None`: any.
+    keysets: Option<Vec<KeysetId>>,
     step: Step,
 }
 
@@ -60,7 +63,15 @@ impl Reader {
     /// and the later prompts (they differ when a keyset is reused: "SETTING SO PIN..."
     /// then "READING SO PIN...").
     pub(crate) fn new(first: Header, rest: Header, colour: KeyColour) -> Self {
-        Reader { first, rest, colour, collector: QuorumCollector::new(None), step: Step::Insert }
+        Reader { first, rest, colour, collector: QuorumCollector::new(None), keysets: None, step: Step::Insert }
+    }
+
+    /// Reads keys of `colour` from one of `keysets` only: the orange key of a Remote
+    /// PED, where the HSM's hello lists the orange keysets whose RPV it holds. A key of
+    /// another keyset is refused before its PIN is asked, so that an orange key for
+    /// another HSM never costs its holder a failed login.
+    pub(crate) fn of_keysets(first: Header, rest: Header, colour: KeyColour, keysets: Vec<KeysetId>) -> Self {
+        Reader { keysets: Some(keysets), ..Self::new(first, rest, colour) }
     }
 
     pub(crate) fn progress(&self) -> Option<Progress> {
@@ -118,11 +129,17 @@ impl Reader {
                 return Flow::Continue;
             }
         };
-        let Ok(payload) = PedKeyPayload::decode(&bytes) else {
-            return Flow::Failed(PedFailure::BadKeyContent);
+        let payload = match PedKeyPayload::decode(&bytes) {
+            Ok(payload) => payload,
+            Err(Error::Decode(DecodeError::OldKeyFormat(_))) => return Flow::Failed(PedFailure::OldKeyFormat),
+            Err(_) => return Flow::Failed(PedFailure::BadKeyContent),
         };
         if payload.colour != self.colour {
             ctx.notify(screens::wrong_colour(&h, self.colour), Some(Notice::WrongColour));
+            return Flow::Continue;
+        }
+        if self.keysets.as_ref().is_some_and(|ids| !ids.contains(payload.split.keyset_id())) {
+            ctx.notify(screens::not_for_this_hsm(&h), Some(Notice::WrongColour));
             return Flow::Continue;
         }
         match self.collector.accept(payload.split) {
@@ -167,11 +184,6 @@ impl Reader {
         else {
             return Flow::Failed(PedFailure::BadKeyContent);
         };
-        Flow::Done(AcceptedSplit {
-            info: payload.split,
-            value,
-            rpk_cert: payload.rpk_cert,
-            complete: self.collector.is_complete(),
-        })
+        Flow::Done(AcceptedSplit { info: payload.split, value, complete: self.collector.is_complete() })
     }
 }

@@ -34,7 +34,6 @@ pub(crate) struct Writer {
     header: Header,
     colour: KeyColour,
     splits: Vec<WrappedSplit>,
-    rpk_cert: Option<Vec<u8>>,
     offer_duplicates: bool,
     /// Duplicate sets finished (0 while the originals are written).
     sets_done: u8,
@@ -60,12 +59,11 @@ pub(crate) struct Written {
 }
 
 impl Writer {
-    pub(crate) fn new(prompt: &Prompt, splits: Vec<WrappedSplit>, rpk_cert: Option<Vec<u8>>, dup: bool) -> Self {
+    pub(crate) fn new(prompt: &Prompt, splits: Vec<WrappedSplit>, dup: bool) -> Self {
         Writer {
             header: Header::of(prompt),
             colour: prompt.role.colour(),
             splits,
-            rpk_cert,
             offer_duplicates: dup,
             sets_done: 0,
             written: 0,
@@ -180,7 +178,6 @@ impl Writer {
             pin_protected: pin.is_some(),
             salt,
             masked_split: masked,
-            rpk_cert: self.rpk_cert.clone(),
         };
         let Ok(bytes) = payload.encode() else { return Flow::Failed(PedFailure::Busy) };
         ctx.write_key(&bytes);

@@ -8,12 +8,14 @@ use zeroize::Zeroizing;
 use super::expect_frame;
 use super::messages::{ChannelKind, HsmEphemeral, HsmFinished, HsmHello, NONCE_LEN, PedKeyShare};
 use super::schedule::{self, Transcript};
-use crate::ecdh::{EcdhKeyPair, EcdhPublicKey, FIELD_LEN};
+use crate::ecdh::{EcdhKeyPair, FIELD_LEN};
 use crate::error::Error;
 use crate::frame::{self, Frame, FrameType};
 use crate::mac;
+use crate::orange::RpkEntry;
+use crate::quorum::KeysetId;
 use crate::record::{ChannelSession, Role};
-use crate::secrets::{OneTimePassword, Rpv};
+use crate::secrets::OneTimePassword;
 
 /// What the HSM presents in every handshake: its identifier (serial number), its
 /// static P-521 key (made at start-up) and that key's certificate chain, leaf first,
@@ -28,25 +30,13 @@ pub struct HsmIdentity {
     pub chain: Vec<Vec<u8>>,
 }
 
-/// An RPV the HSM holds, with the RPK static key it wrote beside it on the orange key.
-/// During RPV rotation the HSM holds the old and the new one.
-#[derive(Debug)]
-pub struct RpkEntry {
-    /// The RPV.
-    pub rpv: Rpv,
-    /// The RPK static key's certificate, byte for byte as written on the orange key.
-    pub cert_der: Vec<u8>,
-    /// The RPK static public key (from the certificate).
-    pub public_key: EcdhPublicKey,
-}
-
 /// Opens a Local PED-USB channel: C(1e,1s).
 pub fn start_local<R: CryptoRng + ?Sized>(
     identity: &HsmIdentity,
     versions: &[u16],
     rng: &mut R,
 ) -> Result<(AwaitingLocalKeyShare, Vec<u8>), Error> {
-    let (pending, frame) = Pending::start(identity, versions, ChannelKind::Local, rng)?;
+    let (pending, frame) = Pending::start(identity, versions, ChannelKind::Local, &[], rng)?;
     Ok((AwaitingLocalKeyShare(pending), frame))
 }
 
@@ -62,17 +52,21 @@ pub fn start_password<R: CryptoRng + ?Sized>(
     if password.is_burnt() {
         return Err(Error::PasswordBurnt);
     }
-    let (pending, frame) = Pending::start(identity, versions, ChannelKind::RemotePassword, rng)?;
+    let (pending, frame) = Pending::start(identity, versions, ChannelKind::RemotePassword, &[], rng)?;
     Ok((AwaitingPasswordProof(pending), frame))
 }
 
-/// Opens a remote channel authenticated by an RPV: C(2e,2s) with bilateral confirmation.
+/// Opens a remote channel authenticated by an RPV: C(2e,2s) with bilateral
+/// confirmation. The hello lists the orange keysets of `rpks` (1 to
+/// [`MAX_ORANGE_KEYSETS`](super::messages::MAX_ORANGE_KEYSETS)).
 pub fn start_rpv<R: CryptoRng + ?Sized>(
     identity: &HsmIdentity,
     versions: &[u16],
+    rpks: &[RpkEntry],
     rng: &mut R,
 ) -> Result<(AwaitingRpvKeyShare, Vec<u8>), Error> {
-    let (pending, frame) = Pending::start(identity, versions, ChannelKind::RemoteRpv, rng)?;
+    let keysets: Vec<KeysetId> = rpks.iter().map(|e| e.keyset_id).collect();
+    let (pending, frame) = Pending::start(identity, versions, ChannelKind::RemoteRpv, &keysets, rng)?;
     Ok((AwaitingRpvKeyShare(pending), frame))
 }
 
@@ -120,21 +114,27 @@ impl AwaitingPasswordProof {
     }
 }
 
-/// RPV channel: awaits the PED's key share, its RPK certificate and its tag.
+/// RPV channel: awaits the PED's key share, the orange keyset it names and its tag.
 #[derive(Debug)]
 pub struct AwaitingRpvKeyShare(Pending);
 
 impl AwaitingRpvKeyShare {
-    /// Finds the RPV whose RPK certificate the PED presented, checks the PED's tag and
+    /// Finds the RPV of the orange keyset the PED names, checks the PED's tag and
     /// returns the session, the HsmFinished frame and the index of the RPV used.
+    ///
+    /// A keyset not among `rpks` is [`Error::UnknownRpk`] (not the key holders'
+    /// fault: not a failed login); a tag that does not verify is
+    /// [`Error::KeyConfirmationFailed`]: a wrong orange PIN, a wrong orange key of a
+    /// listed keyset, or a forger, which the HSM counts.
     pub fn receive_key_share(
         self,
         frame: Frame<'_>,
         rpks: &[RpkEntry],
     ) -> Result<(ChannelSession, Vec<u8>, usize), Error> {
         let share = self.0.decode_share(frame)?;
-        let presented = share.rpk_cert.as_deref().ok_or(Error::UnexpectedMessage)?;
-        let (index, entry) = rpks.iter().enumerate().find(|(_, e)| e.cert_der == presented).ok_or(Error::UnknownRpk)?;
+        let presented = share.orange_keyset.ok_or(Error::UnexpectedMessage)?;
+        let (index, entry) =
+            rpks.iter().enumerate().find(|(_, e)| e.keyset_id == presented).ok_or(Error::UnknownRpk)?;
         let ephemeral = self.0.ephemeral.as_ref().ok_or(Error::UnexpectedMessage)?;
         let mut z = Zeroizing::new([0u8; 2 * FIELD_LEN]);
         z[..FIELD_LEN].copy_from_slice(ephemeral.diffie_hellman(&share.ephemeral).as_bytes());
@@ -163,6 +163,7 @@ impl Pending {
         identity: &HsmIdentity,
         versions: &[u16],
         kind: ChannelKind,
+        orange_keysets: &[KeysetId],
         rng: &mut R,
     ) -> Result<(Self, Vec<u8>), Error> {
         let (ephemeral, contribution) = if kind.is_full_unified() {
@@ -179,6 +180,7 @@ impl Pending {
             versions: versions.to_vec(),
             hsm_id: identity.id.clone(),
             ephemeral: contribution,
+            orange_keysets: orange_keysets.to_vec(),
             chain: identity.chain.clone(),
         };
         let body = hello.encode()?;
@@ -215,7 +217,7 @@ impl Pending {
             ped_ephemeral: &ped_ephemeral,
             hsm_ephemeral: &hsm_ephemeral,
         };
-        let keys = schedule::derive(self.hello.kind, z, &schedule::fixed_info(&transcript, secret))?;
+        let keys = schedule::derive(z, &schedule::fixed_info(&transcript, secret))?;
         if let Some(tag) = &share.tag {
             let expected = schedule::ped_tag(&keys.mac_key, &transcript);
             if !mac::tags_equal(&expected, tag) {

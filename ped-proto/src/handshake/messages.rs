@@ -5,12 +5,15 @@ use alloc::vec::Vec;
 use crate::ecdh::{EcdhPublicKey, PUBLIC_KEY_LEN};
 use crate::error::{DecodeError, Error};
 use crate::mac::TAG_LEN;
+use crate::quorum::KeysetId;
 use crate::wire::{Reader, WriteExt};
 
-/// Protocol version 1: the channel of this crate.
-pub const PROTOCOL_VERSION_1: u16 = 1;
+/// Protocol version 2: the channel of this crate (version 1 carried the RPK
+/// certificate in clear and protected the C(1e,1s) kinds' records with their CWK; it is
+/// no longer spoken).
+pub const PROTOCOL_VERSION_2: u16 = 2;
 /// The versions this implementation speaks, best first.
-pub const SUPPORTED_VERSIONS: &[u16] = &[PROTOCOL_VERSION_1];
+pub const SUPPORTED_VERSIONS: &[u16] = &[PROTOCOL_VERSION_2];
 /// Most versions one hello may offer.
 pub const MAX_VERSIONS: usize = 8;
 /// Longest party identifier (an HSM or PED serial number, printable ASCII).
@@ -21,15 +24,18 @@ pub const NONCE_LEN: usize = 32;
 pub const MAX_CERTS: usize = 4;
 /// Longest DER certificate accepted.
 pub const MAX_CERT_LEN: usize = 4096;
+/// Most orange keysets one C(2e,2s) hello may list (the RPV in force, one being
+/// rotated in, and room).
+pub const MAX_ORANGE_KEYSETS: usize = 4;
 
 /// The three channel kinds of the seed (lines 3656-3803).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ChannelKind {
-    /// Local PED-USB: C(1e,1s), CWKs only.
+    /// Local PED-USB: C(1e,1s).
     Local,
     /// Remote PED before RPV initialisation: C(1e,1s) with the one-time password.
     RemotePassword,
-    /// Remote PED after RPV initialisation: C(2e,2s) with the RPV; DEK, DMK and CWK.
+    /// Remote PED after RPV initialisation: C(2e,2s) with the RPV.
     RemoteRpv,
 }
 
@@ -94,6 +100,9 @@ pub struct HsmHello {
     pub hsm_id: Vec<u8>,
     /// NonceV or the HSM's ephemeral key, as the kind requires.
     pub ephemeral: HsmEphemeral,
+    /// C(2e,2s) only: the identities of the orange keysets whose RPV the HSM holds
+    /// (1 to [`MAX_ORANGE_KEYSETS`]); empty for the other kinds.
+    pub orange_keysets: Vec<KeysetId>,
     /// The HSM static-key certificate, then its issuers up to (not including) the root.
     pub chain: Vec<Vec<u8>>,
 }
@@ -112,8 +121,15 @@ impl HsmHello {
         }
         out.put_bytes_u8(&self.hsm_id);
         match (&self.ephemeral, self.kind.is_full_unified()) {
-            (HsmEphemeral::Nonce(n), false) => out.extend_from_slice(n),
-            (HsmEphemeral::Key(k), true) => out.extend_from_slice(&k.to_uncompressed()),
+            (HsmEphemeral::Nonce(n), false) if self.orange_keysets.is_empty() => out.extend_from_slice(n),
+            (HsmEphemeral::Key(k), true) => {
+                out.extend_from_slice(&k.to_uncompressed());
+                check_len(self.orange_keysets.len(), MAX_ORANGE_KEYSETS, "orange keysets")?;
+                out.put_u8(self.orange_keysets.len() as u8);
+                for id in &self.orange_keysets {
+                    out.extend_from_slice(id.as_bytes());
+                }
+            }
             _ => return Err(Error::Decode(DecodeError::InvalidValue("hsm ephemeral"))),
         }
         out.put_u8(self.chain.len() as u8);
@@ -135,8 +151,15 @@ impl HsmHello {
             versions.push(r.u16("version")?);
         }
         let hsm_id = id(r.bytes_u8("hsm id", MAX_ID_LEN)?, "hsm id")?.to_vec();
+        let mut orange_keysets = Vec::new();
         let ephemeral = if kind.is_full_unified() {
-            HsmEphemeral::Key(EcdhPublicKey::from_uncompressed(r.take(PUBLIC_KEY_LEN, "hsm ephemeral key")?)?)
+            let key = EcdhPublicKey::from_uncompressed(r.take(PUBLIC_KEY_LEN, "hsm ephemeral key")?)?;
+            let count = usize::from(r.u8("orange keyset count")?);
+            check_len(count, MAX_ORANGE_KEYSETS, "orange keysets")?;
+            for _ in 0..count {
+                orange_keysets.push(KeysetId::from_bytes(r.array("orange keyset")?));
+            }
+            HsmEphemeral::Key(key)
         } else {
             HsmEphemeral::Nonce(r.array("nonce")?)
         };
@@ -147,7 +170,7 @@ impl HsmHello {
             chain.push(nonempty(r.bytes_u16("certificate", MAX_CERT_LEN)?, "certificate")?.to_vec());
         }
         r.finish()?;
-        Ok(HsmHello { kind, versions, hsm_id, ephemeral, chain })
+        Ok(HsmHello { kind, versions, hsm_id, ephemeral, orange_keysets, chain })
     }
 }
 
@@ -160,8 +183,9 @@ pub struct PedKeyShare {
     pub ped_id: Vec<u8>,
     /// The PED's ephemeral public key.
     pub ephemeral: EcdhPublicKey,
-    /// C(2e,2s) only: the RPK static-key certificate read from the orange key.
-    pub rpk_cert: Option<Vec<u8>>,
+    /// C(2e,2s) only: the identity of the orange keyset the PED read, one of those the
+    /// hello listed. Random, unrelated to the keyset's secret.
+    pub orange_keyset: Option<KeysetId>,
     /// Remote kinds only: the PED's tag (`KC_2_U`), sent first.
     pub tag: Option<[u8; TAG_LEN]>,
 }
@@ -174,13 +198,10 @@ impl PedKeyShare {
         out.put_u16(self.version);
         out.put_bytes_u8(&self.ped_id);
         out.extend_from_slice(&self.ephemeral.to_uncompressed());
-        match (&self.rpk_cert, kind.is_full_unified()) {
-            (Some(cert), true) => {
-                check_len(cert.len(), MAX_CERT_LEN, "rpk certificate")?;
-                out.put_bytes_u16(cert);
-            }
+        match (&self.orange_keyset, kind.is_full_unified()) {
+            (Some(id), true) => out.extend_from_slice(id.as_bytes()),
             (None, false) => {}
-            _ => return Err(Error::Decode(DecodeError::InvalidValue("rpk certificate"))),
+            _ => return Err(Error::Decode(DecodeError::InvalidValue("orange keyset"))),
         }
         match (&self.tag, kind.ped_confirms()) {
             (Some(tag), true) => out.extend_from_slice(tag),
@@ -196,14 +217,11 @@ impl PedKeyShare {
         let version = r.u16("version")?;
         let ped_id = id(r.bytes_u8("ped id", MAX_ID_LEN)?, "ped id")?.to_vec();
         let ephemeral = EcdhPublicKey::from_uncompressed(r.take(PUBLIC_KEY_LEN, "ped ephemeral key")?)?;
-        let rpk_cert = if kind.is_full_unified() {
-            Some(nonempty(r.bytes_u16("rpk certificate", MAX_CERT_LEN)?, "rpk certificate")?.to_vec())
-        } else {
-            None
-        };
+        let orange_keyset =
+            if kind.is_full_unified() { Some(KeysetId::from_bytes(r.array("orange keyset")?)) } else { None };
         let tag = if kind.ped_confirms() { Some(r.array("ped tag")?) } else { None };
         r.finish()?;
-        Ok(PedKeyShare { version, ped_id, ephemeral, rpk_cert, tag })
+        Ok(PedKeyShare { version, ped_id, ephemeral, orange_keyset, tag })
     }
 }
 

@@ -8,25 +8,15 @@ use zeroize::Zeroizing;
 use super::expect_frame;
 use super::messages::{ChannelKind, HsmEphemeral, HsmFinished, HsmHello, PedKeyShare};
 use super::schedule::{self, KeyBlock, Transcript};
-use crate::cert::{ChainCache, LeafRole};
+use crate::cert::ChainCache;
 use crate::ecdh::{EcdhKeyPair, EcdhPublicKey, FIELD_LEN, PUBLIC_KEY_LEN};
 use crate::error::{CertificateError, Error};
 use crate::frame::{self, Frame, FrameType};
 use crate::mac::{self, TAG_LEN};
+use crate::orange::RpkCredential;
+use crate::quorum::KeysetId;
 use crate::record::{ChannelSession, Role};
-use crate::secrets::{PasswordDigits, Rpv};
-
-/// What the PED reads from the orange key(s) of a Remote PED: the RPV, reassembled
-/// from its splits, and the RPK static key with its certificate.
-#[derive(Debug)]
-pub struct RpkCredential {
-    /// The RPV.
-    pub rpv: Rpv,
-    /// The RPK static key pair.
-    pub static_key: EcdhKeyPair,
-    /// The RPK certificate, issued by the HSM's HOC.
-    pub cert_der: Vec<u8>,
-}
+use crate::secrets::PasswordDigits;
 
 /// The PED before the HSM has spoken.
 #[derive(Debug)]
@@ -45,7 +35,10 @@ impl AwaitingHello {
     /// against the trusted root at time `now` (through `cache`, which skips the
     /// signatures of a chain already verified byte for byte). The leaf must be
     /// certified for [`LeafRole::HsmStatic`]: an RPK certificate, which any orange
-    /// key's holder has, is refused with [`CertificateError::KeyUsage`].
+    /// key's holder has, is refused with [`CertificateError::KeyUsage`]. The HSM's
+    /// identifier in the hello must be the serial number its certificate carries
+    /// ([`CertificateError::SerialMismatch`] otherwise), so that the serial the PED
+    /// shows and files its RPK cache under is the certified one.
     pub fn receive_hello(
         self,
         frame: Frame<'_>,
@@ -58,7 +51,11 @@ impl AwaitingHello {
         let version =
             self.versions.iter().copied().filter(|v| hello.versions.contains(v)).max().ok_or(Error::NoCommonVersion)?;
         let chain: Vec<&[u8]> = hello.chain.iter().map(Vec::as_slice).collect();
-        let hsm_static = *cache.verify_hsm_chain(&chain, trusted_root, now)?.leaf_key();
+        let verified = cache.verify_hsm_chain(&chain, trusted_root, now)?;
+        if verified.hsm_serial().map(str::as_bytes) != Some(hello.hsm_id.as_slice()) {
+            return Err(Error::Certificate(CertificateError::SerialMismatch));
+        }
+        let hsm_static = *verified.leaf_key();
         Ok(HelloReceived { ped_id: self.ped_id, version, hello_hash: schedule::hello_hash(body), hello, hsm_static })
     }
 }
@@ -80,9 +77,19 @@ impl HelloReceived {
         self.hello.kind
     }
 
-    /// The HSM's identifier (serial number) from its hello.
+    /// The HSM's serial number, as its certificate states it (checked against the hello).
     pub fn hsm_id(&self) -> &[u8] {
         &self.hello.hsm_id
+    }
+
+    /// The orange keysets whose RPV the HSM holds (C(2e,2s) hellos only).
+    pub fn orange_keysets(&self) -> Vec<KeysetId> {
+        self.hello.orange_keysets.clone()
+    }
+
+    /// Whether the HSM holds the RPV of orange keyset `id` (C(2e,2s) hellos only).
+    pub fn accepts_orange(&self, id: &KeysetId) -> bool {
+        self.hello.orange_keysets.contains(id)
     }
 
     /// The protocol version chosen.
@@ -111,39 +118,27 @@ impl HelloReceived {
         self.respond(ephemeral, z.as_bytes(), password.expose(), None)
     }
 
-    /// Remote after RPV initialisation: checks that the RPK certificate comes from the
-    /// same HOC as the HSM's chain, then answers with an ephemeral key, the RPK
-    /// certificate and a tag keyed by Z and the RPV.
+    /// Remote after RPV initialisation: answers with an ephemeral key, the orange
+    /// keyset's identity and a tag keyed by Z = Ze ‖ Zs and the RPV. A keyset the hello
+    /// does not list is refused ([`Error::UnknownRpk`]) before anything is sent, so
+    /// that an orange key for another HSM costs its holder no failed login.
     pub fn respond_rpv<R: CryptoRng + ?Sized>(
         self,
         rpk: &RpkCredential,
-        trusted_root: &[u8],
-        now: u64,
-        cache: &mut ChainCache,
         rng: &mut R,
     ) -> Result<(AwaitingFinished, Vec<u8>), Error> {
         self.require(ChannelKind::RemoteRpv)?;
         let HsmEphemeral::Key(hsm_ephemeral) = &self.hello.ephemeral else {
             return Err(Error::UnexpectedMessage);
         };
-        // The RPK certificate under the HSM's own issuers is a chain of the same shape
-        // as the HSM's: verifying it so proves the shared HOC, and the cache makes the
-        // check free on every later connection. The leaf must be certified for the RPK
-        // role, so that the HSM's own certificate cannot stand in for it either.
-        let mut rpk_chain: Vec<&[u8]> = Vec::with_capacity(self.hello.chain.len());
-        rpk_chain.push(&rpk.cert_der);
-        rpk_chain.extend(self.hello.chain.iter().skip(1).map(Vec::as_slice));
-        let certified = cache
-            .verify_chain(&rpk_chain, trusted_root, now, LeafRole::RpkStatic)
-            .map_err(|e| if e == CertificateError::NameMismatch { CertificateError::HocMismatch } else { e })?;
-        if certified.leaf_key() != rpk.static_key.public() {
-            return Err(Error::Certificate(CertificateError::HocMismatch));
+        if !self.accepts_orange(&rpk.keyset_id) {
+            return Err(Error::UnknownRpk);
         }
         let ephemeral = EcdhKeyPair::generate(rng);
         let mut z = Zeroizing::new([0u8; 2 * FIELD_LEN]);
         z[..FIELD_LEN].copy_from_slice(ephemeral.diffie_hellman(hsm_ephemeral).as_bytes());
         z[FIELD_LEN..].copy_from_slice(rpk.static_key.diffie_hellman(&self.hsm_static).as_bytes());
-        self.respond(ephemeral, z.as_slice(), rpk.rpv.expose(), Some(rpk.cert_der.clone()))
+        self.respond(ephemeral, z.as_slice(), rpk.rpv.expose(), Some(rpk.keyset_id))
     }
 
     fn require(&self, kind: ChannelKind) -> Result<(), Error> {
@@ -155,20 +150,20 @@ impl HelloReceived {
         ephemeral: EcdhKeyPair,
         z: &[u8],
         secret: &[u8],
-        rpk_cert: Option<Vec<u8>>,
+        orange_keyset: Option<KeysetId>,
     ) -> Result<(AwaitingFinished, Vec<u8>), Error> {
         let kind = self.hello.kind;
         let ped_ephemeral = ephemeral.public().to_uncompressed();
         let hsm_ephemeral = self.hello.ephemeral.ephemeral_data();
         let transcript = self.transcript(&ped_ephemeral, &hsm_ephemeral);
-        let keys = schedule::derive(kind, z, &schedule::fixed_info(&transcript, secret))?;
+        let keys = schedule::derive(z, &schedule::fixed_info(&transcript, secret))?;
         let tag = kind.ped_confirms().then(|| schedule::ped_tag(&keys.mac_key, &transcript));
         let expected_hsm_tag = schedule::hsm_tag(&keys.mac_key, &transcript);
         let share = PedKeyShare {
             version: self.version,
             ped_id: self.ped_id.clone(),
             ephemeral: *ephemeral.public(),
-            rpk_cert,
+            orange_keyset,
             tag,
         };
         let frame = frame::encode(FrameType::PedKeyShare, &share.encode(kind)?);

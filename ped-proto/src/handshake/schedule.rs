@@ -41,19 +41,17 @@ pub(crate) fn hello_hash(body: &[u8]) -> [u8; 64] {
 /// The AlgorithmID of each kind: it names the scheme and the layout of the keys.
 pub(crate) const fn algorithm_id(kind: ChannelKind) -> &'static [u8] {
     match kind {
-        ChannelKind::Local => b"PED C(1e,1s) LOCAL CWK",
-        ChannelKind::RemotePassword => b"PED C(1e,1s) PASSWORD CWK",
+        ChannelKind::Local => b"PED C(1e,1s) LOCAL DEK DMK CWK",
+        ChannelKind::RemotePassword => b"PED C(1e,1s) PASSWORD DEK DMK CWK",
         ChannelKind::RemoteRpv => b"PED C(2e,2s) RPV DEK DMK CWK",
     }
 }
 
-/// Bytes of derived keying material each kind needs.
-pub(crate) const fn dkm_len(kind: ChannelKind) -> usize {
-    match kind {
-        ChannelKind::Local | ChannelKind::RemotePassword => MAC_KEY_LEN + 2 * AES_KEY_LEN,
-        ChannelKind::RemoteRpv => MAC_KEY_LEN + 2 * (AES_KEY_LEN + DMK_LEN + AES_KEY_LEN),
-    }
-}
+/// Bytes of derived keying material: the same for every kind. Each direction gets a
+/// DEK and a DMK for its records and a separate CWK for CSPs, so no key both protects
+/// records and wraps CSPs (domain separation; the seed names CWKs only for the
+/// C(1e,1s) kinds, and they keep that role here).
+pub(crate) const DKM_LEN: usize = MAC_KEY_LEN + 2 * DIRECTION_LEN;
 
 /// `AlgorithmID ‖ PartyUInfo ‖ PartyVInfo ‖ SuppPubInfo ‖ SuppPrivInfo` (SP 800-56A §5.8.2.1.1,
 /// concatenation format). Party U is the PED, party V the HSM. Variable-length
@@ -66,7 +64,7 @@ pub(crate) fn fixed_info(t: &Transcript<'_>, secret: &[u8]) -> Zeroizing<Vec<u8>
     out.extend_from_slice(t.ped_ephemeral);
     out.put_bytes_u16(t.hsm_id);
     out.extend_from_slice(t.hsm_ephemeral);
-    out.put_u32((dkm_len(t.kind) * 8) as u32);
+    out.put_u32((DKM_LEN * 8) as u32);
     out.put_u16(t.version);
     out.extend_from_slice(&t.hello_hash);
     if !secret.is_empty() {
@@ -78,10 +76,10 @@ pub(crate) fn fixed_info(t: &Transcript<'_>, secret: &[u8]) -> Zeroizing<Vec<u8>
 /// The keys one direction of a channel uses.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub(crate) struct DirectionKeys {
-    /// AES-256-CTR data encryption key (C(2e,2s) only).
-    pub(crate) dek: Option<[u8; AES_KEY_LEN]>,
-    /// HMAC-SHA-512 data MAC key (C(2e,2s) only).
-    pub(crate) dmk: Option<[u8; DMK_LEN]>,
+    /// AES-256-CTR data encryption key.
+    pub(crate) dek: [u8; AES_KEY_LEN],
+    /// HMAC-SHA-512 data MAC key.
+    pub(crate) dmk: [u8; DMK_LEN],
     /// AES-256-KWP CSP wrapping key.
     pub(crate) cwk: [u8; AES_KEY_LEN],
 }
@@ -95,30 +93,28 @@ pub(crate) struct KeyBlock {
 }
 
 /// Runs the one-step KDF (H = SHA-512) and splits the result: MacKey first, then the
-/// PED→HSM keys, then the HSM→PED keys, each direction as `DEK ‖ DMK ‖ CWK` or `CWK`.
-pub(crate) fn derive(kind: ChannelKind, z: &[u8], fixed_info: &[u8]) -> Result<KeyBlock, Error> {
-    let mut dkm = Zeroizing::new([0u8; dkm_len(ChannelKind::RemoteRpv)]);
-    let dkm = &mut dkm[..dkm_len(kind)];
-    kdf::one_step(AuxFunction::Sha512, z, fixed_info, dkm)?;
-    let mut rest: &[u8] = dkm;
-    let mut take = |n: usize| {
-        let (head, tail) = rest.split_at(n);
-        rest = tail;
-        head
-    };
-    let mut block = KeyBlock {
-        mac_key: take(MAC_KEY_LEN).try_into().expect("length from dkm_len"),
-        ped_to_hsm: DirectionKeys { dek: None, dmk: None, cwk: [0; AES_KEY_LEN] },
-        hsm_to_ped: DirectionKeys { dek: None, dmk: None, cwk: [0; AES_KEY_LEN] },
-    };
-    for dir in [&mut block.ped_to_hsm, &mut block.hsm_to_ped] {
-        if kind.is_full_unified() {
-            dir.dek = Some(take(AES_KEY_LEN).try_into().expect("length from dkm_len"));
-            dir.dmk = Some(take(DMK_LEN).try_into().expect("length from dkm_len"));
-        }
-        dir.cwk = take(AES_KEY_LEN).try_into().expect("length from dkm_len");
+/// PED→HSM keys, then the HSM→PED keys, each direction as `DEK ‖ DMK ‖ CWK`.
+pub(crate) fn derive(z: &[u8], fixed_info: &[u8]) -> Result<KeyBlock, Error> {
+    let mut dkm = Zeroizing::new([0u8; DKM_LEN]);
+    kdf::one_step(AuxFunction::Sha512, z, fixed_info, dkm.as_mut_slice())?;
+    let (mac_key, rest) = dkm.split_at(MAC_KEY_LEN);
+    let (ped_to_hsm, hsm_to_ped) = rest.split_at(DIRECTION_LEN);
+    let mac_key = mac_key.try_into().expect("length from DKM_LEN");
+    let (ped_to_hsm, hsm_to_ped) = (direction_keys(ped_to_hsm), direction_keys(hsm_to_ped));
+    Ok(KeyBlock { mac_key, ped_to_hsm, hsm_to_ped })
+}
+
+const DIRECTION_LEN: usize = AES_KEY_LEN + DMK_LEN + AES_KEY_LEN;
+
+/// One direction's `DEK ‖ DMK ‖ CWK`.
+fn direction_keys(bytes: &[u8]) -> DirectionKeys {
+    let (dek, rest) = bytes.split_at(AES_KEY_LEN);
+    let (dmk, cwk) = rest.split_at(DMK_LEN);
+    DirectionKeys {
+        dek: dek.try_into().expect("length from DIRECTION_LEN"),
+        dmk: dmk.try_into().expect("length from DIRECTION_LEN"),
+        cwk: cwk.try_into().expect("length from DIRECTION_LEN"),
     }
-    Ok(block)
 }
 
 /// The PED's tag, `KC_2_U` (remote kinds).
