@@ -11,9 +11,11 @@ use hsm_emu::{Code, Hsm, HsmCode, HsmError, Request, RoleName, Step};
 use ped_firmware::io::Button;
 use ped_proto::ErrorCode;
 use ped_proto::command::{HsmCommand, Notice, PedReply, Role};
-use ped_proto::frame::Frame;
-use ped_proto::handshake::ChannelKind;
+use ped_proto::ecdh::EcdhKeyPair;
+use ped_proto::frame::{Frame, FrameType};
+use ped_proto::handshake::{ChannelKind, PedKeyShare, SUPPORTED_VERSIONS};
 use ped_proto::pedkey::{KeyColour, PedKeyPayload};
+use ped_proto::quorum::KeysetId;
 use ped_proto::record::{ChannelSession, Opened};
 use ped_proto::secrets::{OneTimePassword, PasswordDigits};
 use rand_chacha::ChaCha20Rng;
@@ -50,7 +52,9 @@ impl Bench {
         self.rig.host(hello);
         holder(&mut self.rig);
         let share = one_frame(&mut self.rig);
-        match pending.finish(&share, &self.hsm, auth) {
+        let finished = pending.finish(&share, &mut self.hsm, auth);
+        self.persist();
+        match finished {
             Ok((session, finished)) => {
                 self.rig.host(finished);
                 assert!(self.rig.take_sent().is_empty());
@@ -112,6 +116,30 @@ impl Bench {
         if self.hsm.take_dirty() {
             self.store.save_state(self.hsm.state()).unwrap();
         }
+    }
+
+    /// A PED that names, in its C(2e,2s) key share, an orange keyset this HSM does not
+    /// hold (a modified PED: a real one refuses such a key before sending anything).
+    fn unknown_keyset_share(&mut self, auth: &mut Auth) -> HsmError {
+        let (pending, _hello) = Handshake::start(&self.hsm, auth, &mut self.rng).unwrap();
+        let share = PedKeyShare {
+            version: SUPPORTED_VERSIONS[0],
+            ped_id: b"PED-0001".to_vec(),
+            ephemeral: *EcdhKeyPair::generate(&mut self.rng).public(),
+            orange_keyset: Some(KeysetId::from_bytes([0xee; 16])),
+            tag: Some([0; 64]),
+        };
+        let frame = ped_proto::frame::encode(FrameType::PedKeyShare, &share.encode(ChannelKind::RemoteRpv).unwrap());
+        let result = pending.finish(&frame, &mut self.hsm, auth);
+        self.persist();
+        result.unwrap_err()
+    }
+
+    /// A new PED (nothing cached) with the same key drawer.
+    fn fresh_ped(&mut self) {
+        let keys = std::mem::take(&mut self.rig.keys);
+        self.rig = Rig::new(self.hsm.root_der().to_vec());
+        self.rig.keys = keys;
     }
 
     fn blank_keys(&mut self, n: usize) -> Vec<usize> {
@@ -484,54 +512,35 @@ fn after_a_factory_reset_the_original_orange_keyset_is_reused_and_opens_the_remo
     let old = b.hsm.state().rpv.clone().unwrap();
 
     // Seed 5074: after the reset the RPV is recreated with the original orange key. The
-    // reused keyset brings back the same RPV and RPK, and its certificate.
+    // reused keyset brings back the same keyset, RPV and RPK, under a new certificate.
     b.hsm.factory_reset();
     assert!(!b.hsm.has_rpv());
     b.run(Request::VectorInit, reuse_orange(orange, "2468")).0.unwrap();
     b.persist();
     let again = b.store.load_state().unwrap().rpv.unwrap();
-    assert_eq!((again.rpv.as_str(), &again.cert, &again.public_key), (old.rpv.as_str(), &old.cert, &old.public_key));
-    assert_eq!(hex::encode(&b.hsm.rpks()[0].cert_der), old.cert);
+    assert_eq!(
+        (again.keyset_id.as_str(), again.rpv.as_str(), &again.public_key),
+        (old.keyset_id.as_str(), old.rpv.as_str(), &old.public_key)
+    );
+    assert_rpk_cert(&b);
     let written = b.rig.keys[orange].content.clone();
 
     // A fresh Remote PED opens a C(2e,2s) channel with that orange key.
-    let keys = std::mem::take(&mut b.rig.keys);
-    b.rig = Rig::new(b.hsm.root_der().to_vec());
-    b.rig.keys = keys;
+    b.fresh_ped();
     let mut auth = Auth::remote(&b.hsm, None).unwrap();
     b.connect(&mut auth, |rig| present(rig, orange, Some("2468"))).unwrap();
     assert_eq!(b.session.as_ref().unwrap().kind(), ChannelKind::RemoteRpv);
     assert_eq!(b.rig.keys[orange].content, written, "a reused key is only read");
 
-    // Over a remote channel the orange keyset is not offered for reuse: the seed shows
-    // the question in the local procedure only.
+    // Over a remote channel too the orange keyset is offered for reuse (one orange
+    // keyset may serve many HSMs); cancelling keeps the RPV in force.
     let (result, _) = b.run(Request::VectorInit, |rig, command| {
-        assert!(matches!(command, HsmCommand::CreateKeyset { offer_reuse: false, .. }), "{command:?}");
+        assert!(matches!(command, HsmCommand::CreateKeyset { offer_reuse: true, .. }), "{command:?}");
         rig.event(ped_firmware::io::Event::ClearHeld);
     });
     assert_eq!(result.unwrap_err().code, Code::Ped(ErrorCode::CkrCancel));
-    assert_eq!(b.hsm.state().rpv.as_ref().map(|r| r.cert.as_str()), Some(old.cert.as_str()));
-}
-
-#[test]
-fn another_hsms_orange_keyset_is_not_reused() {
-    let (mut b, blue, _) = initialised();
-    b.run(Request::Login(RoleName::So), reader(vec![(blue[0], pin(0)), (blue[1], pin(1)), (blue[2], pin(2))]))
-        .0
-        .unwrap();
-    let orange = b.blank_keys(1)[0];
-    b.run(Request::VectorInit, creator(1, 1, &["2468"], &[], move |_| vec![orange])).0.unwrap();
-
-    // The key carried to another HSM (another HOC): its certificate is refused, nothing kept.
-    let mut other = Bench::manufactured("150002", 6);
-    let key = other.rig.add_key(b.rig.keys[orange].content.clone());
-    other.connect_local();
-    let (result, _) = other.run(Request::VectorInit, reuse_orange(key, "2468"));
-    let e = result.unwrap_err();
-    assert_eq!(e.code, Code::Hsm(HsmCode::NotAllowed), "{e}");
-    assert!(e.detail.contains("its RPK certificate is not one this HSM's HOC issued"), "{e}");
-    other.persist();
-    assert!(!other.hsm.has_rpv() && other.store.load_state().unwrap().rpv.is_none());
+    assert_eq!(b.hsm.state().rpv.as_ref().map(|r| r.keyset_id.as_str()), Some(old.keyset_id.as_str()));
+    assert!(b.hsm.has_rpv());
 }
 
 #[test]
@@ -542,12 +551,10 @@ fn rpv_init_locally_then_remotely_over_rpv_and_rotation() {
     let o = orange.clone();
     b.run(Request::VectorInit, creator(1, 1, &["2468"], &[""], move |_| o.clone())).0.unwrap();
     assert!(b.hsm.has_rpv());
-    let old_cert = b.hsm.rpks()[0].cert_der.clone();
+    let old_keyset = b.hsm.rpks()[0].keyset_id;
 
     // A Remote PED over the RPV: a fresh PED asks for the orange key.
-    let keys = std::mem::take(&mut b.rig.keys);
-    b.rig = Rig::new(b.hsm.root_der().to_vec());
-    b.rig.keys = keys;
+    b.fresh_ped();
     let mut auth = Auth::remote(&b.hsm, None).unwrap();
     b.connect(&mut auth, |rig| present(rig, orange[1], None)).unwrap();
     assert_eq!(b.session.as_ref().unwrap().kind(), ChannelKind::RemoteRpv);
@@ -557,19 +564,17 @@ fn rpv_init_locally_then_remotely_over_rpv_and_rotation() {
     let new = b.blank_keys(1);
     let n2 = new.clone();
     b.run(Request::VectorInit, creator(1, 1, &[""], &[], move |_| n2.clone())).0.unwrap();
-    assert_ne!(b.hsm.rpks()[0].cert_der, old_cert, "the new RPV is in force once written");
+    assert_ne!(b.hsm.rpks()[0].keyset_id, old_keyset, "the new RPV is in force once written");
     assert_eq!(b.hsm.rpks().len(), 1, "the old one is gone");
     assert!(b.store.load_state().unwrap().rpv.is_some());
 
-    // The old orange key no longer opens a channel; the new one does.
-    let keys = std::mem::take(&mut b.rig.keys);
-    b.rig = Rig::new(b.hsm.root_der().to_vec());
-    b.rig.keys = keys;
-    let e = b.connect(&mut Auth::Rpv, |rig| present(rig, orange[0], Some("2468"))).unwrap_err();
+    // The old orange key no longer opens a channel: the PED refuses it before its PIN
+    // and sends nothing; the new one does.
+    b.fresh_ped();
+    let e = b.connect(&mut Auth::Rpv, |rig| refused_as_not_for_this_hsm(rig, orange[0])).unwrap_err();
     assert_eq!(e.code, Code::Ped(ErrorCode::PedAuthFailed));
-    let keys = std::mem::take(&mut b.rig.keys);
-    b.rig = Rig::new(b.hsm.root_der().to_vec());
-    b.rig.keys = keys;
+    assert_eq!(b.hsm.state().rpv_failures, 0, "not counted");
+    b.fresh_ped();
     b.connect(&mut Auth::Rpv, |rig| present(rig, new[0], None)).unwrap();
 }
 
@@ -580,7 +585,7 @@ fn an_interrupted_rotation_keeps_the_old_rpv() {
     let orange = b.blank_keys(1);
     let o = orange.clone();
     b.run(Request::VectorInit, creator(1, 1, &[""], &[], move |_| o.clone())).0.unwrap();
-    let old = b.hsm.rpks()[0].cert_der.clone();
+    let old = b.hsm.state().rpv.clone().unwrap();
     let (result, _) = b.run(Request::VectorInit, |rig, command| match command {
         HsmCommand::CreateKeyset { offer_reuse, .. } => {
             assert!(offer_reuse, "a local PED is offered the reuse of an orange keyset");
@@ -593,7 +598,8 @@ fn an_interrupted_rotation_keeps_the_old_rpv() {
         _ => rig.event(ped_firmware::io::Event::ClearHeld),
     });
     assert_eq!(result.unwrap_err().code, Code::Ped(ErrorCode::CkrCancel));
-    assert_eq!(b.hsm.rpks()[0].cert_der, old);
+    assert_eq!(b.hsm.rpks()[0].keyset_id.as_bytes().to_vec(), hex::decode(&old.keyset_id).unwrap());
+    assert_eq!(b.hsm.state().rpv.as_ref().map(|r| &r.cert), Some(&old.cert));
 }
 
 #[test]
@@ -795,4 +801,193 @@ fn policy_15_lets_the_partition_so_reset_the_co_and_the_co_resets_the_cu() {
     assert!(b.hsm.state().partition.as_ref().is_some_and(|p| p.co.is_some()));
     let (result, _) = b.run(Request::ResetPw(RoleName::Co), |_, _| panic!("refused before the PED"));
     assert_eq!(result.unwrap_err().code, Code::Hsm(HsmCode::NotAllowed));
+}
+
+/// The RPK certificate kept in hsm.json is this HSM's HOC's, for the RPK public key it
+/// holds.
+fn assert_rpk_cert(b: &Bench) {
+    let rpv = b.store.load_state().unwrap().rpv.unwrap();
+    let cert = hex::decode(&rpv.cert).unwrap();
+    let public = ped_proto::cert::verify_rpk_cert(&cert, &b.hsm.identity().chain[1], NOW).unwrap();
+    assert_eq!(hex::encode(public.to_uncompressed()), rpv.public_key);
+}
+
+/// The key holder presents orange key `key` to a hello that does not list its keyset:
+/// the PED says so before asking any PIN, sends nothing and asks again; the holder
+/// then gives up (Clear held), which refuses the handshake.
+fn refused_as_not_for_this_hsm(rig: &mut Rig, key: usize) {
+    let prompt = rig.lines();
+    assert!(prompt.iter().any(|l| l == "PED Key (ORANGE)"), "{prompt:?}");
+    rig.insert(key);
+    rig.enter();
+    let lines = rig.lines();
+    assert_eq!(lines[2..], ["  ** WARNING **", "This PED Key is not", "for this HSM.", "Press ENTER."], "{lines:?}");
+    assert!(rig.take_sent().is_empty(), "nothing sent to the HSM");
+    rig.enter();
+    assert_eq!(rig.lines(), prompt, "asked again, no PIN asked");
+    rig.event(ped_firmware::io::Event::ClearHeld);
+}
+
+/// The key holder presents orange key `key` with `pin`, first dismissing what the last
+/// failed handshake left on the screen.
+fn present_orange(rig: &mut Rig, key: usize, pin: Option<&str>) {
+    if !rig.lines().iter().any(|l| l == "PED Key (ORANGE)") {
+        rig.enter();
+    }
+    present(rig, key, pin);
+}
+
+fn hsm_json(b: &Bench) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(b.dir.path().join("hsm/hsm.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn wrong_orange_pins_are_counted_a_success_resets_and_ten_erase_the_rpv() {
+    let mut b = Bench::new();
+    b.connect_local();
+    let orange = b.blank_keys(1)[0];
+    b.run(Request::VectorInit, creator(1, 1, &["2468"], &[], move |_| vec![orange])).0.unwrap();
+    let rpv = b.hsm.state().rpv.clone().unwrap();
+    assert_eq!(hsm_json(&b)["rpv_failures"], 0);
+    b.fresh_ped();
+    let mut auth = Auth::remote(&b.hsm, None).unwrap();
+
+    // A wrong orange PIN: only the HSM's check of the PED's tag finds it, and counts it.
+    let e = b.connect(&mut auth, |rig| present_orange(rig, orange, Some("1357"))).unwrap_err();
+    assert_eq!(e.code, Code::Hsm(HsmCode::PinIncorrect), "{e}");
+    assert_eq!(e.result_line(), "Command Result : 0x000000a0 (CKR_PIN_INCORRECT)");
+    assert!(e.detail.contains("1 of 10"), "{e}");
+    assert_eq!(b.hsm.state().rpv_failures, 1);
+    assert_eq!(hsm_json(&b)["rpv_failures"], 1, "on disk");
+    b.rig.shows(&["Connection", "HSM refused.", "", "Press ENTER."]);
+
+    // The right PIN opens the channel and starts the count again.
+    b.connect(&mut auth, |rig| present_orange(rig, orange, Some("2468"))).unwrap();
+    assert_eq!(b.hsm.state().rpv_failures, 0);
+    assert_eq!(hsm_json(&b)["rpv_failures"], 0);
+
+    // An orange key of a keyset this HSM does not hold is refused by the PED; a PED
+    // that names such a keyset anyway is refused by the HSM. Neither is counted.
+    let foreign = {
+        let mut other = Bench::manufactured("150009", 9);
+        other.connect_local();
+        let key = other.blank_keys(1)[0];
+        other.run(Request::VectorInit, creator(1, 1, &["2468"], &[], move |_| vec![key])).0.unwrap();
+        b.rig.add_key(other.rig.keys[key].content.clone())
+    };
+    b.fresh_ped();
+    let e = b.connect(&mut auth, |rig| refused_as_not_for_this_hsm(rig, foreign)).unwrap_err();
+    assert_eq!(e.code, Code::Ped(ErrorCode::PedAuthFailed), "{e}");
+    assert_eq!(b.hsm.state().rpv_failures, 0);
+    let e = b.unknown_keyset_share(&mut auth);
+    assert_eq!(e.code, Code::Ped(ErrorCode::PedAuthFailed), "{e}");
+    assert!(e.detail.contains("not for this HSM"), "{e}");
+    assert_eq!(b.hsm.state().rpv_failures, 0);
+
+    // Ten consecutive wrong PINs erase the RPV.
+    b.fresh_ped();
+    for n in 1..=10u32 {
+        let e = b.connect(&mut auth, |rig| present_orange(rig, orange, Some("1111"))).unwrap_err();
+        assert_eq!(e.code, Code::Hsm(HsmCode::PinIncorrect), "{e}");
+        if n < 10 {
+            assert!(e.detail.contains(&format!("{n} of 10")), "{e}");
+            assert_eq!(hsm_json(&b)["rpv_failures"], n);
+            assert!(b.hsm.has_rpv());
+        } else {
+            assert!(e.detail.contains("the RPV is erased"), "{e}");
+            assert!(e.detail.contains("`ped vector init`"), "{e}");
+        }
+    }
+    assert!(!b.hsm.has_rpv() && b.hsm.state().rpv.is_none() && b.hsm.rpks().is_empty());
+    let json = hsm_json(&b);
+    assert!(json["rpv"].is_null(), "{json}");
+    assert_eq!(json["rpv_failures"], 0);
+    let e = Auth::remote(&b.hsm, None).unwrap_err();
+    assert_eq!(e.code, Code::Hsm(HsmCode::NotInitialized));
+    assert!(e.detail.contains("ped vector init"), "{e}");
+
+    // `ped vector init` at a local PED, reusing the orange keyset, brings it back.
+    b.fresh_ped();
+    b.connect_local();
+    b.run(Request::VectorInit, reuse_orange(orange, "2468")).0.unwrap();
+    let again = b.hsm.state().rpv.clone().unwrap();
+    assert_eq!((again.keyset_id, again.public_key), (rpv.keyset_id, rpv.public_key));
+    b.fresh_ped();
+    let mut auth = Auth::remote(&b.hsm, None).unwrap();
+    b.connect(&mut auth, |rig| present_orange(rig, orange, Some("2468"))).unwrap();
+    assert_eq!(b.session.as_ref().unwrap().kind(), ChannelKind::RemoteRpv);
+}
+
+#[test]
+fn one_orange_keyset_serves_several_hsms_over_local_and_password_channels_and_survives_a_rotation_elsewhere() {
+    // HSM A makes the orange keyset, 1 of 1 with a PIN.
+    let mut a = Bench::manufactured("150001", 5);
+    a.connect_local();
+    let key_a = a.blank_keys(1)[0];
+    a.run(Request::VectorInit, creator(1, 1, &["2468"], &[], move |_| vec![key_a])).0.unwrap();
+    let made = a.hsm.state().rpv.clone().unwrap();
+    let content = a.rig.keys[key_a].content.clone();
+
+    // HSM B reuses it at a local PED: YES to reuse, the orange key presented.
+    let mut b = Bench::manufactured("150002", 6);
+    let key_b = b.rig.add_key(content.clone());
+    b.connect_local();
+    b.run(Request::VectorInit, reuse_orange(key_b, "2468")).0.unwrap();
+
+    // HSM C reuses it over a remote one-time-password channel, then the link turns to
+    // the RPV.
+    let mut c = Bench::manufactured("150003", 7);
+    let key_c = c.rig.add_key(content.clone());
+    let digits = PasswordDigits::parse("31415926").unwrap();
+    let mut auth_c = Auth::remote(&c.hsm, Some(OneTimePassword::new(digits))).unwrap();
+    c.connect(&mut auth_c, |rig| type_password(rig, "31415926")).unwrap();
+    assert_eq!(c.session.as_ref().unwrap().kind(), ChannelKind::RemotePassword);
+    c.run(Request::VectorInit, reuse_orange(key_c, "2468")).0.unwrap();
+    assert!(auth_c.after(&Request::VectorInit, &c.hsm));
+
+    // The same RPV and RPK everywhere, each under its own HSM's certificate; nothing
+    // was written on the reused key.
+    let mut certs = vec![made.cert.clone()];
+    for (other, key) in [(&mut b, key_b), (&mut c, key_c)] {
+        other.persist();
+        let rpv = other.store.load_state().unwrap().rpv.unwrap();
+        assert_eq!(
+            (rpv.keyset_id.as_str(), rpv.rpv.as_str(), rpv.public_key.as_str()),
+            (made.keyset_id.as_str(), made.rpv.as_str(), made.public_key.as_str())
+        );
+        assert_rpk_cert(other);
+        certs.push(rpv.cert);
+        assert_eq!(other.rig.keys[key].content, content, "a reused key is only read");
+    }
+    assert_rpk_cert(&a);
+    assert!(certs[0] != certs[1] && certs[1] != certs[2] && certs[0] != certs[2], "one certificate per HOC");
+
+    // Every HSM opens a C(2e,2s) channel with that one orange key.
+    for (bench, key, auth) in [(&mut a, key_a, None), (&mut b, key_b, None), (&mut c, key_c, Some(&mut auth_c))] {
+        bench.fresh_ped();
+        let mut own = Auth::Rpv;
+        let auth = auth.unwrap_or(&mut own);
+        bench.connect(auth, |rig| present(rig, key, Some("2468"))).unwrap();
+        assert_eq!(bench.session.as_ref().unwrap().kind(), ChannelKind::RemoteRpv);
+        assert_eq!(bench.hsm.state().rpv_failures, 0);
+    }
+
+    // A rotates to a new orange keyset (over its RPV channel, offered reuse: NO).
+    let new = a.blank_keys(1)[0];
+    a.run(Request::VectorInit, creator(1, 1, &[""], &[], move |_| vec![new])).0.unwrap();
+    assert_ne!(a.hsm.state().rpv.as_ref().unwrap().keyset_id, made.keyset_id);
+
+    // B keeps its RPV: the old orange key still opens a channel there.
+    b.fresh_ped();
+    b.connect(&mut Auth::Rpv, |rig| present(rig, key_b, Some("2468"))).unwrap();
+    assert_eq!(b.store.load_state().unwrap().rpv.unwrap().keyset_id, made.keyset_id);
+
+    // A refuses it as not held: the PED says so before the PIN; nothing is counted.
+    a.fresh_ped();
+    let e = a.connect(&mut Auth::Rpv, |rig| refused_as_not_for_this_hsm(rig, key_a)).unwrap_err();
+    assert_eq!(e.code, Code::Ped(ErrorCode::PedAuthFailed), "{e}");
+    assert_eq!(a.hsm.state().rpv_failures, 0);
+    assert_eq!(hsm_json(&a)["rpv_failures"], 0);
+    a.fresh_ped();
+    a.connect(&mut Auth::Rpv, |rig| present(rig, new, None)).unwrap();
 }

@@ -1,4 +1,4 @@
-//! Measures what a PED waits for: writing an orange key (RPV split, RPK certificate)
+//! Measures what a PED waits for: writing an orange key (the split of its seed)
 //! with everything that makes it durable, and reading a key.
 //!
 //! ```text
@@ -16,12 +16,10 @@ use std::io::Write;
 use std::time::Instant;
 
 use ikey_emu::{KeySerial, KeyStore, NewKey, Port};
-use ped_proto::factory::Factory;
+use ped_proto::orange::ORANGE_SEED_LEN;
 use ped_proto::pedkey::{KeyColour, PedKeyPayload};
 use ped_proto::pin::PinSalt;
 use ped_proto::quorum::{KeysetId, Quorum, SplitInfo};
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
 use zeroize::Zeroizing;
 
 /// Each write ends in two fsyncs; 200 of them keep the run to seconds on a slow disk.
@@ -52,19 +50,15 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// An orange key as `ped vector init` writes it: split 1 of 2-of-3 of the 98-byte
-/// orange secret, and a real RPK certificate from an emulated HSM's HOC.
+/// An orange key as `ped vector init` writes it (PED key format 2): split 1 of 2-of-3
+/// of the 32-byte orange seed, nothing beside it.
 fn orange_payload() -> Result<Vec<u8>, Box<dyn Error>> {
-    let mut rng = ChaCha20Rng::seed_from_u64(0xbe4c_0001);
-    let factory = Factory::manufacture(&mut rng, "154438865", 1_790_000_000)?;
-    let (_, credential) = factory.new_rpk(&mut rng, "154438865", 1_790_000_000)?;
     let payload = PedKeyPayload {
         colour: KeyColour::Orange,
         split: SplitInfo::new(KeysetId::from_bytes([7; 16]), 1, Quorum::new(2, 3)?)?,
         pin_protected: true,
         salt: PinSalt::from_bytes([9; 16]),
-        masked_split: Zeroizing::new(vec![0x5c; 98]),
-        rpk_cert: Some(credential.cert_der),
+        masked_split: Zeroizing::new(vec![0x5c; ORANGE_SEED_LEN]),
     };
     Ok(payload.encode()?.to_vec())
 }

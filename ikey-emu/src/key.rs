@@ -297,7 +297,7 @@ mod tests {
     #[test]
     fn unrecognised_content_is_described_not_trusted() {
         let mut k = Key::blank(KeySerial(7), None, 100).unwrap();
-        k.write(b"PEDK\x01\x03\x00short").unwrap();
+        k.write(b"PEDK\x02\x03\x00short").unwrap();
         match k.content() {
             Content::Unrecognised { colour, .. } => assert_eq!(colour, Some(KeyColour::Orange)),
             other => panic!("{other:?}"),

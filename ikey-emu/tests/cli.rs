@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{orange_payload, split_payload};
+use common::{old_blue_payload, old_orange_payload, orange_payload, split_payload};
 use ikey_emu::{KeySerial, KeyStore};
 use ped_proto::pedkey::KeyColour;
 use serde_json::Value;
@@ -100,7 +100,7 @@ fn create_list_show() {
     let show = rig.json(&["show", "7"]);
     assert_eq!(show["content"]["colour"], "orange");
     assert_eq!(show["content"]["secret"], "Remote PED");
-    assert!(show["content"]["rpk_cert_len"].as_u64().unwrap() > 400);
+    assert!(show["content"].get("rpk_cert_len").is_none(), "{show}");
     assert_eq!(show["used"].as_u64().unwrap() as usize, orange.len());
 
     let text = rig.expect(0, &["show", "orange-1"]);
@@ -109,11 +109,43 @@ fn create_list_show() {
     {
         assert!(text.contains(line), "{text}");
     }
+    assert!(!text.contains("RPK cert"), "format 2 carries no RPK certificate: {text}");
     // Never a secret byte: the split values are runs of 0xc3 / 0x9e in these payloads.
     for out in [rig.expect(0, &["show", "42"]), rig.expect(0, &["--json", "show", "7"]), rig.expect(0, &["list"])] {
         let lower = out.to_lowercase();
         assert!(!lower.contains("c3c3c3") && !lower.contains("9e9e9e") && !lower.contains("195, 195"), "{out}");
     }
+}
+
+#[test]
+fn show_of_an_older_format_key_says_unrecognised_content_and_names_the_format() {
+    let rig = Rig::new();
+    rig.expect(0, &["create", "--label", "old so", "--serial", "3"]);
+    rig.write(3, &old_blue_payload());
+    let text = rig.expect(0, &["show", "old so"]);
+    let type_line = text.lines().find(|l| l.starts_with("type:")).unwrap();
+    assert!(type_line.starts_with("type:         unrecognised content ("), "{text}");
+    assert!(type_line.contains("PED key format 1 is older than this PED reads: re-create the key"), "{text}");
+    assert!(!text.contains("RPK cert") && !text.contains("quorum:"), "{text}");
+    let show = rig.json(&["show", "3"]);
+    assert_eq!(show["content"]["state"], "unrecognised", "{show}");
+    assert!(show["content"]["reason"].as_str().unwrap().contains("format 1 is older"), "{show}");
+    let list = rig.expect(0, &["list"]);
+    assert!(list.contains("0000000003  old so") && list.contains("(unrecognised content)"), "{list}");
+}
+
+/// Blocked by the ped-proto bug shown by ped-firmware's tests/orange.rs: a format-1
+/// orange key, longer than format 2's largest payload, is refused as too long before
+/// its format byte is read.
+#[test]
+#[ignore = "ped-proto bug: PedKeyPayload::decode checks MAX_PAYLOAD_LEN before the format byte"]
+fn show_of_an_older_format_orange_key_names_the_format() {
+    let rig = Rig::new();
+    rig.expect(0, &["create", "--label", "old orange", "--serial", "4"]);
+    rig.write(4, &old_orange_payload(1, 1, 1));
+    let text = rig.expect(0, &["show", "old orange"]);
+    assert!(text.contains("unrecognised content (PED key format 1 is older"), "{text}");
+    assert!(!text.contains("RPK cert"), "{text}");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::fs;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{orange_payload, split_payload};
+use common::{old_orange_payload, orange_payload, split_payload};
 use ikey_emu::{Error, ErrorKind, Faults, KeySerial, KeyStore, NewKey, Port};
 use ped_firmware::hal::{InsertedKey, KeyPort, KeyPortError};
 use ped_proto::pedkey::{self, KeyColour, PedKeyPayload};
@@ -77,7 +77,8 @@ fn over_capacity_is_refused_through_the_port() {
     let (_tmp, store, mut port) = rig();
     store.create(NewKey { serial: Some(KeySerial(3)), capacity: 128, ..NewKey::default() }).unwrap();
     port.insert(KeySerial(3)).unwrap();
-    assert_eq!(port.write(&orange_payload(1, 1, 1)), Err(KeyPortError::TooLarge { capacity: 128 }));
+    // A format-1 orange key, its RPK certificate beside the split, does not fit.
+    assert_eq!(port.write(&old_orange_payload(1, 1, 1)), Err(KeyPortError::TooLarge { capacity: 128 }));
     assert_eq!(port.read(), Ok(None));
     assert_eq!(store.load(KeySerial(3)).unwrap().write_count(), 0);
 }
@@ -94,7 +95,10 @@ fn faults_read_error_write_error_after_n_and_latency() {
     assert!(port.inserted().unwrap().is_some(), "the key still answers with its serial");
     assert!(matches!(port.read_payload(), Err(Error::InjectedReadFault { .. })));
 
-    let orange = orange_payload(1, 1, 1);
+    // A large payload (a format-1 orange key with its certificate) is cut; the short
+    // old one is not.
+    let orange = old_orange_payload(1, 1, 1);
+    assert!(old.len() < 200 && orange.len() > 200);
     store.set_faults(KeySerial(1), Faults { write_error_after: Some(200), ..Faults::NONE }).unwrap();
     assert_eq!(port.write(&orange), Err(KeyPortError::WriteFailed));
     assert!(matches!(port.write_payload(&orange), Err(Error::InjectedWriteFault { after: 200, .. })));

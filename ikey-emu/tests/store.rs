@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use common::{orange_payload, split_payload};
+use common::{old_blue_payload, old_orange_payload, orange_payload, split_payload};
 use ikey_emu::key::{Content, DEFAULT_CAPACITY};
 use ikey_emu::keyfile::{self, FormatError};
 use ikey_emu::{Damage, Error, ErrorKind, KeySerial, KeyStore, NewKey};
@@ -48,17 +48,18 @@ fn a_written_key_reads_back_with_its_content_summarised() {
 }
 
 #[test]
-fn an_orange_key_with_its_rpk_certificate_fits_with_room_to_spare() {
+fn an_orange_key_of_format_2_holds_its_split_and_nothing_else() {
     let (_tmp, store) = store();
     let serial = new_key(&store, 7, None);
     let payload = orange_payload(2, 3, 1);
-    assert!(payload.len() < pedkey::MAX_PAYLOAD_LEN);
+    // "PEDK" 02 colour flags keyset[16] M N index salt[16] len16 seed split[32].
+    assert_eq!(payload.len(), 4 + 3 + 16 + 3 + 16 + 2 + 32);
     assert!(pedkey::MAX_PAYLOAD_LEN <= DEFAULT_CAPACITY as usize);
     store.write(serial, &payload).unwrap();
     match store.load(serial).unwrap().content() {
         Content::Split(s) => {
             assert_eq!(s.colour, KeyColour::Orange);
-            assert!(s.rpk_cert_len.unwrap() > 400);
+            assert_eq!((s.m, s.n, s.index), (2, 3, 1));
         }
         other => panic!("{other:?}"),
     }
@@ -67,12 +68,43 @@ fn an_orange_key_with_its_rpk_certificate_fits_with_room_to_spare() {
 }
 
 #[test]
+fn a_key_of_the_older_format_is_unrecognised_content_naming_the_format() {
+    let (_tmp, store) = store();
+    let serial = new_key(&store, 8, None);
+    store.write(serial, &old_blue_payload()).unwrap();
+    match store.load(serial).unwrap().content() {
+        Content::Unrecognised { colour, reason } => {
+            assert_eq!(colour, None, "not read as a key at all");
+            assert!(reason.contains("format 1 is older") && reason.contains("re-create the key"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Blocked by the ped-proto bug also shown by ped-firmware's tests/orange.rs: a
+/// format-1 orange key is longer than format 2's largest payload, and
+/// `PedKeyPayload::decode` says so before it reads the format byte.
+#[test]
+#[ignore = "ped-proto bug: PedKeyPayload::decode checks MAX_PAYLOAD_LEN before the format byte"]
+fn an_orange_key_of_the_older_format_is_unrecognised_content_naming_the_format() {
+    let (_tmp, store) = store();
+    let serial = new_key(&store, 9, None);
+    store.write(serial, &old_orange_payload(1, 1, 1)).unwrap();
+    match store.load(serial).unwrap().content() {
+        Content::Unrecognised { reason, .. } => {
+            assert!(reason.contains("format 1 is older") && reason.contains("re-create the key"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn a_payload_over_capacity_is_refused_before_anything_is_written() {
     let (_tmp, store) = store();
     let small = store.create(NewKey { serial: Some(KeySerial(5)), capacity: 256, ..NewKey::default() }).unwrap();
     store.write(small.serial(), b"old content").unwrap();
     let before = fs::read(store.key_path(small.serial())).unwrap();
-    let err = store.write(small.serial(), &orange_payload(1, 1, 1)).unwrap_err();
+    let err = store.write(small.serial(), &old_orange_payload(1, 1, 1)).unwrap_err();
     assert!(matches!(err, Error::TooLarge { capacity: 256, .. }), "{err}");
     assert_eq!(err.kind(), ErrorKind::Capacity);
     assert_eq!(fs::read(store.key_path(small.serial())).unwrap(), before, "the key is untouched");

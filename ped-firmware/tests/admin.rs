@@ -16,7 +16,7 @@ fn admin() -> Rig {
 #[test]
 fn list_types_names_the_secret_on_the_key() {
     let mut rig = admin();
-    let red = make_keyset(&mut rig.rng, KeyColour::Red, &[1; 32], Quorum::new(1, 1).unwrap(), &[Some("1234")], None);
+    let red = make_keyset(&mut rig.rng, KeyColour::Red, &[1; 32], Quorum::new(1, 1).unwrap(), &[Some("1234")]);
     let key = rig.add_key(Some(red.contents[0].clone()));
     rig.insert(key);
     rig.digits("1");
@@ -36,7 +36,7 @@ fn list_types_names_the_secret_on_the_key() {
 #[test]
 fn login_then_duplicate_makes_exact_copies() {
     let mut rig = admin();
-    let blue = make_keyset(&mut rig.rng, KeyColour::Blue, &[2; 32], Quorum::new(2, 3).unwrap(), &[Some("1234")], None);
+    let blue = make_keyset(&mut rig.rng, KeyColour::Blue, &[2; 32], Quorum::new(2, 3).unwrap(), &[Some("1234")]);
     let source = rig.add_key(Some(blue.contents[0].clone()));
     let used = rig.add_key(Some(blue.contents[1].clone()));
     let blank = rig.add_key(None);

@@ -34,7 +34,7 @@ fn write_blank(rig: &mut Rig, index: usize, pin: &str) {
 #[test]
 fn a_new_keyset_with_m_of_n_pins_and_a_duplicate_set_logs_in() {
     let (mut rig, mut hsm) = connected();
-    let domain = make_keyset(&mut rig.rng, KeyColour::Red, &[9; 32], Quorum::new(1, 1).unwrap(), &[None], None);
+    let domain = make_keyset(&mut rig.rng, KeyColour::Red, &[9; 32], Quorum::new(1, 1).unwrap(), &[None]);
     let keys: Vec<usize> = (0..10).map(|_| rig.add_key(None)).collect();
     rig.keys[keys[1]].content = Some(domain.contents[0].clone());
 
@@ -55,7 +55,7 @@ fn a_new_keyset_with_m_of_n_pins_and_a_duplicate_set_logs_in() {
     let secret = [0x77u8; 32];
     let splits = hsm.wrap_splits(&secret, q, id);
     let verifier = ped_proto::quorum::Verifier::of(&id, &secret);
-    hsm.send(&mut rig, &HsmCommand::WriteSplits { prompt: setting(), splits, rpk_cert: None, offer_duplicates: true });
+    hsm.send(&mut rig, &HsmCommand::WriteSplits { prompt: setting(), splits, offer_duplicates: true });
     rig.shows(&["SLOT", "SETTING SO PIN...", "Insert a", "SO / HSM Admin", "PED Key (BLUE)", "Press ENTER."]);
 
     // Key 0: blank, PIN 1234.
@@ -176,7 +176,7 @@ fn a_new_keyset_with_m_of_n_pins_and_a_duplicate_set_logs_in() {
 fn a_reused_keyset_is_read_and_sent_wrapped() {
     let (mut rig, mut hsm) = connected();
     let keyset =
-        make_keyset(&mut rig.rng, KeyColour::Blue, &[3; 32], Quorum::new(2, 3).unwrap(), &[Some("2468"), None], None);
+        make_keyset(&mut rig.rng, KeyColour::Blue, &[3; 32], Quorum::new(2, 3).unwrap(), &[Some("2468"), None]);
     let keys: Vec<usize> = keyset.contents.iter().map(|c| rig.add_key(Some(c.clone()))).collect();
     hsm.send(&mut rig, &HsmCommand::CreateKeyset { prompt: setting(), offer_reuse: true, shape: ShapeChoice::OnPed });
     rig.press(Button::Yes);
@@ -213,7 +213,7 @@ fn a_reused_keyset_is_read_and_sent_wrapped() {
 #[test]
 fn a_reused_keyset_can_be_duplicated_key_by_key() {
     let (mut rig, mut hsm) = connected();
-    let keyset = make_keyset(&mut rig.rng, KeyColour::Black, &[4; 16], Quorum::new(1, 2).unwrap(), &[None, None], None);
+    let keyset = make_keyset(&mut rig.rng, KeyColour::Black, &[4; 16], Quorum::new(1, 2).unwrap(), &[None, None]);
     let source = rig.add_key(Some(keyset.contents[0].clone()));
     let blank = rig.add_key(None);
     let co = prompt(Role::CryptoOfficer, Activity::Setting);
@@ -262,30 +262,26 @@ fn m_and_n_out_of_range_are_asked_again_and_a_fixed_shape_is_not_asked() {
 }
 
 #[test]
-fn an_orange_keyset_carries_the_rpk_certificate_on_every_key() {
+fn an_orange_keyset_is_written_in_format_2_with_nothing_beside_the_split() {
     let (mut rig, mut hsm) = connected();
-    let credential = hsm.new_rpk();
-    let secret = ped_proto::orange::orange_secret(&credential.rpv, &credential.static_key);
+    let orange = hsm.new_rpk();
     let q = Quorum::new(1, 2).unwrap();
-    let splits: Vec<WrappedSplit> = hsm.wrap_splits(&secret, q, KeysetId::from_bytes([5; 16]));
+    let splits: Vec<WrappedSplit> = hsm.wrap_splits(&orange.seed[..], q, orange.id);
     let keys = [rig.add_key(None), rig.add_key(None)];
     let rpv = prompt(Role::Rpv, Activity::Setting);
-    hsm.send(
-        &mut rig,
-        &HsmCommand::WriteSplits {
-            prompt: rpv,
-            splits,
-            rpk_cert: Some(credential.cert_der.clone()),
-            offer_duplicates: false,
-        },
-    );
+    hsm.send(&mut rig, &HsmCommand::WriteSplits { prompt: rpv, splits, offer_duplicates: false });
     rig.shows(&["SLOT", "SETTING RPV...", "Insert a", "RPK / Remote", "PED Key (ORANGE)", "Press ENTER."]);
     write_blank(&mut rig, keys[0], "");
     write_blank(&mut rig, keys[1], "7777");
     assert_eq!(hsm.replies(&mut rig), [PedReply::Written { keys: 2, duplicate_sets: 0 }]);
     for k in keys {
-        let payload = PedKeyPayload::decode(rig.keys[k].content.as_ref().unwrap()).unwrap();
-        assert_eq!(payload.rpk_cert.as_deref(), Some(&credential.cert_der[..]));
+        let bytes = rig.keys[k].content.as_ref().unwrap();
+        // "PEDK" 02 colour flags keyset[16] M N index salt[16] len16 split[32]: no certificate.
+        assert_eq!(&bytes[..5], b"PEDK\x02");
+        assert_eq!(bytes.len(), 4 + 3 + 16 + 3 + 16 + 2 + 32);
+        let payload = PedKeyPayload::decode(bytes).unwrap();
+        assert_eq!(payload.colour, KeyColour::Orange);
+        assert_eq!(payload.split.keyset_id(), &orange.id);
     }
 }
 
@@ -293,7 +289,7 @@ fn an_orange_keyset_carries_the_rpk_certificate_on_every_key() {
 fn duplicate_keyset_copies_keys_exactly() {
     let (mut rig, mut hsm) = connected();
     let keyset =
-        make_keyset(&mut rig.rng, KeyColour::White, &[6; 32], Quorum::new(2, 2).unwrap(), &[Some("1357"), None], None);
+        make_keyset(&mut rig.rng, KeyColour::White, &[6; 32], Quorum::new(2, 2).unwrap(), &[Some("1357"), None]);
     let sources: Vec<usize> = keyset.contents.iter().map(|c| rig.add_key(Some(c.clone()))).collect();
     let targets = [rig.add_key(None), rig.add_key(None)];
     hsm.send(&mut rig, &HsmCommand::DuplicateKeyset { prompt: prompt(Role::Auditor, Activity::Reading) });

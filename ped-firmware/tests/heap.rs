@@ -41,7 +41,7 @@ fn a_16_of_16_creation_stays_within_64_kib_of_heap() {
     let q = Quorum::new(16, 16).unwrap();
     assert_eq!(hsm.replies(&mut rig), [PedReply::Shape(q)]);
     let splits = hsm.wrap_splits(&[0xa5; 128], q, KeysetId::from_bytes([1; 16]));
-    hsm.send(&mut rig, &HsmCommand::WriteSplits { prompt: setting, splits, rpk_cert: None, offer_duplicates: true });
+    hsm.send(&mut rig, &HsmCommand::WriteSplits { prompt: setting, splits, offer_duplicates: true });
     for _ in 0..16 {
         let key = rig.add_key(None);
         rig.insert(key);

@@ -28,7 +28,6 @@ fn local_rig() -> (Rig, TestHsm, Keyset) {
         &[0x5a; 32],
         Quorum::new(3, 5).unwrap(),
         &[Some("1234"), None, Some("98765")],
-        None,
     );
     for content in &keyset.contents {
         rig.add_key(Some(content.clone()));
@@ -105,7 +104,7 @@ fn a_wrong_pin_is_only_detected_by_the_hsm() {
 #[test]
 fn wrong_colour_no_key_and_a_split_twice_are_re_prompted_and_never_counted() {
     let (mut rig, mut hsm, keyset) = local_rig();
-    let red = make_keyset(&mut rig.rng, KeyColour::Red, &[1; 32], Quorum::new(1, 1).unwrap(), &[None], None);
+    let red = make_keyset(&mut rig.rng, KeyColour::Red, &[1; 32], Quorum::new(1, 1).unwrap(), &[None]);
     let red_key = rig.add_key(Some(red.contents[0].clone()));
     let blank = rig.add_key(None);
     hsm.send(&mut rig, &so_login());
@@ -216,7 +215,6 @@ fn remote_login_reads_the_orange_keys_then_caches_the_rpk() {
         &[0x33; 48],
         Quorum::new(3, 5).unwrap(),
         &[Some("24680"), Some("13579"), None, None, Some("11112222")],
-        None,
     );
     let blues: Vec<usize> = blue.contents.iter().map(|c| rig.add_key(Some(c.clone()))).collect();
 

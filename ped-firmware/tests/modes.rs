@@ -127,7 +127,7 @@ fn info_reports_version_serial_mode_and_protocols() {
     assert_eq!(info.firmware_version, "2.9.0-1");
     assert_eq!(info.serial, "PED-0001");
     assert_eq!(info.mode, PedMode::LocalUsb);
-    assert_eq!(info.protocol_versions, [1]);
+    assert_eq!(info.protocol_versions, [2]);
     assert!(info.rpk_serials.is_empty());
 }
 

@@ -2,7 +2,9 @@
 //! self-checking payloads for the crash tests.
 #![allow(dead_code, unreachable_pub, reason = "each test binary uses a different part")]
 
+use ped_proto::ecdh::EcdhKeyPair;
 use ped_proto::factory::Factory;
+use ped_proto::orange::ORANGE_SEED_LEN;
 use ped_proto::pedkey::{KeyColour, PedKeyPayload};
 use ped_proto::pin::PinSalt;
 use ped_proto::quorum::{KeysetId, Quorum, SplitInfo};
@@ -20,30 +22,57 @@ pub fn split_payload(colour: KeyColour, m: u8, n: u8, index: u8, pin: bool) -> V
         pin_protected: pin,
         salt: PinSalt::from_bytes([0x11; 16]),
         masked_split: Zeroizing::new(vec![0xc3; 32]),
-        rpk_cert: None,
     }
     .encode()
     .unwrap()
     .to_vec()
 }
 
-/// An orange key's payload with a real RPK certificate issued by an emulated HSM's HOC:
-/// split `index` of M of N of the 98-byte orange secret.
+/// Split `index` of an M-of-N orange keyset as a PED writes it in format 2: the split
+/// of the 32-byte orange seed and nothing beside it.
 pub fn orange_payload(m: u8, n: u8, index: u8) -> Vec<u8> {
-    let mut rng = ChaCha20Rng::seed_from_u64(0x0a4a_9e00);
-    let factory = Factory::manufacture(&mut rng, "154438865", NOW).unwrap();
-    let (_, credential) = factory.new_rpk(&mut rng, "154438865", NOW).unwrap();
     PedKeyPayload {
         colour: KeyColour::Orange,
         split: SplitInfo::new(KeysetId::from_bytes([0x0a; 16]), index, Quorum::new(m, n).unwrap()).unwrap(),
         pin_protected: false,
         salt: PinSalt::from_bytes([0x22; 16]),
-        masked_split: Zeroizing::new(vec![0x9e; 98]),
-        rpk_cert: Some(credential.cert_der),
+        masked_split: Zeroizing::new(vec![0x9e; ORANGE_SEED_LEN]),
     }
     .encode()
     .unwrap()
     .to_vec()
+}
+
+/// An orange key as format 1 wrote it, built by hand: "PEDK" 01 colour flags
+/// keyset[16] M N index salt[16] len16 split (the 98-byte RPV ‖ RPK secret of then),
+/// and a len16 RPK certificate, real, issued by an emulated HSM's HOC.
+pub fn old_orange_payload(m: u8, n: u8, index: u8) -> Vec<u8> {
+    let mut rng = ChaCha20Rng::seed_from_u64(0x0a4a_9e00);
+    let factory = Factory::manufacture(&mut rng, "154438865", NOW).unwrap();
+    let rpk = EcdhKeyPair::generate(&mut rng);
+    let cert = factory.certify_rpk(&mut rng, "154438865", rpk.public(), NOW).unwrap();
+    let mut out = b"PEDK".to_vec();
+    out.extend_from_slice(&[1, KeyColour::Orange.to_byte(), 0]);
+    out.extend_from_slice(&[0x0a; 16]);
+    out.extend_from_slice(&[m, n, index]);
+    out.extend_from_slice(&[0x22; 16]);
+    for field in [&[0x9e; 98][..], &cert] {
+        out.extend_from_slice(&u16::try_from(field.len()).unwrap().to_be_bytes());
+        out.extend_from_slice(field);
+    }
+    out
+}
+
+/// A blue key as format 1 wrote it (no certificate): 2 of 3, index 1.
+pub fn old_blue_payload() -> Vec<u8> {
+    let mut out = b"PEDK".to_vec();
+    out.extend_from_slice(&[1, KeyColour::Blue.to_byte(), 0]);
+    out.extend_from_slice(&[0x5a; 16]);
+    out.extend_from_slice(&[2, 3, 1]);
+    out.extend_from_slice(&[0x11; 16]);
+    out.extend_from_slice(&32u16.to_be_bytes());
+    out.extend_from_slice(&[0xc3; 32]);
+    out
 }
 
 /// A payload that proves itself whole: its first 8 bytes are a seed, the rest the

@@ -47,7 +47,7 @@ fn a_scripted_ped_sim_process_serves_a_local_usb_login() {
 
     let mut rng = ChaCha20Rng::seed_from_u64(11);
     let pins = [Some("1234"), Some("567890"), None];
-    let keyset = make_keyset(&mut rng, KeyColour::Blue, &[0x5a; 32], Quorum::new(2, 3).unwrap(), &pins, None);
+    let keyset = make_keyset(&mut rng, KeyColour::Blue, &[0x5a; 32], Quorum::new(2, 3).unwrap(), &pins);
     let store = KeyStore::open(dir.path().join("keys")).unwrap();
     for (i, content) in keyset.contents.iter().enumerate() {
         let serial = KeySerial(1001 + i as u64);

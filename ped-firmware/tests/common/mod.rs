@@ -13,9 +13,8 @@ use ped_proto::command::{Activity, HsmCommand, PedReply, Prompt, Role, WrappedSp
 use ped_proto::factory::Factory;
 use ped_proto::frame::{Frame, FrameType};
 use ped_proto::handshake::SUPPORTED_VERSIONS;
-use ped_proto::handshake::hsm::{self, HsmIdentity, RpkEntry};
-use ped_proto::handshake::ped::RpkCredential;
-use ped_proto::orange;
+use ped_proto::handshake::hsm::{self, HsmIdentity};
+use ped_proto::orange::{ORANGE_SEED_LEN, RpkCredential, RpkEntry};
 use ped_proto::pedkey::{KeyColour, PedKeyPayload};
 use ped_proto::pin::{Pin, PinSalt, apply_pin_mask_with_iterations};
 use ped_proto::quorum::{self, KeysetId, Quorum, Split, Verifier};
@@ -27,7 +26,7 @@ use zeroize::Zeroizing;
 
 /// Certificates are valid around this instant.
 pub const NOW: u64 = 1_780_000_000;
-/// PIN binding iterations in tests (the real count is 210 000 and costs ~0.2 s a key).
+/// PIN binding iterations in tests (the real count is 600, `pin::PIN_ITERATIONS`).
 pub const ITERATIONS: u32 = 16;
 
 pub fn iterations() -> NonZeroU32 {
@@ -197,7 +196,7 @@ impl TestHsm {
 
     /// Starts a C(2e,2s) channel; the PED then asks for the orange key unless cached.
     pub fn start_rpv(&mut self, rig: &mut Rig) -> hsm::AwaitingRpvKeyShare {
-        let (pending, hello) = hsm::start_rpv(&self.identity, SUPPORTED_VERSIONS, &mut self.rng).unwrap();
+        let (pending, hello) = hsm::start_rpv(&self.identity, SUPPORTED_VERSIONS, &self.rpks, &mut self.rng).unwrap();
         rig.host(hello);
         pending
     }
@@ -223,12 +222,17 @@ impl TestHsm {
         (pending, password, text)
     }
 
-    /// A new RPV and its RPK credential, as `ped vector init` makes them.
-    pub fn new_rpk(&mut self) -> RpkCredential {
-        let serial = String::from_utf8(self.identity.id.clone()).unwrap();
-        let (entry, credential) = self.factory.new_rpk(&mut self.rng, &serial, NOW).unwrap();
-        self.rpks.push(entry);
-        credential
+    /// A new orange keyset (its seed and identity), as `ped vector init` makes it; the
+    /// HSM accepts its RPV from now on.
+    pub fn new_rpk(&mut self) -> Orange {
+        let orange = Orange::generate(&mut self.rng);
+        self.accept(&orange);
+        orange
+    }
+
+    /// The HSM accepts `orange`'s RPV too (a reused orange keyset).
+    pub fn accept(&mut self, orange: &Orange) {
+        self.rpks.push(RpkEntry::from_seed(orange.id, &orange.seed[..]).unwrap());
     }
 
     pub fn send(&mut self, rig: &mut Rig, command: &HsmCommand) {
@@ -297,11 +301,21 @@ pub fn make_keyset(
     secret: &[u8],
     q: Quorum,
     pins: &[Option<&str>],
-    rpk_cert: Option<&[u8]>,
 ) -> Keyset {
     let mut id = [0u8; 16];
     rand_core::Rng::fill_bytes(rng, &mut id);
-    let id = KeysetId::from_bytes(id);
+    make_keyset_with_id(rng, colour, secret, q, pins, KeysetId::from_bytes(id))
+}
+
+/// [`make_keyset`] for the keyset `id`.
+pub fn make_keyset_with_id(
+    rng: &mut ChaCha20Rng,
+    colour: KeyColour,
+    secret: &[u8],
+    q: Quorum,
+    pins: &[Option<&str>],
+    id: KeysetId,
+) -> Keyset {
     let contents = quorum::split_secret(secret, q, id, rng)
         .unwrap()
         .iter()
@@ -312,26 +326,57 @@ pub fn make_keyset(
             let masked =
                 apply_pin_mask_with_iterations(split.expose_value(), pin.as_ref(), &salt, split.info(), iterations())
                     .unwrap();
-            PedKeyPayload {
-                colour,
-                split: *split.info(),
-                pin_protected: pin.is_some(),
-                salt,
-                masked_split: masked,
-                rpk_cert: rpk_cert.map(<[u8]>::to_vec),
-            }
-            .encode()
-            .unwrap()
-            .to_vec()
+            PedKeyPayload { colour, split: *split.info(), pin_protected: pin.is_some(), salt, masked_split: masked }
+                .encode()
+                .unwrap()
+                .to_vec()
         })
         .collect();
     Keyset { secret: Zeroizing::new(secret.to_vec()), id, verifier: Verifier::of(&id, secret), contents }
 }
 
-/// The orange keyset of `credential`, split M of N.
-pub fn orange_keyset(rng: &mut ChaCha20Rng, credential: &RpkCredential, q: Quorum, pins: &[Option<&str>]) -> Keyset {
-    let secret = orange::orange_secret(&credential.rpv, &credential.static_key);
-    make_keyset(rng, KeyColour::Orange, &secret, q, pins, Some(&credential.cert_der))
+/// An orange keyset's secret: its identity and 32-byte seed.
+pub struct Orange {
+    pub id: KeysetId,
+    pub seed: Zeroizing<[u8; ORANGE_SEED_LEN]>,
+}
+
+impl Orange {
+    pub fn generate(rng: &mut ChaCha20Rng) -> Self {
+        let mut id = [0u8; 16];
+        rand_core::Rng::fill_bytes(rng, &mut id);
+        let mut seed = Zeroizing::new([0u8; ORANGE_SEED_LEN]);
+        rand_core::Rng::fill_bytes(rng, &mut seed[..]);
+        Orange { id: KeysetId::from_bytes(id), seed }
+    }
+
+    /// What the PED derives from the reassembled seed.
+    pub fn credential(&self) -> RpkCredential {
+        RpkCredential::from_seed(self.id, &self.seed[..]).unwrap()
+    }
+}
+
+/// The orange keyset of `orange`, split M of N.
+pub fn orange_keyset(rng: &mut ChaCha20Rng, orange: &Orange, q: Quorum, pins: &[Option<&str>]) -> Keyset {
+    make_keyset_with_id(rng, KeyColour::Orange, &orange.seed[..], q, pins, orange.id)
+}
+
+/// The bytes of a format-1 PED key (before the PIN binding's redesign), built by hand:
+/// "PEDK" 01 colour flags keyset[16] M N index salt[16] len16 split, and for an
+/// orange key a len16 RPK certificate after it.
+pub fn format1_key(colour: KeyColour, split: &[u8], orange_cert: Option<&[u8]>) -> Vec<u8> {
+    let mut out = b"PEDK".to_vec();
+    out.extend_from_slice(&[1, colour.to_byte(), 0]);
+    out.extend_from_slice(&[0x42; 16]);
+    out.extend_from_slice(&[1, 1, 1]);
+    out.extend_from_slice(&[0x17; 16]);
+    out.extend_from_slice(&u16::try_from(split.len()).unwrap().to_be_bytes());
+    out.extend_from_slice(split);
+    if let Some(cert) = orange_cert {
+        out.extend_from_slice(&u16::try_from(cert.len()).unwrap().to_be_bytes());
+        out.extend_from_slice(cert);
+    }
+    out
 }
 
 /// Presents key `index` and presses Enter, then types `pin` and Enter if given.
