@@ -991,3 +991,23 @@ fn one_orange_keyset_serves_several_hsms_over_local_and_password_channels_and_su
     a.fresh_ped();
     a.connect(&mut Auth::Rpv, |rig| present(rig, new, None)).unwrap();
 }
+
+#[test]
+fn a_format_1_key_at_a_login_is_a_device_error_and_not_a_failed_login() {
+    let (mut b, blue, _) = initialised();
+    // Split 1 of the SO keyset as format 1 wrote it: "PEDK" 01 colour flags keyset[16]
+    // M N index salt[16] len16 split.
+    let old = common::format1_key(KeyColour::Blue, &[0x5a; 32], None);
+    let key = b.rig.add_key(Some(old));
+    let (result, _) = b.run(Request::Login(RoleName::So), |rig, _| {
+        present(rig, blue[0], pin(0));
+        present(rig, key, None);
+        let lines = rig.lines();
+        assert_eq!(lines[1..4], ["This PED Key is from", "an older format:", "re-create it."], "{lines:?}");
+    });
+    let e = result.unwrap_err();
+    assert_eq!(e.code, Code::Ped(ErrorCode::CkrDeviceError), "{e}");
+    assert_eq!(e.result_line(), "Command Result : 0x00000030 (CKR_DEVICE_ERROR)");
+    assert_eq!(b.so_failures(), 0, "not counted");
+    assert!(!b.hsm.is_logged_in(RoleName::So));
+}

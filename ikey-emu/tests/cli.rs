@@ -144,7 +144,9 @@ fn show_of_an_older_format_orange_key_names_the_format() {
     rig.expect(0, &["create", "--label", "old orange", "--serial", "4"]);
     rig.write(4, &old_orange_payload(1, 1, 1));
     let text = rig.expect(0, &["show", "old orange"]);
-    assert!(text.contains("unrecognised content (PED key format 1 is older"), "{text}");
+    let type_line = text.lines().find(|l| l.starts_with("type:")).unwrap();
+    assert!(type_line.starts_with("type:         unrecognised content ("), "{text}");
+    assert!(type_line.contains("PED key format 1 is older than this PED reads: re-create the key"), "{text}");
     assert!(!text.contains("RPK cert"), "{text}");
 }
 

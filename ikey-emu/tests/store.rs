@@ -64,7 +64,7 @@ fn an_orange_key_of_format_2_holds_its_split_and_nothing_else() {
         other => panic!("{other:?}"),
     }
     // The largest payload a PED can write fits too.
-    store.write(serial, &vec![0u8; pedkey::MAX_PAYLOAD_LEN]).unwrap();
+    store.write(serial, &[0u8; pedkey::MAX_PAYLOAD_LEN]).unwrap();
 }
 
 #[test]
