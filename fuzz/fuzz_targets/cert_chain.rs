@@ -15,7 +15,7 @@ use ped_proto_fuzz::{Input, NOW, fixture};
 fn genuine_chains() -> [Vec<u8>; 2] {
     let fx = fixture();
     let chain = &fx.identity.chain;
-    let rpk = &fx.rpks[0].cert_der;
+    let rpk = &fx.rpk_cert;
     [[&chain[0], &chain[1], &chain[2]], [rpk, &chain[1], &chain[2]]].map(|certs| {
         certs
             .iter()

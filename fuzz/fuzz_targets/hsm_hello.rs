@@ -1,11 +1,13 @@
 //! `HsmHello::decode`, then the PED's `receive_hello` on the same body: no panic; an
 //! accepted body re-encodes to itself; the PED never accepts a hello whose
-//! certificates differ from the genuine chain.
+//! certificates differ from the genuine chain; a C(2e,2s) hello lists 1 to 4 orange
+//! keysets, the other kinds none.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use ped_proto::frame::{Frame, FrameType};
 use ped_proto::handshake::HsmHello;
+use ped_proto::handshake::messages::MAX_ORANGE_KEYSETS;
 use ped_proto_fuzz::{Input, KINDS, body_of, fixture};
 
 fuzz_target!(|data: &[u8]| {
@@ -14,6 +16,12 @@ fuzz_target!(|data: &[u8]| {
     let body = input.message(body_of(&fx.transcript(input.kind()).hello));
     let Ok(hello) = HsmHello::decode(&body) else { return };
     assert_eq!(hello.encode().expect("a decoded hello re-encodes"), body);
+    let keysets = hello.orange_keysets.len();
+    if hello.kind.is_full_unified() {
+        assert!((1..=MAX_ORANGE_KEYSETS).contains(&keysets), "{keysets} orange keysets decoded");
+    } else {
+        assert_eq!(keysets, 0, "a {:?} hello with orange keysets", hello.kind);
+    }
     if body.len() > ped_proto::frame::MAX_BODY_LEN {
         return;
     }

@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ped_firmware::config::PedConfig;
 use ped_firmware::Ped;
+use ped_firmware::config::PedConfig;
 use ped_firmware::io::{Button, Effect, Event};
 use ped_proto::frame::Frame;
 use ped_proto_fuzz::{KINDS, NOW, fixture};

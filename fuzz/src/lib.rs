@@ -13,14 +13,16 @@ use std::sync::{Mutex, OnceLock};
 use ped_proto::cert::ChainCache;
 use ped_proto::factory::Factory;
 use ped_proto::frame::Frame;
-use ped_proto::handshake::hsm::{self, HsmIdentity, RpkEntry};
-use ped_proto::handshake::ped::{AwaitingFinished, AwaitingHello, RpkCredential};
+use ped_proto::handshake::hsm::{self, HsmIdentity};
+use ped_proto::handshake::ped::{AwaitingFinished, AwaitingHello};
 use ped_proto::handshake::{ChannelKind, SUPPORTED_VERSIONS};
+use ped_proto::orange::{ORANGE_SEED_LEN, RpkCredential, RpkEntry};
+use ped_proto::quorum::KeysetId;
 use ped_proto::record::{ChannelSession, Role};
 use ped_proto::secrets::{OneTimePassword, PasswordDigits};
 use ped_proto::{Error, kwp};
 use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use rand_core::{Rng, SeedableRng};
 
 /// The time every target runs at, inside every certificate's validity.
 pub const NOW: u64 = 1_790_000_000;
@@ -66,8 +68,10 @@ pub struct Fixture {
     pub identity: HsmIdentity,
     /// The RPV entry the HSM holds.
     pub rpks: [RpkEntry; 1],
-    /// What the orange key carries.
+    /// What the PED derives from the orange key's seed.
     pub rpk: RpkCredential,
+    /// The RPK certificate the HSM keeps (never sent; `cert_chain` edits it).
+    pub rpk_cert: Vec<u8>,
     /// One transcript per kind, indexed as [`KINDS`].
     pub transcripts: [Transcript; 3],
     /// The PED's chain cache: warm after the first replay, so a replay costs the PED
@@ -99,12 +103,18 @@ impl Fixture {
         let mut rng = ChaCha20Rng::seed_from_u64(FACTORY_SEED);
         let factory = Factory::manufacture(&mut rng, SERIAL, NOW).expect("factory");
         let identity = factory.hsm_identity(&mut rng, SERIAL, NOW).expect("HSM identity");
-        let (rpk_entry, rpk) = factory.new_rpk(&mut rng, SERIAL, NOW).expect("RPK");
+        let keyset_id = KeysetId::generate(&mut rng);
+        let mut seed = [0u8; ORANGE_SEED_LEN];
+        rng.fill_bytes(&mut seed);
+        let rpk_entry = RpkEntry::from_seed(keyset_id, &seed).expect("orange seed");
+        let rpk = RpkCredential::from_seed(keyset_id, &seed).expect("orange seed");
+        let rpk_cert = factory.certify_rpk(&mut rng, SERIAL, &rpk_entry.public_key, NOW).expect("RPK certificate");
         let mut fixture = Fixture {
             root: factory.root.certificate_der().to_vec(),
             identity,
             rpks: [rpk_entry],
             rpk,
+            rpk_cert,
             transcripts: Default::default(),
             cache: Mutex::new(ChainCache::default()),
             kwp_wrapped: kwp::wrap(&KWP_KEY, KWP_PLAINTEXT).expect("wrap"),
@@ -133,7 +143,7 @@ impl Fixture {
                 (HsmState::Password(state, password), hello)
             }
             ChannelKind::RemoteRpv => {
-                let (state, hello) = hsm::start_rpv(&self.identity, versions, &mut rng).expect("start");
+                let (state, hello) = hsm::start_rpv(&self.identity, versions, &self.rpks, &mut rng).expect("start");
                 (HsmState::Rpv(state), hello)
             }
         }
@@ -160,7 +170,7 @@ impl Fixture {
             ChannelKind::RemotePassword => {
                 ped.respond_password(&PasswordDigits::parse(PASSWORD).expect("8 digits"), &mut rng)
             }
-            ChannelKind::RemoteRpv => ped.respond_rpv(&self.rpk, &self.root, NOW, &mut cache, &mut rng),
+            ChannelKind::RemoteRpv => ped.respond_rpv(&self.rpk, &mut rng),
         }
     }
 

@@ -30,13 +30,15 @@ use ped_proto::ecdh::EcdhKeyPair;
 use ped_proto::factory::Factory;
 use ped_proto::frame::{Frame, FrameHeader, FrameType};
 use ped_proto::handshake::SUPPORTED_VERSIONS;
-use ped_proto::handshake::hsm::{self, HsmIdentity, RpkEntry};
-use ped_proto::handshake::ped::{AwaitingHello, RpkCredential};
+use ped_proto::handshake::hsm::{self, HsmIdentity};
+use ped_proto::handshake::ped::AwaitingHello;
 use ped_proto::kdf::{self, AuxFunction};
 use ped_proto::mac;
+use ped_proto::orange::{ORANGE_SEED_LEN, RpkCredential, RpkEntry};
+use ped_proto::quorum::KeysetId;
 use ped_proto::record::{ChannelSession, MAX_PAYLOAD_LEN, Opened};
 use rand_chacha::ChaCha20Rng;
-use rand_core::{SeedableRng, UnwrapErr};
+use rand_core::{Rng, SeedableRng, UnwrapErr};
 use x509_cert::Certificate;
 
 const NOW: u64 = 1_790_000_000;
@@ -60,9 +62,8 @@ const HSM_SEED: u64 = 0xbe9c_0001;
 const PED_SEED: u64 = 0xbe9c_0002;
 
 /// ECDSA verifications a PED with a cold cache performs: each chain check verifies the
-/// root's self-signature and then each of the three links below it. C(1e,1s) checks the
-/// HSM's chain; C(2e,2s) also checks the RPK certificate under the same HOC and MIC,
-/// which is a second chain as far as the cache knows.
+/// root's self-signature and then each of the three links below it. Every kind checks
+/// the HSM's chain only (protocol version 2 sends no RPK certificate).
 const VERIFIES_PER_CHAIN: f64 = 4.0;
 
 #[allow(clippy::print_stdout, reason = "a benchmark reports on its terminal")]
@@ -118,16 +119,29 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut content = vec![0x3c; 1 + payload.len()];
     let raw = report("raw_ctr_hmac_16k_roundtrip", median_ns(FAST, || raw_round_trip(&mut content)));
     report("record_64b_roundtrip", median_ns(TINY, || round_trip(&mut hsm, &mut ped, &payload[..64])));
+    // Every kind's records are AES-256-CTR + HMAC-SHA-512 now: the local channel's
+    // cost the same as the remote one's.
     let (mut hsm, mut ped) = setup.channel(Scheme::C1e1s)?;
-    report("record_16k_roundtrip_c1e1s_kwp", median_ns(FAST, || round_trip(&mut hsm, &mut ped, &payload)));
+    report("record_16k_roundtrip_c1e1s", median_ns(FAST, || round_trip(&mut hsm, &mut ped, &payload)));
+
+    // The PED's orange work once the seed is reassembled: RPV and RPK scalar (SHA-512
+    // and RFC 9380 hash_to_field; no scalar multiplication), against the HSM's entry
+    // for the same seed (which adds d·G).
+    let seed = [0x5au8; ORANGE_SEED_LEN];
+    let id = KeysetId::from_bytes([0x0a; 16]);
+    report(
+        "orange_credential_from_seed",
+        median_ns(FAST, || RpkCredential::from_seed(id, black_box(&seed)).expect("32 bytes")),
+    );
+    report("orange_entry_from_seed", median_ns(SLOW, || RpkEntry::from_seed(id, black_box(&seed)).expect("32 bytes")));
 
     // The P-521 work each end cannot avoid. HSM, C(2e,2s): its ephemeral key, then Ze
-    // and Zs. PED, C(2e,2s): the same three, plus the signatures of a cold cache.
+    // and Zs. PED, C(2e,2s): the same three, plus one chain's signatures when cold.
     // HSM, C(1e,1s): Z only (its contribution is a nonce). PED, C(1e,1s): its
     // ephemeral key and Z, plus one chain's signatures when cold.
     let ratios = [
         ("hsm_side_c2e2s_ratio", hsm_c2 / (keygen + 2.0 * ecdh)),
-        ("ped_side_c2e2s_ratio", ped_c2 / (keygen + 2.0 * ecdh + 2.0 * VERIFIES_PER_CHAIN * verify)),
+        ("ped_side_c2e2s_ratio", ped_c2 / (keygen + 2.0 * ecdh + VERIFIES_PER_CHAIN * verify)),
         ("ped_side_c2e2s_warm_ratio", ped_c2_warm / (keygen + 2.0 * ecdh)),
         ("hsm_side_c1e1s_ratio", hsm_c1 / ecdh),
         ("ped_side_c1e1s_ratio", ped_c1 / (keygen + ecdh + VERIFIES_PER_CHAIN * verify)),
@@ -196,7 +210,11 @@ impl Setup {
         let mut rng = UnwrapErr(SysRng);
         let factory = Factory::manufacture(&mut rng, SERIAL, NOW)?;
         let identity = factory.hsm_identity(&mut rng, SERIAL, NOW)?;
-        let (rpk_entry, rpk) = factory.new_rpk(&mut rng, SERIAL, NOW)?;
+        let keyset_id = KeysetId::generate(&mut rng);
+        let mut seed = [0u8; ORANGE_SEED_LEN];
+        rng.fill_bytes(&mut seed);
+        let rpk_entry = RpkEntry::from_seed(keyset_id, &seed)?;
+        let rpk = RpkCredential::from_seed(keyset_id, &seed)?;
         Ok(Setup { root: factory.root.certificate_der().to_vec(), identity, rpks: [rpk_entry], rpk })
     }
 
@@ -207,7 +225,7 @@ impl Setup {
         let share = Frame::decode_exact(&recorded.share)?;
         Ok(match recorded.scheme {
             Scheme::C2e2s => {
-                let (state, _hello) = hsm::start_rpv(&self.identity, SUPPORTED_VERSIONS, &mut rng)?;
+                let (state, _hello) = hsm::start_rpv(&self.identity, SUPPORTED_VERSIONS, &self.rpks, &mut rng)?;
                 state.receive_key_share(share, &self.rpks)?.1
             }
             Scheme::C1e1s => {
@@ -228,7 +246,7 @@ impl Setup {
             cache,
         )?;
         let (ped, share) = match recorded.scheme {
-            Scheme::C2e2s => ped.respond_rpv(&self.rpk, &self.root, NOW, cache, &mut rng)?,
+            Scheme::C2e2s => ped.respond_rpv(&self.rpk, &mut rng)?,
             Scheme::C1e1s => ped.respond_local(&mut rng)?,
         };
         if share != recorded.share {
@@ -244,7 +262,10 @@ impl Setup {
         let share = Frame::decode_exact(&recorded.share)?;
         let hsm = match scheme {
             Scheme::C2e2s => {
-                hsm::start_rpv(&self.identity, SUPPORTED_VERSIONS, &mut rng)?.0.receive_key_share(share, &self.rpks)?.0
+                hsm::start_rpv(&self.identity, SUPPORTED_VERSIONS, &self.rpks, &mut rng)?
+                    .0
+                    .receive_key_share(share, &self.rpks)?
+                    .0
             }
             Scheme::C1e1s => {
                 hsm::start_local(&self.identity, SUPPORTED_VERSIONS, &mut rng)?.0.receive_key_share(share)?.0
@@ -258,7 +279,7 @@ impl Recorded {
     fn new(setup: &Setup, scheme: Scheme) -> Result<Self, Box<dyn Error>> {
         let mut hsm_rng = ChaCha20Rng::seed_from_u64(HSM_SEED);
         let hello = match scheme {
-            Scheme::C2e2s => hsm::start_rpv(&setup.identity, SUPPORTED_VERSIONS, &mut hsm_rng)?.1,
+            Scheme::C2e2s => hsm::start_rpv(&setup.identity, SUPPORTED_VERSIONS, &setup.rpks, &mut hsm_rng)?.1,
             Scheme::C1e1s => hsm::start_local(&setup.identity, SUPPORTED_VERSIONS, &mut hsm_rng)?.1,
         };
         let mut ped_rng = ChaCha20Rng::seed_from_u64(PED_SEED);
@@ -269,7 +290,7 @@ impl Recorded {
             &mut ChainCache::default(),
         )?;
         let (_, share) = match scheme {
-            Scheme::C2e2s => ped.respond_rpv(&setup.rpk, &setup.root, NOW, &mut ChainCache::default(), &mut ped_rng)?,
+            Scheme::C2e2s => ped.respond_rpv(&setup.rpk, &mut ped_rng)?,
             Scheme::C1e1s => ped.respond_local(&mut ped_rng)?,
         };
         let mut recorded = Recorded { scheme, hello, share, finished: Vec::new() };

@@ -14,9 +14,11 @@ use ped_proto::frame::{Frame, FrameType};
 use ped_proto::handshake::hsm;
 use ped_proto::handshake::ped::AwaitingHello;
 use ped_proto::handshake::{ChannelKind, HsmEphemeral, HsmHello, PedKeyShare, SUPPORTED_VERSIONS};
+use ped_proto::orange::{ORANGE_SEED_LEN, RpkCredential, RpkEntry};
+use ped_proto::quorum::KeysetId;
 use ped_proto::record::{ChannelSession, Opened};
 use ped_proto::secrets::{OneTimePassword, PasswordDigits};
-use rand_core::UnwrapErr;
+use rand_core::{Rng, UnwrapErr};
 
 const SERIAL: &str = "154438865";
 const PED_ID: &[u8] = b"PED2-0000417";
@@ -40,7 +42,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let root = factory.root.certificate_der().to_vec();
     let mut cache = ChainCache::default();
 
-    println!("\n== Local PED-USB: C(1e,1s), CWKs");
+    println!("\n== Local PED-USB: C(1e,1s); DEK, DMK and CWK per direction");
     let (hsm, hello) = hsm::start_local(&identity, SUPPORTED_VERSIONS, &mut rng)?;
     show("HSM → PED", &hello, ChannelKind::Local);
     let (ped, share) = AwaitingHello::new(PED_ID, SUPPORTED_VERSIONS)
@@ -68,13 +70,28 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     converse(hsm_session, ped.receive_finished(frame(&finished)?)?)?;
 
     println!("\n== Remote PED after RPV initialisation: C(2e,2s) with the RPV from the orange key");
-    let (rpk_entry, orange_key) = factory.new_rpk(&mut rng, SERIAL, now)?;
-    let (hsm, hello) = hsm::start_rpv(&identity, SUPPORTED_VERSIONS, &mut rng)?;
+    // `ped vector init`: a random orange seed and keyset identity. The HSM keeps the
+    // RPV and the RPK public key (and certifies the key under its HOC); the orange keys
+    // carry only the seed's splits, from which the PED derives RPV and RPK scalar.
+    let mut seed = [0u8; ORANGE_SEED_LEN];
+    rng.fill_bytes(&mut seed);
+    let keyset_id = KeysetId::generate(&mut rng);
+    let rpk_entry = RpkEntry::from_seed(keyset_id, &seed)?;
+    let rpk_cert = factory.certify_rpk(&mut rng, SERIAL, &rpk_entry.public_key, now)?;
+    println!(
+        "HSM holds orange keyset {} (RPK certificate {} bytes DER, kept)",
+        hex(keyset_id.as_bytes()),
+        rpk_cert.len()
+    );
+    let orange_key = RpkCredential::from_seed(keyset_id, &seed)?;
+    let rpks = [rpk_entry];
+    let (hsm, hello) = hsm::start_rpv(&identity, SUPPORTED_VERSIONS, &rpks, &mut rng)?;
     show("HSM → PED", &hello, ChannelKind::RemoteRpv);
     let ped = AwaitingHello::new(PED_ID, SUPPORTED_VERSIONS).receive_hello(frame(&hello)?, &root, now, &mut cache)?;
-    let (ped, share) = ped.respond_rpv(&orange_key, &root, now, &mut cache, &mut rng)?;
+    println!("PED: the hello lists the orange keyset read: {}", ped.accepts_orange(&orange_key.keyset_id));
+    let (ped, share) = ped.respond_rpv(&orange_key, &mut rng)?;
     show("PED → HSM", &share, ChannelKind::RemoteRpv);
-    let (hsm_session, finished, _) = hsm.receive_key_share(frame(&share)?, &[rpk_entry])?;
+    let (hsm_session, finished, _) = hsm.receive_key_share(frame(&share)?, &rpks)?;
     show("HSM → PED", &finished, ChannelKind::RemoteRpv);
     converse(hsm_session, ped.receive_finished(frame(&finished)?)?)?;
 
@@ -103,6 +120,9 @@ fn show(direction: &str, bytes: &[u8], kind: ChannelKind) {
                     HsmEphemeral::Nonce(n) => println!("    NonceV    {}", hex(n)),
                     HsmEphemeral::Key(k) => println!("    EphemPubV {}…", hex(&k.to_uncompressed()[..24])),
                 }
+                for id in &h.orange_keysets {
+                    println!("    orange keyset {}", hex(id.as_bytes()));
+                }
                 let sizes: Vec<usize> = h.chain.iter().map(Vec::len).collect();
                 println!("    chain: HSM static cert, HOC, MIC ({sizes:?} bytes DER)");
             }
@@ -111,8 +131,8 @@ fn show(direction: &str, bytes: &[u8], kind: ChannelKind) {
             if let Ok(s) = PedKeyShare::decode(f.body, kind) {
                 println!("    version {}, IDU {}", s.version, String::from_utf8_lossy(&s.ped_id));
                 println!("    EphemPubU {}…", hex(&s.ephemeral.to_uncompressed()[..24]));
-                if let Some(cert) = &s.rpk_cert {
-                    println!("    RPK certificate ({} bytes DER)", cert.len());
+                if let Some(id) = &s.orange_keyset {
+                    println!("    orange keyset {}", hex(id.as_bytes()));
                 }
                 if let Some(tag) = &s.tag {
                     println!("    TagU (KC_2_U) {}…", hex(&tag[..24]));

@@ -1,15 +1,21 @@
-//! Timings of M-of-N splitting and of one PIN check, as `<name> <median_ns>` lines.
+//! Timings of M-of-N splitting and of one PIN unlock, as `<name> <median_ns>` lines.
 //!
 //! `cargo run --release -p ped-proto --example quorum_bench`
 //!
-//! The PIN check figure is the one quoted beside `pin::PIN_ITERATIONS`.
+//! - `pin_unlock`: one unlock of a 32-byte split at the production count
+//!   (`pin::PIN_ITERATIONS`), as the PED does once per key presented.
+//! - `pin_unlock_compressions <n>`: SHA-512 compressions of that unlock
+//!   (`pin::compressions_per_unlock`), the figure the PED's instruction budget is sized by.
+//! - `pin_unlock_orange`: what the PED does with a 1-of-1 orange key: unlock, reassemble
+//!   the orange seed, derive the RPV and the RPK scalar (`RpkCredential::from_seed`).
 #![allow(clippy::print_stdout)]
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use ped_proto::pin::{Pin, PinSalt, apply_pin_mask};
-use ped_proto::quorum::{KeysetId, Quorum, reassemble, split_secret};
+use ped_proto::orange::{ORANGE_SEED_LEN, RpkCredential};
+use ped_proto::pin::{PIN_ITERATIONS, Pin, PinSalt, apply_pin_mask, compressions_per_unlock};
+use ped_proto::quorum::{KeysetId, Quorum, Split, reassemble, split_secret};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -49,9 +55,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let salt = PinSalt::generate(&mut rng);
     let info = *splits[0].info();
     let masked = apply_pin_mask(splits[0].expose_value(), Some(&pin), &salt, &info)?;
-    let check = median_ns(11, || {
+    let unlock = median_ns(101, || {
         black_box(apply_pin_mask(black_box(&masked), Some(&pin), &salt, &info).expect("valid length"));
     });
-    println!("pin_check {check}");
+    println!("pin_unlock {unlock}");
+    println!("pin_unlock_compressions {}", compressions_per_unlock(masked.len(), PIN_ITERATIONS.get()));
+
+    // A 1-of-1 orange keyset: the key holds the whole seed, masked under the PIN.
+    let seed = [0x3cu8; ORANGE_SEED_LEN];
+    let orange_id = KeysetId::generate(&mut rng);
+    let orange = split_secret(&seed, Quorum::new(1, 1)?, orange_id, &mut rng)?;
+    let orange_info = *orange[0].info();
+    let orange_salt = PinSalt::generate(&mut rng);
+    let on_key = apply_pin_mask(orange[0].expose_value(), Some(&pin), &orange_salt, &orange_info)?;
+    let expected = RpkCredential::from_seed(orange_id, &seed)?;
+    let orange_unlock = median_ns(101, || {
+        let value = apply_pin_mask(black_box(&on_key), Some(&pin), &orange_salt, &orange_info).expect("valid length");
+        let split = Split::new(orange_info, value).expect("valid split");
+        let seed = reassemble(std::slice::from_ref(&split)).expect("1 of 1");
+        black_box(RpkCredential::from_seed(orange_id, &seed).expect("32-byte seed"));
+    });
+    let check = {
+        let value = apply_pin_mask(&on_key, Some(&pin), &orange_salt, &orange_info)?;
+        let seed = reassemble(&[Split::new(orange_info, value)?])?;
+        RpkCredential::from_seed(orange_id, &seed)?
+    };
+    if check.rpv != expected.rpv {
+        return Err("the orange unlock did not give back the seed's RPV".into());
+    }
+    println!("pin_unlock_orange {orange_unlock}");
     Ok(())
 }

@@ -425,8 +425,10 @@ fn wrong_key_usage_is_refused() {
 #[test]
 fn each_role_is_refused_in_the_other() {
     let f = factory();
-    // The orange key's certificate presented as the HSM's: whoever holds an orange key
-    // has it, so this is the impersonation the roles exist to stop.
+    // The RPK certificate presented as the HSM's: the HSM keeps it and never sends it,
+    // but whoever got hold of it together with the orange seed (from which the RPK
+    // private key follows) would have a matching key pair, so this is the
+    // impersonation the roles exist to stop.
     assert_eq!(f.verify(&f.rpk_chain(), NOW), Err(CertificateError::KeyUsage));
     // The HSM's certificate presented as an RPK certificate.
     assert_eq!(verify_rpk_cert(&f.hsm_cert, f.hoc.certificate_der(), NOW), Err(CertificateError::KeyUsage));

@@ -16,15 +16,21 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use ped_proto::cert::{self, ChainCache, LeafRole};
+use ped_proto::command::{HsmCommand, PedFailure, PedReply};
 use ped_proto::ecdh::{EcdhKeyPair, EcdhPublicKey, FIELD_LEN, PUBLIC_KEY_LEN};
 use ped_proto::factory::Factory;
 use ped_proto::frame::{self, FORMAT_VERSION, Frame, FrameHeader, FrameType, HEADER_LEN, MAGIC, MAX_BODY_LEN};
-use ped_proto::handshake::hsm::{self, HsmIdentity, RpkEntry};
-use ped_proto::handshake::messages::{MAX_CERT_LEN, MAX_CERTS, MAX_ID_LEN, MAX_VERSIONS, NONCE_LEN};
-use ped_proto::handshake::ped::{AwaitingFinished, AwaitingHello, RpkCredential};
+use ped_proto::handshake::hsm::{self, HsmIdentity};
+use ped_proto::handshake::messages::{
+    MAX_CERT_LEN, MAX_CERTS, MAX_ID_LEN, MAX_ORANGE_KEYSETS, MAX_VERSIONS, NONCE_LEN, PROTOCOL_VERSION_2,
+};
+use ped_proto::handshake::ped::{AwaitingFinished, AwaitingHello};
 use ped_proto::handshake::{ChannelKind, HsmEphemeral, HsmFinished, HsmHello, PedKeyShare, SUPPORTED_VERSIONS};
 use ped_proto::kwp;
 use ped_proto::mac::TAG_LEN;
+use ped_proto::orange::{RpkCredential, RpkEntry};
+use ped_proto::pedkey::{self, KeyColour, PedKeyPayload};
+use ped_proto::quorum::KeysetId;
 use ped_proto::record::{ChannelSession, Opened, Role};
 use ped_proto::secrets::{OneTimePassword, PasswordDigits};
 use ped_proto::{CertificateError, DecodeError, Error};
@@ -32,7 +38,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use rand_core::{Rng, SeedableRng};
 
 const NOW: u64 = 1_790_000_000;
 const SERIAL: &str = "154438865";
@@ -64,6 +70,8 @@ struct Parties {
     identity: HsmIdentity,
     rpks: [RpkEntry; 1],
     rpk: RpkCredential,
+    /// The RPK certificate the HSM keeps (never sent), for the chain properties.
+    rpk_cert: Vec<u8>,
 }
 
 /// A genuine handshake of one kind, every message as a whole frame, and the first
@@ -95,9 +103,15 @@ fn fixture() -> &'static Fixture {
         let mut rng = ChaCha20Rng::seed_from_u64(FACTORY_SEED);
         let factory = Factory::manufacture(&mut rng, SERIAL, NOW).unwrap();
         let identity = factory.hsm_identity(&mut rng, SERIAL, NOW).unwrap();
-        let (rpk_entry, rpk) = factory.new_rpk(&mut rng, SERIAL, NOW).unwrap();
+        let keyset_id = KeysetId::generate(&mut rng);
+        let mut seed = [0u8; 32];
+        rng.fill_bytes(&mut seed);
+        let rpk_entry = RpkEntry::from_seed(keyset_id, &seed).unwrap();
+        let rpk = RpkCredential::from_seed(keyset_id, &seed).unwrap();
+        let rpk_cert = factory.certify_rpk(&mut rng, SERIAL, &rpk_entry.public_key, NOW).unwrap();
         let spare_keys = (0..SPARE_KEYS).map(|_| *EcdhKeyPair::generate(&mut rng).public()).collect();
-        let parties = Parties { root: factory.root.certificate_der().to_vec(), identity, rpks: [rpk_entry], rpk };
+        let root = factory.root.certificate_der().to_vec();
+        let parties = Parties { root, identity, rpks: [rpk_entry], rpk, rpk_cert };
         let mut cache = ChainCache::default();
         let transcripts = KINDS.map(|kind| parties.record(kind, &mut cache));
         Fixture { parties, spare_keys, transcripts }
@@ -146,7 +160,7 @@ impl Parties {
                 (HsmState::Password(state, password), hello)
             }
             ChannelKind::RemoteRpv => {
-                let (state, hello) = hsm::start_rpv(&self.identity, SUPPORTED_VERSIONS, &mut rng).unwrap();
+                let (state, hello) = hsm::start_rpv(&self.identity, SUPPORTED_VERSIONS, &self.rpks, &mut rng).unwrap();
                 (HsmState::Rpv(state), hello)
             }
         }
@@ -169,7 +183,7 @@ impl Parties {
         match ped.kind() {
             ChannelKind::Local => ped.respond_local(&mut rng),
             ChannelKind::RemotePassword => ped.respond_password(&PasswordDigits::parse(PASSWORD).unwrap(), &mut rng),
-            ChannelKind::RemoteRpv => ped.respond_rpv(&self.rpk, &self.root, NOW, cache, &mut rng),
+            ChannelKind::RemoteRpv => ped.respond_rpv(&self.rpk, &mut rng),
         }
     }
 
@@ -305,7 +319,12 @@ fn mutate(original: &[u8], mutations: &[Mutation]) -> Vec<u8> {
     out
 }
 
-/// A valid hello of any kind: versions, identifier and chain anywhere in their ranges.
+fn keyset_id() -> impl Strategy<Value = KeysetId> {
+    any::<[u8; 16]>().prop_map(KeysetId::from_bytes)
+}
+
+/// A valid hello of any kind: versions, identifier, orange keysets (C(2e,2s): 1 to 4)
+/// and chain anywhere in their ranges.
 fn valid_hello() -> impl Strategy<Value = HsmHello> {
     let certs = vec((blob_len(MAX_CERT_LEN), any::<u8>()).prop_map(|(len, seed)| blob(len, seed)), 1..=MAX_CERTS);
     (
@@ -314,23 +333,27 @@ fn valid_hello() -> impl Strategy<Value = HsmHello> {
         vec(0x20u8..0x7f, 1..=MAX_ID_LEN),
         any::<[u8; NONCE_LEN]>(),
         real_key(),
+        vec(keyset_id(), 1..=MAX_ORANGE_KEYSETS),
         certs,
     )
-        .prop_map(|(kind, versions, hsm_id, nonce, key, chain)| {
-            let ephemeral = if kind.is_full_unified() { HsmEphemeral::Key(key) } else { HsmEphemeral::Nonce(nonce) };
-            HsmHello { kind, versions, hsm_id, ephemeral, chain }
+        .prop_map(|(kind, versions, hsm_id, nonce, key, keysets, chain)| {
+            let (ephemeral, orange_keysets) = if kind.is_full_unified() {
+                (HsmEphemeral::Key(key), keysets)
+            } else {
+                (HsmEphemeral::Nonce(nonce), Vec::new())
+            };
+            HsmHello { kind, versions, hsm_id, ephemeral, orange_keysets, chain }
         })
 }
 
 /// A valid key share for `kind`.
 fn valid_share(kind: ChannelKind) -> impl Strategy<Value = PedKeyShare> {
-    let cert = (blob_len(MAX_CERT_LEN), any::<u8>()).prop_map(|(len, seed)| blob(len, seed));
-    (any::<u16>(), vec(0x20u8..0x7f, 1..=MAX_ID_LEN), real_key(), cert, any::<[u8; TAG_LEN]>()).prop_map(
-        move |(version, ped_id, ephemeral, cert, tag)| PedKeyShare {
+    (any::<u16>(), vec(0x20u8..0x7f, 1..=MAX_ID_LEN), real_key(), keyset_id(), any::<[u8; TAG_LEN]>()).prop_map(
+        move |(version, ped_id, ephemeral, keyset, tag)| PedKeyShare {
             version,
             ped_id,
             ephemeral,
-            rpk_cert: kind.is_full_unified().then_some(cert),
+            orange_keyset: kind.is_full_unified().then_some(keyset),
             tag: kind.ped_confirms().then_some(tag),
         },
     )
@@ -519,6 +542,38 @@ proptest! {
         assert_hello_canonical(&body)?;
     }
 
+    /// Arbitrary bytes after a genuine kind-03 hello's ephemeral key (uniform bytes
+    /// never get past the point validation to reach the orange keyset list).
+    #[test]
+    fn hsm_hello_orange_keyset_list_decode_is_total(
+        count in prop_oneof![0..=MAX_ORANGE_KEYSETS as u8 + 1, any::<u8>()],
+        tail in prop_oneof![bytes(120), (0..=6usize, any::<u8>()).prop_map(|(n, seed)| blob(16 * n + 5, seed))],
+    ) {
+        let genuine = body_of(&fixture().transcript(ChannelKind::RemoteRpv).hello);
+        let at = 5 + SERIAL.len() + PUBLIC_KEY_LEN;
+        let body = [&genuine[..at], &[count], &tail[..]].concat();
+        let decoded = HsmHello::decode(&body);
+        if let Ok(hello) = &decoded {
+            prop_assert!((1..=MAX_ORANGE_KEYSETS).contains(&hello.orange_keysets.len()));
+            prop_assert_eq!(hello.orange_keysets.len(), usize::from(count));
+        }
+        if !(1..=MAX_ORANGE_KEYSETS as u8).contains(&count) {
+            prop_assert!(decoded.is_err());
+        }
+        assert_hello_canonical(&body)?;
+    }
+
+    /// A genuine kind-03 share with any keyset bytes and any tail.
+    #[test]
+    fn ped_key_share_orange_keyset_decode_is_total(tail in bytes(TAG_LEN + 40)) {
+        let genuine = body_of(&fixture().transcript(ChannelKind::RemoteRpv).share);
+        let at = 3 + PED_ID.len() + PUBLIC_KEY_LEN;
+        let body = [&genuine[..at], &tail[..]].concat();
+        let decoded = PedKeyShare::decode(&body, ChannelKind::RemoteRpv);
+        prop_assert_eq!(decoded.is_ok(), tail.len() == 16 + TAG_LEN);
+        assert_share_canonical(&body, ChannelKind::RemoteRpv)?;
+    }
+
     #[test]
     fn ped_key_share_decode_is_total_for_every_kind(body in plausible_bytes()) {
         for kind in KINDS {
@@ -608,6 +663,7 @@ proptest! {
         ),
         key in real_key(),
         nonce_not_key in any::<bool>(),
+        n_orange in 0..=MAX_ORANGE_KEYSETS + 1,
     ) {
         let ephemeral = if nonce_not_key { HsmEphemeral::Nonce([7; NONCE_LEN]) } else { HsmEphemeral::Key(key) };
         let hello = HsmHello {
@@ -615,13 +671,17 @@ proptest! {
             versions: vec![1; n_versions],
             hsm_id: vec![b'7'; id_len],
             ephemeral,
+            orange_keysets: (0..n_orange).map(|i| KeysetId::from_bytes([i as u8; 16])).collect(),
             chain: cert_lens.iter().map(|len| blob(*len, 3)).collect(),
         };
+        let orange_in_range =
+            if kind.is_full_unified() { (1..=MAX_ORANGE_KEYSETS).contains(&n_orange) } else { n_orange == 0 };
         let in_range = (1..=MAX_VERSIONS).contains(&n_versions)
             && (1..=MAX_ID_LEN).contains(&id_len)
             && (1..=MAX_CERTS).contains(&cert_lens.len())
             && cert_lens.iter().all(|len| (1..=MAX_CERT_LEN).contains(len))
-            && nonce_not_key != kind.is_full_unified();
+            && nonce_not_key != kind.is_full_unified()
+            && orange_in_range;
         match hello.encode() {
             Ok(body) => {
                 prop_assert!(in_range);
@@ -630,6 +690,116 @@ proptest! {
             Err(_) => prop_assert!(!in_range),
         }
     }
+}
+
+/// Protocol version 2's C(2e,2s) hello, byte for byte: `03 ‖ u8 nv ‖ nv × u16 ‖ len8 IDV
+/// ‖ EphemPubV[133] ‖ u8 r ‖ r × keyset id[16] ‖ u8 nc ‖ nc × len16 cert`.
+#[test]
+fn a_kind_03_hello_lists_its_orange_keysets_after_the_ephemeral_key() {
+    let key = fixture().spare_keys[0];
+    let ids: Vec<KeysetId> = (1..=4u8).map(|i| KeysetId::from_bytes([i * 0x11; 16])).collect();
+    for r in 1..=MAX_ORANGE_KEYSETS {
+        let hello = HsmHello {
+            kind: ChannelKind::RemoteRpv,
+            versions: vec![PROTOCOL_VERSION_2],
+            hsm_id: SERIAL.as_bytes().to_vec(),
+            ephemeral: HsmEphemeral::Key(key),
+            orange_keysets: ids[..r].to_vec(),
+            chain: vec![vec![0x30, 0x00]],
+        };
+        let body = hello.encode().unwrap();
+        let mut expected = vec![0x03, 0x01, 0x00, 0x02, SERIAL.len() as u8];
+        expected.extend_from_slice(SERIAL.as_bytes());
+        expected.extend_from_slice(&key.to_uncompressed());
+        expected.push(r as u8);
+        for id in &ids[..r] {
+            expected.extend_from_slice(id.as_bytes());
+        }
+        expected.extend_from_slice(&[0x01, 0x00, 0x02, 0x30, 0x00]);
+        assert_eq!(body, expected, "{r} keysets");
+        assert_eq!(HsmHello::decode(&body), Ok(hello));
+    }
+
+    // 0 or 5 keysets: neither encoded nor decoded.
+    let at = 5 + SERIAL.len() + PUBLIC_KEY_LEN;
+    for (r, error) in [
+        (0, DecodeError::InvalidValue("orange keysets")),
+        (5, DecodeError::TooLong { field: "orange keysets", max: MAX_ORANGE_KEYSETS }),
+    ] {
+        let hello = HsmHello {
+            kind: ChannelKind::RemoteRpv,
+            versions: vec![PROTOCOL_VERSION_2],
+            hsm_id: SERIAL.as_bytes().to_vec(),
+            ephemeral: HsmEphemeral::Key(key),
+            orange_keysets: (0..r).map(|i| KeysetId::from_bytes([i; 16])).collect(),
+            chain: vec![vec![0x30, 0x00]],
+        };
+        assert_eq!(hello.encode(), Err(Error::Decode(error)), "{r} keysets");
+        let mut body = HsmHello { orange_keysets: vec![KeysetId::from_bytes([9; 16])], ..hello }.encode().unwrap();
+        // Rewrite the count and the list in place of the one keyset.
+        body.splice(at..at + 17, [vec![r], vec![0xab; 16 * usize::from(r)]].concat());
+        assert_eq!(HsmHello::decode(&body), Err(Error::Decode(error)), "{r} keysets");
+    }
+
+    // The C(1e,1s) kinds carry no list, and cannot be made to.
+    for kind in [ChannelKind::Local, ChannelKind::RemotePassword] {
+        let hello = HsmHello {
+            kind,
+            versions: vec![PROTOCOL_VERSION_2],
+            hsm_id: SERIAL.as_bytes().to_vec(),
+            ephemeral: HsmEphemeral::Nonce([7; NONCE_LEN]),
+            orange_keysets: vec![ids[0]],
+            chain: vec![vec![0x30, 0x00]],
+        };
+        assert!(hello.encode().is_err(), "{kind:?} with an orange keyset");
+        let plain = HsmHello { orange_keysets: Vec::new(), ..hello };
+        let body = plain.encode().unwrap();
+        assert_eq!(body.len(), 5 + SERIAL.len() + NONCE_LEN + 5);
+        assert_eq!(HsmHello::decode(&body).unwrap().orange_keysets, Vec::<KeysetId>::new());
+    }
+
+    // The genuine hello of the fixture lists the HSM's one orange keyset.
+    let genuine = HsmHello::decode(body_of(&fixture().transcript(ChannelKind::RemoteRpv).hello)).unwrap();
+    assert_eq!(genuine.orange_keysets, vec![fixture().parties.rpks[0].keyset_id]);
+    assert_eq!(genuine.versions, SUPPORTED_VERSIONS);
+}
+
+/// Protocol version 2's C(2e,2s) key share, byte for byte: `u16 version ‖ len8 IDU ‖
+/// EphemPubU[133] ‖ orange keyset id[16] ‖ tag[64]`.
+#[test]
+fn a_kind_03_key_share_names_its_orange_keyset() {
+    let key = fixture().spare_keys[1];
+    let id = KeysetId::from_bytes(*b"orange keyset 01");
+    let share = PedKeyShare {
+        version: PROTOCOL_VERSION_2,
+        ped_id: PED_ID.to_vec(),
+        ephemeral: key,
+        orange_keyset: Some(id),
+        tag: Some([0x7e; TAG_LEN]),
+    };
+    let body = share.encode(ChannelKind::RemoteRpv).unwrap();
+    let mut expected = vec![0x00, 0x02, PED_ID.len() as u8];
+    expected.extend_from_slice(PED_ID);
+    expected.extend_from_slice(&key.to_uncompressed());
+    expected.extend_from_slice(b"orange keyset 01");
+    expected.extend_from_slice(&[0x7e; TAG_LEN]);
+    assert_eq!(body, expected);
+    assert_eq!(PedKeyShare::decode(&body, ChannelKind::RemoteRpv), Ok(share.clone()));
+    // The same body is no share of the other kinds, and no cut of it is one of its own.
+    for kind in [ChannelKind::Local, ChannelKind::RemotePassword] {
+        assert!(PedKeyShare::decode(&body, kind).is_err(), "{kind:?}");
+    }
+    for cut in 0..body.len() {
+        assert!(PedKeyShare::decode(&body[..cut], ChannelKind::RemoteRpv).is_err(), "cut at {cut}");
+    }
+    // The keyset is required for kind 03 and forbidden for the others.
+    let without = PedKeyShare { orange_keyset: None, ..share.clone() };
+    assert!(without.encode(ChannelKind::RemoteRpv).is_err());
+    assert!(share.encode(ChannelKind::RemotePassword).is_err());
+    // The genuine share of the fixture names the PED's orange keyset.
+    let genuine =
+        PedKeyShare::decode(body_of(&fixture().transcript(ChannelKind::RemoteRpv).share), ChannelKind::RemoteRpv);
+    assert_eq!(genuine.unwrap().orange_keyset, Some(fixture().parties.rpk.keyset_id));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -797,6 +967,127 @@ fn identity_and_empty_points_are_refused() {
 }
 
 // ---------------------------------------------------------------------------------------
+// PED key payloads (format 2) and the PED command set.
+// ---------------------------------------------------------------------------------------
+
+/// Bytes that look like a PED key: the magic most of the time, a format byte that is
+/// often 1, 2 or 3, a colour often valid, then anything.
+fn plausible_payload() -> impl Strategy<Value = Vec<u8>> {
+    let magic = prop_oneof![4 => Just(pedkey::MAGIC.to_vec()), 1 => bytes(4)];
+    let format = prop_oneof![2 => Just(pedkey::FORMAT), 1 => Just(1u8), 1 => Just(3u8), 1 => any::<u8>()];
+    let colour = prop_oneof![3 => 1..=5u8, 1 => any::<u8>()];
+    let flags = prop_oneof![3 => 0..=1u8, 1 => any::<u8>()];
+    (magic, format, colour, flags, bytes(pedkey::MAX_PAYLOAD_LEN + 8))
+        .prop_map(|(magic, format, colour, flags, rest)| [magic, vec![format, colour, flags], rest].concat())
+}
+
+/// A valid format-2 payload of any colour and shape.
+fn valid_payload() -> impl Strategy<Value = PedKeyPayload> {
+    (
+        proptest::sample::select(KeyColour::ALL.to_vec()),
+        keyset_id(),
+        (1u8..=16).prop_flat_map(|n| (1..=n, Just(n), 1..=n)),
+        any::<bool>(),
+        any::<[u8; 16]>(),
+        vec(any::<u8>(), 1..=pedkey::MAX_SPLIT_LEN),
+    )
+        .prop_map(|(colour, id, (m, n, index), pin_protected, salt, masked)| PedKeyPayload {
+            colour,
+            split: ped_proto::quorum::SplitInfo::new(id, index, ped_proto::quorum::Quorum::new(m, n).unwrap()).unwrap(),
+            pin_protected,
+            salt: ped_proto::pin::PinSalt::from_bytes(salt),
+            masked_split: zeroize::Zeroizing::new(masked),
+        })
+}
+
+/// What the payload header check must answer for bytes that pass the length check.
+fn payload_header_oracle(b: &[u8]) -> Option<DecodeError> {
+    match b {
+        [m0, m1, m2, m3, ..] if [*m0, *m1, *m2, *m3] != pedkey::MAGIC => Some(DecodeError::BadMagic),
+        [_, _, _, _, format, ..] if *format < pedkey::FORMAT => Some(DecodeError::OldKeyFormat(*format)),
+        [_, _, _, _, format, ..] if *format > pedkey::FORMAT => Some(DecodeError::UnsupportedFrameVersion(*format)),
+        _ => None,
+    }
+}
+
+fn assert_payload_canonical(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let decoded = PedKeyPayload::decode(bytes);
+    if let Ok(payload) = &decoded {
+        prop_assert_eq!(&payload.encode().unwrap()[..], bytes);
+        prop_assert_eq!(pedkey::identify(bytes), Ok(payload.colour));
+    }
+    if bytes.len() <= pedkey::MAX_PAYLOAD_LEN
+        && let Some(expected) = payload_header_oracle(bytes)
+    {
+        prop_assert_eq!(decoded.unwrap_err(), Error::Decode(expected));
+        prop_assert_eq!(pedkey::identify(bytes), Err(Error::Decode(expected)));
+    }
+    Ok(())
+}
+
+/// Bytes that look like a PED command or reply: a defined opcode most of the time.
+fn plausible_command_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let opcode = prop_oneof![2 => 0x01..=0x05u8, 2 => 0x41..=0x4fu8, 1 => Just(0x47u8), 1 => any::<u8>()];
+    (opcode, bytes(300)).prop_map(|(op, mut rest)| {
+        rest.insert(0, op);
+        rest
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: CHEAP_CASES, ..ProptestConfig::default() })]
+
+    /// Any bytes: a payload, or the typed error the header rules name (an old format
+    /// is OldKeyFormat, a newer one UnsupportedFrameVersion), never a panic; whatever
+    /// is accepted re-encodes to the same bytes.
+    #[test]
+    fn ped_key_payload_decode_is_total_and_canonical(bytes in prop_oneof![plausible_payload(), bytes(80)]) {
+        assert_payload_canonical(&bytes)?;
+    }
+
+    #[test]
+    fn ped_key_payloads_round_trip_and_survive_mutation(payload in valid_payload(), edits in mutations()) {
+        let bytes = payload.encode().unwrap();
+        prop_assert_eq!(bytes.len(), 44 + payload.masked_split.len());
+        let back = PedKeyPayload::decode(&bytes).unwrap();
+        prop_assert_eq!((back.colour, back.split, back.pin_protected), (payload.colour, payload.split, payload.pin_protected));
+        prop_assert_eq!(back.salt, payload.salt);
+        prop_assert_eq!(&back.masked_split[..], &payload.masked_split[..]);
+        assert_payload_canonical(&mutate(&bytes, &edits))?;
+    }
+
+    /// The PED's replies and the HSM's commands: total on any bytes, canonical when
+    /// accepted; the version-1 ReusedRpv reply (0x47) never decodes.
+    #[test]
+    fn ped_replies_and_commands_decode_totally_and_canonically(bytes in plausible_command_bytes()) {
+        if let Ok(reply) = PedReply::decode(&bytes) {
+            prop_assert_eq!(reply.encode().unwrap(), bytes.clone());
+        }
+        if let Ok(command) = HsmCommand::decode(&bytes) {
+            prop_assert_eq!(command.encode().unwrap(), bytes.clone());
+        }
+        if bytes[0] == 0x47 {
+            prop_assert!(PedReply::decode(&bytes).is_err());
+        }
+    }
+
+    /// Every failure byte round-trips or is refused; 0x08 is OldKeyFormat.
+    #[test]
+    fn ped_failure_bytes(b in any::<u8>()) {
+        match PedReply::decode(&[0x4f, b]) {
+            Ok(reply) => {
+                prop_assert!((1..=8).contains(&b));
+                prop_assert_eq!(reply.encode().unwrap(), vec![0x4f, b]);
+                if b == 0x08 {
+                    prop_assert_eq!(reply, PedReply::Failed(PedFailure::OldKeyFormat));
+                }
+            }
+            Err(_) => prop_assert!(!(1..=8).contains(&b)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Certificate chains.
 // ---------------------------------------------------------------------------------------
 
@@ -804,7 +1095,7 @@ fn identity_and_empty_points_are_refused() {
 /// `[HSM static, HOC, MIC, root, RPK]`.
 fn real_certs() -> [&'static [u8]; 5] {
     let p = &fixture().parties;
-    [&p.identity.chain[0], &p.identity.chain[1], &p.identity.chain[2], &p.root, &p.rpks[0].cert_der]
+    [&p.identity.chain[0], &p.identity.chain[1], &p.identity.chain[2], &p.root, &p.rpk_cert]
 }
 
 proptest! {

@@ -1,22 +1,20 @@
-//! The PED key payload, the PED command set, relay control and the orange secret:
+//! The PED key payload (format 2), the PED command set, relay control and the RPV ring:
 //! round trips, exact layouts, range checks, and total decoding of arbitrary bytes.
+//! (The orange seed's derivations are in tests/orange.rs.)
 
-use ped_proto::Error;
 use ped_proto::command::{Activity, HsmCommand, Notice, PedFailure, PedReply, Prompt, Role, ShapeChoice, WrappedSplit};
 use ped_proto::device::{DeviceMessage, PedInfo, PedMode, SessionEndReason, UpdateState};
-use ped_proto::ecdh::EcdhKeyPair;
 use ped_proto::frame::{self, Frame, FrameType};
 use ped_proto::hsm_link::HsmLinkMessage;
-use ped_proto::orange::{self, RpvRing};
+use ped_proto::orange::{RpkEntry, RpvRing};
 use ped_proto::pedkey::{self, KeyColour, PedKeyPayload};
 use ped_proto::pin::PinSalt;
 use ped_proto::quorum::{KeysetId, Quorum, SplitInfo};
 use ped_proto::relay::{PedStatus, RelayMessage, RelayRole};
-use ped_proto::secrets::Rpv;
-use ped_proto::{ErrorCode, handshake::hsm::RpkEntry};
+use ped_proto::{DecodeError, Error, ErrorCode};
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use rand_core::{Rng, SeedableRng};
 use zeroize::Zeroizing;
 
 fn info(m: u8, n: u8, index: u8) -> SplitInfo {
@@ -30,14 +28,13 @@ fn payload(colour: KeyColour) -> PedKeyPayload {
         pin_protected: true,
         salt: PinSalt::from_bytes([0x22; 16]),
         masked_split: Zeroizing::new(vec![0x33; 32]),
-        rpk_cert: (colour == KeyColour::Orange).then(|| vec![0x30, 0x82, 0x01, 0x00]),
     }
 }
 
 #[test]
 fn a_blue_key_payload_has_the_documented_layout() {
     let bytes = payload(KeyColour::Blue).encode().unwrap();
-    let mut expected = b"PEDK\x01\x01\x01".to_vec();
+    let mut expected = b"PEDK\x02\x01\x01".to_vec();
     expected.extend_from_slice(&[0x11; 16]);
     expected.extend_from_slice(&[2, 3, 2]);
     expected.extend_from_slice(&[0x22; 16]);
@@ -53,13 +50,33 @@ fn a_blue_key_payload_has_the_documented_layout() {
 }
 
 #[test]
+fn an_orange_key_payload_carries_nothing_but_its_masked_seed() {
+    // Format 2: an orange key has exactly the layout of every other colour, with no
+    // RPK certificate after the split (nothing that could confirm a PIN guess).
+    let bytes = payload(KeyColour::Orange).encode().unwrap();
+    let mut expected = b"PEDK\x02\x03\x01".to_vec();
+    expected.extend_from_slice(&[0x11; 16]);
+    expected.extend_from_slice(&[2, 3, 2]);
+    expected.extend_from_slice(&[0x22; 16]);
+    expected.extend_from_slice(&[0x00, 0x20]);
+    expected.extend_from_slice(&[0x33; 32]);
+    assert_eq!(&bytes[..], &expected[..]);
+    assert_eq!(bytes.len(), 4 + 3 + 16 + 3 + 16 + 2 + 32);
+    // A format-1 orange key carried a len16 certificate here: as trailing bytes of a
+    // format-2 payload it is refused.
+    let with_cert = [&bytes[..], &[0x00, 0x04, 0x30, 0x82, 0x01, 0x00]].concat();
+    assert_eq!(PedKeyPayload::decode(&with_cert).unwrap_err(), Error::Decode(DecodeError::TrailingBytes));
+}
+
+#[test]
 fn every_colour_round_trips_and_identifies_without_a_pin() {
     for colour in KeyColour::ALL {
         let bytes = payload(colour).encode().unwrap();
+        assert_eq!(bytes[4], pedkey::FORMAT);
         assert_eq!(pedkey::identify(&bytes).unwrap(), colour);
         let back = PedKeyPayload::decode(&bytes).unwrap();
         assert_eq!(back.colour, colour);
-        assert_eq!(back.rpk_cert.is_some(), colour == KeyColour::Orange);
+        assert_eq!(&back.masked_split[..], &[0x33; 32]);
     }
     assert_eq!(KeyColour::Red.secret_name(), "Domain");
 }
@@ -69,7 +86,9 @@ fn damaged_payloads_are_typed_errors() {
     let good = payload(KeyColour::Red).encode().unwrap().to_vec();
     let bad_cases: Vec<(&str, Vec<u8>)> = vec![
         ("magic", [b"XEDK".as_slice(), &good[4..]].concat()),
-        ("format", [&good[..4], &[2], &good[5..]].concat()),
+        ("format 0", [&good[..4], &[0], &good[5..]].concat()),
+        ("format 1", [&good[..4], &[1], &good[5..]].concat()),
+        ("format 3", [&good[..4], &[3], &good[5..]].concat()),
         ("colour", [&good[..5], &[9], &good[6..]].concat()),
         ("flags", [&good[..6], &[0x80], &good[7..]].concat()),
         ("M > N", [&good[..23], &[4, 3, 1], &good[26..]].concat()),
@@ -84,9 +103,49 @@ fn damaged_payloads_are_typed_errors() {
     for cut in 0..good.len() {
         assert!(PedKeyPayload::decode(&good[..cut]).is_err(), "truncated at {cut}");
     }
-    let mut orange_without_cert = payload(KeyColour::Orange);
-    orange_without_cert.rpk_cert = None;
-    assert!(orange_without_cert.encode().is_err());
+    let mut empty = payload(KeyColour::Orange);
+    empty.masked_split = Zeroizing::new(Vec::new());
+    assert!(empty.encode().is_err());
+    let mut too_long = payload(KeyColour::Orange);
+    too_long.masked_split = Zeroizing::new(vec![0; pedkey::MAX_SPLIT_LEN + 1]);
+    assert!(too_long.encode().is_err());
+}
+
+/// A key written before the PIN binding was redesigned (format 1) is refused with the
+/// error the PED turns into "re-create it", both by the full decoder and by `identify`
+/// ("List types"); a format from the future is an unsupported version instead.
+#[test]
+fn an_old_format_key_asks_to_be_re_created_and_a_newer_one_is_unsupported() {
+    let good = payload(KeyColour::Orange).encode().unwrap().to_vec();
+    let with_format = |f: u8| [&good[..4], &[f], &good[5..]].concat();
+    let old = with_format(1);
+    assert_eq!(PedKeyPayload::decode(&old).unwrap_err(), Error::Decode(DecodeError::OldKeyFormat(1)));
+    assert_eq!(pedkey::identify(&old).unwrap_err(), Error::Decode(DecodeError::OldKeyFormat(1)));
+    // A real format-1 orange key: the same fields, then its RPK certificate.
+    let old_with_cert = [&old[..], &[0x00, 0x03, 0x30, 0x01, 0x00]].concat();
+    assert_eq!(PedKeyPayload::decode(&old_with_cert).unwrap_err(), Error::Decode(DecodeError::OldKeyFormat(1)));
+    let newer = with_format(3);
+    assert_eq!(PedKeyPayload::decode(&newer).unwrap_err(), Error::Decode(DecodeError::UnsupportedFrameVersion(3)));
+    assert_eq!(pedkey::identify(&newer).unwrap_err(), Error::Decode(DecodeError::UnsupportedFrameVersion(3)));
+    // The magic is checked first: a bad magic with format 1 is not an old key.
+    let foreign = [b"XEDK".as_slice(), &old[4..]].concat();
+    assert_eq!(PedKeyPayload::decode(&foreign).unwrap_err(), Error::Decode(DecodeError::BadMagic));
+    // The message tells the holder what to do.
+    let text = Error::Decode(DecodeError::OldKeyFormat(1)).to_string();
+    assert!(text.contains("re-create"), "{text}");
+    // The PED's answer to the HSM for such a key: PedFailure::OldKeyFormat, 4f 08.
+    let reply = PedReply::Failed(PedFailure::OldKeyFormat);
+    assert_eq!(reply.encode().unwrap(), [0x4f, 0x08]);
+    assert_eq!(PedReply::decode(&[0x4f, 0x08]).unwrap(), reply);
+    assert_eq!(PedFailure::OldKeyFormat.code(), ErrorCode::CkrDeviceError);
+    // Failure bytes 01..=08 are defined; 00 and 09 are not.
+    for b in 1..=8u8 {
+        let decoded = PedReply::decode(&[0x4f, b]).unwrap();
+        assert_eq!(decoded.encode().unwrap(), [0x4f, b]);
+    }
+    for b in [0x00, 0x09, 0xff] {
+        assert!(PedReply::decode(&[0x4f, b]).is_err(), "failure byte {b:#04x}");
+    }
 }
 
 fn prompt(role: Role) -> Prompt {
@@ -110,13 +169,11 @@ fn commands_and_replies_round_trip() {
         HsmCommand::WriteSplits {
             prompt: prompt(Role::HsmSo),
             splits: vec![wrapped(1), wrapped(2), wrapped(3)],
-            rpk_cert: None,
             offer_duplicates: true,
         },
         HsmCommand::WriteSplits {
             prompt: prompt(Role::Rpv),
             splits: vec![wrapped(1), wrapped(2), wrapped(3)],
-            rpk_cert: Some(vec![0x30; 600]),
             offer_duplicates: false,
         },
         HsmCommand::DuplicateKeyset { prompt: prompt(Role::Auditor) },
@@ -128,7 +185,6 @@ fn commands_and_replies_round_trip() {
     let replies = vec![
         PedReply::Splits(vec![wrapped(1), wrapped(3)]),
         PedReply::Reused(vec![wrapped(2)]),
-        PedReply::ReusedRpv { splits: vec![wrapped(1), wrapped(2)], rpk_cert: vec![0x30; 600] },
         PedReply::Shape(Quorum::new(2, 3).unwrap()),
         PedReply::Written { keys: 3, duplicate_sets: 1 },
         PedReply::Duplicated { keys: 2 },
@@ -137,6 +193,8 @@ fn commands_and_replies_round_trip() {
         PedReply::Notice(Notice::NoKey),
         PedReply::Failed(PedFailure::Timeout),
         PedReply::Failed(PedFailure::KeyWriteFailed),
+        PedReply::Failed(PedFailure::BadKeyContent),
+        PedReply::Failed(PedFailure::OldKeyFormat),
     ];
     for r in replies {
         assert_eq!(PedReply::decode(&r.encode().unwrap()).unwrap(), r);
@@ -152,23 +210,39 @@ fn a_read_keyset_command_has_the_documented_layout() {
     assert_eq!(c.encode().unwrap(), b"\x01\x04SLOT\x01\x01");
 }
 
+/// Version 2 has no ReusedRpv reply (0x47): a reused orange keyset is answered with
+/// Reused like every other colour, and WriteSplits for the RPV carries no certificate.
 #[test]
-fn a_reused_orange_keyset_carries_its_rpk_certificate_after_the_splits() {
-    let reply = PedReply::ReusedRpv { splits: vec![wrapped(1)], rpk_cert: vec![0x30, 0x03, 0x02, 0x01, 0x00] };
+fn orange_keysets_travel_like_every_other_keyset() {
+    let reply = PedReply::Reused(vec![wrapped(1)]);
     let bytes = reply.encode().unwrap();
-    let mut expected = vec![0x47, 0x01];
+    let mut expected = vec![0x42, 0x01];
     expected.extend_from_slice(info(2, 3, 1).keyset_id().as_bytes());
     expected.extend_from_slice(&[0x02, 0x03, 0x01, 0x00, 40]);
     expected.extend_from_slice(&[1; 40]);
-    expected.extend_from_slice(&[0x00, 0x05, 0x30, 0x03, 0x02, 0x01, 0x00]);
     assert_eq!(bytes, expected);
-    // Without a certificate the HSM could not recognise the RPK: refused both ways.
-    let no_cert = PedReply::ReusedRpv { splits: vec![wrapped(1)], rpk_cert: Vec::new() };
-    assert!(no_cert.encode().is_err());
-    let mut truncated = bytes[..bytes.len() - 7].to_vec();
-    truncated.extend_from_slice(&[0x00, 0x00]);
-    assert!(PedReply::decode(&truncated).is_err());
-    assert!(PedReply::decode(&bytes[..bytes.len() - 1]).is_err());
+    let mut old_reused_rpv = bytes.clone();
+    old_reused_rpv[0] = 0x47;
+    old_reused_rpv.extend_from_slice(&[0x00, 0x03, 0x30, 0x01, 0x00]);
+    assert!(matches!(PedReply::decode(&old_reused_rpv), Err(Error::Decode(_))), "0x47 is no reply any more");
+    old_reused_rpv.truncate(bytes.len());
+    assert!(matches!(PedReply::decode(&old_reused_rpv), Err(Error::Decode(_))));
+
+    let single = WrappedSplit { info: info(1, 1, 1), wrapped: vec![7; 40] };
+    let write = HsmCommand::WriteSplits { prompt: prompt(Role::Rpv), splits: vec![single], offer_duplicates: true };
+    let bytes = write.encode().unwrap();
+    // 03 ‖ Prompt (len8 slot ‖ role 05 ‖ activity 03) ‖ splits ‖ u8 offer duplicates.
+    let mut expected = b"\x03\x04SLOT\x05\x03\x01".to_vec();
+    expected.extend_from_slice(&[0x11; 16]);
+    expected.extend_from_slice(&[0x01, 0x01, 0x01, 0x00, 40]);
+    expected.extend_from_slice(&[7; 40]);
+    expected.push(0x01);
+    assert_eq!(bytes, expected);
+    assert_eq!(HsmCommand::decode(&bytes).unwrap(), write);
+    // A version-1 RPV WriteSplits put a len16 certificate before the flag: refused.
+    let mut with_cert = bytes[..bytes.len() - 1].to_vec();
+    with_cert.extend_from_slice(&[0x00, 0x02, 0x30, 0x00, 0x01]);
+    assert!(HsmCommand::decode(&with_cert).is_err());
 }
 
 #[test]
@@ -176,17 +250,15 @@ fn write_splits_must_carry_one_whole_keyset() {
     let incomplete = HsmCommand::WriteSplits {
         prompt: prompt(Role::HsmSo),
         splits: vec![wrapped(1), wrapped(3), wrapped(2)],
-        rpk_cert: None,
         offer_duplicates: false,
     };
     assert!(HsmCommand::decode(&incomplete.encode().unwrap()).is_err(), "out of order");
-    let missing_cert = HsmCommand::WriteSplits {
+    let missing = HsmCommand::WriteSplits {
         prompt: prompt(Role::Rpv),
-        splits: vec![wrapped(1), wrapped(2), wrapped(3)],
-        rpk_cert: None,
+        splits: vec![wrapped(1), wrapped(2)],
         offer_duplicates: false,
     };
-    assert!(HsmCommand::decode(&missing_cert.encode().unwrap()).is_err(), "an orange keyset needs its RPK cert");
+    assert!(HsmCommand::decode(&missing.encode().unwrap()).is_err(), "2 of a 3-key keyset");
     let bad_slot = HsmCommand::ReadKeyset { prompt: Prompt { slot: "SL\nOT".into(), ..prompt(Role::HsmSo) } };
     assert!(bad_slot.encode().is_err());
 }
@@ -301,28 +373,15 @@ fn hsm_link_messages_round_trip() {
     assert!(HsmLinkMessage::decode(Frame::decode_exact(&short).unwrap()).is_err(), "the flag is required");
 }
 
-#[test]
-fn the_orange_secret_rebuilds_the_rpk_credential() {
-    let mut rng = ChaCha20Rng::seed_from_u64(3);
-    let rpv = Rpv::generate(&mut rng);
-    let key = EcdhKeyPair::generate(&mut rng);
-    let secret = orange::orange_secret(&rpv, &key);
-    assert_eq!(secret.len(), orange::ORANGE_SECRET_LEN);
-    let credential = orange::rpk_credential(&secret, b"cert").unwrap();
-    assert_eq!(credential.rpv, rpv);
-    assert_eq!(credential.static_key.public(), key.public());
-    assert!(orange::rpk_credential(&secret[..97], b"cert").is_err());
-    assert!(orange::rpk_credential(&[0u8; 98], b"cert").is_err(), "zero scalar");
+fn entry(rng: &mut ChaCha20Rng) -> RpkEntry {
+    let mut seed = [0u8; 32];
+    rng.fill_bytes(&mut seed);
+    RpkEntry::from_seed(KeysetId::generate(rng), &seed).unwrap()
 }
 
 #[test]
 fn a_new_rpv_replaces_the_old_only_when_its_whole_keyset_is_written() {
     let mut rng = ChaCha20Rng::seed_from_u64(4);
-    let entry = |rng: &mut ChaCha20Rng| RpkEntry {
-        rpv: Rpv::generate(rng),
-        cert_der: vec![1],
-        public_key: *EcdhKeyPair::generate(rng).public(),
-    };
     let old = entry(&mut rng);
     let old_rpv = old.rpv.clone();
     let mut ring = RpvRing::new(Some(old));
@@ -337,6 +396,26 @@ fn a_new_rpv_replaces_the_old_only_when_its_whole_keyset_is_written() {
     assert!(ring.complete(3, 3));
     assert_eq!(ring.current().unwrap().rpv, new_rpv);
     assert_eq!(ring.accepted().len(), 1);
+    assert!(!ring.complete(3, 3), "nothing pending any more");
+}
+
+#[test]
+fn a_reused_orange_keyset_replaces_the_rpv_at_once_and_erase_forgets_everything() {
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let old = entry(&mut rng);
+    let mut ring = RpvRing::new(Some(old));
+    ring.begin(entry(&mut rng));
+    let reused = entry(&mut rng);
+    let reused_id = reused.keyset_id;
+    ring.replace(reused);
+    assert_eq!(ring.current().unwrap().keyset_id, reused_id);
+    assert!(ring.pending().is_none(), "a replacement abandons a pending rotation");
+    assert_eq!(ring.accepted().len(), 1);
+    ring.begin(entry(&mut rng));
+    ring.erase();
+    assert!(ring.current().is_none() && ring.pending().is_none());
+    assert!(ring.accepted().is_empty());
+    assert!(RpvRing::default().accepted().is_empty());
 }
 
 proptest! {
@@ -370,9 +449,11 @@ proptest! {
             pin_protected: pin,
             salt: PinSalt::from_bytes([6; 16]),
             masked_split: Zeroizing::new(split.clone()),
-            rpk_cert: (colour == KeyColour::Orange).then(|| vec![0x30; 700]),
         };
-        let back = PedKeyPayload::decode(&p.encode().unwrap()).unwrap();
+        let bytes = p.encode().unwrap();
+        prop_assert_eq!(bytes.len(), 44 + split.len());
+        let back = PedKeyPayload::decode(&bytes).unwrap();
+        prop_assert_eq!(back.colour, colour);
         prop_assert_eq!(back.split, p.split);
         prop_assert_eq!(&back.masked_split[..], &split[..]);
         prop_assert_eq!(back.pin_protected, pin);
@@ -383,7 +464,6 @@ proptest! {
         let c = HsmCommand::WriteSplits {
             prompt: prompt(Role::Rpv),
             splits: vec![wrapped(1), wrapped(2), wrapped(3)],
-            rpk_cert: Some(vec![0x30; 64]),
             offer_duplicates: true,
         };
         let mut bytes = c.encode().unwrap();

@@ -4,7 +4,8 @@ use std::num::NonZeroU32;
 
 use hmac::Hmac;
 use ped_proto::pin::{
-    PIN_ITERATIONS, PIN_MAX_DIGITS, Pin, PinError, PinSalt, apply_pin_mask, apply_pin_mask_with_iterations,
+    PIN_ITERATIONS, PIN_LABEL, PIN_MAX_DIGITS, Pin, PinError, PinSalt, apply_pin_mask, apply_pin_mask_with_iterations,
+    compressions_per_unlock,
 };
 use ped_proto::quorum::{
     KeysetId, MAX_SECRET_LEN, MAX_SPLITS, Progress, Quorum, QuorumCollector, QuorumError, Split, SplitInfo, Verifier,
@@ -20,7 +21,7 @@ use sha2::Sha512;
 use zeroize::Zeroizing;
 
 /// PBKDF2 iterations for property tests: the binding's logic does not depend on the count,
-/// and the full count costs ~90 ms per key.
+/// and a few iterations keep the 64 cases of the login property fast in debug builds.
 const FEW: NonZeroU32 = NonZeroU32::new(3).expect("non-zero");
 
 const ID_A: KeysetId = KeysetId::from_bytes([0xAA; 16]);
@@ -395,16 +396,66 @@ fn the_binding_is_the_documented_pbkdf2() {
     let value = [0u8; 80];
     let masked = apply_pin_mask_with_iterations(&value, Some(&pin), &salt, &info, FEW).unwrap();
 
-    let mut kdf_salt = b"0123456789abcdef".to_vec();
+    // "PED PIN v2" ‖ salt ‖ keyset id ‖ index: 10 + 16 + 16 + 1 bytes.
+    let mut kdf_salt = b"PED PIN v2".to_vec();
+    kdf_salt.extend_from_slice(b"0123456789abcdef");
     kdf_salt.extend_from_slice(ID_A.as_bytes());
     kdf_salt.push(7);
+    assert_eq!(kdf_salt.len(), 43);
+    assert_eq!(&kdf_salt[..10], PIN_LABEL);
     let mut expected = [0u8; 80];
     pbkdf2::pbkdf2::<Hmac<Sha512>>(b"4242", &kdf_salt, FEW.get(), &mut expected).unwrap();
     assert_eq!(masked[..], expected[..]);
-    assert_eq!(hex::encode(&masked[..16]), "6f010849e18736579c86247d25c89a6a");
+    // Computed with Python's hashlib.pbkdf2_hmac, a third implementation.
+    assert_eq!(hex::encode(&masked[..16]), "4a4330c26a979cd5ff0f4846ed21f023");
 }
 
-/// One round trip at the real iteration count (about 0.2 s), so the constant is what
+/// The production binding, a known answer: PIN 73915824, salt 10..1f, keyset a0..af,
+/// split 3 of 2-of-5, value 00..1f, 600 iterations. The expected bytes come from the
+/// `pbkdf2` crate driven directly over the documented salt layout, and the hex was
+/// checked against Python's `hashlib.pbkdf2_hmac`.
+#[test]
+fn pin_mask_known_answer_at_the_production_count() {
+    assert_eq!(PIN_ITERATIONS.get(), 600);
+    let keyset: [u8; 16] = core::array::from_fn(|i| 0xa0 + i as u8);
+    let salt_bytes: [u8; 16] = core::array::from_fn(|i| 0x10 + i as u8);
+    let value: [u8; 32] = core::array::from_fn(|i| i as u8);
+    let info = SplitInfo::new(KeysetId::from_bytes(keyset), 3, quorum(2, 5)).unwrap();
+    let salt = PinSalt::from_bytes(salt_bytes);
+    let pin = Pin::parse("73915824").unwrap();
+    let masked = apply_pin_mask(&value, Some(&pin), &salt, &info).unwrap();
+
+    let kdf_salt = [&b"PED PIN v2"[..], &salt_bytes, &keyset, &[3]].concat();
+    let mut mask = [0u8; 32];
+    pbkdf2::pbkdf2::<Hmac<Sha512>>(b"73915824", &kdf_salt, 600, &mut mask).unwrap();
+    let expected: Vec<u8> = value.iter().zip(mask).map(|(v, m)| v ^ m).collect();
+    assert_eq!(masked[..], expected[..]);
+    assert_eq!(hex::encode(&masked[..]), "cc57f6bdd71eb256d0224a002f37aa90919b8abce6faff868a41f64c4d7d6631");
+    // Unbinding with the same PIN restores the value; without a PIN nothing changes.
+    assert_eq!(&apply_pin_mask(&masked, Some(&pin), &salt, &info).unwrap()[..], &value[..]);
+    assert_eq!(&apply_pin_mask(&value, None, &salt, &info).unwrap()[..], &value[..]);
+    // Each salt field matters: another index, keyset or salt gives another mask.
+    let other_index = SplitInfo::new(KeysetId::from_bytes(keyset), 4, quorum(2, 5)).unwrap();
+    assert_ne!(apply_pin_mask(&value, Some(&pin), &salt, &other_index).unwrap(), masked);
+    let other_keyset = SplitInfo::new(KeysetId::from_bytes([0xa0; 16]), 3, quorum(2, 5)).unwrap();
+    assert_ne!(apply_pin_mask(&value, Some(&pin), &salt, &other_keyset).unwrap(), masked);
+    let other_salt = PinSalt::from_bytes([0x10; 16]);
+    assert_ne!(apply_pin_mask(&value, Some(&pin), &other_salt, &info).unwrap(), masked);
+}
+
+/// The PED's budget: 2 + 2c SHA-512 compressions per 64-byte PBKDF2 block.
+#[test]
+fn compressions_per_unlock_counts_blocks_and_iterations() {
+    assert_eq!(compressions_per_unlock(32, 600), 1202);
+    assert_eq!(compressions_per_unlock(32, PIN_ITERATIONS.get()), 1202);
+    assert_eq!(compressions_per_unlock(1, 1), 4);
+    assert_eq!(compressions_per_unlock(64, 600), 1202);
+    assert_eq!(compressions_per_unlock(65, 600), 2404);
+    assert_eq!(compressions_per_unlock(MAX_SECRET_LEN, 600), 2404);
+    assert_eq!(compressions_per_unlock(0, 600), 0);
+}
+
+/// One round trip at the real iteration count (well under a millisecond), so the constant is what
 /// `apply_pin_mask` uses.
 #[test]
 fn apply_pin_mask_uses_the_full_iteration_count() {
