@@ -38,6 +38,10 @@ struct Serve {
     /// The clock at start, Unix seconds (tests with certificates made for an instant).
     #[arg(long)]
     unix_time: Option<u64>,
+    /// Manufacture a new HSM in the factory of the HSM whose state directory this is
+    /// (the same root and MIC, a HOC of its own), so that one PED trusts both.
+    #[arg(long)]
+    manufacturer: Option<PathBuf>,
 }
 
 /// Runs the command line; `args` excludes the program name.
@@ -105,6 +109,7 @@ fn config(s: Serve) -> Result<ServeConfig, String> {
         key_timeout: Duration::from_secs(s.key_timeout),
         link_timeout: Duration::from_secs(s.link_timeout),
         unix_time: s.unix_time,
+        manufacturer: s.manufacturer,
     })
 }
 

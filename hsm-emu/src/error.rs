@@ -104,6 +104,11 @@ impl HsmError {
         HsmError { code: Code::Ped(code), detail: code.advice().into() }
     }
 
+    /// A PED failure, with a sentence of its own (what the key holders do next).
+    pub fn ped_with(code: ErrorCode, detail: impl Into<String>) -> Self {
+        HsmError { code: Code::Ped(code), detail: detail.into() }
+    }
+
     /// The lunacm line: `Command Result : 0x8000002e (CKR_PED_UNPLUGGED)`.
     pub fn result_line(&self) -> String {
         format!("Command Result : 0x{:08x} ({})", self.code.value(), self.code.name())

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 
 use ped_proto::ErrorCode;
 use ped_proto::cert::CertificateAuthority;
-use ped_proto::command::{Activity, HsmCommand, Notice, PedReply, Prompt, Role, ShapeChoice, WrappedSplit};
+use ped_proto::command::{Activity, HsmCommand, Notice, PedFailure, PedReply, Prompt, Role, ShapeChoice, WrappedSplit};
 use ped_proto::ecdh::EcdhPublicKey;
 use ped_proto::factory::Factory;
 use ped_proto::handshake::ChannelKind;
@@ -204,14 +204,26 @@ impl Hsm {
     /// root → MIC → HOC) if the directory holds none. Either way a fresh static key
     /// with a HOC-signed certificate is made, as at every start.
     pub fn start<R: CryptoRng + ?Sized>(store: &Store, serial: &str, rng: &mut R, now: u64) -> Result<Self, HsmError> {
+        Self::start_from(store, serial, None, rng, now)
+    }
+
+    /// [`Hsm::start`]; a new HSM is manufactured in the factory of the HSM whose state
+    /// is `manufacturer` (its root and MIC), when given.
+    pub fn start_from<R: CryptoRng + ?Sized>(
+        store: &Store,
+        serial: &str,
+        manufacturer: Option<&Store>,
+        rng: &mut R,
+        now: u64,
+    ) -> Result<Self, HsmError> {
         let general = |e: &dyn std::fmt::Display| HsmError::hsm(HsmCode::GeneralError, e.to_string());
+        let authority = |a: &AuthorityRecord| -> Result<CertificateAuthority, HsmError> {
+            let key = Zeroizing::new(hex::decode(a.key.as_bytes()).map_err(|e| general(&e))?);
+            let cert = hex::decode(&a.cert).map_err(|e| general(&e))?;
+            CertificateAuthority::from_parts(&key, &cert).map_err(|e| general(&e))
+        };
         let (serial, factory) = match store.load_identity().map_err(|e| general(&e))? {
             Some(record) => {
-                let authority = |a: &AuthorityRecord| -> Result<CertificateAuthority, HsmError> {
-                    let key = Zeroizing::new(hex::decode(a.key.as_bytes()).map_err(|e| general(&e))?);
-                    let cert = hex::decode(&a.cert).map_err(|e| general(&e))?;
-                    CertificateAuthority::from_parts(&key, &cert).map_err(|e| general(&e))
-                };
                 let factory = Factory {
                     root: authority(&record.root)?,
                     mic: authority(&record.mic)?,
@@ -223,7 +235,16 @@ impl Hsm {
                 if serial.is_empty() || serial.len() > 32 || !serial.bytes().all(|b| b.is_ascii_graphic()) {
                     return Err(HsmError::hsm(HsmCode::ArgumentsBad, "the serial must be 1-32 printable characters"));
                 }
-                let factory = Factory::manufacture(rng, serial, now).map_err(|e| general(&e))?;
+                let factory = match manufacturer {
+                    None => Factory::manufacture(rng, serial, now),
+                    Some(other) => {
+                        let record = other.load_identity().map_err(|e| general(&e))?.ok_or_else(|| {
+                            HsmError::hsm(HsmCode::ArgumentsBad, "--manufacturer names a directory with no HSM in it")
+                        })?;
+                        Factory::manufacture_under(authority(&record.root)?, authority(&record.mic)?, rng, serial, now)
+                    }
+                }
+                .map_err(|e| general(&e))?;
                 let record = |a: &CertificateAuthority| AuthorityRecord {
                     cert: hex::encode(a.certificate_der()),
                     key: Zeroizing::new(hex::encode(a.signing_key_bytes().as_slice())),
@@ -509,6 +530,14 @@ impl Hsm {
         match reply {
             // Wrong colour, a repeated split, no key: the PED re-prompts; never counted.
             PedReply::Notice(notice) => return Ok(Step::Wait(notice)),
+            PedReply::Failed(PedFailure::OldKeyFormat) => {
+                return Err(HsmError::ped_with(
+                    ErrorCode::CkrDeviceError,
+                    "a PED key presented is of an older format, which this PED no longer reads \
+                     (protocol.md §13.1); re-create that keyset with new keys (`role init`, `hsm init` or \
+                     `ped vector init`), then use them",
+                ));
+            }
             PedReply::Failed(failure) => return Err(HsmError::ped(failure.code())),
             _ => {}
         }

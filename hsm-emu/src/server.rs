@@ -53,6 +53,9 @@ pub struct ServeConfig {
     pub link_timeout: Duration,
     /// A fixed clock at start, Unix seconds (tests with certificates for an instant).
     pub unix_time: Option<u64>,
+    /// The state directory of an HSM of the factory a new HSM is made in; `None`: a
+    /// factory of its own.
+    pub manufacturer: Option<PathBuf>,
 }
 
 struct Connected {
@@ -137,7 +140,13 @@ impl Server {
     pub fn new(config: ServeConfig) -> Result<Self, HsmError> {
         let store = Store::open(&config.state).map_err(|e| HsmError::hsm(HsmCode::GeneralError, e.to_string()))?;
         let now = config.unix_time.unwrap_or_else(wall_clock);
-        let hsm = Hsm::start(&store, &config.serial, &mut UnwrapErr(SysRng), now)?;
+        let manufacturer = config
+            .manufacturer
+            .as_ref()
+            .map(Store::open)
+            .transpose()
+            .map_err(|e| HsmError::hsm(HsmCode::GeneralError, e.to_string()))?;
+        let hsm = Hsm::start_from(&store, &config.serial, manufacturer.as_ref(), &mut UnwrapErr(SysRng), now)?;
         let shared = Shared { hsm, store, ped: None, last_end: None };
         Ok(Server { config, shared: Mutex::new(shared), start: std::time::Instant::now() })
     }

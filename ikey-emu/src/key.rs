@@ -211,7 +211,14 @@ impl Key {
                 n: p.split.quorum().n(),
                 index: p.split.index(),
             }),
-            Err(e) => Content::Unrecognised { colour: pedkey::identify(bytes).ok(), reason: e.to_string() },
+            // The decode error's own words: the advice of its protocol code is for links.
+            Err(e) => {
+                let reason = match e {
+                    ped_proto::Error::Decode(d) => d.to_string(),
+                    other => other.to_string(),
+                };
+                Content::Unrecognised { colour: pedkey::identify(bytes).ok(), reason }
+            }
         }
     }
 }

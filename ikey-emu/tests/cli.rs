@@ -138,7 +138,6 @@ fn show_of_an_older_format_key_says_unrecognised_content_and_names_the_format() 
 /// orange key, longer than format 2's largest payload, is refused as too long before
 /// its format byte is read.
 #[test]
-#[ignore = "ped-proto bug: PedKeyPayload::decode checks MAX_PAYLOAD_LEN before the format byte"]
 fn show_of_an_older_format_orange_key_names_the_format() {
     let rig = Rig::new();
     rig.expect(0, &["create", "--label", "old orange", "--serial", "4"]);

@@ -85,7 +85,6 @@ fn a_key_of_the_older_format_is_unrecognised_content_naming_the_format() {
 /// format-1 orange key is longer than format 2's largest payload, and
 /// `PedKeyPayload::decode` says so before it reads the format byte.
 #[test]
-#[ignore = "ped-proto bug: PedKeyPayload::decode checks MAX_PAYLOAD_LEN before the format byte"]
 fn an_orange_key_of_the_older_format_is_unrecognised_content_naming_the_format() {
     let (_tmp, store) = store();
     let serial = new_key(&store, 9, None);

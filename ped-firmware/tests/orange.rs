@@ -114,7 +114,6 @@ fn a_format_1_key_offered_for_reuse_ends_the_operation_too() {
 /// `TooLong { field: "payload" }` and the PED says "PED Key damaged." instead of asking
 /// for the key to be re-created.
 #[test]
-#[ignore = "ped-proto bug: PedKeyPayload::decode checks MAX_PAYLOAD_LEN before the format byte"]
 fn a_format_1_orange_key_at_the_rpv_login_ends_the_handshake_with_the_older_format_notice() {
     let mut hsm = TestHsm::new("HSM-180004");
     let mut rig = Rig::new(hsm.root());

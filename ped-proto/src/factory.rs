@@ -29,12 +29,26 @@ pub struct Factory {
 }
 
 impl Factory {
-    /// Manufactures the chain of HSM `serial` at time `now` (Unix seconds).
+    /// Manufactures the chain of HSM `serial` at time `now` (Unix seconds), in a
+    /// factory of its own (a new root and MIC).
     pub fn manufacture<R: CryptoRng + ?Sized>(rng: &mut R, serial: &str, now: u64) -> Result<Self, IssueError> {
         let from = now.saturating_sub(SKEW);
         let root = CertificateAuthority::new_root(rng, "PED emulated manufacturer root", from, now + 30 * YEAR)?;
         let mic = root.issue_ca(rng, "PED emulated MIC", 1, from, now + 25 * YEAR)?;
-        let hoc = mic.issue_ca(rng, &format!("HOC {serial}"), 0, from, now + 20 * YEAR)?;
+        Self::manufacture_under(root, mic, rng, serial, now)
+    }
+
+    /// Manufactures HSM `serial` in an existing factory: a new HOC under `mic`, so that
+    /// its chain ends in the same root as every other HSM of that factory (as real HSMs
+    /// of one manufacturer do, and as one PED serving several HSMs needs).
+    pub fn manufacture_under<R: CryptoRng + ?Sized>(
+        root: CertificateAuthority,
+        mic: CertificateAuthority,
+        rng: &mut R,
+        serial: &str,
+        now: u64,
+    ) -> Result<Self, IssueError> {
+        let hoc = mic.issue_ca(rng, &format!("HOC {serial}"), 0, now.saturating_sub(SKEW), now + 20 * YEAR)?;
         Ok(Factory { root, mic, hoc })
     }
 

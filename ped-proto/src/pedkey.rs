@@ -146,11 +146,13 @@ impl PedKeyPayload {
 
     /// Decodes a key's content; every field is range-checked (M ≤ N ≤ 16, 1 ≤ index ≤ N).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
+        // The header first (7 bytes, bounded): a key of an older format, longer than
+        // any this format writes, is told apart from a damaged one.
+        let mut r = Reader::new(bytes);
+        let colour = header(&mut r)?;
         if bytes.len() > MAX_PAYLOAD_LEN {
             return Err(DecodeError::TooLong { field: "payload", max: MAX_PAYLOAD_LEN }.into());
         }
-        let mut r = Reader::new(bytes);
-        let colour = header(&mut r)?;
         let flags = r.u8("flags")?;
         if flags & !FLAG_PIN != 0 {
             return Err(DecodeError::InvalidValue("flags").into());

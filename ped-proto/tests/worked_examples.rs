@@ -15,15 +15,16 @@ use ped_proto::ecdh::EcdhKeyPair;
 use ped_proto::factory::Factory;
 use ped_proto::frame::{self, Frame};
 use ped_proto::handshake::SUPPORTED_VERSIONS;
-use ped_proto::handshake::hsm::{self, RpkEntry};
-use ped_proto::handshake::ped::{AwaitingHello, RpkCredential};
+use ped_proto::handshake::hsm;
+use ped_proto::handshake::ped::AwaitingHello;
 use ped_proto::kdf::{self, AuxFunction};
 use ped_proto::mac::{self, KcMessage, KcParties};
+use ped_proto::orange::{self, RpkCredential, RpkEntry};
 use ped_proto::pedkey::{KeyColour, PedKeyPayload};
 use ped_proto::pin::{Pin, PinSalt, apply_pin_mask};
 use ped_proto::quorum::{KeysetId, Quorum, Split, Verifier, reassemble, split_secret};
 use ped_proto::record::{ChannelSession, Opened};
-use ped_proto::secrets::{OneTimePassword, PasswordDigits, Rpv};
+use ped_proto::secrets::{OneTimePassword, PasswordDigits};
 use ped_proto::{ctr, kwp};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{SeedableRng, TryCryptoRng, TryRng};
@@ -95,22 +96,34 @@ struct Fixture {
     factory: Factory,
     hsm_static: Vec<u8>,
     chain: Vec<Vec<u8>>,
-    rpk_static: Vec<u8>,
-    rpk_cert: Vec<u8>,
 }
 
 fn fixture() -> Fixture {
     let mut rng = ChaCha20Rng::seed_from_u64(0x5045_4432);
     let factory = Factory::manufacture(&mut rng, SERIAL, NOW).unwrap();
     let identity = factory.hsm_identity(&mut rng, SERIAL, NOW).unwrap();
-    let (_, rpk) = factory.new_rpk(&mut rng, SERIAL, NOW).unwrap();
-    Fixture {
-        hsm_static: identity.static_key.private_bytes().to_vec(),
-        chain: identity.chain,
-        rpk_static: rpk.static_key.private_bytes().to_vec(),
-        rpk_cert: rpk.cert_der,
-        factory,
-    }
+    Fixture { hsm_static: identity.static_key.private_bytes().to_vec(), chain: identity.chain, factory }
+}
+
+/// The orange keyset of §16.3: a 1-of-1 keyset whose key has a PIN.
+struct Orange {
+    keyset_id: KeysetId,
+    seed: Vec<u8>,
+    pin: Pin,
+    salt: PinSalt,
+    key: Vec<u8>,
+}
+
+fn orange_keyset() -> Orange {
+    let keyset_id = KeysetId::from_bytes(*b"orange-keyset-01");
+    let seed: Vec<u8> = (0u8..32).map(|i| 0x0f ^ i.wrapping_mul(29)).collect();
+    let pin = Pin::parse("13579").unwrap();
+    let salt = PinSalt::from_bytes([0x0a; 16]);
+    let info = ped_proto::quorum::SplitInfo::new(keyset_id, 1, Quorum::new(1, 1).unwrap()).unwrap();
+    let masked = apply_pin_mask(&seed, Some(&pin), &salt, &info).unwrap();
+    let payload =
+        PedKeyPayload { colour: KeyColour::Orange, split: info, pin_protected: true, salt, masked_split: masked };
+    Orange { keyset_id, seed, pin, salt, key: payload.encode().unwrap().to_vec() }
 }
 
 /// Everything the document's rules compute for one handshake.
@@ -131,10 +144,11 @@ fn derive_by_the_document(
     ephem_v: &[u8],
     secret: &[u8],
 ) -> Derived {
-    let (name, l): (&[u8], usize) = match kind {
-        1 => (b"PED C(1e,1s) LOCAL CWK", 128),
-        2 => (b"PED C(1e,1s) PASSWORD CWK", 128),
-        _ => (b"PED C(2e,2s) RPV DEK DMK CWK", 320),
+    let l = 320;
+    let name: &[u8] = match kind {
+        1 => b"PED C(1e,1s) LOCAL DEK DMK CWK",
+        2 => b"PED C(1e,1s) PASSWORD DEK DMK CWK",
+        _ => b"PED C(2e,2s) RPV DEK DMK CWK",
     };
     let mut fixed_info = len16(name);
     fixed_info.extend(len16(PED_ID));
@@ -142,7 +156,7 @@ fn derive_by_the_document(
     fixed_info.extend(len16(SERIAL.as_bytes()));
     fixed_info.extend_from_slice(ephem_v);
     fixed_info.extend_from_slice(&((l * 8) as u32).to_be_bytes());
-    fixed_info.extend_from_slice(&1u16.to_be_bytes());
+    fixed_info.extend_from_slice(&2u16.to_be_bytes());
     fixed_info.extend_from_slice(&Sha512::digest(hello_body));
     if !secret.is_empty() {
         fixed_info.extend(len16(secret));
@@ -167,27 +181,21 @@ fn derive_by_the_document(
     Derived { z, fixed_info, dkm, tag_u, tag_v }
 }
 
-/// The first HSM→PED record and CSP wrapping, by the document's rules.
-fn first_record_by_the_document(kind: u8, dkm: &[u8]) -> (Vec<u8>, Vec<u8>) {
+/// The first HSM→PED record and CSP wrapping, by the document's rules (the same for
+/// every kind).
+fn first_record_by_the_document(dkm: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let mut content = vec![0x01];
     content.extend_from_slice(PAYLOAD);
-    if kind == 3 {
-        let h2p = &dkm[64 + 128..];
-        let (dek, dmk, cwk) = (&h2p[..32], &h2p[32..96], &h2p[96..128]);
-        let mut ct = content.clone();
-        ctr::aes256_ctr_apply(dek.try_into().unwrap(), &[0u8; 16], &mut ct);
-        let mut record = frame::encode(frame::FrameType::Record, &[0u8; 0]);
-        record[4..8].copy_from_slice(&((ct.len() + 64) as u32).to_be_bytes());
-        let tag = mac::hmac_sha512(dmk, &[&0u64.to_be_bytes(), &record[..8], &ct]);
-        record.extend_from_slice(&ct);
-        record.extend_from_slice(&tag);
-        (record, kwp::wrap(cwk, CSP).unwrap())
-    } else {
-        let cwk = &dkm[96..128];
-        let mut plain = 0u64.to_be_bytes().to_vec();
-        plain.extend_from_slice(&content);
-        (frame::encode(frame::FrameType::Record, &kwp::wrap(cwk, &plain).unwrap()), kwp::wrap(cwk, CSP).unwrap())
-    }
+    let h2p = &dkm[64 + 128..];
+    let (dek, dmk, cwk) = (&h2p[..32], &h2p[32..96], &h2p[96..128]);
+    let mut ct = content.clone();
+    ctr::aes256_ctr_apply(dek.try_into().unwrap(), &[0u8; 16], &mut ct);
+    let mut record = frame::encode(frame::FrameType::Record, &[0u8; 0]);
+    record[4..8].copy_from_slice(&((ct.len() + 64) as u32).to_be_bytes());
+    let tag = mac::hmac_sha512(dmk, &[&0u64.to_be_bytes(), &record[..8], &ct]);
+    record.extend_from_slice(&ct);
+    record.extend_from_slice(&tag);
+    (record, kwp::wrap(cwk, CSP).unwrap())
 }
 
 fn f(bytes: &[u8]) -> Frame<'_> {
@@ -206,14 +214,18 @@ fn example(fx: &Fixture, kind: u8) -> (String, ChannelSession, ChannelSession) {
     let nonce_v: Vec<u8> = (0u8..32).collect();
     let hsm_ephem = scalar("HSM ephemeral");
     let ped_ephem = scalar("PED ephemeral");
-    let rpv = Rpv::from_bytes(core::array::from_fn(|i| 0xa0 ^ i as u8));
     let password = "20261128";
-    let rpk = RpkCredential {
-        rpv: rpv.clone(),
-        static_key: EcdhKeyPair::from_private_bytes(&fx.rpk_static).unwrap(),
-        cert_der: fx.rpk_cert.clone(),
-    };
-    let rpk_entry = RpkEntry { rpv: rpv.clone(), cert_der: fx.rpk_cert.clone(), public_key: *rpk.static_key.public() };
+    let orange = orange_keyset();
+    // The PED's side: unmask the orange key with its PIN, derive RPV and RPK (§13.2).
+    let payload = PedKeyPayload::decode(&orange.key).unwrap();
+    let seed = apply_pin_mask(&payload.masked_split, Some(&orange.pin), &payload.salt, &payload.split).unwrap();
+    assert_eq!(&seed[..], &orange.seed[..], "the orange key unmasks to the seed");
+    let rpk = RpkCredential::from_seed(orange.keyset_id, &seed).unwrap();
+    let rpk_entry = RpkEntry::from_seed(orange.keyset_id, &orange.seed).unwrap();
+    let rpv = rpk.rpv.clone();
+    let rpv_by_the_document = Sha512::new().chain_update(orange::RPV_LABEL).chain_update(&orange.seed).finalize();
+    assert_eq!(rpv.expose()[..], rpv_by_the_document[..32], "RPV = SHA-512(label ‖ seed)[0..32]");
+    let rpk_static = rpk.static_key.private_bytes().to_vec();
     let mut hsm_rng = ScriptedRng(if kind == 3 { hsm_ephem.clone() } else { nonce_v.clone() });
     let mut ped_rng = ScriptedRng(ped_ephem.clone());
     let mut cache = ChainCache::default();
@@ -238,10 +250,11 @@ fn example(fx: &Fixture, kind: u8) -> (String, ChannelSession, ChannelSession) {
                 (hs, ped.receive_finished(f(&finished)).unwrap(), hello, share, finished)
             }
             _ => {
-                let (hsm, hello) = hsm::start_rpv(&identity, SUPPORTED_VERSIONS, &mut hsm_rng).unwrap();
+                let entries = [rpk_entry];
+                let (hsm, hello) = hsm::start_rpv(&identity, SUPPORTED_VERSIONS, &entries, &mut hsm_rng).unwrap();
                 let ped = ped.receive_hello(f(&hello), root, NOW, &mut cache).unwrap();
-                let (ped, share) = ped.respond_rpv(&rpk, root, NOW, &mut cache, &mut ped_rng).unwrap();
-                let (hs, finished, _) = hsm.receive_key_share(f(&share), &[rpk_entry]).unwrap();
+                let (ped, share) = ped.respond_rpv(&rpk, &mut ped_rng).unwrap();
+                let (hs, finished, _) = hsm.receive_key_share(f(&share), &entries).unwrap();
                 (hs, ped.receive_finished(f(&finished)).unwrap(), hello, share, finished)
             }
         };
@@ -268,7 +281,7 @@ fn example(fx: &Fixture, kind: u8) -> (String, ChannelSession, ChannelSession) {
         assert_eq!(&share[share.len() - 64..], &tag_u, "PedKeyShare carries KC_2_U");
     }
     assert_eq!(&finished[frame::HEADER_LEN..], &d.tag_v, "HsmFinished carries the HSM's tag");
-    let (record, wrapped) = first_record_by_the_document(kind, &d.dkm);
+    let (record, wrapped) = first_record_by_the_document(&d.dkm);
     assert_eq!(hsm_session.seal(PAYLOAD).unwrap(), record, "first HSM→PED record");
     assert_eq!(ped_session.open(f(&record)).unwrap(), Opened::Data(PAYLOAD.to_vec().into()));
     assert_eq!(hsm_session.wrap_csp(CSP).unwrap(), wrapped, "CSP wrapped under CWK_HSM→PED");
@@ -289,8 +302,13 @@ fn example(fx: &Fixture, kind: u8) -> (String, ChannelSession, ChannelSession) {
         1 | 2 => line(&mut out, "NonceV", &nonce_v),
         _ => {
             line(&mut out, "dEphemV", &hsm_ephem);
-            line(&mut out, "dStaticU (RPK)", &fx.rpk_static);
+            line(&mut out, "orange key", &orange.key);
+            writeln!(out, "    {:<18} {}", "orange PIN", "13579").unwrap();
+            line(&mut out, "orange salt", orange.salt.as_bytes());
+            line(&mut out, "orange keyset", orange.keyset_id.as_bytes());
+            line(&mut out, "orange seed", &orange.seed);
             line(&mut out, "RPV", rpv.expose());
+            line(&mut out, "dStaticU (RPK)", &rpk_static);
         }
     }
     if kind == 2 {
@@ -326,7 +344,6 @@ fn render() -> String {
     line(&mut out, "HOC", &fx.chain[1]);
     line(&mut out, "MIC", &fx.chain[2]);
     line(&mut out, "root", fx.factory.root.certificate_der());
-    line(&mut out, "RPK cert", &fx.rpk_cert);
     writeln!(out, "\nCertificates are checked at Unix time {NOW}.\n").unwrap();
     for kind in 1..=2 {
         out.push_str(&example(&fx, kind).0);
@@ -364,9 +381,10 @@ fn open_data(session: &mut ChannelSession, record: &[u8]) -> Vec<u8> {
 fn keyset_example(mut hsm: ChannelSession, mut ped: ChannelSession) -> String {
     let mut out = String::from(
         "### 16.4 A 2-of-3 keyset creation and a quorum login\n\n\
-         Over the channel of §16.3 (each end's sequence number is 1), the HSM creates the\n\
-         HSM SO keyset: the key holders choose 2 of 3 on the PED, give keys 1 and 3 PINs and\n\
-         key 2 none, and make no duplicate set. Then the SO logs in with keys 3 and 1.\n\n\
+         Over the channel of §16.3 (its first HSM→PED record already sent, so the next\n\
+         HSM→PED sequence number is 1 and the next PED→HSM one 0), the HSM creates the HSM SO\n\
+         keyset: the key holders choose 2 of 3 on the PED, give keys 1 and 3 PINs and key 2\n\
+         none, and make no duplicate set. Then the SO logs in with keys 3 and 1.\n\n\
          Inputs:\n\n",
     );
     let secret: Vec<u8> = (0u8..32).map(|i| i.wrapping_mul(7) ^ 0x5c).collect();
@@ -399,12 +417,8 @@ fn keyset_example(mut hsm: ChannelSession, mut ped: ChannelSession) -> String {
         .iter()
         .map(|s| WrappedSplit { info: *s.info(), wrapped: hsm.wrap_csp(s.expose_value()).unwrap() })
         .collect();
-    let write = HsmCommand::WriteSplits {
-        prompt: prompt(Activity::Setting),
-        splits: wrapped.clone(),
-        rpk_cert: None,
-        offer_duplicates: true,
-    };
+    let write =
+        HsmCommand::WriteSplits { prompt: prompt(Activity::Setting), splits: wrapped.clone(), offer_duplicates: true };
     let record = hsm.seal(&write.encode().unwrap()).unwrap();
     for s in &splits {
         line(&mut out, &format!("split {}", s.index()), s.expose_value());
@@ -424,7 +438,6 @@ fn keyset_example(mut hsm: ChannelSession, mut ped: ChannelSession) -> String {
             pin_protected: pins[i].is_some(),
             salt: salts[i],
             masked_split: masked,
-            rpk_cert: None,
         };
         let bytes = payload.encode().unwrap();
         line(&mut out, &format!("key {} content", i + 1), &bytes);

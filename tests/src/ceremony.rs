@@ -2,13 +2,13 @@
 //! connect`, `hsm init` over the Remote PED (blue and red 3 of 5 with PINs and a
 //! duplicate set), and an HSM SO quorum login. Tests start from its end state.
 
-use std::num::NonZeroU32;
-
-use ped_proto::pin::{Pin, apply_pin_mask_with_iterations};
+use ped_proto::orange::RpkCredential;
+use ped_proto::pedkey::KeyColour;
+use ped_proto::pin::{Pin, apply_pin_mask};
 use ped_proto::quorum::{Split, reassemble};
 
 use crate::rig::Rig;
-use crate::sim::{KeyHolder, KeySpec, PIN_ITERATIONS};
+use crate::sim::{KeyHolder, KeySpec};
 
 /// The orange key's PIN.
 pub const ORANGE_PIN: &str = "81726354";
@@ -49,11 +49,16 @@ fn specs<'a>(serials: &'a [String], pins: &[&'a str]) -> Vec<KeySpec<'a>> {
 /// PED, seed 3862-3870), a new 1-of-1 orange key with [`ORANGE_PIN`], taken out of the
 /// local PED afterwards.
 pub fn local_rpv(rig: &mut Rig) -> String {
+    local_rpv_with(rig, ORANGE_PIN)
+}
+
+/// [`local_rpv`] with the orange key's PIN `pin`.
+pub fn local_rpv_with(rig: &mut Rig, pin: &str) -> String {
     let orange = rig.keys.blank(1).remove(0);
     let mut local = rig.local.holder();
     let init = rig.hsm.start_cli(&["ped", "vector", "init"]);
-    local.shape(true, 1, 1);
-    local.write("(ORANGE)", &[(&orange, ORANGE_PIN)], &[]);
+    local.shape(1, 1);
+    local.write("(ORANGE)", &[(&orange, pin)], &[]);
     let out = init.join().expect("the CLI thread");
     out.ok();
     assert!(out.text.starts_with("Please attend to the PED.\n"), "{}", out.text);
@@ -78,25 +83,26 @@ pub struct Plan<'a> {
 /// duplicate set, [`BLUE_PINS`] and [`RED_PINS`].
 pub fn remote_hsm_init(rig: &mut Rig, remote: &mut KeyHolder, orange: Option<&str>) -> (Vec<String>, Vec<String>) {
     let (blue, red) = (Plan { m: 3, n: 5, pins: &BLUE_PINS }, Plan { m: 3, n: 5, pins: &RED_PINS });
-    hsm_init(rig, remote, orange, blue, red)
+    hsm_init(rig, remote, orange.map(|o| (o, ORANGE_PIN)), blue, red)
 }
 
-/// `hsm init -label rig` as [`remote_hsm_init`], with the keysets of `blue` and `red`;
-/// the serials of the blue keys and of the red keys, in the order written.
+/// `hsm init -label rig` as [`remote_hsm_init`], with the keysets of `blue` and `red`
+/// and the orange key and PIN `orange` (`None`: its RPK is cached, or a local PED); the
+/// serials of the blue keys and of the red keys, in the order written.
 pub fn hsm_init(
     rig: &mut Rig,
     remote: &mut KeyHolder,
-    orange: Option<&str>,
+    orange: Option<KeySpec<'_>>,
     blue: Plan<'_>,
     red: Plan<'_>,
 ) -> (Vec<String>, Vec<String>) {
     let serials = [rig.keys.blank(blue.pins.len()), rig.keys.blank(red.pins.len())];
     let init = rig.hsm.start_cli(&["hsm", "init", "-label", "rig"]);
     if let Some(orange) = orange {
-        remote.login("RPV LOGIN...", &[(orange, ORANGE_PIN)]);
+        remote.login("RPV LOGIN...", &[orange]);
     }
     for ((colour, plan), serials) in [("(BLUE)", blue), ("(RED)", red)].into_iter().zip(&serials) {
-        remote.shape(true, plan.m, plan.n);
+        remote.shape(plan.m, plan.n);
         let keys = specs(serials, plan.pins);
         let (set, duplicates) = keys.split_at(usize::from(plan.n));
         let duplicates: Vec<&[KeySpec<'_>]> = duplicates.chunks(usize::from(plan.n)).collect();
@@ -125,22 +131,19 @@ pub fn so_login(rig: &Rig, holder: &mut KeyHolder, keys: &[KeySpec<'_>]) -> crat
 
 /// Every secret the keys hold, found from the key files and the PINs typed: each
 /// masked split as written, each split unmasked, and each keyset's reassembled secret
-/// (for the orange keyset, the RPV is its first 32 bytes).
+/// (for the orange keyset, the seed and the RPV and RPK private key derived from it).
 pub fn secrets(rig: &Rig, keys: &[KeySpec<'_>]) -> Vec<Vec<u8>> {
-    let iterations = NonZeroU32::new(PIN_ITERATIONS.parse().expect("a count")).expect("non-zero");
     let mut found = Vec::new();
+    let mut orange = Vec::new();
     let mut splits: Vec<Split> = Vec::new();
     for (serial, pin) in keys {
         let content = rig.keys.content(serial).expect("a written key");
         let pin = (!pin.is_empty()).then(|| Pin::parse(pin).expect("a PIN"));
-        let split = apply_pin_mask_with_iterations(
-            &content.masked_split,
-            pin.as_ref(),
-            &content.salt,
-            &content.split,
-            iterations,
-        )
-        .expect("unmasks");
+        let split =
+            apply_pin_mask(&content.masked_split, pin.as_ref(), &content.salt, &content.split).expect("unmasks");
+        if content.colour == KeyColour::Orange {
+            orange.push(*content.split.keyset_id());
+        }
         found.push(content.masked_split.to_vec());
         found.push(split.to_vec());
         splits.push(Split::new(content.split, split).expect("a split"));
@@ -155,8 +158,13 @@ pub fn secrets(rig: &Rig, keys: &[KeySpec<'_>]) -> Vec<Vec<u8>> {
     }
     for keyset in keysets {
         let secret = reassemble(&keyset).expect("a whole keyset reassembles");
-        found.push(secret[..32.min(secret.len())].to_vec());
         found.push(secret.to_vec());
+        let keyset_id = *keyset[0].keyset_id();
+        if orange.contains(&keyset_id) {
+            let rpk = RpkCredential::from_seed(keyset_id, &secret).expect("an orange seed");
+            found.push(rpk.rpv.expose().to_vec());
+            found.push(rpk.static_key.private_bytes().to_vec());
+        }
     }
     found
 }
@@ -194,7 +202,7 @@ pub fn reuse(holder: &mut KeyHolder, keys: &[KeySpec<'_>]) {
 /// A new 1-of-1 keyset at a creation (no reuse, no duplicate): the `colour` prompt
 /// (e.g. "(BLACK)"), key `serial` (blank) with `pin`.
 pub fn create_one(holder: &mut KeyHolder, colour: &str, serial: &str, pin: &str) {
-    holder.shape(true, 1, 1);
+    holder.shape(1, 1);
     holder.write(colour, &[(serial, pin)], &[]);
 }
 

@@ -50,8 +50,20 @@ impl HsmEmu {
     /// Starts an HSM in `dir`, with the Local PED-USB at `local_ped` and pedclient's HSM
     /// link at `pedclient`; `key_timeout` seconds for each PED-key action.
     pub fn start(dir: &Path, local_ped: &Path, pedclient: &Path, key_timeout: u32) -> HsmEmu {
+        Self::spawn(dir, local_ped, pedclient, key_timeout, &[])
+    }
+
+    /// Starts another HSM, serial `serial`, made in the factory of `sibling` (the same
+    /// root, so the rig's PEDs trust it too), in `dir`, with the Local PED-USB at
+    /// `local_ped` and pedclient's HSM link at `pedclient`.
+    pub fn start_sibling(dir: &Path, serial: &str, sibling: &HsmEmu, local_ped: &Path, pedclient: &Path) -> HsmEmu {
+        let extra = ["--serial", serial, "--manufacturer", path_str(&sibling.state)];
+        Self::spawn(dir, local_ped, pedclient, 60, &extra)
+    }
+
+    fn spawn(dir: &Path, local_ped: &Path, pedclient: &Path, key_timeout: u32, extra: &[&str]) -> HsmEmu {
         let (state, control) = (dir.join("hsm"), dir.join("hsm.sock"));
-        let args = [
+        let mut args = [
             "serve",
             "--state",
             path_str(&state),
@@ -65,8 +77,11 @@ impl HsmEmu {
             &key_timeout.to_string(),
             "--link-timeout",
             "10",
-        ];
-        let process = Process::spawn(&binary("hsm-emu"), &args.map(String::from));
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let process = Process::spawn(&binary("hsm-emu"), &args);
         wait_until("hsm-emu's control socket", || control.exists() && state.join("root.der").exists());
         HsmEmu { _process: process, control, state, echo: None }
     }

@@ -10,10 +10,6 @@ use std::path::{Path, PathBuf};
 
 use crate::{PATIENCE, Process, binary, path_str, wait_until};
 
-/// The PBKDF2 count of the PIN binding every simulated PED of the rig uses: keys are
-/// carried from one PED to another, and a real count would make each PIN cost seconds.
-pub const PIN_ITERATIONS: &str = "16";
-
 /// A ped-sim with its own USB endpoint, control socket, screen log and key port.
 #[derive(Debug)]
 pub struct PedSim {
@@ -82,8 +78,6 @@ impl PedSim {
             path_str(&screens),
             "--state",
             path_str(&flash),
-            "--pin-iterations",
-            PIN_ITERATIONS,
         ]
         .map(String::from)
         .to_vec();
@@ -226,12 +220,11 @@ impl KeyHolder {
         }
     }
 
-    /// Stages 1-2 of a creation: no reuse (when offered), then M and N.
-    pub fn shape(&mut self, offer_reuse: bool, m: u8, n: u8) {
-        if offer_reuse {
-            self.wait("reuse an existing", 60);
-            self.press("no");
-        }
+    /// Stages 1-2 of a creation: NO to reusing a keyset (the HSM offers it at every
+    /// creation), then M and N.
+    pub fn shape(&mut self, m: u8, n: u8) {
+        self.wait("reuse an existing", 60);
+        self.press("no");
         self.wait("M value?", 60);
         self.type_digits(&m.to_string());
         self.press("enter");

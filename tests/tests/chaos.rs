@@ -44,7 +44,7 @@ fn initialised(rig: &mut Rig) -> (Keyring, KeyHolder) {
     rig.connect(&[]).ok();
     let mut remote = rig.remote.holder();
     let one = Plan { m: 1, n: 1, pins: &[""] };
-    let (mut blue, mut red) = ceremony::hsm_init(rig, &mut remote, Some(&orange), one, one);
+    let (mut blue, mut red) = ceremony::hsm_init(rig, &mut remote, Some((&orange, ORANGE_PIN)), one, one);
     (Keyring { orange, blue: blue.remove(0), red: red.remove(0) }, remote)
 }
 
@@ -323,7 +323,7 @@ fn the_ped_unplugged_while_hsm_init_writes_keys_reports_the_partial_keyset() {
     let state = rig.hsm.state_text();
     let init = rig.hsm.start_cli(&["hsm", "init", "-label", "rig"]);
     remote.login("RPV LOGIN...", &[(&orange, ORANGE_PIN)]);
-    remote.shape(true, 1, 2);
+    remote.shape(1, 2);
     remote.wait("(BLUE)", 10);
     remote.write_blank(&blue[0], "");
     remote.wait("Keys write: 01 of 02", 10);

@@ -24,7 +24,7 @@ fn initialised_through_the_default(rig: &mut Rig, remote: &mut KeyHolder) -> (St
     let show = rig.hsm.cli(&["ped", "show"]);
     assert!(show.text.contains(&format!("Remote PED: connected to 127.0.0.1:{port}")), "{}", show.text);
     let one = Plan { m: 1, n: 1, pins: &[""] };
-    let (mut blue, _) = ceremony::hsm_init(rig, remote, Some(&orange), one, one);
+    let (mut blue, _) = ceremony::hsm_init(rig, remote, Some((&orange, ceremony::ORANGE_PIN)), one, one);
     (orange, blue.remove(0))
 }
 

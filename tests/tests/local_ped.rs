@@ -66,5 +66,9 @@ fn local_ped_usb_chosen_by_hand_at_select_mode_serves_the_next_command() {
     local.remove();
     assert_eq!(local.screen(), local_idle(Some("150001")));
     ceremony::so_login(&rig, &mut local, &[(&blues[0], "")]).ok();
-    assert!(rig.keys.content(&orange).expect("the orange key").rpk_cert.is_some(), "the RPV key is untouched");
+    assert_eq!(
+        rig.keys.content(&orange).expect("the orange key").colour,
+        KeyColour::Orange,
+        "the RPV key is untouched"
+    );
 }

@@ -151,7 +151,7 @@ fn interactive_instructions_followed_as_printed_complete_the_ceremony() {
     person.press("enter");
     remove(&mut person, &orange_out);
     for (colour, m, n, keys) in sets {
-        person.shape(true, m, n);
+        person.shape(m, n);
         person.wait(&format!("({colour})"), 60);
         for (key, take_out) in keys {
             key.insert(&mut person);

@@ -63,7 +63,7 @@ fn an_assigned_ped_id_is_reached_by_a_bare_ped_connect_tested_moved_released_and
     assert!(!rig.pedserver.show()["client"].is_null(), "the mapped pedserver serves the HSM");
     let mut remote = rig.remote.holder();
     let one = Plan { m: 1, n: 1, pins: &[""] };
-    let (blue, _) = ceremony::hsm_init(&mut rig, &mut remote, Some(&orange), one, one);
+    let (blue, _) = ceremony::hsm_init(&mut rig, &mut remote, Some((&orange, ceremony::ORANGE_PIN)), one, one);
     let blue = [(blue[0].as_str(), "")];
     ceremony::so_login(&rig, &mut remote, &blue).ok();
     remote.remove();

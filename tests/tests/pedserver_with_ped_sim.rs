@@ -23,7 +23,7 @@ fn pedserver_reports_ped_sim_and_survives_its_unplug_and_replug() {
         ped["connected"] == true && ped["serial"] == "PED-0001"
     });
     let ped = &server.show()["ped"];
-    assert_eq!(ped["protocol_versions"], serde_json::json!([1]));
+    assert_eq!(ped["protocol_versions"], serde_json::json!([2]));
     assert!(!ped["firmware_version"].as_str().unwrap().is_empty());
 
     sim.kill();

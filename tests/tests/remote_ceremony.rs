@@ -15,7 +15,12 @@ fn local_rpv_then_remote_hsm_init_and_so_login() {
     assert!(shown(&rig.local.screens(), "SETTING RPV..."));
     let orange = rig.keys.content(&c.orange).expect("the orange key is written");
     assert_eq!(orange.colour, KeyColour::Orange);
-    assert!(orange.pin_protected && orange.rpk_cert.is_some());
+    assert!(orange.pin_protected);
+    assert_eq!(
+        orange.masked_split.len(),
+        ped_proto::orange::ORANGE_SEED_LEN,
+        "the orange key holds a seed and nothing else"
+    );
 
     let show = rig.hsm.cli(&["ped", "show"]);
     assert!(show.text.contains(&format!("Remote PED: connected to 127.0.0.1:{}", rig.port)), "{}", show.text);

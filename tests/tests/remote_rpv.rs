@@ -46,7 +46,7 @@ fn after_a_remote_rpv_init_hsm_init_on_the_same_connection_asks_for_the_new_oran
     let orange = rig.keys.blank(1).remove(0);
     let init = rig.hsm.start_cli(&["ped", "vector", "init"]);
     remote.password(&password);
-    remote.shape(false, 1, 1);
+    remote.shape(1, 1);
     remote.write("(ORANGE)", &[(&orange, ORANGE_PIN)], &[]);
     init.join().expect("the CLI thread").ok();
     assert_eq!(rig.keys.content(&orange).expect("written").colour, KeyColour::Orange);
@@ -57,7 +57,7 @@ fn after_a_remote_rpv_init_hsm_init_on_the_same_connection_asks_for_the_new_oran
 
     // No disconnect: `hsm init` on the same connection opens the RPV channel first.
     let one = Plan { m: 1, n: 1, pins: &[""] };
-    let (blue, red) = ceremony::hsm_init(&mut rig, &mut remote, Some(&orange), one, one);
+    let (blue, red) = ceremony::hsm_init(&mut rig, &mut remote, Some((&orange, ORANGE_PIN)), one, one);
     let state = rig.hsm.state_json();
     assert_eq!(state["label"], "rig", "{state}");
     assert!(state["so"].is_object() && state["domain"].is_object(), "{state}");

@@ -53,7 +53,7 @@ fn ped_disconnect_after_a_login_brings_back_the_waiting_screen() {
     rig.connect(&[]).ok();
     let mut remote = rig.remote.holder();
     let one = Plan { m: 1, n: 1, pins: &[""] };
-    let (blue, _) = ceremony::hsm_init(&mut rig, &mut remote, Some(&orange), one, one);
+    let (blue, _) = ceremony::hsm_init(&mut rig, &mut remote, Some((&orange, ORANGE_PIN)), one, one);
     let login = ceremony::so_login(&rig, &mut remote, &[(&blue[0], "")]);
     login.ok();
     assert!(

@@ -77,7 +77,7 @@ fn initialised(rig: &mut Rig) -> (String, String, KeyHolder) {
     rig.connect(&[]).ok();
     let mut remote = rig.remote.holder();
     let one = Plan { m: 1, n: 1, pins: &[""] };
-    let (mut blue, _) = ceremony::hsm_init(rig, &mut remote, Some(&orange), one, one);
+    let (mut blue, _) = ceremony::hsm_init(rig, &mut remote, Some((&orange, ceremony::ORANGE_PIN)), one, one);
     remote.remove();
     (orange, blue.remove(0), remote)
 }

@@ -179,7 +179,7 @@ fn run(interactive: bool) {
         hsm_init_by_hand(&mut rig, &orange, blue, red)
     } else {
         let mut remote = rig.remote.holder();
-        ceremony::hsm_init(&mut rig, &mut remote, Some(&orange), blue, red)
+        ceremony::hsm_init(&mut rig, &mut remote, Some((&orange, ceremony::ORANGE_PIN)), blue, red)
     };
     step("4. role login -name so with a quorum of 2 blue keys at the remote PED");
     let quorum: Vec<KeySpec<'_>> = [0, 2].iter().map(|&i| (blue[i].as_str(), BLUE_PINS[i])).collect();
