@@ -153,7 +153,7 @@ impl EcdhPrivateKey {
 
     /// ECC CDH, as [`EcdhKeyPair::diffie_hellman`].
     pub fn diffie_hellman(&self, peer: &EcdhPublicKey) -> SharedSecret {
-        let shared = p521::elliptic_curve::ecdh::diffie_hellman(self.0, peer.0.as_affine());
+        let shared = p521::elliptic_curve::ecdh::diffie_hellman(&self.0, peer.0.as_affine());
         let mut z = Zeroizing::new([0u8; FIELD_LEN]);
         z.copy_from_slice(shared.raw_secret_bytes());
         SharedSecret(z)

@@ -188,7 +188,7 @@ fn header(r: &mut Reader<'_>) -> Result<KeyColour, DecodeError> {
         return Err(DecodeError::BadMagic);
     }
     let format = r.u8("format")?;
-    if format < FORMAT {
+    if format == FORMAT - 1 {
         return Err(DecodeError::OldKeyFormat(format));
     }
     if format != FORMAT {

@@ -74,10 +74,11 @@ pub const PIN_ITERATIONS: NonZeroU32 = NonZeroU32::new(600).expect("non-zero");
 /// yield the same mask.
 pub const PIN_LABEL: &[u8; 10] = b"PED PIN v2";
 
-/// SHA-512 compressions of one unlock of a `len`-byte split: `2 + 2c` per 64-byte block.
+/// SHA-512 compressions of one unlock of a `len`-byte split: 2 for the HMAC key pads
+/// (computed once), then 2 per iteration for each 64-byte PBKDF2 block.
 pub const fn compressions_per_unlock(len: usize, iterations: u32) -> u64 {
     let blocks = len.div_ceil(64) as u64;
-    blocks * (2 + 2 * iterations as u64)
+    if blocks == 0 { 0 } else { 2 + blocks * 2 * iterations as u64 }
 }
 
 /// Why a typed PIN was refused.

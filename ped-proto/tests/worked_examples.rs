@@ -303,7 +303,7 @@ fn example(fx: &Fixture, kind: u8) -> (String, ChannelSession, ChannelSession) {
         _ => {
             line(&mut out, "dEphemV", &hsm_ephem);
             line(&mut out, "orange key", &orange.key);
-            writeln!(out, "    {:<18} {}", "orange PIN", "13579").unwrap();
+            writeln!(out, "    {:<18} 13579", "orange PIN").unwrap();
             line(&mut out, "orange salt", orange.salt.as_bytes());
             line(&mut out, "orange keyset", orange.keyset_id.as_bytes());
             line(&mut out, "orange seed", &orange.seed);

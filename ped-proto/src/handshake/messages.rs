@@ -130,6 +130,7 @@ impl HsmHello {
                     out.extend_from_slice(id.as_bytes());
                 }
             }
+            (HsmEphemeral::Nonce(_), false) => return Err(Error::Decode(DecodeError::InvalidValue("orange keysets"))),
             _ => return Err(Error::Decode(DecodeError::InvalidValue("hsm ephemeral"))),
         }
         out.put_u8(self.chain.len() as u8);
