@@ -31,16 +31,21 @@ fn payload(colour: KeyColour) -> PedKeyPayload {
     }
 }
 
-#[test]
-fn a_blue_key_payload_has_the_documented_layout() {
-    let bytes = payload(KeyColour::Blue).encode().unwrap();
-    let mut expected = b"PEDK\x02\x01\x01".to_vec();
+/// The bytes protocol.md §13.1 gives for [`payload`] of the colour byte `colour`.
+fn documented_layout(colour: u8) -> Vec<u8> {
+    let mut expected = [b"PEDK".as_slice(), &[0x02, colour, 0x01]].concat();
     expected.extend_from_slice(&[0x11; 16]);
     expected.extend_from_slice(&[2, 3, 2]);
     expected.extend_from_slice(&[0x22; 16]);
     expected.extend_from_slice(&[0x00, 0x20]);
     expected.extend_from_slice(&[0x33; 32]);
-    assert_eq!(&bytes[..], &expected[..]);
+    expected
+}
+
+#[test]
+fn a_blue_key_payload_has_the_documented_layout() {
+    let bytes = payload(KeyColour::Blue).encode().unwrap();
+    assert_eq!(&bytes[..], &documented_layout(0x01)[..]);
     assert_eq!(pedkey::identify(&bytes).unwrap(), KeyColour::Blue);
     let back = PedKeyPayload::decode(&bytes).unwrap();
     assert_eq!(back.split, info(2, 3, 2));
@@ -54,13 +59,7 @@ fn an_orange_key_payload_carries_nothing_but_its_masked_seed() {
     // Format 2: an orange key has exactly the layout of every other colour, with no
     // RPK certificate after the split (nothing that could confirm a PIN guess).
     let bytes = payload(KeyColour::Orange).encode().unwrap();
-    let mut expected = b"PEDK\x02\x03\x01".to_vec();
-    expected.extend_from_slice(&[0x11; 16]);
-    expected.extend_from_slice(&[2, 3, 2]);
-    expected.extend_from_slice(&[0x22; 16]);
-    expected.extend_from_slice(&[0x00, 0x20]);
-    expected.extend_from_slice(&[0x33; 32]);
-    assert_eq!(&bytes[..], &expected[..]);
+    assert_eq!(&bytes[..], &documented_layout(0x03)[..]);
     assert_eq!(bytes.len(), 4 + 3 + 16 + 3 + 16 + 2 + 32);
     // A format-1 orange key carried a len16 certificate here: as trailing bytes of a
     // format-2 payload it is refused.

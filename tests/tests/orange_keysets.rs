@@ -116,18 +116,14 @@ fn one_orange_keyset_serves_three_hsms_reused_locally_and_remotely_and_outlives_
     // B still opens with the original orange key (the RPK cache dropped first, so the
     // key itself is read), C too.
     ceremony::leave_mode(&mut remote);
-    connect(&rig, &b);
-    let login = b.start_cli(&["role", "login", "-name", "so"]);
-    remote.login("RPV LOGIN...", &[(&orange, ORANGE_PIN)]);
-    remote.login("SO LOGIN...", &[(&b_blue, "")]);
-    login.join().expect("the CLI thread").ok();
-    b.cli(&["ped", "disconnect"]).ok();
-    connect(&rig, &c);
-    let login = c.start_cli(&["role", "login", "-name", "so"]);
-    remote.login("RPV LOGIN...", &[(&orange, ORANGE_PIN)]);
-    remote.login("SO LOGIN...", &[(&c_blue, "")]);
-    login.join().expect("the CLI thread").ok();
-    c.cli(&["ped", "disconnect"]).ok();
+    for (hsm, blue) in [(&b, &b_blue), (&c, &c_blue)] {
+        connect(&rig, hsm);
+        let login = hsm.start_cli(&["role", "login", "-name", "so"]);
+        remote.login("RPV LOGIN...", &[(&orange, ORANGE_PIN)]);
+        remote.login("SO LOGIN...", &[(blue, "")]);
+        login.join().expect("the CLI thread").ok();
+        hsm.cli(&["ped", "disconnect"]).ok();
+    }
 
     // A no longer holds the original keyset: its key is refused at the PED before any
     // PIN, nothing counted; the new orange key opens A.
