@@ -19,6 +19,7 @@ mod flows;
 pub mod hal;
 pub mod io;
 pub mod log;
+pub mod peripheral_link;
 pub mod screen;
 pub mod screens;
 mod software_update;
