@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 use ped_proto::cert::ChainCache;
 use ped_proto::command::{Activity, HsmCommand, PedFailure, PedReply, Prompt, Role};
 use ped_proto::device::{DeviceMessage, PedInfo, PedMode, SessionEndReason, UpdateState};
+use ped_proto::ecdh::EcdhKeyPair;
 use ped_proto::frame::{self, Frame, FrameType};
 use ped_proto::handshake::ped::{AwaitingHello, HelloReceived};
 use ped_proto::handshake::{ChannelKind, SUPPORTED_VERSIONS};
@@ -121,6 +122,10 @@ pub struct Ped {
     channel: Channel,
     rpks: RpkCache,
     chains: ChainCache,
+    /// The ephemeral key of the next handshake, drawn on an idle [`Event::Tick`] so
+    /// that the key generation (as costly as an ECDH) is off the handshake's critical
+    /// path. Taken by exactly one handshake; drawn at the hello if none is ready.
+    next_ephemeral: Option<EcdhKeyPair>,
     log: ActionLog,
     now_ms: u64,
     unix_seconds: u64,
@@ -142,6 +147,7 @@ impl Ped {
             channel: Channel::Idle,
             rpks: RpkCache::default(),
             chains: ChainCache::default(),
+            next_ephemeral: None,
             log: ActionLog::default(),
             now_ms: 0,
             unix_seconds: 0,
@@ -170,6 +176,27 @@ impl Ped {
             protocol_versions: SUPPORTED_VERSIONS.to_vec(),
             rpk_serials: self.rpks.serials(),
         }
+    }
+
+    /// Whether the next handshake's ephemeral key is drawn already.
+    pub fn ephemeral_ready(&self) -> bool {
+        self.next_ephemeral.is_some()
+    }
+
+    /// Draws the next handshake's ephemeral key if none is ready and the PED idles
+    /// (no operation waits for a key holder, no software update runs): on every
+    /// [`Event::Tick`], so after power-on and after each handshake the next tick draws
+    /// one. This is the only draw a tick makes.
+    fn prepare_ephemeral<R: CryptoRng>(&mut self, rng: &mut R) {
+        if self.next_ephemeral.is_none() && !self.busy() && !matches!(self.ui, Ui::Update(_)) {
+            self.next_ephemeral = Some(EcdhKeyPair::generate(rng));
+        }
+    }
+
+    /// The ephemeral key for the handshake under way: the one drawn while idle, or a
+    /// fresh one now. Either way it leaves the PED: no key serves two handshakes.
+    fn take_ephemeral<R: CryptoRng>(&mut self, rng: &mut R) -> EcdhKeyPair {
+        self.next_ephemeral.take().unwrap_or_else(|| EcdhKeyPair::generate(rng))
     }
 
     /// Whether an operation waits for a key holder (the PED-key action timeout runs).
@@ -223,6 +250,7 @@ impl Ped {
                     self.log.push("Timed out");
                     self.end_operation(Some(PedFailure::Timeout), "Operation timed out.", &mut out);
                 }
+                self.prepare_ephemeral(rng);
             }
             Event::KeyRead(result) => self.drive(Input::KeyRead(result), rng, &mut out),
             Event::KeyWritten(result) => self.drive(Input::KeyWritten(result), rng, &mut out),
@@ -559,7 +587,7 @@ impl Ped {
         let hsm = hsm_label(&hello);
         self.log.push("HSM connecting");
         match hello.kind() {
-            ChannelKind::Local => match hello.respond_local(rng) {
+            ChannelKind::Local => match hello.respond_local_with(self.take_ephemeral(rng)) {
                 Ok((state, share)) => {
                     out.push(Effect::SendFrame(share));
                     self.channel = Channel::Finishing { state: Box::new(state), hsm, rpk: None, cached: false };
@@ -573,8 +601,10 @@ impl Ped {
             ChannelKind::RemoteRpv => {
                 // A cached RPK serves only while the HSM still lists its keyset: after a
                 // rotation the holders present the new orange key.
-                if let Some(rpk) = self.rpks.get(&hsm).filter(|rpk| hello.accepts_orange(&rpk.keyset_id)) {
-                    match hello.respond_rpv(rpk, rng) {
+                if self.rpks.get(&hsm).is_some_and(|rpk| hello.accepts_orange(&rpk.keyset_id)) {
+                    let ephemeral = self.take_ephemeral(rng);
+                    let Some(rpk) = self.rpks.get(&hsm) else { return };
+                    match hello.respond_rpv_with(rpk, ephemeral) {
                         Ok((state, share)) => {
                             out.push(Effect::SendFrame(share));
                             self.channel = Channel::Finishing { state: Box::new(state), hsm, rpk: None, cached: true };
@@ -605,7 +635,8 @@ impl Ped {
         self.deadline = None;
         let hsm = hsm_label(&hello);
         // Enter with no password ends the session (seed 3930: at `ped disconnect`).
-        let answer = PasswordDigits::parse(entry.as_str()).map(|password| hello.respond_password(&password, rng));
+        let answer = PasswordDigits::parse(entry.as_str())
+            .map(|password| hello.respond_password_with(&password, self.take_ephemeral(rng)));
         match answer {
             Some(Ok((state, share))) => {
                 out.push(Effect::SendFrame(share));
@@ -630,7 +661,7 @@ impl Ped {
             self.overlay = Some(screens::operation_ended("Connection", "RPK unreadable."));
             return;
         };
-        match hello.respond_rpv(&rpk, rng) {
+        match hello.respond_rpv_with(&rpk, self.take_ephemeral(rng)) {
             Ok((state, share)) => {
                 out.push(Effect::SendFrame(share));
                 self.channel = Channel::Finishing { state: Box::new(state), hsm, rpk: Some(rpk), cached: false };

@@ -819,6 +819,55 @@ fn cache_evicts_the_oldest() {
     assert!(ChainCache::new(0).is_empty());
 }
 
+#[test]
+fn cache_remembers_links_and_rechecks_everything_else() {
+    let f = factory();
+    let mut rng = ChaCha20Rng::seed_from_u64(32);
+    let key = EcdhKeyPair::generate(&mut rng);
+    let leaf = f
+        .hoc
+        .issue_key_agreement_cert(
+            &mut rng,
+            LeafRole::HsmStatic,
+            "HSM static",
+            Some(SERIAL),
+            key.public(),
+            FROM,
+            LEAF_UNTIL,
+        )
+        .unwrap();
+    let (hoc, mic) = (f.hoc.certificate_der(), f.mic.certificate_der());
+    let mut cache = ChainCache::default();
+    cache.verify_hsm_chain(&f.chain(), f.root(), NOW).unwrap();
+    // The root's self-signature, root → MIC, MIC → HOC, HOC → leaf.
+    assert_eq!(cache.links(), 4);
+    // Another leaf of the same HOC: one new link, the verdict of a full verification.
+    let second = cache.verify_hsm_chain(&[&leaf, hoc, mic], f.root(), NOW).unwrap();
+    assert_eq!(second, f.verify(&[&leaf, hoc, mic], NOW).unwrap());
+    assert_eq!((cache.len(), cache.links()), (2, 5));
+    // Known links skip only their signatures: the new link, the clock and the leaf's
+    // role are checked as always.
+    let mut bad_leaf = leaf.clone();
+    *bad_leaf.last_mut().unwrap() ^= 1;
+    assert_eq!(cache.verify_hsm_chain(&[&bad_leaf, hoc, mic], f.root(), NOW), Err(CertificateError::BadSignature));
+    assert_eq!(cache.verify_hsm_chain(&[&f.rpk_cert, hoc, mic], f.root(), NOW), Err(CertificateError::KeyUsage));
+    let rpk = cache.verify_chain(&f.rpk_chain(), f.root(), NOW, LeafRole::RpkStatic).unwrap();
+    assert_eq!(rpk.role(), LeafRole::RpkStatic);
+    assert_eq!(
+        cache.verify_chain(&f.rpk_chain(), f.root(), LEAF_UNTIL + 1, LeafRole::RpkStatic),
+        Err(CertificateError::Expired)
+    );
+    // A known root → MIC link does not make another factory's MIC acceptable.
+    let other = Factory::new(29, SERIAL);
+    assert_eq!(cache.verify_hsm_chain(&other.chain(), f.root(), NOW), Err(CertificateError::UntrustedRoot));
+    // Links are bounded too.
+    let mut small = ChainCache::new(1);
+    small.verify_hsm_chain(&f.chain(), f.root(), NOW).unwrap();
+    small.verify_hsm_chain(&[&leaf, hoc, mic], f.root(), NOW).unwrap();
+    small.verify_hsm_chain(&other.chain(), other.root(), NOW).unwrap();
+    assert_eq!((small.len(), small.links()), (1, 6));
+}
+
 // ---------------------------------------------------------------------------------
 // Interoperability.
 

@@ -90,12 +90,30 @@ pub fn verify_chain(
     now: u64,
     role: LeafRole,
 ) -> Result<VerifiedHsmChain, CertificateError> {
+    verify_chain_with(chain, trusted_root_der, now, role, &mut |_, _| false)
+}
+
+/// [`verify_chain`] with a memory of signatures already checked: for each link
+/// (issuer, child), the trust anchor's own self-signature included, `known(issuer,
+/// child)` says whether that exact pair of certificates was verified before (see
+/// [`ChainCache`](super::ChainCache)). `issuer` and `child` index the path `[chain…,
+/// root]`. A known link skips its name and signature check, which depend on the two
+/// certificates' bytes alone; every other check (validity at `now`, CA constraints,
+/// path lengths, the leaf's role) runs as always.
+pub(super) fn verify_chain_with(
+    chain: &[&[u8]],
+    trusted_root_der: &[u8],
+    now: u64,
+    role: LeafRole,
+    known: &mut dyn FnMut(usize, usize) -> bool,
+) -> Result<VerifiedHsmChain, CertificateError> {
     if chain.is_empty() || chain.len() > MAX_CHAIN_LEN {
         return Err(CertificateError::ChainLength);
     }
     let root = ParsedCert::parse(trusted_root_der)?;
     let mut path = chain.iter().map(|der| ParsedCert::parse(der)).collect::<Result<Vec<_>, _>>()?;
-    check_trust_anchor(&root, now)?;
+    let root_index = path.len();
+    check_trust_anchor(&root, now, known(root_index, root_index))?;
     path.push(root);
 
     // Top down, as RFC 5280 §6.1 walks: each window is [child, issuer], and the child
@@ -103,7 +121,11 @@ pub fn verify_chain(
     let root_link = path.len() - 2;
     for (i, pair) in path.windows(2).enumerate().rev() {
         let (child, issuer) = (&pair[0], &pair[1]);
-        child.check_issued_by(issuer).map_err(|e| if i == root_link { CertificateError::UntrustedRoot } else { e })?;
+        if !known(i + 1, i) {
+            child
+                .check_issued_by(issuer)
+                .map_err(|e| if i == root_link { CertificateError::UntrustedRoot } else { e })?;
+        }
         issuer.check_can_issue(i)?;
         child.check_valid_at(now)?;
     }
@@ -131,8 +153,11 @@ pub fn verify_rpk_cert(rpk_der: &[u8], hoc_der: &[u8], now: u64) -> Result<EcdhP
 /// The trust anchor is configured, not received, but it is still checked: it must be
 /// self-signed and valid at `now`, so that a corrupted or wrong file fails loudly here.
 /// Its CA role is checked with the other issuers.
-fn check_trust_anchor(root: &ParsedCert<'_>, now: u64) -> Result<(), CertificateError> {
-    root.check_issued_by(root).map_err(|_| CertificateError::UntrustedRoot)?;
+/// `signature_known`: its self-signature was verified before (the same bytes).
+fn check_trust_anchor(root: &ParsedCert<'_>, now: u64, signature_known: bool) -> Result<(), CertificateError> {
+    if !signature_known {
+        root.check_issued_by(root).map_err(|_| CertificateError::UntrustedRoot)?;
+    }
     root.check_valid_at(now)
 }
 

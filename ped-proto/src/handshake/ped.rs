@@ -97,10 +97,18 @@ impl HelloReceived {
         self.version
     }
 
-    /// Local PED-USB: answers with an ephemeral key.
+    /// Local PED-USB: answers with an ephemeral key drawn from `rng` now.
     pub fn respond_local<R: CryptoRng + ?Sized>(self, rng: &mut R) -> Result<(AwaitingFinished, Vec<u8>), Error> {
         self.require(ChannelKind::Local)?;
-        let ephemeral = EcdhKeyPair::generate(rng);
+        self.respond_local_with(EcdhKeyPair::generate(rng))
+    }
+
+    /// [`respond_local`](Self::respond_local) with an ephemeral key drawn beforehand
+    /// (a PED draws its next one while it idles: key generation costs as much as an
+    /// ECDH and stays off the handshake's critical path). The key must be fresh and is
+    /// consumed: it serves this one handshake only.
+    pub fn respond_local_with(self, ephemeral: EcdhKeyPair) -> Result<(AwaitingFinished, Vec<u8>), Error> {
+        self.require(ChannelKind::Local)?;
         let z = ephemeral.diffie_hellman(&self.hsm_static);
         self.respond(ephemeral, z.as_bytes(), &[], None)
     }
@@ -113,7 +121,17 @@ impl HelloReceived {
         rng: &mut R,
     ) -> Result<(AwaitingFinished, Vec<u8>), Error> {
         self.require(ChannelKind::RemotePassword)?;
-        let ephemeral = EcdhKeyPair::generate(rng);
+        self.respond_password_with(password, EcdhKeyPair::generate(rng))
+    }
+
+    /// [`respond_password`](Self::respond_password) with an ephemeral key drawn
+    /// beforehand (see [`respond_local_with`](Self::respond_local_with)).
+    pub fn respond_password_with(
+        self,
+        password: &PasswordDigits,
+        ephemeral: EcdhKeyPair,
+    ) -> Result<(AwaitingFinished, Vec<u8>), Error> {
+        self.require(ChannelKind::RemotePassword)?;
         let z = ephemeral.diffie_hellman(&self.hsm_static);
         self.respond(ephemeral, z.as_bytes(), password.expose(), None)
     }
@@ -127,6 +145,27 @@ impl HelloReceived {
         rpk: &RpkCredential,
         rng: &mut R,
     ) -> Result<(AwaitingFinished, Vec<u8>), Error> {
+        // Refused before anything is drawn from `rng`.
+        self.check_rpv(rpk)?;
+        self.respond_rpv_with(rpk, EcdhKeyPair::generate(rng))
+    }
+
+    /// [`respond_rpv`](Self::respond_rpv) with an ephemeral key drawn beforehand (see
+    /// [`respond_local_with`](Self::respond_local_with)).
+    pub fn respond_rpv_with(
+        self,
+        rpk: &RpkCredential,
+        ephemeral: EcdhKeyPair,
+    ) -> Result<(AwaitingFinished, Vec<u8>), Error> {
+        let hsm_ephemeral = self.check_rpv(rpk)?;
+        let mut z = Zeroizing::new([0u8; 2 * FIELD_LEN]);
+        z[..FIELD_LEN].copy_from_slice(ephemeral.diffie_hellman(hsm_ephemeral).as_bytes());
+        z[FIELD_LEN..].copy_from_slice(rpk.static_key.diffie_hellman(&self.hsm_static).as_bytes());
+        self.respond(ephemeral, z.as_slice(), rpk.rpv.expose(), Some(rpk.keyset_id))
+    }
+
+    /// A C(2e,2s) hello that lists `rpk`'s keyset: the HSM's ephemeral key.
+    fn check_rpv(&self, rpk: &RpkCredential) -> Result<&EcdhPublicKey, Error> {
         self.require(ChannelKind::RemoteRpv)?;
         let HsmEphemeral::Key(hsm_ephemeral) = &self.hello.ephemeral else {
             return Err(Error::UnexpectedMessage);
@@ -134,11 +173,7 @@ impl HelloReceived {
         if !self.accepts_orange(&rpk.keyset_id) {
             return Err(Error::UnknownRpk);
         }
-        let ephemeral = EcdhKeyPair::generate(rng);
-        let mut z = Zeroizing::new([0u8; 2 * FIELD_LEN]);
-        z[..FIELD_LEN].copy_from_slice(ephemeral.diffie_hellman(hsm_ephemeral).as_bytes());
-        z[FIELD_LEN..].copy_from_slice(rpk.static_key.diffie_hellman(&self.hsm_static).as_bytes());
-        self.respond(ephemeral, z.as_slice(), rpk.rpv.expose(), Some(rpk.keyset_id))
+        Ok(hsm_ephemeral)
     }
 
     fn require(&self, kind: ChannelKind) -> Result<(), Error> {
