@@ -115,6 +115,12 @@ impl HsmError {
     }
 }
 
+impl From<ped_proto::DecodeError> for HsmError {
+    fn from(e: ped_proto::DecodeError) -> Self {
+        ped_proto::Error::from(e).into()
+    }
+}
+
 impl From<ped_proto::Error> for HsmError {
     fn from(e: ped_proto::Error) -> Self {
         HsmError { code: Code::Ped(e.code()), detail: e.to_string() }

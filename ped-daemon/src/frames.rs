@@ -8,9 +8,9 @@
 
 use std::time::{Duration, Instant};
 
-use ped_proto::error::{DecodeError, ErrorCode};
-use ped_proto::frame::{FrameHeader, FrameType, HEADER_LEN};
-use ped_proto::relay::RelayMessage;
+use ped_wire::frame::{FrameHeader, FrameType, HEADER_LEN};
+use ped_wire::relay::RelayMessage;
+use ped_wire::{DecodeError, ErrorCode};
 
 /// Bytes read from a socket at a time.
 pub const READ_CHUNK: usize = 16 * 1024;
@@ -158,7 +158,7 @@ impl Keepalive {
 
 #[cfg(test)]
 mod tests {
-    use ped_proto::frame::{self, MAX_BODY_LEN};
+    use ped_wire::frame::{self, MAX_BODY_LEN};
 
     use super::*;
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use ped_proto::error::ErrorCode;
+use ped_wire::ErrorCode;
 use serde::de::DeserializeOwned;
 
 use crate::admin;

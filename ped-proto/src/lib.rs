@@ -15,14 +15,10 @@ extern crate alloc;
 pub mod cert;
 pub mod command;
 pub mod ctr;
-pub mod device;
-
 pub mod ecdh;
 pub mod error;
 pub mod factory;
-pub mod frame;
 pub mod handshake;
-pub mod hsm_link;
 pub mod kdf;
 pub mod kwp;
 pub mod mac;
@@ -31,9 +27,10 @@ pub mod pedkey;
 pub mod pin;
 pub mod quorum;
 pub mod record;
-pub mod relay;
 pub mod secrets;
-pub mod usb;
-mod wire;
 
 pub use error::{CertificateError, DecodeError, Error, ErrorCode};
+// The wire formats without cryptography live in `ped-wire`, which the relays link
+// alone; the endpoints see them here, under the same paths as ever.
+pub(crate) use ped_wire::wire;
+pub use ped_wire::{device, frame, hsm_link, relay, usb};

@@ -288,7 +288,7 @@ fn relay_messages_round_trip_and_refuse_foreign_frames() {
     }
     let record = Frame { frame_type: FrameType::Record, body: &[] };
     assert!(!FrameType::Record.is_relay_control());
-    assert_eq!(RelayMessage::decode(record), Err(Error::UnexpectedMessage));
+    assert_eq!(RelayMessage::decode(record), Err(DecodeError::UnexpectedFrame(0x10)));
     let escape = RelayMessage::Hello { version: 1, role: RelayRole::Server, software: "\x1b[2J".into() };
     assert!(escape.encode().is_err(), "terminal escapes never reach a log");
 }
@@ -328,7 +328,7 @@ fn device_messages_round_trip() {
     }
     assert_eq!(
         DeviceMessage::decode(Frame { frame_type: FrameType::Record, body: &[] }),
-        Err(Error::UnexpectedMessage)
+        Err(DecodeError::UnexpectedFrame(0x10))
     );
 }
 

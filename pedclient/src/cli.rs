@@ -10,7 +10,7 @@ use ped_daemon::config_file::write_private;
 use ped_daemon::logging::LogConfig;
 use ped_daemon::modes::{self, CommandConfig, DaemonControl};
 use ped_daemon::tls::{self, GeneratedIdentity};
-use ped_proto::error::ErrorCode;
+use ped_wire::ErrorCode;
 
 use crate::args::{Command, Invocation};
 use crate::config::{Config, Paths, RegisteredServer};

@@ -221,7 +221,7 @@ impl Config {
     /// `assignid`: the HSM `serial` uses PED ID `id` when it connects without an address.
     /// One PED ID per HSM and one HSM per PED ID: a taken one must be released first.
     pub fn assign_id(&mut self, id: u32, serial: &str) -> Result<String, String> {
-        check_text("the HSM serial number", serial, ped_proto::hsm_link::MAX_SERIAL_LEN)?;
+        check_text("the HSM serial number", serial, ped_wire::hsm_link::MAX_SERIAL_LEN)?;
         if let Some(other) = self.assigned_to(serial).filter(|m| m.id != id) {
             return Err(format!(
                 "HSM {serial} is already assigned PED ID {}; release it first (pedclient -mode releaseid -id {})",

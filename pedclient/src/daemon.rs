@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use ped_daemon::admin::{self, AdminLimits};
 use ped_daemon::config_file::TomlConfig;
 use ped_daemon::frames::READ_CHUNK;
-use ped_proto::error::ErrorCode;
+use ped_wire::ErrorCode;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::watch;

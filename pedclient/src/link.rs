@@ -19,10 +19,10 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use ped_daemon::frames::{FrameReader, Keepalive, KeepaliveDue, relay_control as relay};
-use ped_proto::error::ErrorCode;
-use ped_proto::frame::{Frame, FrameType};
-use ped_proto::hsm_link::HsmLinkMessage;
-use ped_proto::relay::{RELAY_VERSION, RelayMessage, RelayRole};
+use ped_wire::ErrorCode;
+use ped_wire::frame::{Frame, FrameType};
+use ped_wire::hsm_link::HsmLinkMessage;
+use ped_wire::relay::{RELAY_VERSION, RelayMessage, RelayRole};
 
 /// The timers of a link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,7 +133,7 @@ fn printable(text: &str, max: usize) -> String {
 /// A Closed message's text: printable ASCII within the frame's 200 bytes.
 fn sentence(text: String) -> String {
     let mut s: String = text.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
-    s.truncate(ped_proto::hsm_link::MAX_MESSAGE_LEN);
+    s.truncate(ped_wire::hsm_link::MAX_MESSAGE_LEN);
     s
 }
 
@@ -337,7 +337,7 @@ impl Link {
             FrameType::LinkConnect | FrameType::LinkConnected | FrameType::LinkDisconnect | FrameType::LinkClosed
         );
         if link {
-            match Frame::decode_exact(&frame).map_err(Into::into).and_then(HsmLinkMessage::decode) {
+            match Frame::decode_exact(&frame).and_then(HsmLinkMessage::decode) {
                 Ok(HsmLinkMessage::Connect { hsm_serial, host, port }) => self.on_connect(hsm_serial, host, port),
                 Ok(HsmLinkMessage::Disconnect) if self.remote_open() => {
                     self.end(0, format!("disconnected from {}", self.target), Some(RelayMessage::Bye))
@@ -388,7 +388,7 @@ impl Link {
             }
             return;
         }
-        let message = match Frame::decode_exact(&frame).map_err(Into::into).and_then(RelayMessage::decode) {
+        let message = match Frame::decode_exact(&frame).and_then(RelayMessage::decode) {
             Ok(m) => m,
             Err(e) => return self.garbage(format!("undecodable relay control frame ({e:?})")),
         };
@@ -433,9 +433,9 @@ impl Link {
                 self.last_activity = now;
                 let firmware = status.firmware_version;
                 self.out.push_back(Output::ToHsm(to_hsm(&HsmLinkMessage::Connected {
-                    firmware_version: firmware.chars().take(ped_proto::hsm_link::MAX_SERIAL_LEN).collect(),
+                    firmware_version: firmware.chars().take(ped_wire::hsm_link::MAX_SERIAL_LEN).collect(),
                     // Printable and short enough to encode: a refused encoding would end the link.
-                    pedserver: printable(&self.address, ped_proto::hsm_link::MAX_HOST_LEN),
+                    pedserver: printable(&self.address, ped_wire::hsm_link::MAX_HOST_LEN),
                     ped_initiated: self.ped_initiated,
                 })));
                 self.out.push_back(Output::Up { software: self.target.clone(), firmware });
@@ -497,8 +497,8 @@ pub fn host_port(host: &str, port: u16) -> String {
 
 #[cfg(test)]
 mod tests {
-    use ped_proto::frame;
-    use ped_proto::relay::PedStatus;
+    use ped_wire::frame;
+    use ped_wire::relay::PedStatus;
 
     use super::*;
 

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use ped_daemon::frames::{FrameReader, READ_CHUNK};
 use ped_daemon::tls::{self, Identity};
-use ped_proto::frame::Frame;
-use ped_proto::relay::{RELAY_VERSION, RelayMessage, RelayRole};
+use ped_wire::frame::Frame;
+use ped_wire::relay::{RELAY_VERSION, RelayMessage, RelayRole};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -136,7 +136,6 @@ async fn admit(daemon: Arc<Daemon>, tcp: tokio::net::TcpStream, peer: std::net::
         loop {
             if let Some((_, frame)) = pending.next_frame().map_err(|e| format!("malformed frame: {e:?}"))? {
                 return Frame::decode_exact(&frame)
-                    .map_err(Into::into)
                     .and_then(RelayMessage::decode)
                     .map_err(|e| format!("not a relay hello: {e:?}"));
             }
@@ -209,7 +208,7 @@ async fn admit(daemon: Arc<Daemon>, tcp: tokio::net::TcpStream, peer: std::net::
 /// While parked, only pings (answered) and an orderly end are expected.
 async fn answer_parked<S: AsyncWrite + Unpin>(pending: &mut FrameReader, stream: &mut S) -> Result<(), String> {
     while let Some((_, frame)) = pending.next_frame().map_err(|e| format!("malformed frame: {e:?}"))? {
-        let message = Frame::decode_exact(&frame).map_err(Into::into).and_then(RelayMessage::decode);
+        let message = Frame::decode_exact(&frame).and_then(RelayMessage::decode);
         match message {
             Ok(RelayMessage::Ping { nonce }) => {
                 let pong = RelayMessage::Pong { nonce }.encode().unwrap_or_default();

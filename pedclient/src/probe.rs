@@ -6,9 +6,9 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use ped_daemon::frames::FrameReader;
-use ped_proto::error::ErrorCode;
-use ped_proto::frame::Frame;
-use ped_proto::relay::{PedStatus, RelayMessage, RelayRole};
+use ped_wire::ErrorCode;
+use ped_wire::frame::Frame;
+use ped_wire::relay::{PedStatus, RelayMessage, RelayRole};
 
 use crate::link::{client_hello, host_port};
 
@@ -68,7 +68,6 @@ impl Conn {
             match self.reader.next_frame() {
                 Ok(Some((_, frame))) => {
                     let message = Frame::decode_exact(&frame)
-                        .map_err(Into::into)
                         .and_then(RelayMessage::decode)
                         .map_err(|e| garbage(format!("pedserver at {} sent garbage: {e:?}", self.target)))?;
                     if let RelayMessage::Ping { nonce } = message {

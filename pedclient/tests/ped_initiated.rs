@@ -5,8 +5,8 @@
 mod common;
 
 use common::{FakePed, PedClient, PedServer, free_port, text, wait_until};
-use ped_proto::frame::{self, FrameType};
-use ped_proto::hsm_link::HsmLinkMessage;
+use ped_wire::frame::{self, FrameType};
+use ped_wire::hsm_link::HsmLinkMessage;
 
 #[test]
 fn pedserver_connects_out_and_an_hsm_uses_its_link() {
@@ -43,7 +43,7 @@ fn pedserver_connects_out_and_an_hsm_uses_its_link() {
     let client = client.start(&["-pedinitiated", "1", "-listenport", &listen, "-listenip", "127.0.0.1"]);
     // Before pedserver connects, an HSM hears that no PED is there.
     let mut hsm = client.hsm();
-    common::closed(hsm.connect_to("", 0), ped_proto::error::ErrorCode::CkrPedUnplugged.value());
+    common::closed(hsm.connect_to("", 0), ped_wire::ErrorCode::CkrPedUnplugged.value());
 
     let o = server.run("connect", &["-name", "abox", "-connectretrydelay", "100"]);
     assert!(o.status.success(), "{}", text(&o));

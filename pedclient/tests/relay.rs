@@ -9,10 +9,10 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use common::{FakePed, PedClient, PedServer, closed, text, wait_until};
-use ped_proto::error::ErrorCode;
-use ped_proto::frame::{self, FrameType};
-use ped_proto::hsm_link::HsmLinkMessage;
-use ped_proto::relay::{PedStatus, RELAY_VERSION, RelayMessage, RelayRole};
+use ped_wire::ErrorCode;
+use ped_wire::frame::{self, FrameType};
+use ped_wire::hsm_link::HsmLinkMessage;
+use ped_wire::relay::{PedStatus, RELAY_VERSION, RelayMessage, RelayRole};
 
 /// Connected to the pedserver on 127.0.0.1:`port`, dialled by pedclient.
 fn connected(port: u16) -> HsmLinkMessage {

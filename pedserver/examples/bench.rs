@@ -11,9 +11,9 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ped_proto::frame::{self, FrameType, HEADER_LEN};
-use ped_proto::relay::{RELAY_VERSION, RelayMessage, RelayRole};
-use ped_proto::usb::{Reassembler, SocketPacketReader, packets, socket_record};
+use ped_wire::frame::{self, FrameType, HEADER_LEN};
+use ped_wire::relay::{RELAY_VERSION, RelayMessage, RelayRole};
+use ped_wire::usb::{Reassembler, SocketPacketReader, packets, socket_record};
 
 const IMAGE: usize = 3 * 1024 * 1024;
 const CHUNK: usize = 16 * 1024;

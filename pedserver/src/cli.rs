@@ -10,7 +10,7 @@ use ped_daemon::admin;
 use ped_daemon::config_file::{TomlConfig, write_private};
 use ped_daemon::logging::LogConfig;
 use ped_daemon::modes::{self, CommandConfig, DaemonControl};
-use ped_proto::ErrorCode;
+use ped_wire::ErrorCode;
 
 use crate::args::{Command, Invocation};
 use crate::config::{self, Appliance, Config, Paths};

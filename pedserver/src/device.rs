@@ -1,5 +1,5 @@
 //! The PED device: which one to open ([`DeviceSpec`]), and the task that owns it
-//! ([`run`]). Both kinds are packet pipes (`ped_proto::usb`), so one relay path serves both.
+//! ([`run`]). Both kinds are packet pipes (`ped_wire::usb`), so one relay path serves both.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -8,10 +8,10 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ped_proto::device::{DeviceMessage, PedInfo};
-use ped_proto::frame::{Frame, FrameType};
-use ped_proto::relay::PedStatus;
-use ped_proto::usb::{Reassembler, SocketPacketReader, packets, socket_record};
+use ped_wire::device::{DeviceMessage, PedInfo};
+use ped_wire::frame::{Frame, FrameType};
+use ped_wire::relay::PedStatus;
+use ped_wire::usb::{Reassembler, SocketPacketReader, packets, socket_record};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ped_daemon::admin::{self, AdminLimits};
 use ped_daemon::frames::READ_CHUNK;
-use ped_proto::device::{DeviceMessage, SessionEndReason};
+use ped_wire::device::{DeviceMessage, SessionEndReason};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
@@ -378,10 +378,10 @@ impl Server {
     /// The status block's values, now.
     pub fn report(&self) -> StatusReport {
         let state = self.hub.state();
-        let info = state.info.clone().unwrap_or_else(|| ped_proto::device::PedInfo {
+        let info = state.info.clone().unwrap_or_else(|| ped_wire::device::PedInfo {
             firmware_version: String::new(),
             serial: String::new(),
-            mode: ped_proto::device::PedMode::SelectMode,
+            mode: ped_wire::device::PedMode::SelectMode,
             protocol_versions: Vec::new(),
             rpk_serials: Vec::new(),
         });

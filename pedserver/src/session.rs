@@ -13,10 +13,10 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use ped_daemon::frames::{FrameReader, Keepalive, KeepaliveDue, relay_control as control};
-use ped_proto::device::SessionEndReason;
-use ped_proto::error::{DecodeError, ErrorCode};
-use ped_proto::frame::FrameType;
-use ped_proto::relay::{PedStatus, RELAY_VERSION, RelayMessage, RelayRole};
+use ped_wire::device::SessionEndReason;
+use ped_wire::frame::FrameType;
+use ped_wire::relay::{PedStatus, RELAY_VERSION, RelayMessage, RelayRole};
+use ped_wire::{DecodeError, ErrorCode};
 
 /// The session's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -333,7 +333,7 @@ impl Session {
     fn on_client_frame(&mut self, now: Instant, kind: FrameType, frame: Vec<u8>) {
         self.keepalive.heard(now);
         let relay = kind.is_relay_control();
-        let decoded = if relay { ped_proto::frame::Frame::decode_exact(&frame).ok() } else { None };
+        let decoded = if relay { ped_wire::frame::Frame::decode_exact(&frame).ok() } else { None };
         let message = decoded.map(RelayMessage::decode);
         match (self.state, message) {
             (State::AwaitingHello, Some(Ok(RelayMessage::Hello { version, role, software }))) => {
@@ -396,7 +396,7 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
-    use ped_proto::frame::{self, Frame, MAX_BODY_LEN};
+    use ped_wire::frame::{self, Frame, MAX_BODY_LEN};
 
     use super::*;
 

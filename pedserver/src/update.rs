@@ -24,8 +24,8 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use ped_proto::ErrorCode;
-use ped_proto::device::{DeviceMessage, MAX_CHUNK_LEN, MAX_IMAGE_LEN, PedInfo, UpdateState};
+use ped_wire::ErrorCode;
+use ped_wire::device::{DeviceMessage, MAX_CHUNK_LEN, MAX_IMAGE_LEN, PedInfo, UpdateState};
 
 /// Time between two `UpdateBegin`s while the PED waits for its YES.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -402,7 +402,7 @@ pub fn plain_progress(before: u32, sent: u32, total: u32) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ped_proto::device::PedMode;
+    use ped_wire::device::PedMode;
 
     const TIMEOUT: Duration = Duration::from_secs(200);
 

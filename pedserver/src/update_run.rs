@@ -9,10 +9,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
-use ped_proto::ErrorCode;
-use ped_proto::device::{DeviceMessage, PedMode};
-use ped_proto::frame::Frame;
-use ped_proto::usb::Reassembler;
+use ped_wire::ErrorCode;
+use ped_wire::device::{DeviceMessage, PedMode};
+use ped_wire::frame::Frame;
+use ped_wire::usb::Reassembler;
 
 use crate::config::Config;
 use crate::device::Pipe;

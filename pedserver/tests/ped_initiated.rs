@@ -12,8 +12,8 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use common::*;
-use ped_proto::frame::{self, Frame, FrameType, HEADER_LEN};
-use ped_proto::relay::{RELAY_VERSION, RelayMessage, RelayRole};
+use ped_wire::frame::{self, Frame, FrameType, HEADER_LEN};
+use ped_wire::relay::{RELAY_VERSION, RelayMessage, RelayRole};
 use pedserver::tls::{self, GeneratedIdentity};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -7,9 +7,9 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::*;
-use ped_proto::ErrorCode;
-use ped_proto::frame::{self, FrameType};
-use ped_proto::relay::{RELAY_VERSION, RelayMessage, RelayRole};
+use ped_wire::ErrorCode;
+use ped_wire::frame::{self, FrameType};
+use ped_wire::relay::{RELAY_VERSION, RelayMessage, RelayRole};
 
 #[test]
 fn start_show_stop_and_double_start() {

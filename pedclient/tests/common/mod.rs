@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ped_proto::device::{DeviceMessage, PedInfo, PedMode};
-use ped_proto::frame::{Frame, FrameType, HEADER_LEN};
-use ped_proto::hsm_link::HsmLinkMessage;
-use ped_proto::usb::{Reassembler, SocketPacketReader, packets, socket_record};
+use ped_wire::device::{DeviceMessage, PedInfo, PedMode};
+use ped_wire::frame::{Frame, FrameType, HEADER_LEN};
+use ped_wire::hsm_link::HsmLinkMessage;
+use ped_wire::usb::{Reassembler, SocketPacketReader, packets, socket_record};
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

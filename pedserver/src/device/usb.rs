@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use ped_proto::usb::{ENDPOINT_IN, ENDPOINT_OUT, PACKET_LEN, PRODUCT_ID, VENDOR_ID, packets};
+use ped_wire::usb::{ENDPOINT_IN, ENDPOINT_OUT, PACKET_LEN, PRODUCT_ID, VENDOR_ID, packets};
 use rusb::{DeviceHandle, GlobalContext};
 use tokio::sync::mpsc;
 

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ped_proto::device::{DeviceMessage, PedInfo, PedMode};
-use ped_proto::frame::{self, Frame, FrameType, HEADER_LEN};
-use ped_proto::relay::{RELAY_VERSION, RelayMessage, RelayRole};
-use ped_proto::usb::{Reassembler, SocketPacketReader, packets, socket_record};
+use ped_wire::device::{DeviceMessage, PedInfo, PedMode};
+use ped_wire::frame::{self, Frame, FrameType, HEADER_LEN};
+use ped_wire::relay::{RELAY_VERSION, RelayMessage, RelayRole};
+use ped_wire::usb::{Reassembler, SocketPacketReader, packets, socket_record};
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

@@ -11,7 +11,7 @@
 
 use alloc::vec::Vec;
 
-use crate::error::DecodeError;
+use crate::DecodeError;
 use crate::wire::Reader;
 
 /// The two bytes that open every frame.

@@ -6,9 +6,9 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::error::{DecodeError, Error, ErrorCode};
 use crate::frame::{self, Frame, FrameType};
 use crate::wire::{Reader, WriteExt};
+use crate::{DecodeError, ErrorCode};
 
 /// Longest host name or address.
 pub const MAX_HOST_LEN: usize = 255;
@@ -71,7 +71,7 @@ impl HsmLinkMessage {
     }
 
     /// The whole frame.
-    pub fn encode(&self) -> Result<Vec<u8>, Error> {
+    pub fn encode(&self) -> Result<Vec<u8>, DecodeError> {
         let mut body = Vec::new();
         match self {
             HsmLinkMessage::Connect { hsm_serial, host, port } => {
@@ -93,8 +93,8 @@ impl HsmLinkMessage {
         Ok(frame::encode(self.frame_type(), &body))
     }
 
-    /// Decodes an HSM link control frame; other frame types are [`Error::UnexpectedMessage`].
-    pub fn decode(frame: Frame<'_>) -> Result<Self, Error> {
+    /// Decodes an HSM link control frame; other frame types are [`DecodeError::UnexpectedFrame`].
+    pub fn decode(frame: Frame<'_>) -> Result<Self, DecodeError> {
         let mut r = Reader::new(frame.body);
         let message = match frame.frame_type {
             FrameType::LinkConnect => HsmLinkMessage::Connect {
@@ -108,14 +108,14 @@ impl HsmLinkMessage {
                 ped_initiated: match r.u8("ped-initiated")? {
                     0 => false,
                     1 => true,
-                    _ => return Err(DecodeError::InvalidValue("ped-initiated").into()),
+                    _ => return Err(DecodeError::InvalidValue("ped-initiated")),
                 },
             },
             FrameType::LinkDisconnect => HsmLinkMessage::Disconnect,
             FrameType::LinkClosed => {
                 HsmLinkMessage::Closed { code: r.u32("code")?, message: text(&mut r, MAX_MESSAGE_LEN, "message")? }
             }
-            _ => return Err(Error::UnexpectedMessage),
+            other => return Err(DecodeError::UnexpectedFrame(other.to_byte())),
         };
         r.finish()?;
         Ok(message)
@@ -123,9 +123,9 @@ impl HsmLinkMessage {
 }
 
 /// Printable ASCII only: these strings reach consoles and logs.
-fn put_text(out: &mut Vec<u8>, s: &str, max: usize, field: &'static str) -> Result<(), Error> {
+fn put_text(out: &mut Vec<u8>, s: &str, max: usize, field: &'static str) -> Result<(), DecodeError> {
     if s.len() > max || !s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        return Err(DecodeError::InvalidValue(field).into());
+        return Err(DecodeError::InvalidValue(field));
     }
     out.put_bytes_u8(s.as_bytes());
     Ok(())

@@ -5,9 +5,9 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::error::{DecodeError, Error, ErrorCode};
 use crate::frame::{self, Frame, FrameType};
 use crate::wire::{Reader, WriteExt};
+use crate::{DecodeError, ErrorCode};
 
 /// The relay protocol version of this implementation.
 pub const RELAY_VERSION: u16 = 1;
@@ -102,7 +102,7 @@ impl RelayMessage {
     }
 
     /// The whole frame.
-    pub fn encode(&self) -> Result<Vec<u8>, Error> {
+    pub fn encode(&self) -> Result<Vec<u8>, DecodeError> {
         let mut body = Vec::new();
         match self {
             RelayMessage::Hello { version, role, software } => {
@@ -121,7 +121,7 @@ impl RelayMessage {
                 body.put_u16(s.protocol_version);
                 body.put_u8(s.rpk_count);
                 if s.rpk_serials.len() > MAX_RPK_SERIALS {
-                    return Err(DecodeError::TooLong { field: "rpk serials", max: MAX_RPK_SERIALS }.into());
+                    return Err(DecodeError::TooLong { field: "rpk serials", max: MAX_RPK_SERIALS });
                 }
                 body.put_u8(s.rpk_serials.len() as u8);
                 for serial in &s.rpk_serials {
@@ -137,8 +137,8 @@ impl RelayMessage {
     }
 
     /// Decodes a relay control frame. Frames of other types are refused with
-    /// [`Error::UnexpectedMessage`] so a caller can route them elsewhere first.
-    pub fn decode(frame: Frame<'_>) -> Result<Self, Error> {
+    /// [`DecodeError::UnexpectedFrame`] so a caller can route them elsewhere first.
+    pub fn decode(frame: Frame<'_>) -> Result<Self, DecodeError> {
         let mut r = Reader::new(frame.body);
         let message = match frame.frame_type {
             FrameType::RelayHello => {
@@ -146,7 +146,7 @@ impl RelayMessage {
                 let role = match r.u8("role")? {
                     1 => RelayRole::Client,
                     2 => RelayRole::Server,
-                    _ => return Err(DecodeError::InvalidValue("role").into()),
+                    _ => return Err(DecodeError::InvalidValue("role")),
                 };
                 RelayMessage::Hello { version, role, software: text(&mut r, MAX_TEXT_LEN, "software")? }
             }
@@ -157,14 +157,14 @@ impl RelayMessage {
                 let ped_connected = match r.u8("ped connected")? {
                     0 => false,
                     1 => true,
-                    _ => return Err(DecodeError::InvalidValue("ped connected").into()),
+                    _ => return Err(DecodeError::InvalidValue("ped connected")),
                 };
                 let firmware_version = text(&mut r, MAX_TEXT_LEN, "firmware version")?;
                 let protocol_version = r.u16("protocol version")?;
                 let rpk_count = r.u8("rpk count")?;
                 let n = usize::from(r.u8("rpk serial count")?);
                 if n > MAX_RPK_SERIALS {
-                    return Err(DecodeError::TooLong { field: "rpk serials", max: MAX_RPK_SERIALS }.into());
+                    return Err(DecodeError::TooLong { field: "rpk serials", max: MAX_RPK_SERIALS });
                 }
                 let mut rpk_serials = Vec::with_capacity(n);
                 for _ in 0..n {
@@ -183,7 +183,7 @@ impl RelayMessage {
             FrameType::RelayError => {
                 RelayMessage::Error { code: r.u32("code")?, message: text(&mut r, MAX_MESSAGE_LEN, "message")? }
             }
-            _ => return Err(Error::UnexpectedMessage),
+            other => return Err(DecodeError::UnexpectedFrame(other.to_byte())),
         };
         r.finish()?;
         Ok(message)
@@ -196,12 +196,12 @@ fn is_printable(s: &[u8]) -> bool {
     s.iter().all(|b| (0x20..0x7f).contains(b))
 }
 
-fn put_text(out: &mut Vec<u8>, s: &str, max: usize, field: &'static str) -> Result<(), Error> {
+fn put_text(out: &mut Vec<u8>, s: &str, max: usize, field: &'static str) -> Result<(), DecodeError> {
     if s.len() > max {
-        return Err(DecodeError::TooLong { field, max }.into());
+        return Err(DecodeError::TooLong { field, max });
     }
     if !is_printable(s.as_bytes()) {
-        return Err(DecodeError::InvalidValue(field).into());
+        return Err(DecodeError::InvalidValue(field));
     }
     out.put_bytes_u8(s.as_bytes());
     Ok(())

@@ -8,7 +8,7 @@
 
 use alloc::vec::Vec;
 
-use crate::error::DecodeError;
+use crate::DecodeError;
 use crate::frame::{FrameHeader, HEADER_LEN, MAX_BODY_LEN};
 
 /// Bulk packet size of a full-speed USB device.

@@ -8,7 +8,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::error::{DecodeError, Error};
+use crate::DecodeError;
 use crate::frame::{self, Frame, FrameType};
 use crate::wire::{Reader, WriteExt};
 
@@ -195,7 +195,7 @@ impl DeviceMessage {
     }
 
     /// The whole frame.
-    pub fn encode(&self) -> Result<Vec<u8>, Error> {
+    pub fn encode(&self) -> Result<Vec<u8>, DecodeError> {
         let mut body = Vec::new();
         match self {
             DeviceMessage::InfoRequest | DeviceMessage::UpdateEnd => {}
@@ -216,13 +216,13 @@ impl DeviceMessage {
             }
             DeviceMessage::UpdateBegin { image_len } => {
                 if *image_len == 0 || *image_len > MAX_IMAGE_LEN {
-                    return Err(DecodeError::InvalidValue("image length").into());
+                    return Err(DecodeError::InvalidValue("image length"));
                 }
                 body.put_u32(*image_len);
             }
             DeviceMessage::UpdateChunk { offset, data } => {
                 if data.is_empty() || data.len() > MAX_CHUNK_LEN {
-                    return Err(DecodeError::InvalidValue("chunk").into());
+                    return Err(DecodeError::InvalidValue("chunk"));
                 }
                 body.put_u32(*offset);
                 body.extend_from_slice(data);
@@ -236,8 +236,8 @@ impl DeviceMessage {
         Ok(frame::encode(self.frame_type(), &body))
     }
 
-    /// Decodes a device control frame; other frame types are [`Error::UnexpectedMessage`].
-    pub fn decode(frame: Frame<'_>) -> Result<Self, Error> {
+    /// Decodes a device control frame; other frame types are [`DecodeError::UnexpectedFrame`].
+    pub fn decode(frame: Frame<'_>) -> Result<Self, DecodeError> {
         let mut r = Reader::new(frame.body);
         let message = match frame.frame_type {
             FrameType::DeviceInfoRequest => DeviceMessage::InfoRequest,
@@ -262,7 +262,7 @@ impl DeviceMessage {
             FrameType::UpdateBegin => {
                 let image_len = r.u32("image length")?;
                 if image_len == 0 || image_len > MAX_IMAGE_LEN {
-                    return Err(DecodeError::InvalidValue("image length").into());
+                    return Err(DecodeError::InvalidValue("image length"));
                 }
                 DeviceMessage::UpdateBegin { image_len }
             }
@@ -270,7 +270,7 @@ impl DeviceMessage {
                 let offset = r.u32("offset")?;
                 let data = r.take(frame.body.len().saturating_sub(4), "chunk")?;
                 if data.is_empty() || data.len() > MAX_CHUNK_LEN {
-                    return Err(DecodeError::InvalidValue("chunk").into());
+                    return Err(DecodeError::InvalidValue("chunk"));
                 }
                 DeviceMessage::UpdateChunk { offset, data: data.to_vec() }
             }
@@ -291,7 +291,7 @@ impl DeviceMessage {
                     .ok_or(DecodeError::InvalidValue("reason"))?;
                 DeviceMessage::SessionEnded { reason }
             }
-            _ => return Err(Error::UnexpectedMessage),
+            other => return Err(DecodeError::UnexpectedFrame(other.to_byte())),
         };
         r.finish()?;
         Ok(message)
@@ -303,9 +303,9 @@ fn check_list(n: usize, field: &'static str) -> Result<(), DecodeError> {
 }
 
 /// Printable ASCII only: these strings are shown on screens and written to logs.
-fn put_text(out: &mut Vec<u8>, s: &str, field: &'static str) -> Result<(), Error> {
+fn put_text(out: &mut Vec<u8>, s: &str, field: &'static str) -> Result<(), DecodeError> {
     if s.len() > MAX_TEXT_LEN || !s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        return Err(DecodeError::InvalidValue(field).into());
+        return Err(DecodeError::InvalidValue(field));
     }
     out.put_bytes_u8(s.as_bytes());
     Ok(())
