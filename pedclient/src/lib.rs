@@ -4,8 +4,8 @@
 //! relay hellos, and then relays the HSM's frames unread both ways. It also keeps the
 //! PED ID mappings of `-mode setid/assignid/releaseid/deleteid/testid`.
 //!
-//! It is a blind relay like pedserver: it uses ped-proto's wire formats only (`frame`,
-//! `relay`, `hsm_link`, `error`) and never holds a key of the end-to-end channel. The
+//! It is a blind relay like pedserver: it links ped-wire, the protocol's formats without
+//! cryptography, and never holds a key of the end-to-end channel. The
 //! pure parts (arguments, configuration and mappings, the link state machine, the status
 //! block) are separate from their thin tokio adapters; see docs/pedclient.md. What
 //! pedserver needs too (argv normalisation, configuration files, logs, the admin port,
@@ -19,4 +19,5 @@ pub mod daemon;
 pub mod link;
 pub mod pedinit;
 pub mod probe;
+pub mod relay_client;
 pub mod status;

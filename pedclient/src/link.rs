@@ -4,10 +4,13 @@
 //! (`daemon`) only moves bytes, dials, and sleeps until [`Link::poll_deadline`].
 //!
 //! ```text
-//!  Idle ──Connect──> Dialing ──dialled──> AwaitingHello ──Hello──> AwaitingStatus ──Status──> Relaying
-//!   ▲                  │        (PED-initiated: adopted) ─────────────────┘                    │
-//!   └──── Closed{code} to the HSM: Disconnect, refusal, unplug, garbage, timeout, EOF ─────────┘
+//!  Idle ──Connect──> Dialing ──dialled / adopted──> Opening ──Ready──> Relaying
+//!   ▲                                                     │                │
+//!   └── Closed{code} to the HSM: Disconnect, refusal, unplug, garbage, timeout, EOF ──┘
 //! ```
+//!
+//! Opening is the relay hellos and the status request, judged by [`RelayClient`]
+//! (shared with `-mode testid`).
 //!
 //! Blind by construction: only the 8-byte header of a channel frame is looked at;
 //! handshake frames and records pass unread. Only HSM link control (§15.2 of
@@ -22,7 +25,9 @@ use ped_daemon::frames::{FrameReader, Keepalive, KeepaliveDue, relay_control as 
 use ped_wire::ErrorCode;
 use ped_wire::frame::{Frame, FrameType};
 use ped_wire::hsm_link::HsmLinkMessage;
-use ped_wire::relay::{RELAY_VERSION, RelayMessage, RelayRole};
+use ped_wire::relay::RelayMessage;
+
+use crate::relay_client::{Answer, RelayClient};
 
 /// The timers of a link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,8 +83,7 @@ pub enum Output {
 enum State {
     Idle,
     Dialing,
-    AwaitingHello,
-    AwaitingStatus,
+    Opening,
     Relaying,
     Closed,
 }
@@ -104,6 +108,8 @@ pub struct Link {
     since: Instant,
     /// Last channel frame either way.
     last_activity: Instant,
+    /// The relay session's opening, while [`State::Opening`].
+    opening: Option<RelayClient>,
     /// Pings go to a quiet pedserver only.
     keepalive: Keepalive,
 }
@@ -111,15 +117,6 @@ pub struct Link {
 fn to_hsm(msg: &HsmLinkMessage) -> Vec<u8> {
     msg.encode().unwrap_or_else(|_| {
         HsmLinkMessage::closed(ErrorCode::PedError).encode().expect("a fixed closed message encodes")
-    })
-}
-
-/// The hello pedclient sends.
-pub fn client_hello() -> Vec<u8> {
-    relay(&RelayMessage::Hello {
-        version: RELAY_VERSION,
-        role: RelayRole::Client,
-        software: format!("pedclient {}", env!("CARGO_PKG_VERSION")),
     })
 }
 
@@ -152,6 +149,7 @@ impl Link {
             ped_initiated: false,
             since: now,
             last_activity: now,
+            opening: None,
             keepalive: Keepalive::new(now, timeouts.ping_interval, timeouts.ping_timeout, nonce_seed),
         }
     }
@@ -177,7 +175,7 @@ impl Link {
         let mut deadlines = Vec::with_capacity(4);
         match self.state {
             State::Idle | State::Closed | State::Dialing => return None,
-            State::AwaitingHello | State::AwaitingStatus => deadlines.push(self.since + t.read),
+            State::Opening => deadlines.push(self.since + t.read),
             State::Relaying => {
                 if let Some(idle) = t.idle.filter(|_| self.idle_applies) {
                     deadlines.push(self.last_activity + idle);
@@ -199,11 +197,11 @@ impl Link {
                 let why = format!("pedserver at {} did not complete a frame within {:?}", self.target, t.read);
                 self.fail(timed_out, why)
             }
-            State::AwaitingHello | State::AwaitingStatus if now >= self.since + t.read => {
+            State::Opening if now >= self.since + t.read => {
                 let why = format!("pedserver at {} did not answer the relay hello within {:?}", self.target, t.read);
                 self.fail(timed_out, why)
             }
-            State::AwaitingHello | State::AwaitingStatus => {}
+            State::Opening => {}
             State::Relaying => {
                 if let Some(idle) = t.idle.filter(|_| self.idle_applies)
                     && now >= self.last_activity + idle
@@ -265,8 +263,7 @@ impl Link {
         if self.state == State::Dialing {
             self.address = target.clone();
             self.ped_initiated = false;
-            self.start_remote(now, target, idle_applies, State::AwaitingHello);
-            self.out.push_back(Output::ToServer(client_hello()));
+            self.open(now, RelayClient::dialled(target), idle_applies);
         }
     }
 
@@ -276,8 +273,7 @@ impl Link {
         if self.state == State::Dialing {
             self.address = address;
             self.ped_initiated = true;
-            self.start_remote(now, target, idle_applies, State::AwaitingStatus);
-            self.out.push_back(Output::ToServer(relay(&RelayMessage::StatusRequest)));
+            self.open(now, RelayClient::adopted(target), idle_applies);
         }
     }
 
@@ -318,12 +314,15 @@ impl Link {
     }
 
     fn remote_open(&self) -> bool {
-        matches!(self.state, State::Dialing | State::AwaitingHello | State::AwaitingStatus | State::Relaying)
+        matches!(self.state, State::Dialing | State::Opening | State::Relaying)
     }
 
-    fn start_remote(&mut self, now: Instant, target: String, idle_applies: bool, state: State) {
-        self.state = state;
-        self.target = target;
+    /// The connection to pedserver is there: the opening begins with `first`.
+    fn open(&mut self, now: Instant, (client, first): (RelayClient, RelayMessage), idle_applies: bool) {
+        self.state = State::Opening;
+        self.target = client.target().to_owned();
+        self.opening = Some(client);
+        self.out.push_back(Output::ToServer(relay(&first)));
         self.idle_applies = idle_applies;
         self.server = FrameReader::default();
         self.since = now;
@@ -397,48 +396,36 @@ impl Link {
                 self.out.push_back(Output::ToServer(relay(&RelayMessage::Pong { nonce })))
             }
             (_, RelayMessage::Pong { nonce }) => self.keepalive.answered(nonce),
+            (State::Opening, message) => {
+                let Some(opening) = self.opening.as_mut() else { return };
+                match opening.handle(message) {
+                    Answer::Send(next) => {
+                        self.since = now;
+                        self.target = opening.target().to_owned();
+                        self.out.push_back(Output::ToServer(relay(&next)));
+                    }
+                    Answer::Ready(ready) => {
+                        self.opening = None;
+                        self.state = State::Relaying;
+                        self.last_activity = now;
+                        let firmware = ready.status.firmware_version;
+                        self.out.push_back(Output::ToHsm(to_hsm(&HsmLinkMessage::Connected {
+                            firmware_version: firmware.chars().take(ped_wire::hsm_link::MAX_SERIAL_LEN).collect(),
+                            // Printable and short enough to encode: a refused encoding would end the link.
+                            pedserver: printable(&self.address, ped_wire::hsm_link::MAX_HOST_LEN),
+                            ped_initiated: self.ped_initiated,
+                        })));
+                        self.out.push_back(Output::Up { software: self.target.clone(), firmware });
+                    }
+                    Answer::Refused(refusal) => self.end(refusal.code.value(), refusal.message, refusal.last),
+                }
+            }
             (_, RelayMessage::Error { code, message }) => {
                 self.end(code, format!("pedserver at {}: {message}", self.target), None)
             }
             (_, RelayMessage::Bye) => {
                 let why = format!("pedserver at {} ended the connection; run ped connect again", self.target);
                 self.end(ErrorCode::CkrPedUnplugged.value(), why, None)
-            }
-            (State::AwaitingHello | State::AwaitingStatus, RelayMessage::Busy) => {
-                let why = format!(
-                    "the PED at {} serves another HSM; ped disconnect there (or wait for its idle timeout) and retry",
-                    self.target
-                );
-                self.end(ErrorCode::CkrDeviceError.value(), why, None)
-            }
-            (State::AwaitingHello, RelayMessage::Hello { version, role: RelayRole::Server, .. })
-                if version != RELAY_VERSION =>
-            {
-                let why =
-                    format!("pedserver at {} speaks relay version {version}, pedclient {RELAY_VERSION}", self.target);
-                self.fail(ErrorCode::PedVersionMismatch, why)
-            }
-            (State::AwaitingHello, RelayMessage::Hello { role: RelayRole::Server, software, .. }) => {
-                self.state = State::AwaitingStatus;
-                self.since = now;
-                self.target = format!("{} ({software})", self.target);
-                self.out.push_back(Output::ToServer(relay(&RelayMessage::StatusRequest)));
-            }
-            (State::AwaitingStatus, RelayMessage::Status(status)) if !status.ped_connected => {
-                let why = format!("pedserver at {} has no PED attached; plug it in and retry", self.target);
-                self.end(ErrorCode::CkrPedUnplugged.value(), why, Some(RelayMessage::Bye))
-            }
-            (State::AwaitingStatus, RelayMessage::Status(status)) => {
-                self.state = State::Relaying;
-                self.last_activity = now;
-                let firmware = status.firmware_version;
-                self.out.push_back(Output::ToHsm(to_hsm(&HsmLinkMessage::Connected {
-                    firmware_version: firmware.chars().take(ped_wire::hsm_link::MAX_SERIAL_LEN).collect(),
-                    // Printable and short enough to encode: a refused encoding would end the link.
-                    pedserver: printable(&self.address, ped_wire::hsm_link::MAX_HOST_LEN),
-                    ped_initiated: self.ped_initiated,
-                })));
-                self.out.push_back(Output::Up { software: self.target.clone(), firmware });
             }
             (_, other) => self.garbage(format!("unexpected relay message {:?}", other.frame_type())),
         }
@@ -458,13 +445,14 @@ impl Link {
 
     /// Ends the remote link: `last` to pedserver if given, Closed to the HSM, back to Idle.
     fn end(&mut self, code: u32, why: String, last: Option<RelayMessage>) {
-        if matches!(self.state, State::AwaitingHello | State::AwaitingStatus | State::Relaying) {
+        if matches!(self.state, State::Opening | State::Relaying) {
             if let Some(last) = last {
                 self.out.push_back(Output::ToServer(relay(&last)));
             }
             self.out.push_back(Output::CloseServer);
         }
         self.state = State::Idle;
+        self.opening = None;
         let message = sentence(why);
         self.out.push_back(Output::Down { code, message: message.clone() });
         self.tell_hsm(code, message);
@@ -478,7 +466,7 @@ impl Link {
         if self.state == State::Closed {
             return;
         }
-        if matches!(self.state, State::AwaitingHello | State::AwaitingStatus | State::Relaying) {
+        if matches!(self.state, State::Opening | State::Relaying) {
             self.out.push_back(Output::ToServer(relay(&RelayMessage::Bye)));
             self.out.push_back(Output::CloseServer);
         }
@@ -486,6 +474,7 @@ impl Link {
             self.out.push_back(Output::Down { code: 0, message: sentence(why.to_string()) });
         }
         self.state = State::Closed;
+        self.opening = None;
         self.out.push_back(Output::CloseHsm);
     }
 }
@@ -498,7 +487,7 @@ pub fn host_port(host: &str, port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use ped_wire::frame;
-    use ped_wire::relay::PedStatus;
+    use ped_wire::relay::{PedStatus, RELAY_VERSION, RelayRole};
 
     use super::*;
 

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use ped_daemon::frames::{FrameReader, READ_CHUNK};
+use ped_daemon::frames::{FrameReader, READ_CHUNK, relay_control};
 use ped_daemon::tls::{self, Identity};
 use ped_wire::frame::Frame;
 use ped_wire::relay::{RELAY_VERSION, RelayMessage, RelayRole};
@@ -26,7 +26,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::{self, Config};
 use crate::daemon::{Daemon, ServerStream, lock, stopped};
-use crate::link::client_hello;
+use crate::relay_client::client_hello;
 
 /// This pedclient's certificate and key (`-regen`): `cert/server/CN.pem`, `CNKey.pem`
 /// beside the configuration file (it is the TLS server).
@@ -152,7 +152,7 @@ async fn admit(daemon: Arc<Daemon>, tcp: tokio::net::TcpStream, peer: std::net::
         Ok(Err(why)) => return tracing::warn!("PED-initiated: {peer}: {why}"),
         Err(_) => return tracing::warn!("PED-initiated: {peer} sent no hello in time"),
     };
-    if stream.write_all(&client_hello()).await.is_err() || stream.flush().await.is_err() {
+    if stream.write_all(&relay_control(&client_hello())).await.is_err() || stream.flush().await.is_err() {
         return tracing::warn!("PED-initiated: {peer} closed during the hellos");
     }
     let description = format!("{peer} ({software}, TLS)");

@@ -1,16 +1,18 @@
-//! `-mode testid`: reaches the pedserver of a PED ID, exchanges the relay hellos and a
-//! status request, and says Bye. Blocking I/O: one short exchange from the command line.
+//! `-mode testid`: reaches the pedserver of a PED ID, opens a relay session as the HSM
+//! link would ([`RelayClient`]: the same checks, the same codes), and says Bye. Blocking
+//! I/O: one short exchange from the command line.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use ped_daemon::frames::FrameReader;
+use ped_daemon::frames::{FrameReader, relay_control};
 use ped_wire::ErrorCode;
 use ped_wire::frame::Frame;
-use ped_wire::relay::{PedStatus, RelayMessage, RelayRole};
+use ped_wire::relay::{PedStatus, RelayMessage};
 
-use crate::link::{client_hello, host_port};
+use crate::link::host_port;
+use crate::relay_client::{Answer, RelayClient};
 
 /// What pedserver said about itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,9 +72,13 @@ impl Conn {
                     let message = Frame::decode_exact(&frame)
                         .and_then(RelayMessage::decode)
                         .map_err(|e| garbage(format!("pedserver at {} sent garbage: {e:?}", self.target)))?;
-                    if let RelayMessage::Ping { nonce } = message {
-                        self.send(&RelayMessage::Pong { nonce }.encode().unwrap_or_default(), what)?;
-                        continue;
+                    match message {
+                        RelayMessage::Ping { nonce } => {
+                            self.send(&relay_control(&RelayMessage::Pong { nonce }), what)?;
+                            continue;
+                        }
+                        RelayMessage::Pong { .. } => continue,
+                        _ => {}
                     }
                     return Ok(message);
                 }
@@ -111,33 +117,29 @@ pub fn probe(host: &str, port: u16, timeout: Duration) -> Result<ProbeReport, Pr
     stream.set_read_timeout(Some(timeout)).map_err(|e| io_error(&target, "setup", &e))?;
     stream.set_write_timeout(Some(timeout)).map_err(|e| io_error(&target, "setup", &e))?;
     let mut conn = Conn { stream, reader: FrameReader::default(), target: target.clone() };
-    conn.send(&client_hello(), "the relay hello")?;
-    let (software, relay_version) = match conn.next("the relay hello")? {
-        RelayMessage::Hello { version, role: RelayRole::Server, software } => (software, version),
-        RelayMessage::Error { code, message } => {
-            let code = ErrorCode::from_value(code).unwrap_or(ErrorCode::PedError);
-            return Err(error(code, format!("pedserver at {target} refused: {message}")));
+    let (mut client, first) = RelayClient::dialled(target);
+    conn.send(&relay_control(&first), client.awaiting())?;
+    loop {
+        let what = client.awaiting();
+        match client.handle(conn.next(what)?) {
+            Answer::Send(next) => conn.send(&relay_control(&next), client.awaiting())?,
+            Answer::Ready(ready) => {
+                // A courtesy: the session ends at once instead of at pedserver's timeout.
+                let _ = conn.send(&relay_control(&RelayMessage::Bye), "bye");
+                return Ok(ProbeReport {
+                    software: ready.software.unwrap_or_default(),
+                    relay_version: ready.relay_version.unwrap_or_default(),
+                    status: ready.status,
+                });
+            }
+            Answer::Refused(refusal) => {
+                if let Some(last) = refusal.last {
+                    let _ = conn.send(&relay_control(&last), "the last message");
+                }
+                return Err(error(refusal.code, refusal.message));
+            }
         }
-        other => return Err(error(ErrorCode::CkrCallbackError, format!("{target} answered {other:?}, not a hello"))),
-    };
-    conn.send(&RelayMessage::StatusRequest.encode().unwrap_or_default(), "the status request")?;
-    let status = match conn.next("the status request")? {
-        RelayMessage::Status(status) => status,
-        RelayMessage::Busy => {
-            return Err(error(
-                ErrorCode::CkrDeviceError,
-                format!("{software} at {target} is reachable, but its PED serves another HSM now"),
-            ));
-        }
-        RelayMessage::Error { code, message } => {
-            let code = ErrorCode::from_value(code).unwrap_or(ErrorCode::PedError);
-            return Err(error(code, format!("pedserver at {target}: {message}")));
-        }
-        other => return Err(error(ErrorCode::CkrCallbackError, format!("{target} answered {other:?}, not a status"))),
-    };
-    // A courtesy: the session ends at once instead of at pedserver's timeout.
-    let _ = conn.send(&RelayMessage::Bye.encode().unwrap_or_default(), "bye");
-    Ok(ProbeReport { software, relay_version, status })
+    }
 }
 
 #[cfg(test)]

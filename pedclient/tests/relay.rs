@@ -54,6 +54,11 @@ fn the_hsm_link_relays_blindly_end_to_end() {
     let json = client.show();
     assert_eq!(json["daemon"]["links"][0]["firmware"], "2.9.0", "{json}");
     assert_eq!(json["daemon"]["links"][0]["hsm_serial"], "150123", "{json}");
+    // testid against the now busy pedserver: judged as `ped connect` would be.
+    let o = client.run("testid", &["-id", "1"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("CKR_DEVICE_ERROR") && out.contains("serves another HSM"), "{out}");
 
     // Capture: what the PED received is byte for byte what the HSM sent, and what the
     // HSM gets back is byte for byte what the PED sent (it echoes).
