@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the MCU bench image under QEMU (mps2-an386, Cortex-M4F) with -icount shift=0
-# and prints one `<name> <instructions>` line per operation, then the image's
-# `bench_image_flash_bytes` and `bench_image_static_ram_bytes`. Notes (calibration,
-# DWT probe) go to stderr. Exits non-zero if the image panics, faults or hangs.
+# and prints one `<name> <instructions>` line per operation, the PED's heap and stack
+# peaks in the bench (`bench_ped_*`), the bench image's sizes, then `flash_bytes` and
+# `static_ram_bytes` of the PED image. Notes (calibration, DWT probe) go to stderr.
+# Exits non-zero if the image panics, faults or hangs. mcu/budgets.sh checks the
+# figures against the budgets of issue 13.
 #
 # Usage: mcu/bench.sh [IMAGE]     without IMAGE, builds it first with mcu/build.sh
 # Method and calibration: mcu/README.md.
@@ -35,12 +37,25 @@ if [ "$status" != 0 ]; then
 fi
 grep -E '^[A-Za-z0-9_]+ [0-9]+$' "$out"
 
-# Sizes of the bench image (Berkeley format: text = vectors + code + rodata).
+# Sizes (Berkeley format: text = vectors + code + rodata; static RAM = data + bss).
 size_tool="$(command -v arm-none-eabi-size || command -v llvm-size || true)"
+sizes() { "$size_tool" -B "$1" | tail -n1; }
 if [ -n "$size_tool" ]; then
-    read -r text data bss _ < <("$size_tool" -B "$image" | tail -n1)
+    read -r text data bss _ < <(sizes "$image")
     echo "bench_image_flash_bytes $((text + data))"
     echo "bench_image_static_ram_bytes $((data + bss))"
+    # The PED image: the board's when MCU_PED_IMAGE names it, else the stand-in built
+    # beside the bench (src/bin/ped-image.rs: the whole ped-firmware core, linked as a
+    # PED links it, with a 64 KiB heap).
+    ped_image="${MCU_PED_IMAGE:-$(dirname "$image")/ped-image}"
+    if [ -f "$ped_image" ]; then
+        echo "# PED image measured for flash_bytes and static_ram_bytes: $ped_image" >&2
+        read -r text data bss _ < <(sizes "$ped_image")
+        echo "flash_bytes $((text + data))"
+        echo "static_ram_bytes $((data + bss))"
+    else
+        echo "mcu/bench.sh: no PED image at $ped_image: flash_bytes and static_ram_bytes skipped" >&2
+    fi
 else
     echo "mcu/bench.sh: no arm-none-eabi-size (binutils-arm-none-eabi) or llvm-size: sizes skipped" >&2
 fi

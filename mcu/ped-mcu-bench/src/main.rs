@@ -12,32 +12,26 @@
 extern crate alloc;
 
 mod clock;
+mod heap;
 mod ops;
+mod ped_ops;
+mod stack;
 
-use core::mem::MaybeUninit;
 use core::panic::PanicInfo;
 
 use cortex_m_rt::{ExceptionFrame, entry, exception};
 use cortex_m_semihosting::{debug, hprintln};
-use embedded_alloc::LlffHeap as Heap;
 
 use crate::clock::Calibration;
+use crate::heap::Arenas;
 
-/// The PED's heap budget on the device: 64 KiB.
-const HEAP_SIZE: usize = 64 * 1024;
-
+/// The PED's 64 KiB arena and the host side's (the HSM played in this image).
 #[global_allocator]
-static HEAP: Heap = Heap::empty();
+static HEAP: Arenas = Arenas::new();
 
 #[entry]
 fn main() -> ! {
-    {
-        static mut HEAP_MEM: [MaybeUninit<u8>; HEAP_SIZE] = [MaybeUninit::uninit(); HEAP_SIZE];
-        // SAFETY: called once, first thing in `main`, before any allocation; HEAP_MEM
-        // is used by nothing else (this block is its only mention), so the allocator
-        // owns those HEAP_SIZE bytes for the rest of the program.
-        unsafe { HEAP.init(&raw mut HEAP_MEM as usize, HEAP_SIZE) }
-    }
+    HEAP.init();
 
     let Some(peripherals) = cortex_m::Peripherals::take() else { halt("core peripherals already taken") };
     clock::start(peripherals.SYST);
@@ -56,8 +50,13 @@ fn main() -> ! {
         halt("SysTick did not count: no calibration");
     }
 
-    ops::run(&calibration, &mut |name, instructions| hprintln!("{} {}", name, instructions));
-    hprintln!("# heap in use at the end: {} of {} bytes", HEAP.used(), HEAP_SIZE);
+    let mut report = |name: &str, instructions: u64| hprintln!("{} {}", name, instructions);
+    ops::run(&calibration, &mut report);
+    let stack_peak = ped_ops::run(&calibration, &mut report);
+    // The PED's own memory in this bench (not the PED image's: see mcu/README.md).
+    hprintln!("bench_ped_heap_peak_bytes {}", HEAP.ped_peak());
+    hprintln!("bench_ped_stack_peak_bytes {}", stack_peak);
+    hprintln!("# PED arena in use at the end: {} of {} bytes", HEAP.ped_used(), heap::PED_HEAP_SIZE);
 
     debug::exit(debug::EXIT_SUCCESS);
     halt("semihosting exit returned")

@@ -12,11 +12,8 @@ use core::hint::black_box;
 use aes_kw::KwpAes256;
 use ctr::cipher::{KeyIvInit, StreamCipher};
 use hmac::{Hmac, KeyInit, Mac};
-use p521::ecdsa::signature::{Signer, Verifier};
-use p521::ecdsa::{Signature, SigningKey, VerifyingKey};
-use p521::{FieldBytes, PublicKey, SecretKey};
 use rand_chacha::ChaCha20Rng;
-use rand_core::{Rng, SeedableRng};
+use rand_core::SeedableRng;
 use sha2::{Digest, Sha512};
 
 use crate::clock::Calibration;
@@ -41,7 +38,6 @@ pub fn run(cal: &Calibration, report: &mut dyn FnMut(&str, u64)) {
 
     sha512(cal, report);
     pbkdf2_sha512(cal, report);
-    p521(cal, report, &mut rng);
     aes256_ctr(cal, report);
     hmac_sha512(cal, report);
     aes256_kwp(cal, report);
@@ -84,49 +80,6 @@ fn pbkdf2_sha512(cal: &Calibration, report: &mut dyn FnMut(&str, u64)) {
         cal.span(|| pbkdf2::pbkdf2::<Hmac<Sha512>>(black_box(b"123456"), black_box(&salt), 1000, &mut out));
     check(result.is_ok() && out == PBKDF2_EXPECTED, "PBKDF2-HMAC-SHA-512 known answer");
     report("pbkdf2_sha512_1000", instructions);
-}
-
-/// P-521 key generation the way ped-proto's `EcdhKeyPair::generate` does it: 66
-/// random bytes masked to 521 bits, rejected while 0 or ≥ n, then the public point.
-fn p521_keygen(rng: &mut ChaCha20Rng) -> (SecretKey, PublicKey) {
-    let mut candidate = [0u8; 66];
-    loop {
-        rng.fill_bytes(&mut candidate);
-        candidate[0] &= 0x01;
-        let field: &FieldBytes = (&candidate[..]).try_into().unwrap_or_else(|_| halt_len());
-        if let Ok(secret) = SecretKey::from_bytes(field) {
-            let public = secret.public_key();
-            return (secret, public);
-        }
-    }
-}
-
-fn halt_len() -> ! {
-    panic!("66 bytes are a P-521 field element")
-}
-
-fn p521(cal: &Calibration, report: &mut dyn FnMut(&str, u64), rng: &mut ChaCha20Rng) {
-    let ((ours, our_public), instructions) = cal.span(|| p521_keygen(rng));
-    report("p521_keygen", instructions);
-
-    let (theirs, their_public) = p521_keygen(rng);
-    let (shared, instructions) = cal.span(|| ours.diffie_hellman(black_box(&their_public)));
-    let theirs_shared = theirs.diffie_hellman(&our_public);
-    check(shared.raw_secret_bytes() == theirs_shared.raw_secret_bytes(), "ECDH: both sides agree");
-    report("p521_ecdh", instructions);
-
-    // A certificate-sized message (a TBSCertificate is ~500-600 bytes); SHA-512 of it is
-    // part of the verification, as it is when a certificate is checked.
-    let message = [0x30_u8; 600];
-    let signing_key = SigningKey::from(&ours);
-    let signature: Signature = signing_key.sign(&message);
-    let verifying_key: VerifyingKey = *signing_key.verifying_key();
-    let (result, instructions) = cal.span(|| verifying_key.verify(black_box(&message), black_box(&signature)));
-    check(result.is_ok(), "ECDSA P-521 signature verifies");
-    let mut tampered = message;
-    tampered[0] ^= 1;
-    check(verifying_key.verify(&tampered, &signature).is_err(), "ECDSA P-521 rejects a changed message");
-    report("ecdsa_p521_verify", instructions);
 }
 
 fn aes256_ctr(cal: &Calibration, report: &mut dyn FnMut(&str, u64)) {
