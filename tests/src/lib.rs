@@ -198,6 +198,7 @@ pub mod ceremony;
 pub mod chaos;
 pub mod hsm;
 pub mod keys;
+pub mod mcu;
 pub mod pedclient;
 pub mod proxy;
 pub mod rig;

@@ -43,11 +43,32 @@ pub struct Settings<'a> {
     /// directly (the taps exist but carry nothing): the system's own path, for the
     /// benchmarks, which must not count the test instruments' hops.
     pub taps: bool,
+    /// What the remote PED is: ped-sim's in-process core, or the firmware image on QEMU
+    /// with ped-sim as its peripherals (`ped-rig --ped mcu`).
+    pub remote: RemotePed,
+}
+
+/// The remote PED of a rig.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RemotePed {
+    /// ped-sim, the core in its process.
+    #[default]
+    Sim,
+    /// The firmware image (`mcu/ped-board`) under QEMU `mps2-an386`, ped-sim its display,
+    /// keypad and key port (docs/board.md).
+    Mcu,
 }
 
 impl Default for Settings<'_> {
     fn default() -> Self {
-        Settings { pedclient: &[], pedserver: &[], key_timeout: 60, remote_by_hand: None, taps: true }
+        Settings {
+            pedclient: &[],
+            pedserver: &[],
+            key_timeout: 60,
+            remote_by_hand: None,
+            taps: true,
+            remote: RemotePed::Sim,
+        }
     }
 }
 
@@ -88,9 +109,11 @@ impl Rig {
         let hsm_to_pedclient = if settings.taps { hsm_link_path.clone() } else { pedclient.hsm_link() };
         let hsm = HsmEmu::start(d, &d.join("LOCAL-usb.sock"), &hsm_to_pedclient, settings.key_timeout);
         let local = PedSim::start(d, "LOCAL", &hsm.root(), keys.dir());
-        let remote = match settings.remote_by_hand {
-            None => PedSim::start(d, "REMOTE", &hsm.root(), keys.dir()),
-            Some(_) => PedSim::by_hand(d, "REMOTE", &hsm.root(), keys.dir()),
+        let remote = match (settings.remote_by_hand, settings.remote) {
+            (None, RemotePed::Sim) => PedSim::start(d, "REMOTE", &hsm.root(), keys.dir()),
+            (None, RemotePed::Mcu) => PedSim::start_board(d, "REMOTE", &hsm.root(), keys.dir()),
+            (Some(_), RemotePed::Sim) => PedSim::by_hand(d, "REMOTE", &hsm.root(), keys.dir()),
+            (Some(_), RemotePed::Mcu) => panic!("a remote PED by hand is ped-sim's terminal UI, not the MCU image"),
         };
         let hsm_link = Recorder::unix(&hsm_link_path, &pedclient.hsm_link());
         let usb_path = d.join("usb-rec.sock");

@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
+use crate::mcu::McuPed;
 use crate::{PATIENCE, Process, binary, path_str, wait_until};
 
 /// A ped-sim with its own USB endpoint, control socket, screen log and key port.
@@ -20,6 +21,8 @@ pub struct PedSim {
     screens: PathBuf,
     /// The settings common to the headless and the terminal-UI PED.
     args: Vec<String>,
+    /// The firmware image on QEMU whose peripherals this ped-sim is (`--board`).
+    board: Option<McuPed>,
 }
 
 impl PedSim {
@@ -49,6 +52,7 @@ impl PedSim {
     /// Unplugs the PED and plugs it in again (the seed's restart after an update): a new
     /// process on the same flash, keys and sockets, booting whatever its flash holds.
     pub fn restart(&mut self) {
+        assert!(self.board.is_none(), "restarting a PED board is not supported");
         self.unplug();
         // A killed ped-sim leaves its socket files behind; wait for the new ones.
         let _ = std::fs::remove_file(&self.usb);
@@ -81,7 +85,42 @@ impl PedSim {
         ]
         .map(String::from)
         .to_vec();
-        PedSim { process: None, usb, control, screens, args }
+        PedSim { process: None, usb, control, screens, args, board: None }
+    }
+
+    /// PED `name` as the firmware image under QEMU (docs/board.md): the board boots,
+    /// then a headless ped-sim becomes its display, keypad and key port (`--board`),
+    /// with the same control socket and screen log as [`PedSim::start`]; [`PedSim::usb`]
+    /// is the board's USB link. Returns once the board shows Select Mode.
+    pub fn start_board(dir: &Path, name: &str, root: &Path, keys: &Path) -> PedSim {
+        let board = McuPed::start(dir, name);
+        let control = dir.join(format!("{name}-ctl.sock"));
+        let screens = dir.join(format!("{name}-screens.jsonl"));
+        let args = [
+            "--serial",
+            name,
+            "--trusted-root",
+            path_str(root),
+            "--keys",
+            path_str(keys),
+            "--port",
+            name,
+            "--board",
+            &format!("socket:{}", board.board.display()),
+            "--json",
+            path_str(&screens),
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut sim = PedSim { process: None, usb: board.usb.clone(), control, screens, args, board: Some(board) };
+        sim.spawn();
+        sim.holder().wait("Select Mode", 30);
+        sim
+    }
+
+    /// The firmware image under QEMU, if this PED is one.
+    pub fn board(&self) -> Option<&McuPed> {
+        self.board.as_ref()
     }
 
     /// The command line of this PED in its terminal UI (no `--headless`, no control
@@ -116,6 +155,9 @@ impl PedSim {
     pub fn unplug(&mut self) {
         if let Some(p) = self.process.take() {
             p.kill();
+        }
+        if let Some(board) = &mut self.board {
+            board.stop();
         }
     }
 }

@@ -10,7 +10,7 @@ use ped_proto::pedkey::KeyColour;
 use tests::ceremony::{self, ORANGE_PIN, Plan};
 use tests::chaos::Direction::{ToHsm, ToPed};
 use tests::chaos::Fault;
-use tests::rig::{Rig, Settings};
+use tests::rig::{RemotePed, Rig, Settings};
 use tests::sim::KeyHolder;
 
 /// A started frame must complete within a second at either daemon, so the delay tests
@@ -21,6 +21,7 @@ const SHORT_READS: Settings<'static> = Settings {
     key_timeout: 5,
     remote_by_hand: None,
     taps: true,
+    remote: RemotePed::Sim,
 };
 
 /// The keys an initialised rig has written.

@@ -86,6 +86,12 @@ pub struct Cli {
     /// The emulated USB endpoint to listen on: socket:PATH or tcp:127.0.0.1:PORT.
     #[arg(long, value_name = "ENDPOINT")]
     pub usb: Option<Endpoint>,
+    /// Be the peripherals (display, keypad, key port) of a PED board instead of running
+    /// the core: the board's peripheral UART, socket:PATH (QEMU's `-chardev socket`; see
+    /// docs/board.md). The board's USB link is its own socket, so --usb and --state do
+    /// not apply.
+    #[arg(long, value_name = "ENDPOINT", conflicts_with_all = ["usb", "state"])]
+    pub board: Option<Endpoint>,
     /// A control socket taking script commands, one per line: socket:PATH or tcp:….
     #[arg(long, value_name = "ENDPOINT")]
     pub control: Option<Endpoint>,
@@ -124,6 +130,7 @@ struct FileSettings {
     port: Option<String>,
     usb: Option<String>,
     control: Option<String>,
+    board: Option<String>,
 }
 
 /// How the keypad is driven.
@@ -150,6 +157,8 @@ pub struct Settings {
     pub usb: Option<Endpoint>,
     /// The control socket.
     pub control: Option<Endpoint>,
+    /// The board whose peripherals this is (`--board`), instead of the in-process core.
+    pub board: Option<Endpoint>,
     /// The keypad's driver.
     pub front: Front,
     /// Where JSON screen lines go.
@@ -208,6 +217,7 @@ impl Settings {
             keys,
             usb: endpoint(cli.usb, file.usb)?,
             control: endpoint(cli.control, file.control)?,
+            board: endpoint(cli.board, file.board)?,
             front,
             json,
             text,

@@ -56,6 +56,8 @@ pub enum Input {
         /// Where to say it was done.
         done: Sender<Result<(), String>>,
     },
+    /// From the board's peripheral link (`--board`; the in-process driver ignores it).
+    Board(crate::board::BoardInput),
     /// Stop.
     Quit,
 }
@@ -99,7 +101,7 @@ impl Outputs {
         Ok(Outputs { json: open(json)?, text: open(text)? })
     }
 
-    fn write(&mut self, seq: u64, ms: u64, mode: PedMode, screen: &Screen) {
+    pub(crate) fn write(&mut self, seq: u64, ms: u64, mode: PedMode, screen: &Screen) {
         if let Some(out) = &mut self.json {
             let line = serde_json::json!({"seq": seq, "ms": ms, "mode": format!("{mode:?}"), "lines": screen.lines()});
             // A reader that went away (a closed pipe) must not stop the PED.
@@ -240,7 +242,7 @@ impl Driver {
                 // The asker may have given up waiting; the action happened anyway.
                 let _ = done.send(result);
             }
-            Input::Quit => {}
+            Input::Board(_) | Input::Quit => {}
         }
     }
 

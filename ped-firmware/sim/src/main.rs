@@ -5,6 +5,7 @@ use std::sync::mpsc;
 use std::thread;
 
 use clap::Parser;
+use ped_sim::board::BoardDriver;
 use ped_sim::command::Controller;
 use ped_sim::config::{Cli, Front, Settings};
 use ped_sim::driver::{self, Driver, Input, Outputs};
@@ -23,15 +24,23 @@ fn main() -> ExitCode {
 
 fn run(settings: Result<Settings, String>) -> Result<(), String> {
     let settings = settings?;
-    let (config, flash) = driver::boot(settings.ped, settings.state.as_deref())?;
     let outputs = Outputs::open(settings.json.as_deref(), settings.text.as_deref()).map_err(|e| e.to_string())?;
     let keys = settings.keys.as_ref().map(|(dir, port)| (dir.as_path(), port.as_str()));
-    let driver = Driver::new(config, flash, keys, outputs, settings.unix_time)?;
     let (inputs, received) = mpsc::channel();
-    let controller = Controller::new(inputs.clone(), driver.display());
-    let display = driver.display();
-    let running = thread::Builder::new().name("driver".into()).spawn(move || driver.run(received));
+    // The core in this process, or a board's peripherals (docs/board.md).
+    let (display, running) = match &settings.board {
+        Some(board) => {
+            let driver = BoardDriver::new(&settings.ped, board, keys, outputs, settings.unix_time, inputs.clone())?;
+            (driver.display(), thread::Builder::new().name("driver".into()).spawn(move || driver.run(received)))
+        }
+        None => {
+            let (config, flash) = driver::boot(settings.ped.clone(), settings.state.as_deref())?;
+            let driver = Driver::new(config, flash, keys, outputs, settings.unix_time)?;
+            (driver.display(), thread::Builder::new().name("driver".into()).spawn(move || driver.run(received)))
+        }
+    };
     let running = running.map_err(|e| e.to_string())?;
+    let controller = Controller::new(inputs.clone(), std::sync::Arc::clone(&display));
 
     // The listeners live until the process ends; they are announced on stderr (with
     // the real port for tcp:…:0) so a rig knows where to connect.

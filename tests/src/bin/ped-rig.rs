@@ -9,6 +9,11 @@
 //! pedserver to see it, then prints, at each remote step, the `ikey-emu` commands that
 //! insert and remove the keys and the PINs to type; the person answers the PED.
 //!
+//! `--ped mcu` makes the remote PED the firmware image (`mcu/ped-board`) under QEMU
+//! `mps2-an386`, ped-sim its display, keypad and key port (docs/board.md); the local PED
+//! stays ped-sim. Build the image first with `mcu/run-ped.sh --build-only`. `--ped sim`
+//! (the default) is ped-sim's in-process core.
+//!
 //! `--no-build` skips building the other binaries (the process test runs inside a cargo
 //! invocation that already built them and holds the build lock).
 
@@ -23,7 +28,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tests::ceremony::{self, Plan};
-use tests::rig::{HSM_SERIAL, Rig, Settings};
+use tests::rig::{HSM_SERIAL, RemotePed, Rig, Settings};
 use tests::sim::{KeySpec, screens_in};
 
 /// The blue keyset's PINs, one per key of the 2-of-3 set.
@@ -39,7 +44,7 @@ fn main() -> ExitCode {
     let options = match Options::parse(&args) {
         Ok(options) => options,
         Err(bad) => {
-            eprintln!("ped-rig: unknown argument {bad:?}\nusage: ped-rig [--no-build] [--interactive]");
+            eprintln!("ped-rig: unknown argument {bad:?}\nusage: ped-rig [--no-build] [--interactive] [--ped sim|mcu]");
             return ExitCode::from(2);
         }
     };
@@ -87,8 +92,8 @@ fn main() -> ExitCode {
 
     // The ceremony runs on its own thread so that a panic anywhere in it unwinds (and
     // drops the rig) before this thread decides the exit code.
-    let interactive = options.interactive;
-    let outcome = std::thread::spawn(move || run(interactive)).join();
+    let (interactive, remote) = (options.interactive, options.remote);
+    let outcome = std::thread::spawn(move || run(interactive, remote)).join();
     match outcome {
         _ if INTERRUPTED.load(Ordering::SeqCst) => {
             warn("ped-rig: the rig is torn down.");
@@ -123,18 +128,32 @@ struct Options {
     build: bool,
     /// A person runs the remote PED (`--interactive`).
     interactive: bool,
+    /// What the remote PED is (`--ped sim|mcu`).
+    remote: RemotePed,
 }
 
 impl Options {
     /// The options of `args`, or the first argument that is none.
     fn parse(args: &[String]) -> Result<Options, String> {
-        let mut options = Options { build: true, interactive: false };
-        for arg in args {
+        let mut options = Options { build: true, interactive: false, remote: RemotePed::Sim };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--no-build" => options.build = false,
                 "--interactive" => options.interactive = true,
+                "--ped" => {
+                    options.remote = match args.next().map(String::as_str) {
+                        Some("sim") => RemotePed::Sim,
+                        Some("mcu") => RemotePed::Mcu,
+                        Some(bad) => return Err(format!("--ped {bad}")),
+                        None => return Err("--ped (sim or mcu)".to_owned()),
+                    }
+                }
                 bad => return Err(bad.to_owned()),
             }
+        }
+        if options.interactive && options.remote == RemotePed::Mcu {
+            return Err("--interactive with --ped mcu (a person runs ped-sim's own core)".to_owned());
         }
         Ok(options)
     }
@@ -148,12 +167,16 @@ fn secs(d: Duration) -> f64 {
 }
 
 /// The ceremony; panics (with the reason) at the first step that fails.
-fn run(interactive: bool) {
-    println!("ped-rig: starting the rig (HSM {HSM_SERIAL}, local PED, remote PED, pedserver, pedclient)");
+fn run(interactive: bool, remote: RemotePed) {
+    let what = match remote {
+        RemotePed::Sim => "remote PED",
+        RemotePed::Mcu => "remote PED: the firmware image on QEMU mps2-an386",
+    };
+    println!("ped-rig: starting the rig (HSM {HSM_SERIAL}, local PED, {what}, pedserver, pedclient)");
     let settings = if interactive {
         Settings { key_timeout: 600, remote_by_hand: Some(BY_HAND), ..Settings::default() }
     } else {
-        Settings::default()
+        Settings { remote, ..Settings::default() }
     };
     let mut rig = Rig::start(&settings);
     *SCREENS.lock().unwrap_or_else(PoisonError::into_inner) =
@@ -195,6 +218,11 @@ fn run(interactive: bool) {
     }
     step("5. ped disconnect");
     rig.hsm.cli(&["ped", "disconnect"]).ok();
+    if !interactive {
+        // pedserver tells the PED the session ended once pedclient has gone; the watcher
+        // prints that screen too, however long the PED takes (the image on QEMU is slower).
+        rig.remote.holder().wait("Awaiting HSM", 30);
+    }
     watcher.stop();
 
     println!("\n=== Summary ===");
@@ -210,6 +238,10 @@ fn run(interactive: bool) {
         let pin = if key.pin_protected { "PIN" } else { "no PIN" };
         let colour = format!("{:?}", key.colour).to_lowercase();
         println!("  {serial}  {colour:<6}  {holds:<6}  {} of {}  {pin}", quorum.m(), quorum.n());
+    }
+    if let Some(board) = rig.remote.board() {
+        let (heap, stack) = board.figures();
+        println!("Remote PED (firmware image on QEMU): heap_peak_bytes {heap}, stack_peak_bytes {stack}");
     }
     if interactive {
         println!("\nped-rig: the remote PED's host goes with the rig: quit ped-sim (Esc) in its terminal.");
@@ -336,7 +368,7 @@ fn frame(name: &str, lines: &[String]) -> String {
 
 #[cfg(test)]
 mod test {
-    use super::Options;
+    use super::{Options, RemotePed};
 
     fn parse(args: &[&str]) -> Result<Options, String> {
         Options::parse(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
@@ -344,8 +376,15 @@ mod test {
 
     #[test]
     fn interactive_is_accepted_and_unknown_options_are_refused() {
-        assert_eq!(parse(&[]), Ok(Options { build: true, interactive: false }));
-        assert_eq!(parse(&["--no-build", "--interactive"]), Ok(Options { build: false, interactive: true }));
+        assert_eq!(parse(&[]), Ok(Options { build: true, interactive: false, remote: RemotePed::Sim }));
+        assert_eq!(
+            parse(&["--no-build", "--interactive"]),
+            Ok(Options { build: false, interactive: true, remote: RemotePed::Sim })
+        );
         assert_eq!(parse(&["--interactive", "--bogus"]), Err("--bogus".to_owned()));
+        assert_eq!(parse(&["--ped", "mcu"]), Ok(Options { build: true, interactive: false, remote: RemotePed::Mcu }));
+        assert_eq!(parse(&["--ped", "sim"]).map(|o| o.remote), Ok(RemotePed::Sim));
+        assert!(parse(&["--ped", "fpga"]).is_err() && parse(&["--ped"]).is_err());
+        assert!(parse(&["--ped", "mcu", "--interactive"]).is_err());
     }
 }
