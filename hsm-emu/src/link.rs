@@ -17,7 +17,7 @@ use std::time::Duration;
 use ped_proto::ErrorCode;
 use ped_proto::frame::{Frame, FrameType};
 use ped_proto::hsm_link::HsmLinkMessage;
-use ped_proto::usb::{Reassembler, SocketPacketReader, packets, socket_record};
+use ped_proto::usb::{StreamDecoder, frame_records};
 
 use crate::error::HsmError;
 
@@ -41,10 +41,7 @@ pub struct Link {
 
 #[derive(Debug)]
 enum LinkKind {
-    Usb {
-        records: SocketPacketReader,
-        transfer: Reassembler,
-    },
+    Usb(StreamDecoder),
     /// Frames from pedclient's reader thread; its end once the link is over.
     Pedclient {
         frames: mpsc::Receiver<Vec<u8>>,
@@ -56,7 +53,7 @@ impl Link {
     /// Plugs into the PED's emulated USB endpoint.
     pub fn usb(path: &Path) -> Result<Self, HsmError> {
         let stream = UnixStream::connect(path).map_err(|_| HsmError::ped(ErrorCode::CkrPedUnplugged))?;
-        Ok(Link { stream, kind: LinkKind::Usb { records: SocketPacketReader::new(), transfer: Reassembler::new() } })
+        Ok(Link { stream, kind: LinkKind::Usb(StreamDecoder::new()) })
     }
 
     /// Asks pedclient (at `path`) to reach pedserver `host:port`; returns the link and
@@ -103,14 +100,14 @@ impl Link {
     pub fn ended(&self) -> Option<HsmError> {
         match &self.kind {
             LinkKind::Pedclient { end, .. } => lock(end).clone(),
-            LinkKind::Usb { .. } => None,
+            LinkKind::Usb(_) => None,
         }
     }
 
     /// Sends one whole frame.
     pub fn send(&mut self, frame: &[u8]) -> Result<(), HsmError> {
         let bytes = match self.kind {
-            LinkKind::Usb { .. } => packets(frame).flat_map(socket_record).collect(),
+            LinkKind::Usb(_) => frame_records(frame),
             LinkKind::Pedclient { .. } => frame.to_vec(),
         };
         self.stream.write_all(&bytes).map_err(|e| self.io_error(&e))
@@ -138,8 +135,8 @@ impl Link {
             match self.stream.read(&mut chunk) {
                 Ok(0) => return Err(HsmError::ped(ErrorCode::CkrPedUnplugged)),
                 Ok(n) => {
-                    if let LinkKind::Usb { records, .. } = &mut self.kind {
-                        records.extend(&chunk[..n]);
+                    if let LinkKind::Usb(decoder) = &mut self.kind {
+                        decoder.feed(&chunk[..n]);
                     }
                 }
                 Err(e) => return Err(self.io_error(&e)),
@@ -164,8 +161,8 @@ impl Link {
             match self.stream.read(&mut chunk) {
                 Ok(0) => break Err(HsmError::ped(ErrorCode::CkrPedUnplugged)),
                 Ok(n) => {
-                    if let LinkKind::Usb { records, .. } = &mut self.kind {
-                        records.extend(&chunk[..n]);
+                    if let LinkKind::Usb(decoder) = &mut self.kind {
+                        decoder.feed(&chunk[..n]);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(None),
@@ -186,15 +183,10 @@ impl Link {
     }
 
     fn take_frame(&mut self) -> Result<Option<Vec<u8>>, HsmError> {
-        let protocol = |_| HsmError::ped(ErrorCode::PedProtocolError);
-        if let LinkKind::Usb { records, transfer } = &mut self.kind {
-            while let Some(packet) = records.next_packet().map_err(protocol)? {
-                if let Some(frame) = transfer.push(&packet).map_err(protocol)? {
-                    return Ok(Some(frame));
-                }
-            }
+        match &mut self.kind {
+            LinkKind::Usb(decoder) => decoder.next_frame().map_err(|_| HsmError::ped(ErrorCode::PedProtocolError)),
+            LinkKind::Pedclient { .. } => Ok(None),
         }
-        Ok(None)
     }
 
     fn io_error(&self, e: &io::Error) -> HsmError {

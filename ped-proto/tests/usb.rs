@@ -2,7 +2,9 @@
 
 use ped_proto::DecodeError;
 use ped_proto::frame::{self, FrameType, MAX_BODY_LEN};
-use ped_proto::usb::{PACKET_LEN, Reassembler, SocketPacketReader, packets, socket_record};
+use ped_proto::usb::{
+    PACKET_LEN, Reassembler, SocketPacketReader, StreamDecoder, StreamError, frame_records, packets, socket_record,
+};
 use proptest::prelude::*;
 
 fn frame_of(body_len: usize) -> Vec<u8> {
@@ -68,7 +70,56 @@ fn socket_records_carry_packets_exactly() {
     assert!(reader.next_packet().is_err());
 }
 
+#[test]
+fn the_stream_decoder_refuses_one_transfer_and_reads_the_next_but_not_a_foreign_stream() {
+    let mut d = StreamDecoder::new();
+    let good = frame_of(30);
+    // A transfer whose header is not a frame's, then a good frame: the first is refused,
+    // the second reads.
+    d.feed(&socket_record(b"HTTP/1.1 200 OK\r\n"));
+    d.feed(&frame_records(&good));
+    assert_eq!(d.next_frame(), Err(StreamError::TransferRefused(DecodeError::BadMagic)));
+    assert_eq!(d.next_frame(), Ok(Some(good)));
+    assert_eq!(d.next_frame(), Ok(None));
+    // A length byte above the packet size: not an emulated endpoint at all.
+    d.feed(&[65]);
+    assert!(matches!(d.next_frame(), Err(StreamError::NotAnEndpoint(_))));
+}
+
 proptest! {
+    /// Frames written with `frame_records` come out of the decoder whole and in order,
+    /// however the stream is cut into reads.
+    #[test]
+    fn the_stream_decoder_reads_frames_across_any_cuts(
+        lens in proptest::collection::vec(0..300usize, 1..6),
+        cut in 1..97usize,
+    ) {
+        let frames: Vec<Vec<u8>> = lens.iter().map(|&l| frame_of(l)).collect();
+        let stream: Vec<u8> = frames.iter().flat_map(|f| frame_records(f)).collect();
+        let mut d = StreamDecoder::new();
+        let mut got = Vec::new();
+        for chunk in stream.chunks(cut) {
+            d.feed(chunk);
+            while let Some(f) = d.next_frame().unwrap() {
+                got.push(f);
+            }
+        }
+        prop_assert_eq!(got, frames);
+    }
+
+    /// Any bytes: frames, refusals or the end of the stream, never a panic.
+    #[test]
+    fn the_stream_decoder_is_total(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let mut d = StreamDecoder::new();
+        d.feed(&bytes);
+        for _ in 0..bytes.len() + 1 {
+            match d.next_frame() {
+                Ok(Some(_)) | Err(StreamError::TransferRefused(_)) => {}
+                Ok(None) | Err(StreamError::NotAnEndpoint(_)) => break,
+            }
+        }
+    }
+
     #[test]
     fn any_frame_survives_the_trip(len in 0..4096usize) {
         let f = frame_of(len);

@@ -123,3 +123,53 @@ impl SocketPacketReader {
         Ok(Some(packet))
     }
 }
+
+/// One frame as the emulated endpoint's byte stream carries it: its packets, each as a
+/// [`socket_record`].
+pub fn frame_records(frame: &[u8]) -> Vec<u8> {
+    packets(frame).flat_map(socket_record).collect()
+}
+
+/// What went wrong in the emulated endpoint's byte stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamError {
+    /// The peer does not speak the emulated endpoint's records (a length byte above the
+    /// packet size): drop the connection.
+    NotAnEndpoint(DecodeError),
+    /// One transfer was refused (a foreign or oversized frame header); it is dropped and
+    /// the next packet starts a new transfer (docs/usb.md).
+    TransferRefused(DecodeError),
+}
+
+/// Frames out of the emulated endpoint's byte stream: records, then packets, then the
+/// bulk transfers that are frames. Every reader of that stream (the PED simulator, the
+/// HSM's Local PED-USB, the test rigs' fake PEDs) decodes it through this one type.
+#[derive(Debug, Default)]
+pub struct StreamDecoder {
+    records: SocketPacketReader,
+    transfer: Reassembler,
+}
+
+impl StreamDecoder {
+    /// A decoder at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds bytes read from the stream.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.records.extend(bytes);
+    }
+
+    /// The next whole frame, if its last packet has arrived. After
+    /// [`StreamError::TransferRefused`] the caller may call again; after
+    /// [`StreamError::NotAnEndpoint`] the stream is beyond repair.
+    pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, StreamError> {
+        while let Some(packet) = self.records.next_packet().map_err(StreamError::NotAnEndpoint)? {
+            if let Some(frame) = self.transfer.push(&packet).map_err(StreamError::TransferRefused)? {
+                return Ok(Some(frame));
+            }
+        }
+        Ok(None)
+    }
+}

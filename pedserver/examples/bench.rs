@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use ped_wire::frame::{self, FrameType, HEADER_LEN};
 use ped_wire::relay::{RELAY_VERSION, RelayMessage, RelayRole};
-use ped_wire::usb::{Reassembler, SocketPacketReader, packets, socket_record};
+use ped_wire::usb::{StreamDecoder, frame_records};
 
 const IMAGE: usize = 3 * 1024 * 1024;
 const CHUNK: usize = 16 * 1024;
@@ -36,19 +36,17 @@ fn fake_ped() -> u16 {
 
 fn echo(mut s: TcpStream) {
     s.set_nodelay(true).unwrap();
-    let (mut reader, mut reasm, mut buf) = (SocketPacketReader::new(), Reassembler::new(), vec![0u8; 65536]);
+    let (mut decoder, mut buf) = (StreamDecoder::new(), vec![0u8; 65536]);
     loop {
         let n = match s.read(&mut buf) {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
-        reader.extend(&buf[..n]);
+        decoder.feed(&buf[..n]);
         let mut out = Vec::new();
-        while let Ok(Some(p)) = reader.next_packet() {
-            if let Ok(Some(f)) = reasm.push(&p)
-                && f[3] != FrameType::DeviceInfoRequest.to_byte()
-            {
-                out.extend(packets(&f).flat_map(socket_record));
+        while let Ok(Some(f)) = decoder.next_frame() {
+            if f[3] != FrameType::DeviceInfoRequest.to_byte() {
+                out.extend(frame_records(&f));
             }
         }
         if s.write_all(&out).is_err() {
@@ -64,24 +62,21 @@ trait Link {
 }
 
 /// Straight to the PED's socket, in packet records.
-struct Direct(TcpStream, SocketPacketReader, Reassembler);
+struct Direct(TcpStream, StreamDecoder);
 
 impl Link for Direct {
     fn send(&mut self, frame: &[u8]) {
-        let records: Vec<u8> = packets(frame).flat_map(socket_record).collect();
-        self.0.write_all(&records).unwrap();
+        self.0.write_all(&frame_records(frame)).unwrap();
     }
     fn recv(&mut self) -> Vec<u8> {
         let mut buf = [0u8; 65536];
         loop {
-            while let Some(p) = self.1.next_packet().unwrap() {
-                if let Some(f) = self.2.push(&p).unwrap() {
-                    return f;
-                }
+            if let Some(f) = self.1.next_frame().unwrap() {
+                return f;
             }
             let n = self.0.read(&mut buf).unwrap();
             assert!(n > 0, "PED closed");
-            self.1.extend(&buf[..n]);
+            self.1.feed(&buf[..n]);
         }
     }
 }
@@ -193,7 +188,7 @@ fn main() {
     relayed.recv();
     let direct = TcpStream::connect(("127.0.0.1", ped)).unwrap();
     direct.set_nodelay(true).unwrap();
-    let mut direct = Direct(direct, SocketPacketReader::new(), Reassembler::new());
+    let mut direct = Direct(direct, StreamDecoder::new());
 
     let n = 5000;
     latencies(&mut direct, 200);

@@ -11,7 +11,7 @@ use std::time::Duration;
 use ped_wire::device::{DeviceMessage, PedInfo};
 use ped_wire::frame::{Frame, FrameType};
 use ped_wire::relay::PedStatus;
-use ped_wire::usb::{Reassembler, SocketPacketReader, packets, socket_record};
+use ped_wire::usb::{Reassembler, SocketPacketReader, frame_records, packets, socket_record};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
@@ -239,10 +239,7 @@ impl Pipe {
     pub(crate) async fn write_frame(&mut self, frame: &[u8], delay: Duration) -> std::io::Result<()> {
         match self {
             Pipe::Usb(usb) => usb.write_frame(frame, delay).await,
-            Pipe::Stream { stream, .. } if delay.is_zero() => {
-                let records: Vec<u8> = packets(frame).flat_map(socket_record).collect();
-                stream.write_all(&records).await
-            }
+            Pipe::Stream { stream, .. } if delay.is_zero() => stream.write_all(&frame_records(frame)).await,
             Pipe::Stream { stream, .. } => {
                 for (i, p) in packets(frame).enumerate() {
                     if i > 0 {

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::thread;
 
-use ped_proto::usb::{Reassembler, SocketPacketReader, packets, socket_record};
+// The driver writes frames with the same encoding the host reads them with.
+pub(crate) use ped_proto::usb::frame_records;
+use ped_proto::usb::{StreamDecoder, StreamError};
 
 use crate::config::Endpoint;
 use crate::driver::Input;
@@ -151,11 +153,6 @@ impl Drop for Listener {
     }
 }
 
-/// The packets of `frame` as the emulated endpoint sends them.
-pub fn frame_records(frame: &[u8]) -> Vec<u8> {
-    packets(frame).flat_map(socket_record).collect()
-}
-
 /// Serves the USB endpoint: one host at a time (a second connection is closed at once,
 /// as a second cable cannot be plugged into one PED), its frames sent to the driver.
 pub fn spawn_usb(listener: Listener, inputs: Sender<Input>) -> io::Result<()> {
@@ -199,29 +196,25 @@ pub fn spawn_usb(listener: Listener, inputs: Sender<Input>) -> io::Result<()> {
 
 /// Reads packets until the host goes; whole frames go to the driver.
 fn read_host(id: u64, mut stream: Stream, inputs: &Sender<Input>) {
-    let mut records = SocketPacketReader::new();
-    let mut transfer = Reassembler::new();
+    let mut decoder = StreamDecoder::new();
     let mut buf = [0u8; 4096];
     loop {
         let n = match stream.read(&mut buf) {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
-        records.extend(&buf[..n]);
+        decoder.feed(&buf[..n]);
         loop {
-            match records.next_packet() {
-                Ok(Some(packet)) => match transfer.push(&packet) {
-                    Ok(Some(frame)) => {
-                        if inputs.send(Input::HostFrame { id, frame }).is_err() {
-                            return;
-                        }
+            match decoder.next_frame() {
+                Ok(Some(frame)) => {
+                    if inputs.send(Input::HostFrame { id, frame }).is_err() {
+                        return;
                     }
-                    Ok(None) => {}
-                    // docs/usb.md: the transfer is refused, the next one starts afresh.
-                    Err(e) => eprintln!("ped-sim: usb: transfer refused: {e}"),
-                },
+                }
                 Ok(None) => break,
-                Err(e) => {
+                // docs/usb.md: the transfer is refused, the next one starts afresh.
+                Err(StreamError::TransferRefused(e)) => eprintln!("ped-sim: usb: transfer refused: {e}"),
+                Err(StreamError::NotAnEndpoint(e)) => {
                     eprintln!("ped-sim: usb: not an emulated USB host ({e}); unplugged");
                     stream.shutdown();
                     return;

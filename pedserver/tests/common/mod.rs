@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use ped_wire::device::{DeviceMessage, PedInfo, PedMode};
 use ped_wire::frame::{self, Frame, FrameType, HEADER_LEN};
 use ped_wire::relay::{RELAY_VERSION, RelayMessage, RelayRole};
-use ped_wire::usb::{Reassembler, SocketPacketReader, packets, socket_record};
+use ped_wire::usb::{StreamDecoder, frame_records};
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -80,17 +80,15 @@ impl FakePed {
 }
 
 fn serve(mut stream: UnixStream, received: &Mutex<Vec<Vec<u8>>>) {
-    let mut reader = SocketPacketReader::new();
-    let mut reassembler = Reassembler::new();
+    let mut decoder = StreamDecoder::new();
     let mut buf = [0u8; 4096];
     loop {
         let n = match stream.read(&mut buf) {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
-        reader.extend(&buf[..n]);
-        while let Ok(Some(packet)) = reader.next_packet() {
-            let Ok(Some(frame)) = reassembler.push(&packet) else { continue };
+        decoder.feed(&buf[..n]);
+        while let Ok(Some(frame)) = decoder.next_frame() {
             let reply = match Frame::decode_exact(&frame).unwrap().frame_type {
                 FrameType::DeviceInfoRequest => DeviceMessage::Info(info()).encode().unwrap(),
                 _ => {
@@ -98,7 +96,7 @@ fn serve(mut stream: UnixStream, received: &Mutex<Vec<Vec<u8>>>) {
                     frame
                 }
             };
-            let records: Vec<u8> = packets(&reply).flat_map(socket_record).collect();
+            let records = frame_records(&reply);
             if stream.write_all(&records).is_err() {
                 return;
             }

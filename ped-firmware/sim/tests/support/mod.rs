@@ -8,7 +8,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ped_proto::usb::{Reassembler, SocketPacketReader, packets, socket_record};
+use ped_proto::usb::{StreamDecoder, frame_records};
 
 /// Long enough for a slow CI machine; a hang still ends the test.
 pub const PATIENCE: Duration = Duration::from_secs(60);
@@ -74,32 +74,28 @@ pub fn connect(path: &Path) -> UnixStream {
 /// The host's end of the emulated USB endpoint: whole frames in and out.
 pub struct UsbHost {
     stream: UnixStream,
-    records: SocketPacketReader,
-    transfer: Reassembler,
+    decoder: StreamDecoder,
 }
 
 impl UsbHost {
     pub fn plug(path: &Path) -> UsbHost {
-        UsbHost { stream: connect(path), records: SocketPacketReader::new(), transfer: Reassembler::new() }
+        UsbHost { stream: connect(path), decoder: StreamDecoder::new() }
     }
 
     pub fn send(&mut self, frame: &[u8]) {
-        let bytes: Vec<u8> = packets(frame).flat_map(socket_record).collect();
-        self.stream.write_all(&bytes).unwrap();
+        self.stream.write_all(&frame_records(frame)).unwrap();
     }
 
     /// The next frame from the PED; `None` once it unplugged.
     pub fn recv(&mut self) -> Option<Vec<u8>> {
         let mut buf = [0u8; 4096];
         loop {
-            while let Some(packet) = self.records.next_packet().unwrap() {
-                if let Some(frame) = self.transfer.push(&packet).unwrap() {
-                    return Some(frame);
-                }
+            if let Some(frame) = self.decoder.next_frame().unwrap() {
+                return Some(frame);
             }
             match self.stream.read(&mut buf).expect("the PED answers in time") {
                 0 => return None,
-                n => self.records.extend(&buf[..n]),
+                n => self.decoder.feed(&buf[..n]),
             }
         }
     }
