@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds the MCU bench image (mcu/ped-mcu-bench) for thumbv7em-none-eabihf (Cortex-M4F,
-# QEMU mps2-an386) with -Zbuild-std, installing what is missing from Debian first.
+# Builds an image for thumbv7em-none-eabihf (Cortex-M4F, QEMU mps2-an386) with
+# -Zbuild-std, installing what is missing from Debian first: the MCU bench
+# (mcu/ped-mcu-bench, the default) or the PED's firmware image (mcu/ped-board).
 #
-# Usage: mcu/build.sh            prints the path of the ELF image on its last line
+# Usage: mcu/build.sh [ped-mcu-bench | ped-board]
+#                                prints the path of the ELF image on its last line
 #
 # Why Debian's compiler: rustup's toolchain here has neither rust-src nor the thumbv7em
 # target and cannot download them. Debian's rustc-web + rust-web-src (rustc 1.96) carry
@@ -15,7 +17,12 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
-crate="$here/ped-mcu-bench"
+name="${1:-ped-mcu-bench}"
+case "$name" in
+ped-mcu-bench | ped-board) ;;
+*) echo "mcu/build.sh: no image named $name (ped-mcu-bench or ped-board)" >&2; exit 2 ;;
+esac
+crate="$here/$name"
 target=thumbv7em-none-eabihf
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target/mcu}"
 
@@ -72,4 +79,4 @@ CARGO_TARGET_THUMBV7EM_NONE_EABIHF_LINKER="$linker" \
     "$deb_cargo" build --release --target "$target" \
     -Zbuild-std=core,alloc -Zbuild-std-features=compiler-builtins-mem >&2
 
-echo "$CARGO_TARGET_DIR/$target/release/ped-mcu-bench"
+echo "$CARGO_TARGET_DIR/$target/release/$name"

@@ -10,8 +10,8 @@
 #       UART1 (USB link: `pedserver -device socket:USB.sock`),
 #       UART2 (peripheral link: `ped-sim --board socket:PERIPH.sock`).
 #
-# The toolchain is the one mcu/build.sh installs and uses (Debian's rustc-web with
-# -Zbuild-std, rustup's rust-lld): run mcu/build.sh once first on a fresh machine.
+# The image is built by `mcu/build.sh ped-board` (Debian's rustc-web with -Zbuild-std,
+# installed on first use).
 # Set PED_BOARD_NO_BUILD=1 to run an image built before.
 set -euo pipefail
 
@@ -24,27 +24,7 @@ elf="$CARGO_TARGET_DIR/$target/release/ped-board"
 log() { echo "mcu/run-ped.sh: $*" >&2; }
 
 build() {
-    local deb_rustc deb_cargo linker=""
-    deb_rustc="$(dpkg -L rustc-web 2>/dev/null | grep -E '/bin/rustc$' | head -n1 || true)"
-    deb_cargo="$(dpkg -L cargo-web 2>/dev/null | grep -E '/bin/cargo$' | head -n1 || true)"
-    if [ ! -x "${deb_rustc:-/nonexistent}" ] || [ ! -x "${deb_cargo:-/nonexistent}" ]; then
-        log "Debian's rustc-web/cargo-web are missing: run mcu/build.sh once (it installs them)"
-        exit 1
-    fi
-    if command -v rustc >/dev/null 2>&1; then
-        for l in "$(rustc --print sysroot)"/lib/rustlib/*/bin/rust-lld; do
-            [ -x "$l" ] && { linker="$l"; break; }
-        done
-    fi
-    [ -n "$linker" ] || linker="$(command -v ld.lld || true)"
-    [ -n "$linker" ] || { log "no linker (rust-lld or ld.lld): run mcu/build.sh once"; exit 1; }
-    (
-        cd "$here/ped-board"
-        RUSTC="$deb_rustc" RUSTC_BOOTSTRAP=1 \
-        CARGO_TARGET_THUMBV7EM_NONE_EABIHF_LINKER="$linker" \
-            "$deb_cargo" build --release --target "$target" \
-            -Zbuild-std=core,alloc -Zbuild-std-features=compiler-builtins-mem >&2
-    )
+    bash "$here/build.sh" ped-board >/dev/null
 }
 
 if [ "${1:-}" = "--build-only" ]; then

@@ -26,8 +26,8 @@ pub fn image() -> PathBuf {
     });
     assert!(
         image.exists(),
-        "the PED firmware image {} is not built: run `mcu/run-ped.sh --build-only` (after `mcu/build.sh` once, \
-         which installs its toolchain and QEMU), or point {IMAGE_ENV} at an image",
+        "the PED firmware image {} is not built: run `mcu/build.sh ped-board` (it installs its \
+         toolchain and QEMU on first use), or point {IMAGE_ENV} at an image",
         image.display()
     );
     image
