@@ -4,7 +4,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use ped_firmware::hal::KeySerial;
+use ped_hal::KeySerial;
 
 use crate::key::FieldError;
 use crate::keyfile::FormatError;

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ped_firmware::hal::KeySerial;
+use ped_hal::KeySerial;
 use ped_proto::pedkey::{self, KeyColour, PedKeyPayload};
 use zeroize::Zeroizing;
 

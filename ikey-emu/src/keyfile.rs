@@ -23,7 +23,7 @@
 //! the length before it allocates, and the integrity check before it trusts a field, so
 //! a flipped bit reads as damage, never as a different key.
 
-use ped_firmware::hal::KeySerial;
+use ped_hal::KeySerial;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 

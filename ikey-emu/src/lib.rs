@@ -29,6 +29,6 @@ pub mod store;
 pub use error::{Damage, Error, ErrorKind};
 pub use faults::Faults;
 pub use key::{Content, Key, Label};
-pub use ped_firmware::hal::KeySerial;
+pub use ped_hal::KeySerial;
 pub use port::{Port, PortEntry, PortName};
 pub use store::{KeyStore, NewKey};

@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use ped_firmware::hal::{InsertedKey, KeyContent, KeyPort, KeyPortError, KeySerial};
+use ped_hal::{InsertedKey, KeyContent, KeyPort, KeyPortError, KeySerial};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 

@@ -3,7 +3,7 @@
 
 use std::fmt::{self, Write as _};
 
-use ped_firmware::hal::KeySerial;
+use ped_hal::KeySerial;
 use ped_proto::pedkey::KeyColour;
 use serde::Serialize;
 

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
-use ped_firmware::hal::KeySerial;
+use ped_hal::KeySerial;
 
 use crate::error::{Damage, Error};
 use crate::faults::Faults;

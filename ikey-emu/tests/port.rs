@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::{old_orange_payload, orange_payload, split_payload};
 use ikey_emu::{Error, ErrorKind, Faults, KeySerial, KeyStore, NewKey, Port};
-use ped_firmware::hal::{InsertedKey, KeyPort, KeyPortError};
+use ped_hal::{InsertedKey, KeyPort, KeyPortError};
 use ped_proto::pedkey::{self, KeyColour, PedKeyPayload};
 
 fn rig() -> (tempfile::TempDir, KeyStore, Port) {

@@ -1,5 +1,8 @@
 //! The PED's firmware flash: two image slots and a boot record kept in two copies
-//! (DESIGN.md rule 3: hardware behind a trait; rule 7: nothing lost on a crash).
+//! (DESIGN.md rule 3: hardware behind a trait; rule 7: nothing lost on a crash). The
+//! trait and its types ([`ImageSlots`], [`Slot`], [`RecordCopy`], [`FlashError`],
+//! [`RECORD_LEN`]) are `ped-hal`'s, re-exported here; the record's format, the boot
+//! loader's choice and [`MemorySlots`] are the firmware's.
 //!
 //! The boot record names the slot to boot and carries a sequence number and a
 //! checksum. A save writes a new record, with the next sequence number, over the
@@ -12,70 +15,9 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
+pub use ped_hal::slots::{FlashError, ImageSlots, RECORD_LEN, RecordCopy, Slot};
 use sha2::{Digest, Sha512};
 
-/// One of the two image slots.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Slot {
-    /// The first slot, where the factory puts the PED's image: the only slot boot
-    /// tries on a PED that has no boot record yet.
-    A,
-    /// The second slot.
-    B,
-}
-
-impl Slot {
-    /// The other slot.
-    pub fn other(self) -> Slot {
-        match self {
-            Slot::A => Slot::B,
-            Slot::B => Slot::A,
-        }
-    }
-
-    const fn to_byte(self) -> u8 {
-        match self {
-            Slot::A => 0,
-            Slot::B => 1,
-        }
-    }
-
-    const fn index(self) -> usize {
-        self.to_byte() as usize
-    }
-}
-
-/// One of the two copies of the boot record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RecordCopy {
-    /// The first copy.
-    First,
-    /// The second copy.
-    Second,
-}
-
-impl RecordCopy {
-    /// Both copies, in the order ties are broken.
-    pub const BOTH: [RecordCopy; 2] = [RecordCopy::First, RecordCopy::Second];
-
-    /// The other copy.
-    pub fn other(self) -> RecordCopy {
-        match self {
-            RecordCopy::First => RecordCopy::Second,
-            RecordCopy::Second => RecordCopy::First,
-        }
-    }
-
-    const fn index(self) -> usize {
-        match self {
-            RecordCopy::First => 0,
-            RecordCopy::Second => 1,
-        }
-    }
-}
-
-/// Length of an encoded boot record.
-pub const RECORD_LEN: usize = 24;
 const RECORD_MAGIC: [u8; 4] = *b"PEDB";
 const RECORD_FORMAT: u8 = 1;
 const CHECKSUM_OFFSET: usize = 16;
@@ -109,7 +51,7 @@ impl BootRecord {
         let mut out = [0u8; RECORD_LEN];
         out[..4].copy_from_slice(&RECORD_MAGIC);
         out[4] = RECORD_FORMAT;
-        out[5] = self.slot.to_byte();
+        out[5] = self.slot.index() as u8;
         out[8..16].copy_from_slice(&self.sequence.to_be_bytes());
         let checksum = Sha512::digest(&out[..CHECKSUM_OFFSET]);
         out[CHECKSUM_OFFSET..].copy_from_slice(&checksum[..RECORD_LEN - CHECKSUM_OFFSET]);
@@ -135,58 +77,6 @@ impl BootRecord {
         sequence.copy_from_slice(&bytes[8..16]);
         Some(BootRecord { slot, sequence: u64::from_be_bytes(sequence) })
     }
-}
-
-/// Why a flash operation failed.
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FlashError {
-    /// Power was lost; the operation may have been done in part.
-    PowerLost,
-    /// The range lies outside the slot.
-    OutOfBounds,
-    /// The flash reported a failure (program or erase error, worn sector).
-    Hardware,
-}
-
-impl fmt::Display for FlashError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FlashError::PowerLost => f.write_str("power lost during a flash operation"),
-            FlashError::OutOfBounds => f.write_str("flash access outside the image slot"),
-            FlashError::Hardware => f.write_str("the flash reported an error"),
-        }
-    }
-}
-
-impl core::error::Error for FlashError {}
-
-/// The PED's firmware flash: two image slots of [`capacity`](Self::capacity) bytes
-/// and two boot-record copies of [`RECORD_LEN`] bytes.
-///
-/// The contract the update logic relies on, which a board driver must keep:
-/// - each operation touches only what it names: a slot write changes no other bytes,
-///   no other slot and no record copy; a record write changes no other copy;
-/// - an erased slot reads as 0xff; a slot byte is written once between erases;
-/// - an interrupted operation may leave its own target in any state, nothing else.
-pub trait ImageSlots {
-    /// Bytes in each slot.
-    fn capacity(&self) -> usize;
-
-    /// Erases a whole slot.
-    fn erase(&mut self, slot: Slot) -> Result<(), FlashError>;
-
-    /// Programs `data` at `offset` of an erased region of `slot`.
-    fn write(&mut self, slot: Slot, offset: usize, data: &[u8]) -> Result<(), FlashError>;
-
-    /// Reads `buf.len()` bytes at `offset` of `slot`.
-    fn read(&mut self, slot: Slot, offset: usize, buf: &mut [u8]) -> Result<(), FlashError>;
-
-    /// Reads one copy of the boot record, valid or not.
-    fn read_record(&mut self, copy: RecordCopy, buf: &mut [u8; RECORD_LEN]) -> Result<(), FlashError>;
-
-    /// Replaces one copy of the boot record (erase and program of its own sector).
-    fn write_record(&mut self, copy: RecordCopy, record: &[u8; RECORD_LEN]) -> Result<(), FlashError>;
 }
 
 /// The valid boot-record copy with the highest sequence number, and where it is. A
