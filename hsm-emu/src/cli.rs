@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::server::{ServeConfig, Server};
+use crate::server::{ServeConfig, Server, SystemClock, os_rng};
 
 /// `hsm-emu serve`.
 #[derive(Debug, Parser)]
@@ -83,7 +83,10 @@ fn serve(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let server = match Server::new(config) {
+    // The clock and the RNG, chosen here: the system's clock (from --unix-time if
+    // given) and the operating system's RNG.
+    let clock = SystemClock::starting_at(config.unix_time);
+    let server = match Server::with(config, Box::new(clock), os_rng()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("hsm-emu: {e}");

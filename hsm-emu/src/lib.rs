@@ -10,9 +10,11 @@
 
 pub mod channel;
 pub mod cli;
+pub mod conductor;
 pub mod error;
 pub mod hsm;
 pub mod link;
+pub mod lunacm;
 pub mod server;
 pub mod state;
 

@@ -3,7 +3,8 @@
 //! - Local PED-USB: straight to the PED's (emulated) USB endpoint, each 64-byte packet
 //!   as `u8 len ‖ packet` (docs/usb.md).
 //! - Remote: pedclient's HSM link (protocol §15.2): Connect, then Connected or Closed,
-//!   then the channel's frames unchanged; a Closed from pedclient ends the link. A thread
+//!   then the channel's frames unchanged (the [`Conductor`](crate::conductor::Conductor)
+//!   speaks the link's messages); a Closed from pedclient ends the link. A thread
 //!   reads this link all the time, so its end (pedclient's idle timeout, a cut) is known
 //!   when it happens, between commands too ([`Link::ended`]), not at the next command.
 
@@ -15,22 +16,11 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use ped_proto::ErrorCode;
-use ped_proto::frame::{Frame, FrameType};
-use ped_proto::hsm_link::HsmLinkMessage;
+use ped_proto::frame::Frame;
 use ped_proto::usb::{StreamDecoder, frame_records};
 
+use crate::conductor::closed;
 use crate::error::HsmError;
-
-/// What pedclient reached for a remote link, as its Connected says.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Remote {
-    /// The PED's firmware version.
-    pub firmware: String,
-    /// pedserver's `HOST:PORT` as pedclient sees it (dialled, or connected from).
-    pub pedserver: String,
-    /// pedserver connected to pedclient (PED-initiated mode).
-    pub ped_initiated: bool,
-}
 
 /// A frame link to a PED. Dropping it closes the connection.
 #[derive(Debug)]
@@ -56,15 +46,9 @@ impl Link {
         Ok(Link { stream, kind: LinkKind::Usb(StreamDecoder::new()) })
     }
 
-    /// Asks pedclient (at `path`) to reach pedserver `host:port`; returns the link and
-    /// what pedclient reached once it says Connected.
-    pub fn pedclient(
-        path: &Path,
-        serial: &str,
-        host: &str,
-        port: u16,
-        timeout: Duration,
-    ) -> Result<(Self, Remote), HsmError> {
+    /// Opens pedclient's HSM link at `path`; the [`Conductor`](crate::conductor::Conductor)
+    /// then sends Connect and waits for Connected.
+    pub fn pedclient(path: &Path) -> Result<Self, HsmError> {
         let stream = UnixStream::connect(path).map_err(|e| {
             let mut err = HsmError::ped(ErrorCode::RcSocketError);
             err.detail = format!("pedclient's HSM link at {} refused ({e}); is pedclient running?", path.display());
@@ -78,16 +62,7 @@ impl Link {
             .name("pedclient-link".into())
             .spawn(move || read_pedclient(reader, &tx, &ended))
             .map_err(|_| HsmError::ped(ErrorCode::RcSocketError))?;
-        let mut link = Link { stream, kind: LinkKind::Pedclient { frames, end } };
-        let connect = HsmLinkMessage::Connect { hsm_serial: serial.into(), host: host.into(), port };
-        link.send(&connect.encode()?)?;
-        let frame = link.recv(timeout)?;
-        match HsmLinkMessage::decode(Frame::decode_exact(&frame).map_err(ped_proto::Error::from)?)? {
-            HsmLinkMessage::Connected { firmware_version, pedserver, ped_initiated } => {
-                Ok((link, Remote { firmware: firmware_version, pedserver, ped_initiated }))
-            }
-            _ => Err(HsmError::ped(ErrorCode::PedProtocolError)),
-        }
+        Ok(Link { stream, kind: LinkKind::Pedclient { frames, end } })
     }
 
     /// Whether this is a Remote PED link.
@@ -173,15 +148,6 @@ impl Link {
         read
     }
 
-    /// Tells pedclient to end the remote link (`ped disconnect`); best effort.
-    pub fn disconnect(mut self) {
-        if self.is_remote()
-            && let Ok(frame) = HsmLinkMessage::Disconnect.encode()
-        {
-            let _ = self.stream.write_all(&frame);
-        }
-    }
-
     fn take_frame(&mut self) -> Result<Option<Vec<u8>>, HsmError> {
         match &mut self.kind {
             LinkKind::Usb(decoder) => decoder.next_frame().map_err(|_| HsmError::ped(ErrorCode::PedProtocolError)),
@@ -238,18 +204,6 @@ fn read_pedclient(mut stream: UnixStream, frames: &mpsc::Sender<Vec<u8>>, end: &
         }
     };
     *lock(end) = Some(why);
-}
-
-/// A Closed frame's end of the link: its code, and pedclient's sentence.
-fn closed(frame: &[u8]) -> Option<HsmError> {
-    let parsed = Frame::decode_exact(frame).ok().filter(|f| f.frame_type == FrameType::LinkClosed)?;
-    Some(match HsmLinkMessage::decode(parsed) {
-        Ok(HsmLinkMessage::Closed { code, message }) => HsmError {
-            code: crate::error::Code::Ped(ErrorCode::from_value(code).unwrap_or(ErrorCode::CkrPedUnplugged)),
-            detail: if message.is_empty() { "the remote PED link closed".into() } else { message },
-        },
-        _ => HsmError::ped(ErrorCode::PedProtocolError),
-    })
 }
 
 /// The end is plain data, usable after a panic elsewhere.

@@ -1,6 +1,9 @@
-//! `hsm-emu serve`: the HSM as a process. A control socket takes one lunacm-style
-//! command per connection (a JSON array of words) and streams back the lines
-//! lunacm would print, ending with `Command Result : …`.
+//! `hsm-emu serve`: the HSM as a process, a thin pump around the sans-IO parts. A
+//! control socket takes one lunacm-style command per connection (a JSON array of
+//! words, parsed by [`lunacm`](crate::lunacm)) and streams back the lines lunacm would
+//! print, ending with `Command Result : …`. Each PED link is a
+//! [`Conductor`](crate::conductor::Conductor) and a [`Link`]: this module moves bytes
+//! between the two, reads the clock and lends the RNG (both chosen at start-up).
 //!
 //! One lock guards the HSM and its PED link: a command that needs the PED holds it
 //! for the whole PED interaction, so a `ped connect` arriving meanwhile is refused
@@ -14,20 +17,19 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, TryLockError};
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use getrandom::SysRng;
 use ped_proto::ErrorCode;
-use ped_proto::command::{HsmCommand, PedReply};
-use ped_proto::frame::{self, Frame, FrameType};
-use ped_proto::record::{ChannelSession, Opened};
 use ped_proto::secrets::{OneTimePassword, PasswordDigits};
-use rand_core::UnwrapErr;
+use rand_core::{CryptoRng, UnwrapErr};
 
-use crate::channel::{Auth, Handshake};
+use crate::channel::Auth;
+use crate::conductor::{Conductor, LinkState, Output, Remote, Timeouts, ended_before};
 use crate::error::{Code, HsmCode, HsmError};
-use crate::hsm::{HSM_SO_MAX_FAILURES, Hsm, Operation, Request, RoleName, Step};
-use crate::link::{Link, Remote};
+use crate::hsm::{HSM_SO_MAX_FAILURES, Hsm, Request, RoleName};
+use crate::link::Link;
+use crate::lunacm::{self, Command, Connect, Password};
 use crate::state::Store;
 
 /// Default pedserver port.
@@ -58,18 +60,56 @@ pub struct ServeConfig {
     pub manufacturer: Option<PathBuf>,
 }
 
-struct Connected {
+/// The clock the HSM reads: the time since the Unix epoch (certificates' validity,
+/// and the deadlines of [`Conductor::poll_timeout`]).
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> Duration;
+}
+
+/// The system's clock, read once at start (or set there: `--unix-time`) and then
+/// carried forward by the monotonic clock, so deadlines never jump.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemClock {
+    origin: Duration,
+    start: Instant,
+}
+
+impl SystemClock {
+    /// Starts at `unix_time` seconds, or at the wall clock's time if `None`.
+    pub fn starting_at(unix_time: Option<u64>) -> Self {
+        let origin = unix_time
+            .map(Duration::from_secs)
+            .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default());
+        SystemClock { origin, start: Instant::now() }
+    }
+}
+
+impl Clock for SystemClock {
+    fn now(&self) -> Duration {
+        self.origin + self.start.elapsed()
+    }
+}
+
+/// The RNG the HSM draws from (keys, handshakes, one-time passwords).
+pub type Rng = Box<dyn CryptoRng + Send>;
+
+/// The operating system's RNG.
+pub fn os_rng() -> Rng {
+    Box::new(UnwrapErr(SysRng))
+}
+
+/// A PED link: its conduct and its transport.
+struct Peer {
+    conductor: Conductor,
     link: Link,
-    auth: Auth,
-    session: Option<ChannelSession>,
-    /// A remote link: the address asked for (an empty host: none) and what pedclient reached.
-    remote: Option<(String, u16, Remote)>,
 }
 
 struct Shared {
     hsm: Hsm,
     store: Store,
-    ped: Option<Connected>,
+    rng: Rng,
+    ped: Option<Peer>,
     /// How the last remote link ended, for `ped show`; cleared by the next `ped connect`.
     last_end: Option<LinkEnd>,
 }
@@ -85,46 +125,98 @@ enum LinkEnd {
 }
 
 impl Shared {
-    /// Drops a remote link that pedclient has ended meanwhile, keeping why.
-    fn reap(&mut self) {
-        if let Some(e) = self.ped.as_ref().filter(|p| p.remote.is_some()).and_then(|p| p.link.ended()) {
+    /// Tells the conductor of a remote link that pedclient ended meanwhile, then drops
+    /// the link if it is over.
+    fn reap(&mut self, now: Duration) {
+        if let Some(peer) = self.ped.as_mut()
+            && peer.conductor.is_remote()
+            && let Some(e) = peer.link.ended()
+        {
+            peer.conductor.handle_link_error(now, &mut self.hsm, e);
+        }
+        self.settle();
+    }
+
+    /// Drops a link that is over; a remote one's end is kept, for `ped show` and the
+    /// next PED command.
+    fn settle(&mut self) {
+        if let Some(peer) = &self.ped
+            && let LinkState::Ended(end) = peer.conductor.state()
+        {
+            if peer.conductor.is_remote()
+                && let Some(e) = end
+            {
+                self.last_end = Some(LinkEnd::Failed(e.clone()));
+            }
             self.ped = None;
-            self.last_end = Some(LinkEnd::Failed(e));
         }
     }
 }
 
-/// Whether the PED ended the channel since the last command: a key holder who leaves
-/// Local PED-USB or Remote PED mode ("Exiting now will invalidate the RPK") makes the PED
-/// send its sealed close and drop the channel. The HSM then opens a new channel for the
-/// next command (in Remote PED mode the orange key is asked for again) instead of
-/// failing it on the old one. The PED sends nothing else between commands, so whatever
-/// waits means the two ends no longer share the channel; all of it is read and dropped.
-fn closed_by_ped(link: &mut Link) -> Result<bool, HsmError> {
-    let mut closed = false;
-    while link.pending()?.is_some() {
-        closed = true;
-    }
-    Ok(closed)
-}
+type Out<'a> = &'a mut dyn FnMut(&str);
 
-/// A PED command issued after the remote link ended: CKR_PED_UNPLUGGED, as lunacm
-/// reports it, with the way the link ended.
-fn ended_before(end: &HsmError) -> HsmError {
-    if end.code == Code::Ped(ErrorCode::CkrPedUnplugged) {
-        return end.clone();
+impl Peer {
+    /// Carries out the conductor's output (frames to the link, lines to `out`), feeding
+    /// it what the link brings and its timeouts, until it reports `ped connect`'s or the
+    /// command's end.
+    fn pump(
+        &mut self,
+        clock: &dyn Clock,
+        hsm: &mut Hsm,
+        rng: &mut (dyn CryptoRng + Send),
+        out: Out<'_>,
+    ) -> Result<(), HsmError> {
+        loop {
+            let mut done = None;
+            while let Some(output) = self.conductor.poll_output() {
+                match output {
+                    // A frame that fails to go after the command is over (a HandshakeFailed)
+                    // is not its failure: the next command finds the link's state.
+                    Output::Transmit(frame) => {
+                        if let Err(e) = self.link.send(&frame)
+                            && self.conductor.is_busy()
+                        {
+                            self.conductor.handle_link_error(clock.now(), hsm, e);
+                        }
+                    }
+                    Output::Line(line) => out(&line),
+                    Output::Done(result) => done = Some(result),
+                    // The link is dropped once the conductor reports it ended (`settle`).
+                    Output::Close => {}
+                }
+            }
+            if let Some(result) = done {
+                return result;
+            }
+            let Some(deadline) = self.conductor.poll_timeout() else {
+                return Err(HsmError::ped(ErrorCode::PedError));
+            };
+            match self.link.recv(deadline.saturating_sub(clock.now())) {
+                Ok(frame) => self.conductor.handle_frame(clock.now(), hsm, rng, &frame),
+                Err(e) if e.code == Code::Ped(ErrorCode::RcOperationTimedOut) => {
+                    self.conductor.handle_timeout(clock.now(), hsm);
+                }
+                Err(e) => self.conductor.handle_link_error(clock.now(), hsm, e),
+            }
+        }
     }
-    HsmError {
-        code: Code::Ped(ErrorCode::CkrPedUnplugged),
-        detail: format!("the Remote PED link had ended ({}: {})", end.code.name(), end.detail),
+
+    /// Sends what the conductor has left to send, best effort (the link is ending).
+    fn flush(&mut self) {
+        while let Some(output) = self.conductor.poll_output() {
+            if let Output::Transmit(frame) = output {
+                let _ = self.link.send(&frame);
+            }
+        }
     }
 }
 
 /// The running HSM.
 pub struct Server {
     config: ServeConfig,
+    clock: Box<dyn Clock>,
     shared: Mutex<Shared>,
-    start: std::time::Instant,
+    started: Duration,
 }
 
 impl std::fmt::Debug for Server {
@@ -133,22 +225,26 @@ impl std::fmt::Debug for Server {
     }
 }
 
-type Out<'a> = &'a mut dyn FnMut(&str);
-
 impl Server {
-    /// Loads (or manufactures) the HSM.
+    /// Loads (or manufactures) the HSM, on the system clock and the OS RNG.
     pub fn new(config: ServeConfig) -> Result<Self, HsmError> {
+        let clock = SystemClock::starting_at(config.unix_time);
+        Self::with(config, Box::new(clock), os_rng())
+    }
+
+    /// Loads (or manufactures) the HSM on `clock` and `rng`.
+    pub fn with(config: ServeConfig, clock: Box<dyn Clock>, mut rng: Rng) -> Result<Self, HsmError> {
         let store = Store::open(&config.state).map_err(|e| HsmError::hsm(HsmCode::GeneralError, e.to_string()))?;
-        let now = config.unix_time.unwrap_or_else(wall_clock);
+        let started = clock.now();
         let manufacturer = config
             .manufacturer
             .as_ref()
             .map(Store::open)
             .transpose()
             .map_err(|e| HsmError::hsm(HsmCode::GeneralError, e.to_string()))?;
-        let hsm = Hsm::start_from(&store, &config.serial, manufacturer.as_ref(), &mut UnwrapErr(SysRng), now)?;
-        let shared = Shared { hsm, store, ped: None, last_end: None };
-        Ok(Server { config, shared: Mutex::new(shared), start: std::time::Instant::now() })
+        let hsm = Hsm::start_from(&store, &config.serial, manufacturer.as_ref(), &mut *rng, started.as_secs())?;
+        let shared = Shared { hsm, store, rng, ped: None, last_end: None };
+        Ok(Server { config, clock, shared: Mutex::new(shared), started })
     }
 
     /// Serves the control socket until the process ends.
@@ -187,22 +283,26 @@ impl Server {
         }
     }
 
+    fn timeouts(&self) -> Timeouts {
+        Timeouts { key: self.config.key_timeout, link: self.config.link_timeout }
+    }
+
     /// Runs one lunacm command, printing through `out`.
     pub fn execute(&self, words: &[String], out: Out<'_>) -> Result<(), HsmError> {
-        let words: Vec<&str> = words.iter().map(String::as_str).collect();
-        let bad = |what: &str| HsmError::hsm(HsmCode::ArgumentsBad, what.to_owned());
-        match words.as_slice() {
-            ["ped", "connect", rest @ ..] => self.connect(rest, out),
-            ["ped", "disconnect"] => {
-                let mut shared = self.lock_now()?;
+        match lunacm::parse(words)? {
+            Command::PedConnect(connect) => self.connect(connect, out),
+            Command::PedDisconnect => {
+                let mut guard = self.lock_now()?;
+                let shared = &mut *guard;
                 match shared.ped.take() {
-                    Some(ped) => {
+                    Some(mut peer) => {
                         // A link pedclient already ended keeps that reason.
-                        let end = ped.link.ended().map_or(LinkEnd::Disconnected, LinkEnd::Failed);
-                        if ped.remote.is_some() {
+                        let end = peer.link.ended().map_or(LinkEnd::Disconnected, LinkEnd::Failed);
+                        if peer.conductor.is_remote() {
                             shared.last_end = Some(end);
                         }
-                        ped.link.disconnect();
+                        peer.conductor.disconnect(self.clock.now(), &mut shared.hsm);
+                        peer.flush();
                         Ok(())
                     }
                     // A link that already ended: the HSM goes back to its local PED.
@@ -210,61 +310,42 @@ impl Server {
                         shared.last_end = Some(LinkEnd::Disconnected);
                         Ok(())
                     }
-                    None => Err(bad("no Remote PED is connected")),
+                    None => Err(HsmError::hsm(HsmCode::ArgumentsBad, "no Remote PED is connected")),
                 }
             }
-            ["ped", "set", rest @ ..] => {
-                let opts = Options::parse(rest, &[])?;
-                let port = opts.port()?;
-                if opts.get("ip").is_none() && port.is_none() {
-                    return Err(bad("ped set takes -ip and/or -port"));
-                }
+            Command::PedSet { ip, port } => {
                 let mut shared = self.lock()?;
-                shared.hsm.set_ped_default(opts.get("ip").map(str::to_owned), port);
+                shared.hsm.set_ped_default(ip, port);
                 persist(&mut shared)
             }
-            ["ped", "show"] => {
+            Command::PedShow => {
                 let mut shared = self.lock_now()?;
-                shared.reap();
+                shared.reap(self.clock.now());
                 self.show(&shared, out);
                 Ok(())
             }
-            ["ped", "vector", "init"] | ["ped", "vector"] => self.run_request(Request::VectorInit, out),
-            ["hsm", "init", rest @ ..] => {
-                let label = Options::parse(rest, &[])?.get("label").ok_or_else(|| bad("hsm init needs -label"))?.into();
-                self.run_request(Request::HsmInit { label }, out)
-            }
-            ["hsm", "factoryreset", rest @ ..] => {
-                confirmed(rest, "hsm factoryreset", "the HSM's roles, partition, label, counters and RPV")?;
-                let mut shared = self.lock_now()?;
+            Command::Ped(request) => self.run_request(request, out),
+            Command::HsmFactoryReset => {
+                let mut guard = self.lock_now()?;
+                let shared = &mut *guard;
                 shared.hsm.factory_reset();
                 // The channel was opened for the HSM as it was; the HSM goes back to its
                 // local PED, and a Remote PED needs `ped connect -password` again.
                 let ped = shared.ped.take();
-                if shared.last_end.is_some() || ped.as_ref().is_some_and(|p| p.remote.is_some()) {
+                if shared.last_end.is_some() || ped.as_ref().is_some_and(|p| p.conductor.is_remote()) {
                     shared.last_end = Some(LinkEnd::FactoryReset);
                 }
-                if let Some(ped) = ped {
-                    ped.link.disconnect();
+                if let Some(mut peer) = ped {
+                    peer.conductor.disconnect(self.clock.now(), &mut shared.hsm);
+                    peer.flush();
                 }
-                persist(&mut shared)?;
+                persist(shared)?;
                 out("The HSM is reset to its factory state; run `hsm init` (and `ped vector init` for a Remote PED).");
                 Ok(())
             }
-            ["hsm", "changepolicy", rest @ ..] => {
-                let opts = Options::parse(rest, &["force"])?;
-                if let Some((name, _)) = opts.0.iter().find(|(n, _)| !["policy", "value", "force"].contains(n)) {
-                    return Err(bad(&format!("hsm changepolicy takes -policy, -value and -force, not -{name}")));
-                }
-                let number = |name: &str| {
-                    opts.get(name)
-                        .ok_or_else(|| bad("hsm changepolicy needs -policy P -value V"))?
-                        .parse::<u32>()
-                        .map_err(|_| bad(&format!("-{name} takes a number")))
-                };
-                let (policy, value) = (number("policy")?, number("value")?);
+            Command::HsmChangePolicy { policy, value, force } => {
                 let mut shared = self.lock_now()?;
-                let erased = shared.hsm.change_policy(policy, value, opts.get("force").is_some())?;
+                let erased = shared.hsm.change_policy(policy, value, force)?;
                 persist(&mut shared)?;
                 out(&format!("HSM policy {policy} (Enable SO reset of partition PIN) is {value}."));
                 if erased {
@@ -274,37 +355,16 @@ impl Server {
                 }
                 Ok(())
             }
-            ["partition", "create"] => {
+            Command::PartitionCreate => {
                 let mut shared = self.lock_now()?;
                 shared.hsm.create_partition()?;
                 persist(&mut shared)
             }
-            ["partition", "delete", rest @ ..] => {
-                confirmed(rest, "partition delete", "the partition and its roles")?;
+            Command::PartitionDelete => {
                 let mut shared = self.lock_now()?;
                 shared.hsm.delete_partition()?;
                 persist(&mut shared)
             }
-            ["partition", "init", rest @ ..] => {
-                let opts = Options::parse(rest, &[])?;
-                let label = opts.get("label").ok_or_else(|| bad("partition init needs -label"))?.into();
-                self.run_request(Request::PartitionInit { label }, out)
-            }
-            ["role", verb @ ("login" | "init" | "changepw" | "resetpw"), rest @ ..] => {
-                let opts = Options::parse(rest, &[])?;
-                let name = opts.get("name").ok_or_else(|| bad("the role command needs -name so|po|co|cu|au"))?;
-                let role = RoleName::parse(name).ok_or_else(|| bad("-name is one of so, po, co, cu, au"))?;
-                let request = match *verb {
-                    "login" => Request::Login(role),
-                    "init" => Request::RoleInit(role),
-                    "resetpw" => Request::ResetPw(role),
-                    _ => Request::ChangePw(role),
-                };
-                self.run_request(request, out)
-            }
-            _ => Err(bad("commands: ped connect|disconnect|set|show|vector init, \
-                 hsm init|factoryreset|changepolicy, partition create|delete|init, \
-                 role login|init|changepw|resetpw")),
         }
     }
 
@@ -326,18 +386,11 @@ impl Server {
         }
     }
 
-    fn connect(&self, args: &[&str], out: Out<'_>) -> Result<(), HsmError> {
-        let opts = Options::parse(args, &["password"])?;
-        // lunacm's `-slot` picks one of several HSMs in a server; this HSM is slot 0.
-        if let Some(slot) = opts.get("slot").filter(|s| s.parse::<u32>() != Ok(0)) {
-            return Err(HsmError::hsm(
-                HsmCode::ArgumentsBad,
-                format!("there is no slot {slot}: this HSM is slot 0 (ped connect -slot 0, or no -slot)"),
-            ));
-        }
-        let mut shared = self.lock_now()?;
-        shared.reap();
-        if shared.ped.as_ref().is_some_and(|p| p.remote.is_some()) {
+    fn connect(&self, connect: Connect, out: Out<'_>) -> Result<(), HsmError> {
+        let mut guard = self.lock_now()?;
+        let shared = &mut *guard;
+        shared.reap(self.clock.now());
+        if shared.ped.as_ref().is_some_and(|p| p.conductor.is_remote()) {
             return Err(HsmError::hsm(
                 HsmCode::OperationActive,
                 "a Remote PED is already connected; `ped disconnect` first",
@@ -346,25 +399,24 @@ impl Server {
         let pedclient = self.config.pedclient.clone().ok_or_else(|| {
             HsmError::hsm(HsmCode::NotAllowed, "this HSM has no pedclient link (serve --pedclient socket:PATH)")
         })?;
-        let host = opts.get("ip").map(str::to_owned).or_else(|| shared.hsm.state().ped_ip.clone()).unwrap_or_default();
-        let port = opts.port()?.or(shared.hsm.state().ped_port).unwrap_or(DEFAULT_PED_PORT);
-        let password = match opts.get("password") {
+        let state = shared.hsm.state();
+        let host = connect.ip.or_else(|| state.ped_ip.clone()).unwrap_or_default();
+        let port = connect.port.or(state.ped_port).unwrap_or(DEFAULT_PED_PORT);
+        let password = match connect.password {
             None => None,
-            Some("") => Some(PasswordDigits::generate(&mut UnwrapErr(SysRng))),
-            Some(digits) => Some(PasswordDigits::parse(digits).ok_or_else(|| {
-                HsmError::hsm(HsmCode::ArgumentsBad, "-password takes exactly 8 digits (or none, to generate them)")
-            })?),
+            Some(Password::Generate) => Some(PasswordDigits::generate(&mut *shared.rng)),
+            Some(Password::Given(digits)) => Some(digits),
         };
-        let shown = password.as_ref().map(|d| String::from_utf8_lossy(d.expose()).into_owned());
+        let shown = password.clone();
         let auth = Auth::remote(&shared.hsm, password.map(OneTimePassword::new))?;
+        let link = Link::pedclient(&pedclient)?;
         let serial = shared.hsm.serial().to_owned();
-        let (link, remote) = Link::pedclient(&pedclient, &serial, &host, port, self.config.link_timeout)?;
+        let conductor = Conductor::remote(self.clock.now(), &serial, host, port, auth, shown, self.timeouts());
+        let mut peer = Peer { conductor, link };
+        peer.pump(&*self.clock, &mut shared.hsm, &mut *shared.rng, out)?;
         // A local channel is dropped: while remote is connected, local is ignored.
-        shared.ped = Some(Connected { link, auth, session: None, remote: Some((host, port, remote)) });
+        shared.ped = Some(peer);
         shared.last_end = None;
-        if let Some(shown) = shown {
-            out(&format!("Please attend to the PED and enter following password: {shown}"));
-        }
         Ok(())
     }
 
@@ -373,18 +425,18 @@ impl Server {
         out(&format!("HSM serial: {}", shared.hsm.serial()));
         out(&format!("HSM label: {}", state.label.as_deref().unwrap_or("(zeroised)")));
         out(&format!("RPV initialized: {}", if shared.hsm.has_rpv() { "Yes" } else { "No" }));
-        match shared.ped.as_ref().and_then(|p| p.remote.as_ref()) {
+        match shared.ped.as_ref().and_then(|p| p.conductor.remote_peer()) {
             Some((_, _, Remote { firmware, pedserver, ped_initiated: true })) => {
                 out(&format!("Remote PED: connected (PED-initiated from {pedserver}), PED firmware {firmware}"));
             }
             // A bare `ped connect` asked for no address (a PED ID mapping): the one
             // pedclient reached.
-            Some((host, _, Remote { firmware, pedserver, .. })) if host.is_empty() => {
+            Some(("", _, Remote { firmware, pedserver, .. })) => {
                 out(&format!("Remote PED: connected to {pedserver}, PED firmware {firmware}"));
             }
             Some((host, port, Remote { firmware, .. })) => {
                 // An IPv6 address in brackets, as pedclient reports one, so the port stands apart.
-                let host = if host.contains(':') { format!("[{host}]") } else { host.clone() };
+                let host = if host.contains(':') { format!("[{host}]") } else { host.to_owned() };
                 out(&format!("Remote PED: connected to {host}:{port}, PED firmware {firmware}"));
             }
             None => {
@@ -411,7 +463,7 @@ impl Server {
             state.ped_port.unwrap_or(DEFAULT_PED_PORT)
         ));
         out(&format!("HSM SO failed logins: {}", state.so_failures));
-        out(&format!("Up time: {} (secs)", self.start.elapsed().as_secs()));
+        out(&format!("Up time: {} (secs)", self.clock.now().saturating_sub(self.started).as_secs()));
     }
 
     fn run_request(&self, request: Request, out: Out<'_>) -> Result<(), HsmError> {
@@ -423,28 +475,17 @@ impl Server {
         if matches!(request, Request::Login(RoleName::So)) && !shared.hsm.is_zeroised() {
             out(&so_login_caution(shared.hsm.state().so_failures));
         }
-        let result = self
-            .with_channel(shared, |server, shared, session, link| server.drive(shared, request.clone(), session, link));
+        let result = self.over_link(shared, request, out);
         if result.is_err() {
             shared.hsm.abort();
-        } else if let Some(ped) = shared.ped.as_mut()
-            && ped.auth.after(&request, &shared.hsm)
-        {
-            // The PED takes a new hello on an open channel as the HSM starting over; the
-            // password channel's keys go with this session and carry nothing more.
-            ped.session = None;
         }
         persist(shared)?;
         result
     }
 
-    /// Runs `f` over an established channel, plugging into the local PED or finishing
-    /// the remote handshake first. A link that fails is dropped.
-    fn with_channel(
-        &self,
-        shared: &mut Shared,
-        f: impl FnOnce(&Self, &mut Hsm, &mut ChannelSession, &mut Link) -> Result<(), HsmError>,
-    ) -> Result<(), HsmError> {
+    /// Runs `request` over the PED link, plugging into the local PED first if there is
+    /// none. A link that ends is dropped.
+    fn over_link(&self, shared: &mut Shared, request: Request, out: Out<'_>) -> Result<(), HsmError> {
         // After a remote link ended, PED commands fail as the seed shows (CKR_PED_UNPLUGGED:
         // "reconnect Remote PED before issuing commands") until `ped connect` opens a new
         // link or `ped disconnect` hands the HSM back to its local PED: a key holder
@@ -456,136 +497,35 @@ impl Server {
         }
         if shared.ped.is_none() {
             let path = self.config.local_ped.as_ref().ok_or_else(|| HsmError::ped(ErrorCode::CkrPedUnplugged))?;
-            shared.ped = Some(Connected { link: Link::usb(path)?, auth: Auth::Local, session: None, remote: None });
+            shared.ped = Some(Peer { link: Link::usb(path)?, conductor: Conductor::local(self.timeouts()) });
         }
-        let Some(ped) = shared.ped.as_mut() else { return Err(HsmError::ped(ErrorCode::CkrPedUnplugged)) };
+        let Shared { hsm, rng, ped, .. } = shared;
+        let Some(peer) = ped.as_mut() else { return Err(HsmError::ped(ErrorCode::CkrPedUnplugged)) };
+        let now = self.clock.now();
         // A remote link pedclient ended between commands fails this one with its reason,
         // as a Closed mid-command does; the local PED is not silently used instead.
-        let ended = ped.link.ended();
-        let mut result = ended.as_ref().map_or(Ok(()), |e| Err(ended_before(e)));
-        if result.is_ok() && ped.session.is_some() {
-            match closed_by_ped(&mut ped.link) {
-                Ok(true) => ped.session = None,
-                Ok(false) => {}
-                Err(e) => result = Err(e),
+        if let Some(e) = peer.link.ended() {
+            peer.conductor.handle_link_error(now, hsm, e);
+        }
+        // Whatever the PED sent since the last command (it sends only to end its
+        // channel) goes to the conductor before the command, without waiting.
+        if peer.conductor.has_channel() && *peer.conductor.state() == LinkState::Up {
+            loop {
+                match peer.link.pending() {
+                    Ok(Some(frame)) => peer.conductor.handle_frame(now, hsm, &mut **rng, &frame),
+                    Ok(None) => break,
+                    Err(e) => {
+                        peer.conductor.handle_link_error(now, hsm, e);
+                        break;
+                    }
+                }
             }
         }
-        if result.is_ok() && ped.session.is_none() {
-            result = self.handshake(&mut shared.hsm, ped).map(|s| ped.session = Some(s));
-        }
-        if result.is_ok()
-            && let Some(session) = ped.session.as_mut()
-        {
-            result = f(self, &mut shared.hsm, session, &mut ped.link);
-        }
-        if let Err(e) = &result
-            && (link_failure(e) || shared.ped.as_ref().is_some_and(|p| p.link.ended().is_some()))
-            && let Some(ped) = shared.ped.take()
-            && ped.remote.is_some()
-        {
-            // `ped show` tells how the link itself ended, not how this command saw it.
-            shared.last_end = Some(LinkEnd::Failed(ended.unwrap_or_else(|| e.clone())));
-        }
+        peer.conductor.run(now, hsm, &mut **rng, request);
+        let result = peer.pump(&*self.clock, hsm, &mut **rng, out);
+        shared.settle();
         result
     }
-
-    fn handshake(&self, hsm: &mut Hsm, ped: &mut Connected) -> Result<ChannelSession, HsmError> {
-        let (pending, hello) = Handshake::start(hsm, &ped.auth, &mut UnwrapErr(SysRng))?;
-        ped.link.send(&hello)?;
-        let share = ped.link.recv(self.reply_timeout())?;
-        match pending.finish(&share, hsm, &mut ped.auth) {
-            Ok((session, finished)) => {
-                ped.link.send(&finished)?;
-                Ok(session)
-            }
-            Err(e) => {
-                let _ = ped.link.send(&frame::handshake_failed());
-                Err(e)
-            }
-        }
-    }
-
-    fn drive(
-        &self,
-        hsm: &mut Hsm,
-        request: Request,
-        session: &mut ChannelSession,
-        link: &mut Link,
-    ) -> Result<(), HsmError> {
-        let (mut op, first) = hsm.begin(request, session.kind())?;
-        self.exchange(hsm, &mut op, &first, session, link).map_err(|mut e| {
-            if let Some((role, n)) = op.writing() {
-                // The PED writes each key as its holder presents it: some of the N may
-                // already carry the new keyset, which the HSM never took into force.
-                e.detail = format!(
-                    "{}\nThe PED was writing the {n} {} keys of a new keyset: any written before this failure \
-                     hold a keyset this HSM never put in force and open nothing. Nothing changed on the HSM; \
-                     run the command again and overwrite those keys.",
-                    e.detail,
-                    format!("{:?}", role.colour()).to_lowercase(),
-                );
-            }
-            e
-        })
-    }
-
-    /// Sends `first` and carries the operation to its end, command by reply.
-    fn exchange(
-        &self,
-        hsm: &mut Hsm,
-        op: &mut Operation,
-        first: &HsmCommand,
-        session: &mut ChannelSession,
-        link: &mut Link,
-    ) -> Result<(), HsmError> {
-        link.send(&session.seal(&first.encode()?)?)?;
-        loop {
-            let frame = link.recv(self.reply_timeout())?;
-            let frame = Frame::decode_exact(&frame).map_err(ped_proto::Error::from)?;
-            if frame.frame_type == FrameType::HandshakeFailed {
-                // The PED sends it for a record it refused (altered, replayed, out of
-                // order, or with no channel at its end) and drops its channel.
-                return Err(HsmError {
-                    code: Code::Ped(ErrorCode::PedIntegrityError),
-                    detail: "the PED refused a record of this channel (it failed the PED's integrity or sequence \
-                             check) and closed the channel; run ped connect and the command again"
-                        .into(),
-                });
-            }
-            let payload = match session.open(frame)? {
-                Opened::Data(payload) => payload,
-                Opened::Closed => return Err(HsmError::ped(ErrorCode::CkrPedUnplugged)),
-            };
-            let reply = PedReply::decode(&payload)?;
-            let now = self.config.unix_time.map_or_else(wall_clock, |t| t + self.start.elapsed().as_secs());
-            match hsm.on_reply(op, reply, session, &mut UnwrapErr(SysRng), now)? {
-                Step::Send(command) => link.send(&session.seal(&command.encode()?)?)?,
-                Step::Wait(_) => {}
-                Step::Done => return Ok(()),
-            }
-        }
-    }
-
-    fn reply_timeout(&self) -> Duration {
-        self.config.key_timeout + self.config.link_timeout
-    }
-}
-
-/// lunacm asks before it destroys anything ("Type 'proceed' to continue"); a command
-/// sent over the control socket cannot be asked, so `-force` is its answer, as it is
-/// lunacm's way to skip the question.
-fn confirmed(args: &[&str], command: &str, what: &str) -> Result<(), HsmError> {
-    let opts = Options::parse(args, &["force"])?;
-    if opts.0.iter().any(|(name, _)| *name != "force") {
-        return Err(HsmError::hsm(HsmCode::ArgumentsBad, format!("{command} takes -force only")));
-    }
-    if opts.get("force").is_none() {
-        return Err(HsmError::hsm(
-            HsmCode::ArgumentsBad,
-            format!("{command} destroys {what}; nothing was changed. Run `{command} -force` to go ahead."),
-        ));
-    }
-    Ok(())
 }
 
 /// lunacm's warning before an HSM SO login, with the attempts left before the HSM
@@ -599,72 +539,11 @@ fn so_login_caution(failures: u32) -> String {
     )
 }
 
-/// Whether an error leaves the link unusable (the transport or the channel broke). A
-/// refused handshake (wrong password, wrong orange key) keeps the link: the next
-/// command sends a new hello.
-fn link_failure(e: &HsmError) -> bool {
-    matches!(
-        e.code,
-        Code::Ped(
-            ErrorCode::CkrPedUnplugged
-                | ErrorCode::RcOperationTimedOut
-                | ErrorCode::RcSocketError
-                | ErrorCode::PedIntegrityError
-                | ErrorCode::PedProtocolError
-                | ErrorCode::PedSessionLimit
-                | ErrorCode::PedPasswordBurnt
-                | ErrorCode::PedVersionMismatch
-        )
-    )
-}
-
 fn persist(shared: &mut Shared) -> Result<(), HsmError> {
     if shared.hsm.take_dirty() {
         shared.store.save_state(shared.hsm.state()).map_err(|e| HsmError::hsm(HsmCode::GeneralError, e.to_string()))?;
     }
     Ok(())
-}
-
-fn wall_clock() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-/// lunacm's `-name value` options; `flags_with_optional_value` may stand alone.
-struct Options<'a>(Vec<(&'a str, &'a str)>);
-
-impl<'a> Options<'a> {
-    fn parse(args: &[&'a str], flags_with_optional_value: &[&str]) -> Result<Self, HsmError> {
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < args.len() {
-            let name = args[i]
-                .strip_prefix('-')
-                .map(|n| n.trim_start_matches('-'))
-                .ok_or_else(|| HsmError::hsm(HsmCode::ArgumentsBad, format!("unexpected `{}`", args[i])))?;
-            match args.get(i + 1) {
-                Some(value) if !value.starts_with('-') => {
-                    out.push((name, *value));
-                    i += 2;
-                }
-                _ if flags_with_optional_value.contains(&name) => {
-                    out.push((name, ""));
-                    i += 1;
-                }
-                _ => return Err(HsmError::hsm(HsmCode::ArgumentsBad, format!("-{name} needs a value"))),
-            }
-        }
-        Ok(Options(out))
-    }
-
-    fn get(&self, name: &str) -> Option<&'a str> {
-        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
-    }
-
-    fn port(&self) -> Result<Option<u16>, HsmError> {
-        self.get("port")
-            .map(|p| p.parse().map_err(|_| HsmError::hsm(HsmCode::ArgumentsBad, "-port takes a number 1-65535")))
-            .transpose()
-    }
 }
 
 #[cfg(test)]
