@@ -1,16 +1,21 @@
 //! lunacm's command language, parsed: the words the control socket takes become a
 //! [`Command`], or the `CKR_ARGUMENTS_BAD` error lunacm would print. No I/O, no HSM:
-//! whether a command is allowed now is for whoever runs it.
+//! whether a command is allowed now is for whoever runs it. And lunacm's own lines:
+//! the `ped show` block ([`ped_show`]) and the caution before an HSM SO login
+//! ([`so_login_caution`]).
 //!
 //! Words are matched as lunacm spells them (`ped connect`, `role login`, ...); `ped
 //! vector` stands for `ped vector init`. Options are `-name value` (or `--name value`);
 //! `ped connect`'s `-password` and the `-force` of the destructive commands may stand
 //! alone. Role names are case-insensitive.
 
+use std::time::Duration;
+
 use ped_proto::secrets::PasswordDigits;
 
+use crate::conductor::Remote;
 use crate::error::{HsmCode, HsmError};
-use crate::hsm::{Request, RoleName};
+use crate::hsm::{HSM_SO_MAX_FAILURES, Request, RoleName};
 
 /// One lunacm command.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -225,6 +230,115 @@ impl<'a> Options<'a> {
     }
 }
 
+/// How the last remote link ended, as `ped show` tells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkEnd {
+    /// `ped disconnect`.
+    Disconnected,
+    /// `hsm factoryreset`.
+    FactoryReset,
+    /// pedclient closed it, or it failed under a command.
+    Failed(HsmError),
+}
+
+/// The PED link as `ped show` tells it.
+#[derive(Clone, Copy, Debug)]
+pub enum ShownLink<'a> {
+    /// A remote link is up: the address `ped connect` asked for (an empty host: none)
+    /// and what pedclient reached.
+    Remote {
+        /// `-ip`, or the default; empty for a PED ID mapping.
+        host: &'a str,
+        /// `-port`, or the default.
+        port: u16,
+        /// pedclient's Connected.
+        reached: &'a Remote,
+    },
+    /// No remote link: how the last one ended, and whether a local PED is configured.
+    NotRemote {
+        /// How the last remote link ended.
+        last_end: Option<&'a LinkEnd>,
+        /// `--local-ped` was given.
+        local: bool,
+    },
+}
+
+/// What `ped show` prints.
+#[derive(Clone, Copy, Debug)]
+pub struct Status<'a> {
+    /// The HSM's serial.
+    pub serial: &'a str,
+    /// Its label; `None` when zeroised.
+    pub label: Option<&'a str>,
+    /// Whether an RPV is in force.
+    pub rpv: bool,
+    /// The PED link.
+    pub link: ShownLink<'a>,
+    /// `ped set -ip`.
+    pub default_ip: Option<&'a str>,
+    /// `ped set -port`, or 1503.
+    pub default_port: u16,
+    /// The HSM SO's failed logins.
+    pub so_failures: u32,
+    /// Since the HSM started.
+    pub up_time: Duration,
+}
+
+/// `ped show`'s lines.
+pub fn ped_show(s: &Status<'_>) -> Vec<String> {
+    let mut out = vec![
+        format!("HSM serial: {}", s.serial),
+        format!("HSM label: {}", s.label.unwrap_or("(zeroised)")),
+        format!("RPV initialized: {}", if s.rpv { "Yes" } else { "No" }),
+    ];
+    match s.link {
+        ShownLink::Remote { reached: Remote { firmware, pedserver, ped_initiated: true }, .. } => {
+            out.push(format!("Remote PED: connected (PED-initiated from {pedserver}), PED firmware {firmware}"));
+        }
+        // A bare `ped connect` asked for no address (a PED ID mapping): the one
+        // pedclient reached.
+        ShownLink::Remote { host: "", reached: Remote { firmware, pedserver, .. }, .. } => {
+            out.push(format!("Remote PED: connected to {pedserver}, PED firmware {firmware}"));
+        }
+        ShownLink::Remote { host, port, reached: Remote { firmware, .. } } => {
+            // An IPv6 address in brackets, as pedclient reports one, so the port stands apart.
+            let host = if host.contains(':') { format!("[{host}]") } else { host.to_owned() };
+            out.push(format!("Remote PED: connected to {host}:{port}, PED firmware {firmware}"));
+        }
+        ShownLink::NotRemote { last_end, local } => {
+            match last_end {
+                Some(LinkEnd::Disconnected) => out.push("Remote PED: not connected (ended by ped disconnect)".into()),
+                Some(LinkEnd::FactoryReset) => {
+                    out.push("Remote PED: not connected (ended by hsm factoryreset)".into());
+                }
+                Some(LinkEnd::Failed(e)) => out.push(format!(
+                    "Remote PED: not connected (the link ended: {}; 0x{:08x} {})",
+                    e.detail,
+                    e.code.value(),
+                    e.code.name()
+                )),
+                None => {}
+            }
+            out.push(format!("Local PED-USB: {}", if local { "configured" } else { "not configured" }));
+        }
+    }
+    out.push(format!("Default Remote PED: {}:{}", s.default_ip.unwrap_or("(none)"), s.default_port));
+    out.push(format!("HSM SO failed logins: {}", s.so_failures));
+    out.push(format!("Up time: {} (secs)", s.up_time.as_secs()));
+    out
+}
+
+/// lunacm's warning before an HSM SO login, with the attempts left before the HSM
+/// zeroises itself, in the seed's words and line breaks (3641-3643).
+pub fn so_login_caution(failures: u32) -> String {
+    let left = HSM_SO_MAX_FAILURES.saturating_sub(failures);
+    format!(
+        "Caution: You have only {left} so login attempts left. If you fail {left}\n\
+         more consecutive login attempts (i.e. with no successful\n\
+         logins in between) the HSM will be ZEROIZED!!!"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,5 +499,80 @@ mod tests {
         assert_eq!(refused("lunacm"), COMMANDS);
         assert_eq!(refused("PED show"), COMMANDS, "command words are lunacm's, in its case");
         assert!(COMMANDS.starts_with("commands: ped connect|disconnect|set|show|vector init, hsm init|"));
+    }
+
+    #[test]
+    fn the_so_caution_counts_down_the_attempts_left() {
+        assert_eq!(
+            so_login_caution(0),
+            "Caution: You have only 3 so login attempts left. If you fail 3\n\
+             more consecutive login attempts (i.e. with no successful\n\
+             logins in between) the HSM will be ZEROIZED!!!"
+        );
+        assert!(so_login_caution(2).starts_with("Caution: You have only 1 so login attempts left. If you fail 1\n"));
+        assert!(so_login_caution(7).starts_with("Caution: You have only 0 so login"), "never negative");
+    }
+
+    fn status<'a>(link: ShownLink<'a>) -> Status<'a> {
+        Status {
+            serial: "150001",
+            label: Some("lab"),
+            rpv: true,
+            link,
+            default_ip: None,
+            default_port: 1503,
+            so_failures: 1,
+            up_time: Duration::from_millis(42_900),
+        }
+    }
+
+    #[test]
+    fn ped_show_tells_the_remote_link_by_the_address_asked_for_or_reached() {
+        let reached = Remote { firmware: "2.9.0-1".into(), pedserver: "10.0.0.9:1503".into(), ped_initiated: false };
+        let remote = |host, port| ped_show(&status(ShownLink::Remote { host, port, reached: &reached }))[3].clone();
+        assert_eq!(remote("10.0.0.2", 1600), "Remote PED: connected to 10.0.0.2:1600, PED firmware 2.9.0-1");
+        assert_eq!(remote("::1", 1503), "Remote PED: connected to [::1]:1503, PED firmware 2.9.0-1");
+        assert_eq!(remote("", 1503), "Remote PED: connected to 10.0.0.9:1503, PED firmware 2.9.0-1");
+        let initiated = Remote { ped_initiated: true, ..reached.clone() };
+        let lines = ped_show(&status(ShownLink::Remote { host: "", port: 1503, reached: &initiated }));
+        assert_eq!(
+            lines,
+            [
+                "HSM serial: 150001",
+                "HSM label: lab",
+                "RPV initialized: Yes",
+                "Remote PED: connected (PED-initiated from 10.0.0.9:1503), PED firmware 2.9.0-1",
+                "Default Remote PED: (none):1503",
+                "HSM SO failed logins: 1",
+                "Up time: 42 (secs)",
+            ]
+        );
+    }
+
+    #[test]
+    fn ped_show_tells_how_the_last_remote_link_ended_and_the_local_ped() {
+        let shown = |last_end, local| ped_show(&status(ShownLink::NotRemote { last_end, local }))[3..5].to_vec();
+        assert_eq!(shown(None, true), ["Local PED-USB: configured", "Default Remote PED: (none):1503"]);
+        assert_eq!(
+            shown(Some(&LinkEnd::Disconnected), false),
+            ["Remote PED: not connected (ended by ped disconnect)", "Local PED-USB: not configured"]
+        );
+        assert_eq!(
+            shown(Some(&LinkEnd::FactoryReset), true)[0],
+            "Remote PED: not connected (ended by hsm factoryreset)"
+        );
+        let idle = LinkEnd::Failed(HsmError::ped_with(
+            ped_proto::ErrorCode::RcOperationTimedOut,
+            "remote PED link idle for 1800 s; run ped connect again",
+        ));
+        assert_eq!(
+            shown(Some(&idle), true)[0],
+            "Remote PED: not connected (the link ended: remote PED link idle for 1800 s; run ped connect again; \
+             0xc0000303 RC_OPERATION_TIMED_OUT)"
+        );
+        let mut zeroised = status(ShownLink::NotRemote { last_end: None, local: false });
+        zeroised.label = None;
+        zeroised.rpv = false;
+        assert_eq!(ped_show(&zeroised)[1..3], ["HSM label: (zeroised)", "RPV initialized: No"]);
     }
 }

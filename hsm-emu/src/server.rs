@@ -25,11 +25,11 @@ use ped_proto::secrets::{OneTimePassword, PasswordDigits};
 use rand_core::{CryptoRng, UnwrapErr};
 
 use crate::channel::Auth;
-use crate::conductor::{Conductor, LinkState, Output, Remote, Timeouts, ended_before};
+use crate::conductor::{Conductor, LinkState, Output, Timeouts, ended_before};
 use crate::error::{Code, HsmCode, HsmError};
-use crate::hsm::{HSM_SO_MAX_FAILURES, Hsm, Request, RoleName};
+use crate::hsm::{Hsm, Request, RoleName};
 use crate::link::Link;
-use crate::lunacm::{self, Command, Connect, Password};
+use crate::lunacm::{self, Command, Connect, LinkEnd, Password, ShownLink, Status};
 use crate::state::Store;
 
 /// Default pedserver port.
@@ -112,16 +112,6 @@ struct Shared {
     ped: Option<Peer>,
     /// How the last remote link ended, for `ped show`; cleared by the next `ped connect`.
     last_end: Option<LinkEnd>,
-}
-
-/// How a remote link ended.
-enum LinkEnd {
-    /// `ped disconnect`.
-    Disconnected,
-    /// `hsm factoryreset`.
-    FactoryReset,
-    /// pedclient closed it, or it failed under a command.
-    Failed(HsmError),
 }
 
 impl Shared {
@@ -422,48 +412,23 @@ impl Server {
 
     fn show(&self, shared: &Shared, out: Out<'_>) {
         let state = shared.hsm.state();
-        out(&format!("HSM serial: {}", shared.hsm.serial()));
-        out(&format!("HSM label: {}", state.label.as_deref().unwrap_or("(zeroised)")));
-        out(&format!("RPV initialized: {}", if shared.hsm.has_rpv() { "Yes" } else { "No" }));
-        match shared.ped.as_ref().and_then(|p| p.conductor.remote_peer()) {
-            Some((_, _, Remote { firmware, pedserver, ped_initiated: true })) => {
-                out(&format!("Remote PED: connected (PED-initiated from {pedserver}), PED firmware {firmware}"));
-            }
-            // A bare `ped connect` asked for no address (a PED ID mapping): the one
-            // pedclient reached.
-            Some(("", _, Remote { firmware, pedserver, .. })) => {
-                out(&format!("Remote PED: connected to {pedserver}, PED firmware {firmware}"));
-            }
-            Some((host, port, Remote { firmware, .. })) => {
-                // An IPv6 address in brackets, as pedclient reports one, so the port stands apart.
-                let host = if host.contains(':') { format!("[{host}]") } else { host.to_owned() };
-                out(&format!("Remote PED: connected to {host}:{port}, PED firmware {firmware}"));
-            }
-            None => {
-                match &shared.last_end {
-                    Some(LinkEnd::Disconnected) => out("Remote PED: not connected (ended by ped disconnect)"),
-                    Some(LinkEnd::FactoryReset) => out("Remote PED: not connected (ended by hsm factoryreset)"),
-                    Some(LinkEnd::Failed(e)) => out(&format!(
-                        "Remote PED: not connected (the link ended: {}; 0x{:08x} {})",
-                        e.detail,
-                        e.code.value(),
-                        e.code.name()
-                    )),
-                    None => {}
-                }
-                out(&format!(
-                    "Local PED-USB: {}",
-                    if self.config.local_ped.is_some() { "configured" } else { "not configured" }
-                ))
-            }
+        let link = match shared.ped.as_ref().and_then(|p| p.conductor.remote_peer()) {
+            Some((host, port, reached)) => ShownLink::Remote { host, port, reached },
+            None => ShownLink::NotRemote { last_end: shared.last_end.as_ref(), local: self.config.local_ped.is_some() },
+        };
+        let status = Status {
+            serial: shared.hsm.serial(),
+            label: state.label.as_deref(),
+            rpv: shared.hsm.has_rpv(),
+            link,
+            default_ip: state.ped_ip.as_deref(),
+            default_port: state.ped_port.unwrap_or(DEFAULT_PED_PORT),
+            so_failures: state.so_failures,
+            up_time: self.clock.now().saturating_sub(self.started),
+        };
+        for line in lunacm::ped_show(&status) {
+            out(&line);
         }
-        out(&format!(
-            "Default Remote PED: {}:{}",
-            state.ped_ip.as_deref().unwrap_or("(none)"),
-            state.ped_port.unwrap_or(DEFAULT_PED_PORT)
-        ));
-        out(&format!("HSM SO failed logins: {}", state.so_failures));
-        out(&format!("Up time: {} (secs)", self.clock.now().saturating_sub(self.started).as_secs()));
     }
 
     fn run_request(&self, request: Request, out: Out<'_>) -> Result<(), HsmError> {
@@ -473,7 +438,7 @@ impl Server {
         // lunacm warns before every HSM SO login, even one that then finds no PED (seed
         // 3636-3645); a zeroised HSM has no SO to zeroise and refuses the login instead.
         if matches!(request, Request::Login(RoleName::So)) && !shared.hsm.is_zeroised() {
-            out(&so_login_caution(shared.hsm.state().so_failures));
+            out(&lunacm::so_login_caution(shared.hsm.state().so_failures));
         }
         let result = self.over_link(shared, request, out);
         if result.is_err() {
@@ -528,37 +493,9 @@ impl Server {
     }
 }
 
-/// lunacm's warning before an HSM SO login, with the attempts left before the HSM
-/// zeroises itself, in the seed's words and line breaks (3641-3643).
-fn so_login_caution(failures: u32) -> String {
-    let left = HSM_SO_MAX_FAILURES.saturating_sub(failures);
-    format!(
-        "Caution: You have only {left} so login attempts left. If you fail {left}\n\
-         more consecutive login attempts (i.e. with no successful\n\
-         logins in between) the HSM will be ZEROIZED!!!"
-    )
-}
-
 fn persist(shared: &mut Shared) -> Result<(), HsmError> {
     if shared.hsm.take_dirty() {
         shared.store.save_state(shared.hsm.state()).map_err(|e| HsmError::hsm(HsmCode::GeneralError, e.to_string()))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::so_login_caution;
-
-    #[test]
-    fn the_so_caution_counts_down_the_attempts_left() {
-        assert_eq!(
-            so_login_caution(0),
-            "Caution: You have only 3 so login attempts left. If you fail 3\n\
-             more consecutive login attempts (i.e. with no successful\n\
-             logins in between) the HSM will be ZEROIZED!!!"
-        );
-        assert!(so_login_caution(2).starts_with("Caution: You have only 1 so login attempts left. If you fail 1\n"));
-        assert!(so_login_caution(7).starts_with("Caution: You have only 0 so login"), "never negative");
-    }
 }
