@@ -8,8 +8,8 @@
 //! crash at any instant the old or the new file is there, whole.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -228,18 +228,10 @@ impl Store {
 
     /// temp + fsync + rename + directory fsync.
     fn write_atomic(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        // ped-fs's atomic replace (`.NAME.tmp` beside it, owner-only, fsync, rename,
+        // directory fsync), as ikey-emu's keys and the daemons' configuration.
         let path = self.dir.join(name);
-        let tmp = self.dir.join(format!(".{name}.tmp"));
-        let io = |source| StoreError::Io { path: path.clone(), source };
-        let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        owner_only(&mut options);
-        let mut file = options.open(&tmp).map_err(io)?;
-        file.write_all(bytes).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        drop(file);
-        fs::rename(&tmp, &path).map_err(io)?;
-        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io)
+        ped_fs::write_atomic(&path, bytes).map_err(|source| StoreError::Io { path, source })
     }
 }
 
@@ -272,15 +264,6 @@ impl fmt::Debug for HsmState {
             .finish_non_exhaustive()
     }
 }
-
-#[cfg(unix)]
-fn owner_only(options: &mut OpenOptions) {
-    use std::os::unix::fs::OpenOptionsExt;
-    options.mode(0o600);
-}
-
-#[cfg(not(unix))]
-fn owner_only(_: &mut OpenOptions) {}
 
 #[cfg(unix)]
 fn restrict(dir: &Path, mode: u32) -> io::Result<()> {

@@ -5,7 +5,6 @@
 //! unit-tested here.
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -68,8 +67,8 @@ pub trait TomlConfig: Serialize + DeserializeOwned + Default {
     }
 }
 
-/// Atomic file replacement (a temporary file in the same directory, synced, then renamed
-/// over the old one), creating the parent directory if needed. A new file is 0600; one
+/// Atomic file replacement (`ped_fs`: a temporary file in the same directory, synced,
+/// renamed over the old one, the directory synced), creating the parent directory if needed. A new file is 0600; one
 /// that replaces a file keeps that file's mode, owner and group ([`keep_owner`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     replace(path, bytes, Mode::KeepOld)
@@ -101,23 +100,24 @@ fn replace(path: &Path, bytes: &[u8], mode: Mode) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    // tempfile creates it 0600.
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    match std::fs::metadata(path) {
-        Ok(old) => {
-            keep_owner(tmp.as_file(), &old)?;
-            if let Mode::KeepOld = mode {
-                let bits = std::os::unix::fs::MetadataExt::mode(&old) & 0o777;
-                tmp.as_file().set_permissions(std::fs::Permissions::from_mode(bits))?;
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+    let old = match std::fs::metadata(path) {
+        Ok(old) => Some(old),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e),
-    }
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    };
+    // ped-fs's atomic replace: `.NAME.tmp` beside the file (0600), fsync, rename,
+    // directory fsync. A killed write leaves the old file, and one temporary file that the
+    // next write reuses. The owner and mode are set before the flush.
+    let staged = ped_fs::Staged::write_with(ped_fs::temp_path(path), bytes, |file| {
+        let Some(old) = &old else { return Ok(()) };
+        keep_owner(file, old)?;
+        if let Mode::KeepOld = mode {
+            let bits = std::os::unix::fs::MetadataExt::mode(old) & 0o777;
+            file.set_permissions(std::fs::Permissions::from_mode(bits))?;
+        }
+        Ok(())
+    })?;
+    staged.commit(path)
 }
 
 /// Gives `file` the owner and group of `old`, the file it is about to replace: root
@@ -265,6 +265,51 @@ mod tests {
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
         write_private(&key, b"new").unwrap();
         assert_eq!(mode_and_owner(&key), (0o600, me.uid(), me.gid()));
+    }
+
+    const WRITER_ENV: &str = "PED_DAEMON_TEST_CONFIG_WRITER";
+
+    /// The killed writer of `a_killed_write_leaves_the_old_or_the_new_file`: rewrites the
+    /// file for ever. A no-op in an ordinary test run.
+    #[test]
+    fn config_writer_child() {
+        let Some(path) = std::env::var_os(WRITER_ENV) else { return };
+        for n in 0.. {
+            Sample { idle_timeout: n, log_file: Some(PathBuf::from("/l").join("x".repeat(n as usize % 4000))) }
+                .save(Path::new(&path))
+                .unwrap();
+        }
+    }
+
+    /// `kill -9` of a process in the middle of rewriting its configuration, again and
+    /// again: the file always parses whole, and at most one temporary file is left,
+    /// whatever the number of kills.
+    #[test]
+    fn a_killed_write_leaves_the_old_or_the_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.toml");
+        Sample::default().save(&path).unwrap();
+        let mut rewritten = 0;
+        for round in 0..8u64 {
+            let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "config_file::tests::config_writer_child", "--nocapture"])
+                .env(WRITER_ENV, &path)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(30 + 7 * round));
+            child.kill().unwrap();
+            child.wait().unwrap();
+            let loaded = Sample::load(&path).unwrap();
+            let len = loaded.log_file.map_or(0, |l| l.as_os_str().len());
+            assert!(loaded.idle_timeout == 0 || len == 2 + (loaded.idle_timeout as usize % 4000) + 1);
+            rewritten += usize::from(loaded.idle_timeout > 0);
+            let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            names.retain(|n| n != "d.toml");
+            assert!(names.is_empty() || names == [".d.toml.tmp"], "left behind: {names:?}");
+        }
+        assert!(rewritten > 0, "the writer never got to write");
     }
 
     /// Root rewrites a file that belongs to the service's user (here nobody, 65534): the
