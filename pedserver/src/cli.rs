@@ -299,5 +299,5 @@ to itself. Stop the server with pedserver -mode stop, run the update, then start
             report.pid, report.admin_port
         ));
     }
-    crate::update_run::run(config, file, secs(timeout))
+    crate::update::run::run(config, file, secs(timeout))
 }

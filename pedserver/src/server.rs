@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::device::{self, DeviceHub, DeviceInbox, FromDevice};
-use crate::link::Link;
+use crate::outbound::Link;
 use crate::session::{CloseReason, Output, Session, SessionTimes, Timeouts, busy};
 use crate::status::{ClientReport, PedReport, StatusReport};
 

@@ -2,7 +2,7 @@
 //! seed lines 4420-4663, where LunaPED_Update.exe does it). This module is the upload
 //! as a state machine without I/O: it says which device-control frame to send next,
 //! takes the PED's answers and the passing of time, and ends in an [`Outcome`].
-//! `update_run` drives it over the PED's USB pipe and prints what it reports.
+//! [`run`] drives it over the PED's USB pipe and prints what it reports.
 //!
 //! The host never judges the image: it has no vendor key. It checks only that the file
 //! can be an image at all (its length); the PED verifies the signature and the payload
@@ -20,6 +20,8 @@
 //! 4. `UpdateEnd`: the PED verifies the image and answers `AwaitingConfirmation` (it asks
 //!    "Save Image? YES/NO") or `VerifyFailed`.
 //! 5. The key holder's YES or NO: `Success`, `SaveFailed` or `Refused`.
+
+pub(crate) mod run;
 
 use std::fmt;
 use std::time::{Duration, Instant};

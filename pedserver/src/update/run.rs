@@ -1,4 +1,4 @@
-//! `-mode update`'s I/O: reads the image, opens the PED's USB pipe (the same `Pipe` the
+//! `-mode update`'s I/O (the [`update`](super) machine's driver): reads the image, opens the PED's USB pipe (the same `Pipe` the
 //! daemon relays over), drives `update::Upload` and prints what it reports — the seed's
 //! LunaPED_Update lines on stdout, the progress on stderr.
 #![allow(clippy::print_stdout, reason = "this module is the command line's output")]
@@ -14,9 +14,9 @@ use ped_wire::device::{DeviceMessage, PedMode};
 use ped_wire::frame::Frame;
 use ped_wire::usb::Reassembler;
 
+use super::{Event, Outcome, Upload, check_image_len, plain_progress};
 use crate::config::Config;
 use crate::device::Pipe;
-use crate::update::{Event, Outcome, Upload, check_image_len, plain_progress};
 
 /// Loads `file` into the PED of `config.device`, waiting up to `timeout` for each answer
 /// at the PED. The caller has checked that no pedserver daemon holds the PED.
