@@ -9,6 +9,7 @@ use tests::hsm::HsmEmu;
 use tests::keys::Keys;
 use tests::rig::{Rig, Settings};
 use tests::sim::{KeyHolder, PedSim, shown};
+use tests::wait_until;
 
 const ONE: Plan<'static> = Plan { m: 1, n: 1, pins: &[""] };
 
@@ -22,6 +23,13 @@ fn sibling(rig: &mut Rig, name: &str, serial: &str) -> (HsmEmu, PedSim) {
     assert_eq!(std::fs::read(hsm.root()).unwrap(), std::fs::read(rig.hsm.root()).unwrap(), "one factory root");
     let sim = PedSim::start(&dir, name, &hsm.root(), rig.keys.dir());
     (hsm, sim)
+}
+
+/// `ped disconnect` on `hsm`, then until pedserver has let the session go: the next HSM's
+/// `ped connect` must not find the PED still serving this one.
+fn disconnect(rig: &Rig, hsm: &HsmEmu) {
+    hsm.cli(&["ped", "disconnect"]).ok();
+    wait_until("pedserver to end the session", || rig.pedserver.show()["client"].is_null());
 }
 
 /// `ped connect` from `hsm` to the rig's pedserver.
@@ -91,15 +99,15 @@ fn one_orange_keyset_serves_three_hsms_reused_locally_and_remotely_and_outlives_
     assert_eq!(c.state_json()["rpv"]["rpv"], a_rpv["rpv"], "C holds the same RPV");
     // The password channel is done; the next command opens C(2e,2s) with the orange key.
     let c_blue = remote_init(&mut rig.keys, &c, &mut remote, "c", (&orange, ORANGE_PIN));
-    c.cli(&["ped", "disconnect"]).ok();
+    disconnect(&rig, &c);
 
     // Remote sessions to A and to B, each opened with the same orange key.
     connect(&rig, &rig.hsm);
     let a_blue = remote_init(&mut rig.keys, &rig.hsm, &mut remote, "a", (&orange, ORANGE_PIN));
-    rig.hsm.cli(&["ped", "disconnect"]).ok();
+    disconnect(&rig, &rig.hsm);
     connect(&rig, &b);
     let b_blue = remote_init(&mut rig.keys, &b, &mut remote, "b", (&orange, ORANGE_PIN));
-    b.cli(&["ped", "disconnect"]).ok();
+    disconnect(&rig, &b);
 
     // A rotates: a new orange keyset, written over the Remote PED.
     connect(&rig, &rig.hsm);
@@ -111,7 +119,7 @@ fn one_orange_keyset_serves_three_hsms_reused_locally_and_remotely_and_outlives_
     vector.join().expect("the CLI thread").ok();
     assert_ne!(rig.hsm.state_json()["rpv"]["keyset_id"], keyset.as_str(), "A's RPV is the new one");
     assert_eq!(b.state_json()["rpv"], b_rpv, "B's RPV is untouched");
-    rig.hsm.cli(&["ped", "disconnect"]).ok();
+    disconnect(&rig, &rig.hsm);
 
     // B still opens with the original orange key (the RPK cache dropped first, so the
     // key itself is read), C too.
@@ -122,7 +130,7 @@ fn one_orange_keyset_serves_three_hsms_reused_locally_and_remotely_and_outlives_
         remote.login("RPV LOGIN...", &[(&orange, ORANGE_PIN)]);
         remote.login("SO LOGIN...", &[(blue, "")]);
         login.join().expect("the CLI thread").ok();
-        hsm.cli(&["ped", "disconnect"]).ok();
+        disconnect(&rig, hsm);
     }
 
     // A no longer holds the original keyset: its key is refused at the PED before any
@@ -170,7 +178,7 @@ fn a_wrong_orange_pin_is_a_counted_rpv_login_failure_and_ten_erase_the_rpv() {
 
     // Ten in a row erase the RPV; the HSM's roles stay. (The PED's cached RPK is dropped
     // first, so that each connection reads the orange key and its PIN.)
-    rig.hsm.cli(&["ped", "disconnect"]).ok();
+    disconnect(&rig, &rig.hsm);
     ceremony::leave_mode(&mut remote);
     for n in 1..=10 {
         rig.connect(&[]).ok();
@@ -185,7 +193,7 @@ fn a_wrong_orange_pin_is_a_counted_rpv_login_failure_and_ten_erase_the_rpv() {
             assert!(out.text.contains("ped vector init"), "{}", out.text);
         }
         refused(&mut remote);
-        rig.hsm.cli(&["ped", "disconnect"]).ok();
+        disconnect(&rig, &rig.hsm);
     }
     assert!(rig.hsm.cli(&["ped", "show"]).text.contains("RPV initialized: No"));
     assert!(rig.hsm.state_json()["rpv"].is_null());
@@ -201,7 +209,7 @@ fn a_wrong_orange_pin_is_a_counted_rpv_login_failure_and_ten_erase_the_rpv() {
     ceremony::reuse(&mut local, &[(&orange, ORANGE_PIN)]);
     vector.join().expect("the CLI thread").ok();
     local.remove();
-    rig.hsm.cli(&["ped", "disconnect"]).ok();
+    disconnect(&rig, &rig.hsm);
     rig.connect(&[]).ok();
     let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
     remote.login("RPV LOGIN...", &[(&orange, ORANGE_PIN)]);
