@@ -1,11 +1,12 @@
-//! The PED's end of the HSM channel (seed 3656-3950): the handshake states that do
-//! not wait for a key holder, the open session, and the RPK cache.
+//! The PED's end of the HSM channel (seed 3656-3950): the handshake in progress (a
+//! hello that waits for the key holder's password or orange key, an answer that awaits
+//! the HSM's key confirmation), the open session, and the RPK cache.
 
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use ped_proto::handshake::ped::AwaitingFinished;
+use ped_proto::handshake::ped::{AwaitingFinished, HelloReceived};
 use ped_proto::orange::RpkCredential;
 use ped_proto::record::ChannelSession;
 
@@ -18,6 +19,10 @@ pub(crate) enum Channel {
     /// No channel.
     #[default]
     Idle,
+    /// The HSM's hello is accepted; the PED answers it once the key holder has typed
+    /// the one-time password or presented the orange key (the foreground's
+    /// `Ui::Password` or `Ui::Orange`, under the PED-key action timeout).
+    Hello { hello: Box<HelloReceived>, hsm: String },
     /// The PED answered the hello and awaits the HSM's key confirmation.
     Finishing {
         state: Box<AwaitingFinished>,
@@ -37,6 +42,26 @@ impl Channel {
         match self {
             Channel::Open { session, .. } => Some(session),
             _ => None,
+        }
+    }
+
+    /// The serial number of the HSM whose hello waits for the key holder ("" if none).
+    pub(crate) fn hello_hsm(&self) -> &str {
+        match self {
+            Channel::Hello { hsm, .. } => hsm,
+            _ => "",
+        }
+    }
+
+    /// The hello that waited for the key holder, and its HSM; the channel is idle
+    /// until the PED answers it.
+    pub(crate) fn take_hello(&mut self) -> Option<(Box<HelloReceived>, String)> {
+        match core::mem::take(self) {
+            Channel::Hello { hello, hsm } => Some((hello, hsm)),
+            other => {
+                *self = other;
+                None
+            }
         }
     }
 

@@ -1,6 +1,8 @@
 //! The PED as one deterministic state machine: [`Ped::handle`] takes an [`Event`] and
-//! returns the [`Effect`]s for the hardware to carry out. Nothing here blocks, reads a
-//! clock or draws randomness of its own.
+//! returns the [`Effect`]s for the hardware to carry out; [`Ped::poll_timeout`] says when
+//! it next needs an [`Event::Tick`]. Nothing here blocks, reads a clock or draws
+//! randomness of its own. The PED owns its firmware flash (`F`), as embassy-boot's
+//! `BootLoader` owns its partitions.
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -36,7 +38,7 @@ use crate::log::ActionLog;
 use crate::screen::Screen;
 use crate::screens::{self, Header};
 use crate::software_update::SoftwareUpdate;
-use crate::update::slots::ImageSlots;
+use crate::update::slots::{ImageSlots, NoFlash};
 
 /// What the PED is doing in the foreground: the screen and what the keys mean.
 #[derive(Debug)]
@@ -45,11 +47,12 @@ enum Ui {
     Home,
     /// "Exiting now will invalidate the RPK. Confirm? YES/NO"
     ExitWarning,
-    /// "COMPUTE SESSION KEY. Enter PED Password." for a RemotePassword hello.
-    Password { hello: Box<HelloReceived>, entry: Entry },
-    /// The orange key(s) for a RemoteRpv hello; the splits stay in the PED, the one
-    /// secret it reassembles (the orange seed).
-    Orange { hello: Box<HelloReceived>, reader: Reader, splits: Vec<Split> },
+    /// "COMPUTE SESSION KEY. Enter PED Password." for a RemotePassword hello (which
+    /// waits in [`Channel::Hello`]).
+    Password { entry: Entry },
+    /// The orange key(s) for a RemoteRpv hello (which waits in [`Channel::Hello`]); the
+    /// splits stay in the PED, the one secret it reassembles (the orange seed).
+    Orange { reader: Reader, splits: Vec<Split> },
     /// ReadKeyset.
     Login(Gather),
     /// CreateKeyset, stages 1-2.
@@ -111,9 +114,11 @@ enum Outcome {
     SoftwareUpdate,
 }
 
-/// The PIN Entry Device.
+/// The PIN Entry Device, with its firmware flash `F` (the two image slots that
+/// Software Update writes); [`NoFlash`] for a PED built with [`Ped::new`], whose
+/// Software Update refuses every image.
 #[derive(Debug)]
-pub struct Ped {
+pub struct Ped<F: ImageSlots = NoFlash> {
     config: PedConfig,
     mode: PedMode,
     ui: Ui,
@@ -133,11 +138,23 @@ pub struct Ped {
     deadline: Option<u64>,
     inserted: Option<InsertedKey>,
     drawn: Screen,
+    /// The update flash, if the PED has one.
+    flash: Option<F>,
 }
 
 impl Ped {
-    /// A PED at power-on, showing Select Mode.
+    /// A PED at power-on, showing Select Mode, without update flash.
     pub fn new(config: PedConfig) -> Self {
+        Ped::with_flash(config, None)
+    }
+}
+
+impl<F: ImageSlots> Ped<F> {
+    /// A PED at power-on, showing Select Mode, that owns the two image slots of
+    /// `flash` (the boot loader, `update::boot`, has already chosen and verified the
+    /// running image in them); `None`: it has no update flash and Software Update
+    /// refuses every image.
+    pub fn with_flash(config: PedConfig, flash: Option<F>) -> Self {
         let drawn = screens::select_mode(&config.firmware_version);
         Ped {
             config,
@@ -154,7 +171,18 @@ impl Ped {
             deadline: None,
             inserted: None,
             drawn,
+            flash,
         }
+    }
+
+    /// The update flash, if the PED has one.
+    pub fn flash(&self) -> Option<&F> {
+        self.flash.as_ref()
+    }
+
+    /// The update flash, to inspect or to fault (a test's power cut).
+    pub fn flash_mut(&mut self) -> Option<&mut F> {
+        self.flash.as_mut()
     }
 
     /// The screen drawn last.
@@ -188,7 +216,7 @@ impl Ped {
     /// [`Event::Tick`], so after power-on and after each handshake the next tick draws
     /// one. This is the only draw a tick makes.
     fn prepare_ephemeral<R: CryptoRng>(&mut self, rng: &mut R) {
-        if self.next_ephemeral.is_none() && !self.busy() && !matches!(self.ui, Ui::Update(_)) {
+        if self.wants_ephemeral() {
             self.next_ephemeral = Some(EcdhKeyPair::generate(rng));
         }
     }
@@ -204,34 +232,33 @@ impl Ped {
         self.ui.serves_command() || self.ui.in_handshake()
     }
 
+    /// When the core next needs an [`Event::Tick`], on the clock of the ticks
+    /// (`monotonic_ms`): the PED-key action's deadline, or the last tick's time (due
+    /// now) while the PED idles without the next handshake's ephemeral key; `None`
+    /// while no tick is needed. A driver sleeps until then or until an input, and
+    /// gives a Tick with the current time whenever it wakes, before the input: the
+    /// deadlines an event starts count from the last tick's time.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let ephemeral = self.wants_ephemeral().then_some(self.now_ms);
+        match (self.deadline, ephemeral) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Whether an idle tick would draw the next handshake's ephemeral key.
+    fn wants_ephemeral(&self) -> bool {
+        self.next_ephemeral.is_none() && !self.busy() && !matches!(self.ui, Ui::Update(_))
+    }
+
     /// Takes one event; returns what the hardware must do, in order. The screen is
-    /// redrawn (one [`Effect::Draw`], last) only when it changed. For a PED without
-    /// update flash; Software Update then refuses every image.
+    /// redrawn (one [`Effect::Draw`], last) only when it changed.
+    #[must_use = "the effects are the PED's output: draw them, send them, carry out the key-port operations"]
     pub fn handle<R: CryptoRng>(&mut self, event: Event, rng: &mut R) -> Vec<Effect> {
-        self.handle_inner(event, rng, None)
-    }
-
-    /// [`handle`](Self::handle) on a PED with the two image slots of `flash`, which
-    /// Software Update writes.
-    pub fn handle_with_flash<R: CryptoRng>(
-        &mut self,
-        event: Event,
-        rng: &mut R,
-        flash: &mut dyn ImageSlots,
-    ) -> Vec<Effect> {
-        self.handle_inner(event, rng, Some(flash))
-    }
-
-    fn handle_inner<R: CryptoRng>(
-        &mut self,
-        event: Event,
-        rng: &mut R,
-        flash: Option<&mut dyn ImageSlots>,
-    ) -> Vec<Effect> {
         let mut out = Vec::new();
         match event {
             Event::PowerOn => self.power_on(),
-            Event::Pressed(button) => self.pressed(button, rng, flash, &mut out),
+            Event::Pressed(button) => self.pressed(button, rng, &mut out),
             Event::ClearHeld => self.clear_held(&mut out),
             Event::KeyInserted(key) => {
                 self.inserted = Some(key);
@@ -241,7 +268,7 @@ impl Ped {
                 self.inserted = None;
                 self.touch();
             }
-            Event::HostFrame(bytes) => self.host_frame(&bytes, rng, flash, &mut out),
+            Event::HostFrame(bytes) => self.host_frame(&bytes, rng, &mut out),
             Event::HostDisconnected => self.abandon_channel("Host link lost."),
             Event::Tick { monotonic_ms, unix_seconds } => {
                 self.now_ms = monotonic_ms;
@@ -271,7 +298,7 @@ impl Ped {
         match &self.ui {
             Ui::Home => self.home_screen(),
             Ui::ExitWarning => screens::exit_warning(),
-            Ui::Password { hello, entry } => screens::compute_session_key(&hsm_label(hello), entry.len()),
+            Ui::Password { entry } => screens::compute_session_key(self.channel.hello_hsm(), entry.len()),
             Ui::Orange { reader, .. } => reader.screen(),
             Ui::Login(g) => g.screen(),
             Ui::Create(c) => c.screen(),
@@ -319,13 +346,7 @@ impl Ped {
         self.ui = if mode == PedMode::Admin { Ui::Admin(Admin::new()) } else { Ui::Home };
     }
 
-    fn pressed<R: CryptoRng>(
-        &mut self,
-        button: Button,
-        rng: &mut R,
-        flash: Option<&mut dyn ImageSlots>,
-        out: &mut Vec<Effect>,
-    ) {
+    fn pressed<R: CryptoRng>(&mut self, button: Button, rng: &mut R, out: &mut Vec<Effect>) {
         self.touch();
         if self.overlay.take().is_some() {
             return;
@@ -336,7 +357,7 @@ impl Ped {
             return;
         }
         if let Ui::Update(update) = &mut self.ui {
-            let (leave, status) = update.on_button(button, flash);
+            let (leave, status) = update.on_button(button, dyn_flash(&mut self.flash));
             self.send_device(status, out);
             if leave {
                 self.ui = Ui::Admin(Admin::new());
@@ -436,6 +457,7 @@ impl Ped {
             }
         } else if self.ui.in_handshake() {
             out.push(Effect::SendFrame(frame::handshake_failed()));
+            self.channel = Channel::Idle;
         } else {
             return;
         }
@@ -471,20 +493,14 @@ impl Ped {
         }
     }
 
-    fn host_frame<R: CryptoRng>(
-        &mut self,
-        bytes: &[u8],
-        rng: &mut R,
-        flash: Option<&mut dyn ImageSlots>,
-        out: &mut Vec<Effect>,
-    ) {
+    fn host_frame<R: CryptoRng>(&mut self, bytes: &[u8], rng: &mut R, out: &mut Vec<Effect>) {
         let Ok(frame) = Frame::decode_exact(bytes) else {
             self.log.push("Bad host frame");
             out.push(Effect::SendFrame(frame::handshake_failed()));
             return;
         };
         match frame.frame_type {
-            t if t.is_device_control() => self.device_control(frame, flash, out),
+            t if t.is_device_control() => self.device_control(frame, out),
             FrameType::HsmHello => self.hello(frame, rng, out),
             FrameType::HsmFinished | FrameType::HandshakeFailed => self.finished(frame, out),
             FrameType::Record => self.record(frame, out),
@@ -495,7 +511,7 @@ impl Ped {
         }
     }
 
-    fn device_control(&mut self, frame: Frame<'_>, flash: Option<&mut dyn ImageSlots>, out: &mut Vec<Effect>) {
+    fn device_control(&mut self, frame: Frame<'_>, out: &mut Vec<Effect>) {
         let answer = match DeviceMessage::decode(frame) {
             Ok(DeviceMessage::InfoRequest) => DeviceMessage::Info(self.info()),
             Ok(DeviceMessage::SessionEnded { reason }) => return self.session_ended(reason),
@@ -505,7 +521,7 @@ impl Ped {
                 | DeviceMessage::UpdateEnd),
             ) => {
                 let status = match (&mut self.ui, &self.config.vendor_key) {
-                    (Ui::Update(update), Some(key)) => update.on_message(message, flash, key),
+                    (Ui::Update(update), Some(key)) => update.on_message(message, dyn_flash(&mut self.flash), key),
                     _ => Some(DeviceMessage::UpdateStatus {
                         state: UpdateState::Refused,
                         detail: "Not in Admin mode, Software Update".into(),
@@ -562,7 +578,7 @@ impl Ped {
             self.ui = Ui::Home;
             self.deadline = None;
         }
-        let refuse = |ped: &mut Ped, out: &mut Vec<Effect>, reason: &str| {
+        let refuse = |ped: &mut Self, out: &mut Vec<Effect>, reason: &str| {
             ped.log.push("HSM refused");
             out.push(Effect::SendFrame(frame::handshake_failed()));
             ped.overlay = Some(screens::operation_ended("Connection", reason));
@@ -595,7 +611,8 @@ impl Ped {
                 Err(_) => refuse(self, out, "Handshake failed."),
             },
             ChannelKind::RemotePassword => {
-                self.ui = Ui::Password { hello: Box::new(hello), entry: Entry::new(PASSWORD_DIGITS) };
+                self.ui = Ui::Password { entry: Entry::new(PASSWORD_DIGITS) };
+                self.channel = Channel::Hello { hello: Box::new(hello), hsm };
                 self.start_deadline();
             }
             ChannelKind::RemoteRpv => {
@@ -620,7 +637,8 @@ impl Ped {
                     Prompt { slot: hsm.chars().take(16).collect(), role: Role::Rpv, activity: Activity::Login };
                 let header = Header::of(&prompt);
                 let reader = Reader::of_keysets(header.clone(), header, prompt.role.colour(), hello.orange_keysets());
-                self.ui = Ui::Orange { hello: Box::new(hello), reader, splits: Vec::new() };
+                self.ui = Ui::Orange { reader, splits: Vec::new() };
+                self.channel = Channel::Hello { hello: Box::new(hello), hsm };
                 self.start_deadline();
             }
         }
@@ -631,9 +649,9 @@ impl Ped {
     }
 
     fn password_entered<R: CryptoRng>(&mut self, rng: &mut R, out: &mut Vec<Effect>) {
-        let Ui::Password { hello, entry } = core::mem::replace(&mut self.ui, Ui::Home) else { return };
+        let Ui::Password { entry } = core::mem::replace(&mut self.ui, Ui::Home) else { return };
         self.deadline = None;
-        let hsm = hsm_label(&hello);
+        let Some((hello, hsm)) = self.channel.take_hello() else { return };
         // Enter with no password ends the session (seed 3930: at `ped disconnect`).
         let answer = PasswordDigits::parse(entry.as_str())
             .map(|password| hello.respond_password_with(&password, self.take_ephemeral(rng)));
@@ -650,9 +668,9 @@ impl Ped {
     }
 
     fn orange_complete<R: CryptoRng>(&mut self, rng: &mut R, out: &mut Vec<Effect>) {
-        let Ui::Orange { hello, splits, .. } = core::mem::replace(&mut self.ui, Ui::Home) else { return };
+        let Ui::Orange { splits, .. } = core::mem::replace(&mut self.ui, Ui::Home) else { return };
         self.deadline = None;
-        let hsm = hsm_label(&hello);
+        let Some((hello, hsm)) = self.channel.take_hello() else { return };
         let credential = splits.first().map(|s| *s.info().keyset_id()).and_then(|keyset| {
             quorum::reassemble(&splits).ok().and_then(|seed| RpkCredential::from_seed(keyset, &seed).ok())
         });
@@ -674,15 +692,23 @@ impl Ped {
     }
 
     fn finished(&mut self, frame: Frame<'_>, out: &mut Vec<Effect>) {
-        let Channel::Finishing { state, hsm, rpk, cached } = core::mem::take(&mut self.channel) else {
-            if frame.frame_type == FrameType::HandshakeFailed {
-                // The HSM gave up (a wrong password, an unknown RPK): stop waiting.
-                self.log.push("HSM refused");
-                self.end_operation(None, "HSM refused.", out);
-            } else {
-                out.push(Effect::SendFrame(frame::handshake_failed()));
+        let (state, hsm, rpk, cached) = match core::mem::take(&mut self.channel) {
+            Channel::Finishing { state, hsm, rpk, cached } => (state, hsm, rpk, cached),
+            other => {
+                // A hello that waits for the key holder still waits; an open channel is
+                // gone (the HSM started over).
+                if matches!(other, Channel::Hello { .. }) {
+                    self.channel = other;
+                }
+                if frame.frame_type == FrameType::HandshakeFailed {
+                    // The HSM gave up (a wrong password, an unknown RPK): stop waiting.
+                    self.log.push("HSM refused");
+                    self.end_operation(None, "HSM refused.", out);
+                } else {
+                    out.push(Effect::SendFrame(frame::handshake_failed()));
+                }
+                return;
             }
-            return;
         };
         let peer_failed = frame.frame_type == FrameType::HandshakeFailed;
         match state.receive_finished(frame) {
@@ -868,6 +894,11 @@ fn answer_created(created: Created) -> PedReply {
         Created::Reused(splits) => PedReply::Reused(splits),
         Created::Shape(q) => PedReply::Shape(q),
     }
+}
+
+/// The flash as Software Update takes it (one copy of its code for every `F`).
+fn dyn_flash<F: ImageSlots>(flash: &mut Option<F>) -> Option<&mut dyn ImageSlots> {
+    flash.as_mut().map(|f| f as &mut dyn ImageSlots)
 }
 
 /// The HSM's serial number: its certificate's, which the hello's must equal (checked

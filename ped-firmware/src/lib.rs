@@ -1,9 +1,11 @@
 //! `ped-firmware`: the PIN Entry Device.
 //!
 //! The core is `no_std` + `alloc` and deterministic; the hardware it drives (display,
-//! keypad, PED-key port, host link, clock, RNG) sits behind the traits of [`hal`], so
-//! the same logic runs on a board, in the simulator and in tests. [`Ped`] is the whole
-//! device: feed it [`io::Event`]s, carry out the [`io::Effect`]s it returns.
+//! keypad, PED-key port, host link, flash, clock, RNG) is reached through its
+//! [`io::Effect`]s and the traits of `ped-hal` (re-exported as [`hal`] and
+//! [`update::slots`]), so the same logic runs on a board, in the simulator and in tests.
+//! [`Ped`] is the whole device: feed it [`io::Event`]s, carry out the [`io::Effect`]s
+//! it returns, tick it at [`Ped::poll_timeout`].
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -28,3 +30,4 @@ pub mod update;
 pub use crate::channel::RPK_CACHE_CAPACITY;
 pub use crate::config::PedConfig;
 pub use crate::core::Ped;
+pub use crate::update::slots::NoFlash;

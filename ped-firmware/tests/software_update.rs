@@ -67,8 +67,7 @@ fn rig_at_update(running: Option<Slot>, flash: MemorySlots) -> (Rig, SigningKey,
     let mut config = PedConfig::new("PED-0001", "2.9.0-1", TestHsm::new("HSM-1").root());
     config.vendor_key = Some(public);
     config.running_slot = running;
-    let mut rig = Rig::with_config(config);
-    rig.flash = Some(flash);
+    let mut rig = Rig::with_flash(config, Some(flash));
     rig.digits("47");
     (rig, signing, public)
 }
@@ -88,7 +87,7 @@ fn blank_rig() -> (Rig, SigningKey, VendorKey) {
 
 /// What the PED boots at its next power-on.
 fn power_on(rig: &mut Rig, public: &VendorKey) -> Result<BootedImage, BootError> {
-    let flash = rig.flash.as_mut().unwrap();
+    let flash = rig.flash();
     flash.power_on();
     boot(flash, public)
 }
@@ -117,7 +116,7 @@ fn an_image_is_uploaded_verified_saved_and_boots() {
     rig.shows(&["Software update", "Success", "Press ENTER"]);
     rig.enter();
     assert_eq!(rig.lines()[0], "Admin mode...");
-    let booted = boot(rig.flash.as_mut().unwrap(), &public).unwrap();
+    let booted = boot(rig.flash(), &public).unwrap();
     assert_eq!((booted.slot, booted.version.as_str()), (Slot::B, "2.9.1-0"));
 }
 
@@ -132,7 +131,7 @@ fn a_tampered_image_is_refused_and_the_old_one_still_boots() {
     assert!(rig.lines()[0].starts_with("Failure (VERIFY)"), "{:?}", rig.lines());
     rig.enter();
     assert_eq!(rig.lines()[0], "Admin mode...");
-    let booted = boot(rig.flash.as_mut().unwrap(), &public).unwrap();
+    let booted = boot(rig.flash(), &public).unwrap();
     assert_eq!(booted.slot, Slot::A);
 }
 
@@ -148,7 +147,7 @@ fn no_at_save_keeps_the_factory_image_even_when_it_rots() {
     assert_eq!((booted.slot, booted.version.as_str(), booted.fell_back), (Slot::A, "2.9.0-1", false));
     // The refused image, whole and signed in slot B, is no fallback for a rotten
     // factory image: the PED asks for service rather than run what was refused.
-    rig.flash.as_mut().unwrap().slot_mut(Slot::A)[HEADER_LEN] ^= 1;
+    rig.flash().slot_mut(Slot::A)[HEADER_LEN] ^= 1;
     assert_eq!(power_on(&mut rig, &public).unwrap_err().b, SlotFault::NotSaved);
 }
 
@@ -222,12 +221,12 @@ fn on_blank_flash_an_upload_cut_midway_never_boots() {
 
     let (mut rig, signing, public) = blank_rig();
     rig.press(Button::Yes);
-    let flash = rig.flash.as_mut().unwrap();
+    let flash = rig.flash();
     // UpdateBegin reads both record copies and erases the slot; then one write a chunk.
     let third_chunk = flash.operations() + 3 + 2;
     flash.cut_power(PowerCut { operation: third_chunk, bytes_done: 500 });
     let answers = upload(&mut rig, &image(&signing, "2.9.1-0", &[6; 5000]));
-    assert!(!rig.flash.as_ref().unwrap().is_powered());
+    assert!(!rig.flash().is_powered());
     // The chunks after the cut and UpdateEnd are refused: the session had ended.
     assert_eq!(answers[0].0, UpdateState::Uploading);
     assert_eq!(answers[1].0, UpdateState::VerifyFailed);

@@ -48,8 +48,6 @@ const DEBUG: Uart = Uart::at(uart::UART0);
 const USB: Uart = Uart::at(uart::UART1);
 const PERIPHERALS: Uart = Uart::at(uart::UART2);
 
-/// How often the core gets a Tick (as ped-sim's driver).
-const TICK_MS: u64 = 100;
 /// How long the board waits for the host's answer to a key-port operation.
 const KEY_PORT_TIMEOUT_MS: u64 = 10_000;
 /// Main-loop passes without input before the core sleeps until an interrupt.
@@ -134,7 +132,6 @@ struct Board {
     clock: Monotonic,
     /// The wall clock at provisioning, and the monotonic time then.
     unix_at: (u64, u64),
-    last_tick: u64,
     link: Decoder,
     /// Events that arrived while the core waited for the key port.
     queued: VecDeque<ToBoard>,
@@ -154,7 +151,6 @@ impl Board {
             rng: QemuDeterministicRng::new(),
             clock: Monotonic::default(),
             unix_at: (0, 0),
-            last_tick: 0,
             link: Decoder::new(),
             queued: VecDeque::new(),
             usb_records: SocketPacketReader::new(),
@@ -192,11 +188,10 @@ impl Board {
                     self.usb_byte(byte);
                 }
             }
+            // The core is ticked when it asks (and before each input, in `feed`).
             let now = self.clock.now_ms();
-            if self.ped.is_some() && now.saturating_sub(self.last_tick) >= TICK_MS {
-                self.last_tick = now;
-                let unix_seconds = self.unix_at.0 + now.saturating_sub(self.unix_at.1) / 1000;
-                self.feed(Event::Tick { monotonic_ms: now, unix_seconds });
+            if self.ped.as_ref().and_then(Ped::poll_timeout).is_some_and(|due| now >= due) {
+                self.tick();
             }
             if busy {
                 idle = 0;
@@ -282,11 +277,10 @@ impl Board {
         config.pin_iterations = NonZeroU32::new(provision.pin_iterations).unwrap_or(config.pin_iterations);
         let now = self.clock.now_ms();
         self.unix_at = (provision.unix_seconds, now);
-        self.last_tick = now;
         self.ped = Some(Ped::new(config));
         let _ = writeln!(debug(), "ped-board: provisioned as {}", provision.serial);
-        self.feed(Event::PowerOn);
-        self.feed(Event::Tick { monotonic_ms: now, unix_seconds: provision.unix_seconds });
+        self.carry_out(Event::PowerOn);
+        self.tick();
         if self.reason == BootReason::OutOfMemory {
             self.out_of_memory_shown = true;
             self.send(&ToHost::Draw(Screen::new(&OUT_OF_MEMORY)));
@@ -321,9 +315,24 @@ impl Board {
         }
     }
 
+    /// Gives the core the time: the monotonic clock, and the wall clock as Provision's
+    /// plus the time since.
+    fn tick(&mut self) {
+        let now = self.clock.now_ms();
+        let unix_seconds = self.unix_at.0 + now.saturating_sub(self.unix_at.1) / 1000;
+        self.carry_out(Event::Tick { monotonic_ms: now, unix_seconds });
+    }
+
+    /// Feeds one input, after a tick: what it starts (the PED-key action timeout)
+    /// counts from now.
+    fn feed(&mut self, event: Event) {
+        self.tick();
+        self.carry_out(event);
+    }
+
     /// Feeds one event and carries out every effect, the key port's answers included
     /// (in the order ped-sim's driver does).
-    fn feed(&mut self, event: Event) {
+    fn carry_out(&mut self, event: Event) {
         let mut events = VecDeque::new();
         events.push_back(event);
         while let Some(event) = events.pop_front() {

@@ -346,10 +346,11 @@ impl BoardDriver {
         }
     }
 
+    /// Outputs first, then the display, as the in-process driver does.
     fn show(&mut self, screen: Screen) {
-        let seq = self.display.draw(screen.clone());
         let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.outputs.write(seq, ms, self.mode, &screen);
+        self.outputs.write(self.display.view().seq + 1, ms, self.mode, &screen);
+        self.display.draw(screen);
     }
 
     fn publish_status(&self) {

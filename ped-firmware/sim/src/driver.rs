@@ -23,8 +23,9 @@ use rand_core::UnwrapErr;
 use crate::display::Display;
 use crate::endpoint::{Stream, frame_records};
 
-/// How often the clock ticks and the key port is looked at. A key inserted with the
-/// ikey-emu CLI is seen within this time.
+/// How often the key port is looked at: a key inserted with the ikey-emu CLI (in
+/// another process; the port state is a file) is seen within this time. The core itself
+/// is ticked only when it asks ([`Ped::poll_timeout`]) and before each input.
 pub const TICK: Duration = Duration::from_millis(100);
 
 /// Something for the driver to do.
@@ -123,9 +124,8 @@ struct Keys {
 /// The simulated board.
 #[derive(Debug)]
 pub struct Driver {
-    ped: Ped,
+    ped: Ped<FileSlots>,
     rng: UnwrapErr<SysRng>,
-    flash: Option<FileSlots>,
     keys: Option<Keys>,
     host: Option<(u64, Stream)>,
     display: Arc<Display>,
@@ -175,12 +175,11 @@ impl Driver {
         };
         let unix_at_start =
             unix_time.unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
-        let ped = Ped::new(config);
+        let ped = Ped::with_flash(config, flash);
         let display = Arc::new(Display::new(ped.screen().clone(), ped.mode()));
         let mut driver = Driver {
             ped,
             rng: UnwrapErr(SysRng),
-            flash,
             keys,
             host: None,
             display,
@@ -190,6 +189,7 @@ impl Driver {
         };
         // Power-on draws the first screen (number 1), as a board's display starts blank.
         driver.feed(Event::PowerOn);
+        driver.watch_port();
         driver.tick();
         Ok(driver)
     }
@@ -200,17 +200,32 @@ impl Driver {
     }
 
     /// Runs until [`Input::Quit`] or until every sender is gone.
+    /// Sleeps until an input, the core's [`Ped::poll_timeout`] or the next look at the
+    /// key port (with a key port only), whichever comes first.
     pub fn run(mut self, inputs: Receiver<Input>) {
-        let mut next_tick = Instant::now() + TICK;
+        let mut next_look = Instant::now() + TICK;
         loop {
-            match inputs.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
+            let core = self.ped.poll_timeout().map(|ms| self.started + Duration::from_millis(ms));
+            let look = self.keys.is_some().then_some(next_look);
+            let received = match core.into_iter().chain(look).min() {
+                Some(wake) => inputs.recv_timeout(wake.saturating_duration_since(Instant::now())),
+                None => inputs.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match received {
                 Ok(Input::Quit) | Err(RecvTimeoutError::Disconnected) => break,
-                Ok(input) => self.input(input),
+                Ok(input) => {
+                    // The clock first: what the input starts counts from now.
+                    self.tick();
+                    self.input(input);
+                }
                 Err(RecvTimeoutError::Timeout) => {}
             }
-            if Instant::now() >= next_tick {
+            if self.keys.is_some() && Instant::now() >= next_look {
+                self.watch_port();
+                next_look = Instant::now() + TICK;
+            }
+            if self.ped.poll_timeout().is_some_and(|ms| self.monotonic_ms() >= ms) {
                 self.tick();
-                next_tick = Instant::now() + TICK;
             }
         }
         if let Some((_, link)) = self.host.take() {
@@ -271,8 +286,12 @@ impl Driver {
         Ok(())
     }
 
+    fn monotonic_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Gives the core the time.
     fn tick(&mut self) {
-        self.watch_port();
         let elapsed = self.started.elapsed();
         let monotonic_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         self.feed(Event::Tick { monotonic_ms, unix_seconds: self.unix_at_start + elapsed.as_secs() });
@@ -282,7 +301,7 @@ impl Driver {
     /// `ikey-emu insert/remove` in another process (the port state is a file).
     fn watch_port(&mut self) {
         let Some(keys) = &mut self.keys else { return };
-        // An unreadable port state is a port that did not change: the next tick retries.
+        // An unreadable port state is a port that did not change: the next look retries.
         let Ok(now) = keys.port.key() else { return };
         if now == keys.seen {
             return;
@@ -290,6 +309,8 @@ impl Driver {
         let removed = keys.seen.is_some();
         let inserted = keys.port.inserted();
         keys.seen = now;
+        // The clock first: a key holder's action restarts the PED-key action timeout.
+        self.tick();
         if removed {
             self.feed(Event::KeyRemoved);
         }
@@ -303,10 +324,7 @@ impl Driver {
     fn feed(&mut self, event: Event) {
         let mut queue = VecDeque::from([event]);
         while let Some(event) = queue.pop_front() {
-            let effects = match &mut self.flash {
-                Some(flash) => self.ped.handle_with_flash(event, &mut self.rng, flash),
-                None => self.ped.handle(event, &mut self.rng),
-            };
+            let effects = self.ped.handle(event, &mut self.rng);
             for effect in effects {
                 match effect {
                     Effect::Draw(screen) => self.show(screen),
@@ -326,10 +344,13 @@ impl Driver {
         self.keys.as_mut().map_or(Err(KeyPortError::NoKey), |keys| op(&mut keys.port))
     }
 
+    /// Writes the screen to the outputs, then draws it: whoever sees it on the display
+    /// (a `wait-screen`) finds it in the outputs too. The driver is the only drawer, so
+    /// the next number is the display's plus one.
     fn show(&mut self, screen: Screen) {
-        let seq = self.display.draw(screen.clone());
         let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.outputs.write(seq, ms, self.ped.mode(), &screen);
+        self.outputs.write(self.display.view().seq + 1, ms, self.ped.mode(), &screen);
+        self.display.draw(screen);
     }
 
     /// Sends a frame to the host, if one is plugged in; a frame for a host that went

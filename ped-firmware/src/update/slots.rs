@@ -98,6 +98,38 @@ pub fn current_record<S: ImageSlots + ?Sized>(slots: &mut S) -> Option<(RecordCo
     best
 }
 
+/// No update flash: the flash of a PED built with [`crate::Ped::new`], whose Software
+/// Update refuses every image ("This PED has no update flash"). It has no value: such a
+/// PED never touches it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoFlash {}
+
+impl ImageSlots for NoFlash {
+    fn capacity(&self) -> usize {
+        match *self {}
+    }
+
+    fn erase(&mut self, _: Slot) -> Result<(), FlashError> {
+        match *self {}
+    }
+
+    fn write(&mut self, _: Slot, _: usize, _: &[u8]) -> Result<(), FlashError> {
+        match *self {}
+    }
+
+    fn read(&mut self, _: Slot, _: usize, _: &mut [u8]) -> Result<(), FlashError> {
+        match *self {}
+    }
+
+    fn read_record(&mut self, _: RecordCopy, _: &mut [u8; RECORD_LEN]) -> Result<(), FlashError> {
+        match *self {}
+    }
+
+    fn write_record(&mut self, _: RecordCopy, _: &[u8; RECORD_LEN]) -> Result<(), FlashError> {
+        match *self {}
+    }
+}
+
 /// When [`MemorySlots`] loses power.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PowerCut {

@@ -42,7 +42,7 @@ pub struct Key {
 
 /// The PED under test, its key port and what it sent.
 pub struct Rig {
-    pub ped: Ped,
+    pub ped: Ped<MemorySlots>,
     pub rng: ChaCha20Rng,
     pub keys: Vec<Key>,
     pub inserted: Option<usize>,
@@ -51,8 +51,6 @@ pub struct Rig {
     /// Every screen drawn, in order.
     pub drawn: Vec<Screen>,
     pub now_ms: u64,
-    /// The update flash, for the PEDs that have one.
-    pub flash: Option<MemorySlots>,
 }
 
 impl Rig {
@@ -63,15 +61,19 @@ impl Rig {
     }
 
     pub fn with_config(config: PedConfig) -> Self {
+        Self::with_flash(config, None)
+    }
+
+    /// A PED that owns `flash` (`None`: it has no update flash).
+    pub fn with_flash(config: PedConfig, flash: Option<MemorySlots>) -> Self {
         let mut rig = Rig {
-            ped: Ped::new(config),
+            ped: Ped::with_flash(config, flash),
             rng: ChaCha20Rng::seed_from_u64(7),
             keys: Vec::new(),
             inserted: None,
             sent: Vec::new(),
             drawn: Vec::new(),
             now_ms: 0,
-            flash: None,
         };
         rig.event(Event::PowerOn);
         rig.tick(0);
@@ -82,10 +84,7 @@ impl Rig {
     pub fn event(&mut self, event: Event) {
         let mut queue = vec![event];
         while let Some(event) = queue.pop() {
-            let effects = match &mut self.flash {
-                Some(flash) => self.ped.handle_with_flash(event, &mut self.rng, flash),
-                None => self.ped.handle(event, &mut self.rng),
-            };
+            let effects = self.ped.handle(event, &mut self.rng);
             for effect in effects {
                 match effect {
                     Effect::Draw(screen) => self.drawn.push(screen),
@@ -106,6 +105,11 @@ impl Rig {
         let i = self.inserted.ok_or(KeyPortError::NoKey)?;
         self.keys[i].content = content;
         Ok(())
+    }
+
+    /// The PED's update flash (a rig built [`with_flash`](Self::with_flash)).
+    pub fn flash(&mut self) -> &mut MemorySlots {
+        self.ped.flash_mut().expect("a PED with update flash")
     }
 
     pub fn press(&mut self, button: Button) {

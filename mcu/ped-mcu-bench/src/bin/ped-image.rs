@@ -78,12 +78,12 @@ fn main() -> ! {
     let serial: alloc::string::String = read_bytes().into_iter().map(char::from).collect();
     let mut config = PedConfig::new(&serial, "7.8.0", read_bytes());
     config.vendor_key = VendorKey::from_sec1(&read_bytes()).ok();
-    let mut slots = MemorySlots::new(read_u32() as usize);
+    let slots = MemorySlots::new(read_u32() as usize);
     let mut seed = [0u8; 32];
     seed.iter_mut().for_each(|b| *b = read_byte());
     // A stand-in for the board's TRNG: never for production.
     let mut rng = ChaCha20Rng::from_seed(seed);
-    let mut ped = Ped::new(config);
+    let mut ped = Ped::with_flash(config, Some(slots));
     let mut pending = Vec::new();
     loop {
         let event = pending.pop().unwrap_or_else(|| match read_byte() {
@@ -110,7 +110,7 @@ fn main() -> ! {
             8 => Event::KeyWritten(if read_byte() == 0 { Ok(()) } else { Err(KeyPortError::NoKey) }),
             _ => Event::Tick { monotonic_ms: u64::from(read_u32()), unix_seconds: u64::from(read_u32()) },
         });
-        for effect in ped.handle_with_flash(event, &mut rng, &mut slots) {
+        for effect in ped.handle(event, &mut rng) {
             match effect {
                 Effect::Draw(screen) => {
                     for line in screen.text_lines() {
