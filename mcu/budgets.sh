@@ -47,6 +47,8 @@ M=1000000
 KiB=1024
 check ped_side_c2e2s_warm "$(value ped_side_c2e2s_warm)" $((45 * M))
 check ped_side_c2e2s_cold "$(value ped_side_c2e2s_cold)" $((120 * M))
+# The strictest reading of "first contact": a brand-new PED, no certificate link cached.
+check ped_side_c2e2s_first_hsm "$(value ped_side_c2e2s_first_hsm)" $((120 * M))
 check pin_unlock_32B "$(value pin_unlock_32B)" $((20 * M))
 check pin_unlock_orange "$(value pin_unlock_orange)" $((20 * M))
 seal="$(value record_16k_seal)"
