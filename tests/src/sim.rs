@@ -25,6 +25,19 @@ pub struct PedSim {
     board: Option<McuPed>,
 }
 
+/// What every PED of the rig is told: its serial (also its key port's name), the root it
+/// trusts, the key drawer, how it reaches its host (`--usb` for the in-process core,
+/// `--board` for the image under QEMU) and where it logs its screens.
+fn identity_args(name: &str, root: &Path, keys: &Path, link: [String; 2], screens: &Path) -> Vec<String> {
+    let mut args: Vec<String> =
+        ["--serial", name, "--trusted-root", path_str(root), "--keys", path_str(keys), "--port", name]
+            .map(String::from)
+            .to_vec();
+    args.extend(link);
+    args.extend(["--json".to_owned(), path_str(screens).to_owned()]);
+    args
+}
+
 impl PedSim {
     /// Starts PED `name` (also its serial and its key port's name) trusting `root`,
     /// reading keys from `keys`; its files live in `dir`.
@@ -67,24 +80,9 @@ impl PedSim {
         let control = dir.join(format!("{name}-ctl.sock"));
         let screens = dir.join(format!("{name}-screens.jsonl"));
         let flash = dir.join(format!("{name}-flash"));
-        let args = [
-            "--serial",
-            name,
-            "--trusted-root",
-            path_str(root),
-            "--keys",
-            path_str(keys),
-            "--port",
-            name,
-            "--usb",
-            &format!("socket:{}", usb.display()),
-            "--json",
-            path_str(&screens),
-            "--state",
-            path_str(&flash),
-        ]
-        .map(String::from)
-        .to_vec();
+        let link = ["--usb".to_owned(), format!("socket:{}", usb.display())];
+        let mut args = identity_args(name, root, keys, link, &screens);
+        args.extend(["--state".to_owned(), path_str(&flash).to_owned()]);
         PedSim { process: None, usb, control, screens, args, board: None }
     }
 
@@ -96,22 +94,8 @@ impl PedSim {
         let board = McuPed::start(dir, name);
         let control = dir.join(format!("{name}-ctl.sock"));
         let screens = dir.join(format!("{name}-screens.jsonl"));
-        let args = [
-            "--serial",
-            name,
-            "--trusted-root",
-            path_str(root),
-            "--keys",
-            path_str(keys),
-            "--port",
-            name,
-            "--board",
-            &format!("socket:{}", board.board.display()),
-            "--json",
-            path_str(&screens),
-        ]
-        .map(String::from)
-        .to_vec();
+        let link = ["--board".to_owned(), format!("socket:{}", board.board.display())];
+        let args = identity_args(name, root, keys, link, &screens);
         let mut sim = PedSim { process: None, usb: board.usb.clone(), control, screens, args, board: Some(board) };
         sim.spawn();
         sim.holder().wait("Select Mode", 30);
