@@ -27,18 +27,29 @@ impl Auth {
     /// The authentication a remote link gets: the password if one was given (only on a
     /// zeroised HSM), the RPV otherwise (which must exist).
     pub fn remote(hsm: &Hsm, password: Option<OneTimePassword>) -> Result<Self, HsmError> {
-        match password {
-            Some(_) if !hsm.is_zeroised() => Err(HsmError::hsm(
+        Self::check_remote(hsm, password.is_some())?;
+        Ok(match password {
+            Some(p) => Auth::Password(p),
+            None => Auth::Rpv,
+        })
+    }
+
+    /// Whether a remote link may be authenticated with a one-time password
+    /// (`with_password`) or the RPV, before one is lent to it.
+    pub fn check_remote(hsm: &Hsm, with_password: bool) -> Result<(), HsmError> {
+        if with_password && !hsm.is_zeroised() {
+            return Err(HsmError::hsm(
                 HsmCode::NotAllowed,
                 "a one-time password is only for remote RPV initialisation on a zeroised HSM",
-            )),
-            Some(p) => Ok(Auth::Password(p)),
-            None if !hsm.has_rpv() => Err(HsmError::hsm(
+            ));
+        }
+        if !with_password && !hsm.has_rpv() {
+            return Err(HsmError::hsm(
                 HsmCode::NotInitialized,
                 "the RPV is not initialised: run `ped vector init` on a local PED, or `ped connect -password`",
-            )),
-            None => Ok(Auth::Rpv),
+            ));
         }
+        Ok(())
     }
 }
 

@@ -27,7 +27,7 @@ use ped_proto::command::{HsmCommand, PedReply};
 use ped_proto::frame::{self, Frame, FrameType};
 use ped_proto::hsm_link::HsmLinkMessage;
 use ped_proto::record::{ChannelSession, Opened};
-use ped_proto::secrets::PasswordDigits;
+use ped_proto::secrets::{OneTimePassword, PasswordDigits};
 use rand_core::CryptoRng;
 
 use crate::channel::{Auth, Handshake};
@@ -140,6 +140,8 @@ pub struct Conductor {
     work: Work,
     deadline: Option<Duration>,
     timeouts: Timeouts,
+    /// The command's administrator went away: the operation goes no further.
+    cancelled: bool,
     out: VecDeque<Output>,
 }
 
@@ -154,6 +156,7 @@ impl Conductor {
             work: Work::Idle,
             deadline: None,
             timeouts,
+            cancelled: false,
             out: VecDeque::new(),
         }
     }
@@ -179,6 +182,7 @@ impl Conductor {
             work: Work::Connecting { shown },
             deadline: Some(now + timeouts.link),
             timeouts,
+            cancelled: false,
             out: VecDeque::new(),
         };
         match (HsmLinkMessage::Connect { hsm_serial: serial.into(), host, port }).encode() {
@@ -215,6 +219,15 @@ impl Conductor {
     /// Whether a command (or `ped connect`) is in progress.
     pub fn is_busy(&self) -> bool {
         !matches!(self.work, Work::Idle)
+    }
+
+    /// The link's one-time password (with its tries), once the link is given up; `None`
+    /// for a link on the RPV, or whose password channel changed to the RPV.
+    pub fn into_password(self) -> Option<OneTimePassword> {
+        match self.auth {
+            Auth::Password(password) => Some(password),
+            Auth::Local | Auth::Rpv => None,
+        }
     }
 
     /// The next thing for the pump to do.
@@ -255,6 +268,7 @@ impl Conductor {
                 return;
             }
         }
+        self.cancelled = false;
         if self.session.is_some() {
             self.begin(now, hsm, request);
             return;
@@ -324,6 +338,9 @@ impl Conductor {
             Work::Operation { mut op, request } => {
                 let step = self.reply(now, hsm, rng, &mut op, bytes);
                 match step {
+                    Ok(Step::Send(_)) if self.cancelled => {
+                        self.finish(hsm, Some((&op, &request)), Err(cancelled()));
+                    }
                     Ok(Step::Send(command)) => match self.send(&command) {
                         Ok(()) => self.wait(now, Work::Operation { op, request }),
                         Err(e) => self.finish(hsm, Some((&op, &request)), Err(e)),
@@ -358,6 +375,28 @@ impl Conductor {
         if self.deadline.is_some_and(|d| now >= d) {
             self.deadline = None;
             self.handle_link_error(now, hsm, HsmError::ped(ErrorCode::RcOperationTimedOut));
+        }
+    }
+
+    /// The command's administrator went away (the link stays, for the next command): a
+    /// handshake waiting for the PED's key holder is refused, so the PED stops waiting;
+    /// an operation at the PED gets Cancel, and ends with the PED's answer (or goes no
+    /// further, if the PED answered its step first). The command ends as
+    /// [`Output::Done`] with the error.
+    pub fn cancel(&mut self, now: Duration, hsm: &mut Hsm) {
+        match std::mem::replace(&mut self.work, Work::Idle) {
+            Work::Handshake { .. } => {
+                self.out.push_back(Output::Transmit(frame::handshake_failed()));
+                self.finish(hsm, None, Err(cancelled()));
+            }
+            Work::Operation { op, request } => {
+                self.cancelled = true;
+                match self.send(&HsmCommand::Cancel) {
+                    Ok(()) => self.wait(now, Work::Operation { op, request }),
+                    Err(e) => self.finish(hsm, Some((&op, &request)), Err(e)),
+                }
+            }
+            other => self.work = other,
         }
     }
 
@@ -506,6 +545,11 @@ impl Conductor {
         self.deadline = None;
         self.out.push_back(Output::Close);
     }
+}
+
+/// A command whose administrator went away.
+fn cancelled() -> HsmError {
+    HsmError::ped_with(ErrorCode::CkrCancel, "the command's administrator went away; the HSM cancelled it at the PED")
 }
 
 /// A PED command issued after the remote link ended: CKR_PED_UNPLUGGED, as lunacm

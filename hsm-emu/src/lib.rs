@@ -11,6 +11,7 @@
 pub mod channel;
 pub mod cli;
 pub mod conductor;
+pub mod console;
 pub mod error;
 pub mod hsm;
 pub mod link;

@@ -328,6 +328,17 @@ pub fn ped_show(s: &Status<'_>) -> Vec<String> {
     out
 }
 
+/// The lines that end a command: on success lunacm's `Command Result : No Error` (`ped
+/// set`: `0 (Success)`, as the seed shows it); on failure the sentence that says what
+/// to do, then the result line.
+pub fn result_lines(result: &Result<(), HsmError>, ped_set: bool) -> Vec<String> {
+    match result {
+        Ok(()) if ped_set => vec!["Command Result : No Error".into()],
+        Ok(()) => vec!["Command Result : No Error".into()],
+        Err(e) => vec![e.detail.clone(), e.result_line()],
+    }
+}
+
 /// lunacm's warning before an HSM SO login, with the attempts left before the HSM
 /// zeroises itself, in the seed's words and line breaks (3641-3643).
 pub fn so_login_caution(failures: u32) -> String {
