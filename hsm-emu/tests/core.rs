@@ -137,9 +137,9 @@ impl Bench {
 
     /// A new PED (nothing cached) with the same key drawer.
     fn fresh_ped(&mut self) {
-        let keys = std::mem::take(&mut self.rig.keys);
+        let keys = self.rig.take_keys();
         self.rig = Rig::new(self.hsm.root_der().to_vec());
-        self.rig.keys = keys;
+        *self.rig.keys_mut() = keys;
     }
 
     fn blank_keys(&mut self, n: usize) -> Vec<usize> {
@@ -246,7 +246,7 @@ fn hsm_init_writes_3_of_5_keysets_with_a_duplicate_set_and_a_quorum_logs_in() {
     let payloads: Vec<PedKeyPayload> = blue
         .iter()
         .chain(&red)
-        .map(|&k| PedKeyPayload::decode(b.rig.keys[k].content.as_ref().unwrap()).unwrap())
+        .map(|&k| PedKeyPayload::decode(b.rig.keys()[k].content.as_ref().unwrap()).unwrap())
         .collect();
     assert!(payloads[..10].iter().all(|p| p.colour == KeyColour::Blue && p.split.quorum().m() == 3));
     assert!(payloads[10..].iter().all(|p| p.colour == KeyColour::Red));
@@ -523,14 +523,14 @@ fn after_a_factory_reset_the_original_orange_keyset_is_reused_and_opens_the_remo
         (old.keyset_id.as_str(), old.rpv.as_str(), &old.public_key)
     );
     assert_rpk_cert(&b);
-    let written = b.rig.keys[orange].content.clone();
+    let written = b.rig.keys()[orange].content.clone();
 
     // A fresh Remote PED opens a C(2e,2s) channel with that orange key.
     b.fresh_ped();
     let mut auth = Auth::remote(&b.hsm, None).unwrap();
     b.connect(&mut auth, |rig| present(rig, orange, Some("2468"))).unwrap();
     assert_eq!(b.session.as_ref().unwrap().kind(), ChannelKind::RemoteRpv);
-    assert_eq!(b.rig.keys[orange].content, written, "a reused key is only read");
+    assert_eq!(b.rig.keys()[orange].content, written, "a reused key is only read");
 
     // Over a remote channel too the orange keyset is offered for reuse (one orange
     // keyset may serve many HSMs); cancelling keeps the RPV in force.
@@ -682,9 +682,9 @@ fn state_survives_a_restart_with_a_fresh_static_key() {
     assert!(!b.hsm.is_logged_in(RoleName::So), "logins do not survive a restart");
     assert!(std::fs::read(state_dir.join("root.der")).unwrap() == root);
     b.rig = {
-        let keys = std::mem::take(&mut b.rig.keys);
+        let keys = b.rig.take_keys();
         let mut rig = Rig::new(root);
-        rig.keys = keys;
+        *rig.keys_mut() = keys;
         rig
     };
     b.connect_local();
@@ -873,7 +873,7 @@ fn wrong_orange_pins_are_counted_a_success_resets_and_ten_erase_the_rpv() {
         other.connect_local();
         let key = other.blank_keys(1)[0];
         other.run(Request::VectorInit, creator(1, 1, &["2468"], &[], move |_| vec![key])).0.unwrap();
-        b.rig.add_key(other.rig.keys[key].content.clone())
+        b.rig.add_key(other.rig.keys()[key].content.as_deref().map(<[u8]>::to_vec))
     };
     b.fresh_ped();
     let e = b.connect(&mut auth, |rig| refused_as_not_for_this_hsm(rig, foreign)).unwrap_err();
@@ -926,18 +926,18 @@ fn one_orange_keyset_serves_several_hsms_over_local_and_password_channels_and_su
     let key_a = a.blank_keys(1)[0];
     a.run(Request::VectorInit, creator(1, 1, &["2468"], &[], move |_| vec![key_a])).0.unwrap();
     let made = a.hsm.state().rpv.clone().unwrap();
-    let content = a.rig.keys[key_a].content.clone();
+    let content = a.rig.keys()[key_a].content.clone();
 
     // HSM B reuses it at a local PED: YES to reuse, the orange key presented.
     let mut b = Bench::manufactured("150002", 6);
-    let key_b = b.rig.add_key(content.clone());
+    let key_b = b.rig.add_key(content.as_deref().map(<[u8]>::to_vec));
     b.connect_local();
     b.run(Request::VectorInit, reuse_orange(key_b, "2468")).0.unwrap();
 
     // HSM C reuses it over a remote one-time-password channel, then the link turns to
     // the RPV.
     let mut c = Bench::manufactured("150003", 7);
-    let key_c = c.rig.add_key(content.clone());
+    let key_c = c.rig.add_key(content.as_deref().map(<[u8]>::to_vec));
     let digits = PasswordDigits::parse("31415926").unwrap();
     let mut auth_c = Auth::remote(&c.hsm, Some(OneTimePassword::new(digits))).unwrap();
     c.connect(&mut auth_c, |rig| type_password(rig, "31415926")).unwrap();
@@ -957,7 +957,7 @@ fn one_orange_keyset_serves_several_hsms_over_local_and_password_channels_and_su
         );
         assert_rpk_cert(other);
         certs.push(rpv.cert);
-        assert_eq!(other.rig.keys[key].content, content, "a reused key is only read");
+        assert_eq!(other.rig.keys()[key].content, content, "a reused key is only read");
     }
     assert_rpk_cert(&a);
     assert!(certs[0] != certs[1] && certs[1] != certs[2] && certs[0] != certs[2], "one certificate per HOC");

@@ -66,8 +66,8 @@ fn login_then_duplicate_makes_exact_copies() {
     rig.press(Button::Yes);
     rig.press(Button::Yes);
     rig.press(Button::No);
-    assert_eq!(rig.keys[blank].content, rig.keys[source].content);
-    assert_eq!(rig.keys[used].content, rig.keys[source].content);
+    assert_eq!(rig.keys()[blank].content, rig.keys()[source].content);
+    assert_eq!(rig.keys()[used].content, rig.keys()[source].content);
     rig.shows(&["PED Key mode", "2 Logout", "3 List types", "7 Duplicate", "< EXIT"]);
     rig.digits("2");
     rig.shows(&["PED Key mode", "1 Login", "3 List types", "", "< EXIT"]);
@@ -103,8 +103,7 @@ fn self_test_reports_pass_and_fail() {
     assert_eq!(rig.lines()[0], "Admin mode...");
 
     // A display judged bad, keys not pressed and no key: FAIL.
-    rig.event(ped_firmware::io::Event::KeyRemoved);
-    rig.inserted = None;
+    rig.remove();
     rig.digits("9");
     rig.press(Button::No);
     rig.enter();

@@ -32,12 +32,12 @@ fn an_rpv_hello_replaces_an_open_password_channel_and_asks_for_the_orange_key() 
     present(&mut rig, key, None);
     hsm.finish_rpv(&mut rig, pending);
     hsm.send(&mut rig, &HsmCommand::ReadKeyset { prompt: prompt(Role::HsmSo, Activity::Login) });
-    assert!(rig.ped.busy(), "the RPV channel carries commands");
+    assert!(rig.ped().busy(), "the RPV channel carries commands");
 
     // The password channel's keys are gone: a record sealed under them is refused, and
     // the PED says the channel is lost.
     rig.host(old.seal(&HsmCommand::Cancel.encode().unwrap()).unwrap());
     assert_eq!(frame_type(&one_frame(&mut rig)), FrameType::HandshakeFailed);
     rig.shows(&["Connection", "Connection lost.", "", "Press ENTER."]);
-    assert!(!rig.ped.busy());
+    assert!(!rig.ped().busy());
 }

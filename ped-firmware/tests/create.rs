@@ -36,7 +36,7 @@ fn a_new_keyset_with_m_of_n_pins_and_a_duplicate_set_logs_in() {
     let (mut rig, mut hsm) = connected();
     let domain = make_keyset(&mut rig.rng, KeyColour::Red, &[9; 32], Quorum::new(1, 1).unwrap(), &[None]);
     let keys: Vec<usize> = (0..10).map(|_| rig.add_key(None)).collect();
-    rig.keys[keys[1]].content = Some(domain.contents[0].clone());
+    rig.keys_mut()[keys[1]].content = Some(domain.contents[0].clone().into());
 
     hsm.send(&mut rig, &HsmCommand::CreateKeyset { prompt: setting(), offer_reuse: true, shape: ShapeChoice::OnPed });
     rig.shows(&["SLOT", "SETTING SO PIN...", "Would you like to", "reuse an existing", "keyset? (Y/N)"]);
@@ -154,7 +154,7 @@ fn a_new_keyset_with_m_of_n_pins_and_a_duplicate_set_logs_in() {
     assert_eq!(hsm.replies(&mut rig), [PedReply::Written { keys: 5, duplicate_sets: 1 }]);
 
     let written: Vec<PedKeyPayload> =
-        keys.iter().map(|&k| PedKeyPayload::decode(rig.keys[k].content.as_ref().unwrap()).unwrap()).collect();
+        keys.iter().map(|&k| PedKeyPayload::decode(rig.keys()[k].content.as_ref().unwrap()).unwrap()).collect();
     assert!(written.iter().all(|p| p.colour == KeyColour::Blue && p.split.keyset_id() == &id));
     assert_eq!(written.iter().map(|p| p.split.index()).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 1, 2, 3, 4, 5]);
     assert_eq!(
@@ -229,7 +229,7 @@ fn a_reused_keyset_can_be_duplicated_key_by_key() {
     rig.shows(&["SLOT", "READING CO PIN...", "Keys copied: 01", "Copy another", "PED Key? (Y/N)"]);
     rig.press(Button::No);
     assert!(matches!(hsm.replies(&mut rig)[..], [PedReply::Reused(_)]));
-    assert_eq!(rig.keys[blank].content, rig.keys[source].content, "an exact copy");
+    assert_eq!(rig.keys()[blank].content, rig.keys()[source].content, "an exact copy");
 }
 
 #[test]
@@ -275,7 +275,7 @@ fn an_orange_keyset_is_written_in_format_2_with_nothing_beside_the_split() {
     write_blank(&mut rig, keys[1], "7777");
     assert_eq!(hsm.replies(&mut rig), [PedReply::Written { keys: 2, duplicate_sets: 0 }]);
     for k in keys {
-        let bytes = rig.keys[k].content.as_ref().unwrap();
+        let bytes = rig.keys()[k].content.as_ref().unwrap();
         // "PEDK" 02 colour flags keyset[16] M N index salt[16] len16 split[32]: no certificate.
         assert_eq!(&bytes[..5], b"PEDK\x02");
         assert_eq!(bytes.len(), 4 + 3 + 16 + 3 + 16 + 2 + 32);
@@ -304,6 +304,6 @@ fn duplicate_keyset_copies_keys_exactly() {
     }
     rig.press(Button::No);
     assert_eq!(hsm.replies(&mut rig), [PedReply::Duplicated { keys: 2 }]);
-    assert_eq!(rig.keys[targets[0]].content, rig.keys[sources[0]].content);
-    assert_eq!(rig.keys[targets[1]].content, rig.keys[sources[1]].content);
+    assert_eq!(rig.keys()[targets[0]].content, rig.keys()[sources[0]].content);
+    assert_eq!(rig.keys()[targets[1]].content, rig.keys()[sources[1]].content);
 }

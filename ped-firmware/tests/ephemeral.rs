@@ -11,12 +11,12 @@ use ped_proto::quorum::Quorum;
 fn a_tick_draws_the_next_ephemeral_key_and_a_handshake_takes_it() {
     let mut hsm = TestHsm::new("HSM-190001");
     let mut rig = Rig::new(hsm.root());
-    assert!(rig.ped.ephemeral_ready(), "the rig's first tick drew one");
+    assert!(rig.ped().ephemeral_ready(), "the rig's first tick drew one");
 
     hsm.connect_local(&mut rig);
-    assert!(!rig.ped.ephemeral_ready(), "the handshake took it");
+    assert!(!rig.ped().ephemeral_ready(), "the handshake took it");
     rig.tick(10);
-    assert!(rig.ped.ephemeral_ready(), "the next tick draws the next");
+    assert!(rig.ped().ephemeral_ready(), "the next tick draws the next");
 }
 
 #[test]
@@ -38,7 +38,7 @@ fn no_key_serves_two_handshakes() {
         let share = one_frame(&mut rig);
         let (_, finished) = pending.receive_key_share(ped_proto::frame::Frame::decode_exact(&share).unwrap()).unwrap();
         rig.host(finished);
-        assert!(!rig.ped.ephemeral_ready());
+        assert!(!rig.ped().ephemeral_ready());
         // The share is version ‖ IDU ‖ EphemPubU: its bytes differ only by the key.
         shares.push(share);
     }
@@ -59,15 +59,15 @@ fn a_busy_ped_does_not_draw_and_the_orange_handshake_still_completes() {
     rig.press(ped_firmware::io::Button::Back);
     rig.press(ped_firmware::io::Button::Yes);
     rig.take_sent(); // the close record of the local channel
-    assert!(!rig.ped.ephemeral_ready());
+    assert!(!rig.ped().ephemeral_ready());
 
     let pending = hsm.start_rpv(&mut rig);
-    assert!(rig.ped.busy());
+    assert!(rig.ped().busy());
     rig.tick(10);
-    assert!(!rig.ped.ephemeral_ready(), "no draw while a key holder is at work");
+    assert!(!rig.ped().ephemeral_ready(), "no draw while a key holder is at work");
     present(&mut rig, key, Some("2468"));
     hsm.finish_rpv(&mut rig, pending);
-    assert!(!rig.ped.ephemeral_ready());
+    assert!(!rig.ped().ephemeral_ready());
     rig.tick(10);
-    assert!(rig.ped.ephemeral_ready());
+    assert!(rig.ped().ephemeral_ready());
 }

@@ -21,7 +21,7 @@ fn local_rig() -> (Rig, TestHsm, Keyset) {
     let mut hsm = TestHsm::new("HSM-150001");
     let mut rig = Rig::new(hsm.root());
     hsm.connect_local(&mut rig);
-    assert_eq!(rig.ped.mode(), PedMode::LocalUsb, "the first hello selects the mode");
+    assert_eq!(rig.ped().mode(), PedMode::LocalUsb, "the first hello selects the mode");
     let keyset = make_keyset(
         &mut rig.rng,
         KeyColour::Blue,
@@ -154,7 +154,7 @@ fn the_key_action_timeout_is_reported_to_the_hsm() {
     let (mut rig, mut hsm, _) = local_rig();
     hsm.send(&mut rig, &so_login());
     rig.tick(199_000);
-    assert!(rig.ped.busy());
+    assert!(rig.ped().busy());
     present(&mut rig, 1, None);
     // Each action of the key holder restarts the 200 s.
     rig.tick(199_000);
@@ -166,7 +166,7 @@ fn the_key_action_timeout_is_reported_to_the_hsm() {
     assert_eq!(rig.lines()[0], "Local PED-USB mode");
     // The PED keeps serving: the next login works.
     hsm.send(&mut rig, &so_login());
-    assert!(rig.ped.busy());
+    assert!(rig.ped().busy());
 }
 
 #[test]
@@ -219,7 +219,7 @@ fn remote_login_reads_the_orange_keys_then_caches_the_rpk() {
     let blues: Vec<usize> = blue.contents.iter().map(|c| rig.add_key(Some(c.clone()))).collect();
 
     rig.digits("7");
-    assert_eq!(rig.ped.mode(), PedMode::Remote);
+    assert_eq!(rig.ped().mode(), PedMode::Remote);
     let pending = hsm.start_rpv(&mut rig);
     rig.shows(&["HSM-150002", "RPV LOGIN...", "Insert a", "RPK / Remote", "PED Key (ORANGE)", "Press ENTER."]);
     present(&mut rig, oranges[0], Some("1111"));
@@ -234,7 +234,7 @@ fn remote_login_reads_the_orange_keys_then_caches_the_rpk() {
     ]);
     present(&mut rig, oranges[2], None);
     hsm.finish_rpv(&mut rig, pending);
-    assert_eq!(rig.ped.info().rpk_serials, ["HSM-150002"]);
+    assert_eq!(rig.ped().info().rpk_serials, ["HSM-150002"]);
 
     hsm.send(&mut rig, &so_login());
     assert_eq!(rig.drawn[rig.drawn.len() - 2].text_lines(), ["Remote PED mode", "Token found"]);
@@ -247,18 +247,18 @@ fn remote_login_reads_the_orange_keys_then_caches_the_rpk() {
     // Reconnecting uses the cached RPK: no orange key asked for.
     let pending = hsm.start_rpv(&mut rig);
     hsm.finish_rpv(&mut rig, pending);
-    assert!(!rig.ped.busy());
+    assert!(!rig.ped().busy());
 
     // "<" warns that the RPK will be invalidated; YES forgets it.
     rig.press(Button::Back);
     rig.shows(&["", "** WARNING **", "Exiting now will", "invalidate the RPK.", "Confirm? YES/NO"]);
     rig.press(Button::No);
-    assert_eq!(rig.ped.mode(), PedMode::Remote);
+    assert_eq!(rig.ped().mode(), PedMode::Remote);
     rig.press(Button::Back);
     rig.press(Button::Yes);
     assert_eq!(frame_type(&one_frame(&mut rig)), FrameType::Record, "a close record ends the channel");
-    assert_eq!(rig.ped.mode(), PedMode::SelectMode);
-    assert!(rig.ped.info().rpk_serials.is_empty());
+    assert_eq!(rig.ped().mode(), PedMode::SelectMode);
+    assert!(rig.ped().info().rpk_serials.is_empty());
 }
 
 #[test]
@@ -266,7 +266,7 @@ fn a_password_channel_takes_the_one_time_password_from_the_keypad() {
     let mut hsm = TestHsm::new("HSM-150003");
     let mut rig = Rig::new(hsm.root());
     let (pending, mut password, text) = hsm.start_password(&mut rig);
-    assert_eq!(rig.ped.mode(), PedMode::Remote);
+    assert_eq!(rig.ped().mode(), PedMode::Remote);
     rig.shows(&["HSM-150003", "COMPUTE SESSION KEY.", "", "Enter PED Password."]);
     rig.digits(&text);
     rig.shows(&["HSM-150003", "COMPUTE SESSION KEY.", "", "Enter PED Password.", "", "********"]);
@@ -277,5 +277,5 @@ fn a_password_channel_takes_the_one_time_password_from_the_keypad() {
     rig.host(finished);
     hsm.session = Some(session);
     hsm.send(&mut rig, &so_login());
-    assert!(rig.ped.busy());
+    assert!(rig.ped().busy());
 }

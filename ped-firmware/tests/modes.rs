@@ -18,7 +18,7 @@ fn power_on_draws_select_mode_with_the_version() {
         rig.drawn[0].text_lines(),
         ["Select Mode", "1 Local PED-SCP", "4 Admin", "7 Remote PED", "0 Local PED-USB", "", "PED V.2.9.0-1"]
     );
-    assert_eq!(rig.ped.mode(), PedMode::SelectMode);
+    assert_eq!(rig.ped().mode(), PedMode::SelectMode);
 }
 
 #[test]
@@ -35,7 +35,7 @@ fn local_ped_scp_is_refused_with_a_message() {
         "Press ENTER.",
     ]);
     rig.enter();
-    assert_eq!(rig.ped.mode(), PedMode::SelectMode);
+    assert_eq!(rig.ped().mode(), PedMode::SelectMode);
     assert_eq!(rig.lines()[0], "Select Mode");
 }
 
@@ -43,24 +43,24 @@ fn local_ped_scp_is_refused_with_a_message() {
 fn each_mode_is_entered_from_the_menu_and_left_with_back() {
     let mut rig = rig();
     rig.digits("4");
-    assert_eq!(rig.ped.mode(), PedMode::Admin);
+    assert_eq!(rig.ped().mode(), PedMode::Admin);
     rig.shows(&["Admin mode...", "1 PED Key", "5 Backup Devices", "7 Software Update", "9 Self Test", "", "< EXIT"]);
     rig.press(Button::Back);
-    assert_eq!(rig.ped.mode(), PedMode::SelectMode);
+    assert_eq!(rig.ped().mode(), PedMode::SelectMode);
 
     rig.digits("0");
-    assert_eq!(rig.ped.mode(), PedMode::LocalUsb);
+    assert_eq!(rig.ped().mode(), PedMode::LocalUsb);
     rig.shows(&["Local PED-USB mode", "", "Awaiting HSM", "", "", "", "", "< EXIT  > LOG"]);
     rig.press(Button::Back);
     rig.shows(&["", "** WARNING **", "Exiting now will", "invalidate the RPK.", "Confirm? YES/NO"]);
     rig.press(Button::Yes);
-    assert_eq!(rig.ped.mode(), PedMode::SelectMode);
+    assert_eq!(rig.ped().mode(), PedMode::SelectMode);
 
     rig.digits("7");
-    assert_eq!(rig.ped.mode(), PedMode::Remote);
+    assert_eq!(rig.ped().mode(), PedMode::Remote);
     rig.press(Button::Back);
     rig.press(Button::No);
-    assert_eq!(rig.ped.mode(), PedMode::Remote);
+    assert_eq!(rig.ped().mode(), PedMode::Remote);
 }
 
 #[test]
@@ -100,7 +100,7 @@ fn the_first_hello_selects_the_mode_and_a_wrong_mode_is_refused() {
     rig.press(Button::Back);
     rig.press(Button::Yes);
     hsm.connect_local(&mut rig);
-    assert_eq!(rig.ped.mode(), PedMode::LocalUsb);
+    assert_eq!(rig.ped().mode(), PedMode::LocalUsb);
     rig.shows(&["Local PED-USB mode", "", "Connected to HSM", "HSM-160002", "", "", "", "< EXIT  > LOG"]);
 }
 

@@ -57,7 +57,7 @@ fn an_orange_key_of_a_keyset_the_hello_does_not_list_is_refused_before_its_pin()
     assert!(rig.take_sent().is_empty(), "nothing sent to the HSM");
     rig.enter();
     assert_eq!(rig.lines(), insert_orange("HSM-180001"), "asked again");
-    assert!(rig.ped.busy());
+    assert!(rig.ped().busy());
 
     // The HSM's own orange key, with its PIN, opens the channel.
     present(&mut rig, my_key, None);
@@ -65,7 +65,7 @@ fn an_orange_key_of_a_keyset_the_hello_does_not_list_is_refused_before_its_pin()
     rig.digits("2468");
     rig.enter();
     hsm.finish_rpv(&mut rig, pending);
-    assert_eq!(rig.ped.info().rpk_serials, ["HSM-180001"]);
+    assert_eq!(rig.ped().info().rpk_serials, ["HSM-180001"]);
 }
 
 #[test]
@@ -82,7 +82,7 @@ fn a_format_1_key_at_a_login_ends_the_operation_and_tells_the_hsm() {
     assert_eq!(replies, [PedReply::Failed(PedFailure::OldKeyFormat)]);
     assert_eq!(PedFailure::OldKeyFormat.code(), ErrorCode::CkrDeviceError);
     assert_eq!(PedFailure::OldKeyFormat.code().name(), "CKR_DEVICE_ERROR");
-    assert!(!rig.ped.busy(), "the operation is over");
+    assert!(!rig.ped().busy(), "the operation is over");
     rig.enter();
     assert!(rig.lines().iter().any(|l| l == "Local PED-USB mode"), "{:?}", rig.lines());
 }
@@ -125,8 +125,8 @@ fn a_format_1_orange_key_at_the_rpv_login_ends_the_handshake_with_the_older_form
     present(&mut rig, key, None);
     assert_eq!(rig.lines(), older_format("HSM-180004"));
     assert_eq!(frame_type(&one_frame(&mut rig)), FrameType::HandshakeFailed, "the handshake is refused");
-    assert!(!rig.ped.busy());
-    assert!(rig.ped.info().rpk_serials.is_empty());
+    assert!(!rig.ped().busy());
+    assert!(rig.ped().info().rpk_serials.is_empty());
 }
 
 #[test]
@@ -140,7 +140,7 @@ fn a_format_1_orange_key_without_its_certificate_at_the_rpv_login_ends_the_hands
     present(&mut rig, key, None);
     assert_eq!(rig.lines(), older_format("HSM-180005"));
     assert_eq!(frame_type(&one_frame(&mut rig)), FrameType::HandshakeFailed);
-    assert!(!rig.ped.busy());
+    assert!(!rig.ped().busy());
 }
 
 #[test]
@@ -153,12 +153,12 @@ fn the_rpk_cache_serves_only_while_the_hsm_lists_its_keyset() {
     let pending = hsm.start_rpv(&mut rig);
     present(&mut rig, old_key, None);
     hsm.finish_rpv(&mut rig, pending);
-    assert_eq!(rig.ped.info().rpk_serials, ["HSM-180006"]);
+    assert_eq!(rig.ped().info().rpk_serials, ["HSM-180006"]);
 
     // Cached: the next channel needs no orange key.
     let pending = hsm.start_rpv(&mut rig);
     hsm.finish_rpv(&mut rig, pending);
-    assert!(!rig.ped.busy());
+    assert!(!rig.ped().busy());
 
     // The HSM rotates: its hello lists only the new keyset. The cached RPK is not used;
     // the orange key is asked for again, and the old one is not for this HSM any more.
@@ -175,12 +175,12 @@ fn the_rpk_cache_serves_only_while_the_hsm_lists_its_keyset() {
     rig.enter();
     present(&mut rig, new_key, None);
     hsm.finish_rpv(&mut rig, pending);
-    assert_eq!(rig.ped.info().rpk_serials, ["HSM-180006"]);
+    assert_eq!(rig.ped().info().rpk_serials, ["HSM-180006"]);
 
     // The new RPK is the one cached now.
     let pending = hsm.start_rpv(&mut rig);
     hsm.finish_rpv(&mut rig, pending);
-    assert!(!rig.ped.busy());
+    assert!(!rig.ped().busy());
 }
 
 #[test]
@@ -193,7 +193,7 @@ fn a_hello_whose_serial_is_not_its_certificates_is_refused_and_the_cache_stays()
     let pending = hsm.start_rpv(&mut rig);
     present(&mut rig, key, None);
     hsm.finish_rpv(&mut rig, pending);
-    assert_eq!(rig.ped.info().rpk_serials, ["HSM-180007"]);
+    assert_eq!(rig.ped().info().rpk_serials, ["HSM-180007"]);
 
     // Another HSM of the same factory (certified as HSM-180099) claims HSM-180007's
     // serial in its hello, hoping for that HSM's cached RPK.
@@ -202,14 +202,14 @@ fn a_hello_whose_serial_is_not_its_certificates_is_refused_and_the_cache_stays()
     let _ = impostor.start_rpv(&mut rig);
     assert_eq!(frame_type(&one_frame(&mut rig)), FrameType::HandshakeFailed);
     rig.shows(&["Connection", "HSM not trusted.", "", "Press ENTER."]);
-    assert!(!rig.ped.busy());
-    assert_eq!(rig.ped.info().rpk_serials, ["HSM-180007"], "the cached RPK stays");
+    assert!(!rig.ped().busy());
+    assert_eq!(rig.ped().info().rpk_serials, ["HSM-180007"], "the cached RPK stays");
     rig.enter();
 
     // The real HSM-180007 still connects from the cache, no orange key asked.
     let pending = hsm.start_rpv(&mut rig);
     hsm.finish_rpv(&mut rig, pending);
-    assert!(!rig.ped.busy());
+    assert!(!rig.ped().busy());
 }
 
 /// An HSM of `hsm`'s factory (same root, same HOC) with serial `serial`, holding the

@@ -50,7 +50,7 @@ fn an_hsm_disconnect_brings_back_the_waiting_screen_at_once() {
     // The old session's keys are gone: its next record finds no channel.
     hsm.send(&mut rig, &HsmCommand::ReadKeyset { prompt: prompt(Role::HsmSo, Activity::Login) });
     assert_eq!(frame_type(&one_frame(&mut rig)), FrameType::HandshakeFailed);
-    assert!(!rig.ped.busy());
+    assert!(!rig.ped().busy());
 
     // The RPK stays cached: the next connection needs no orange key.
     let pending = hsm.start_rpv(&mut rig);
@@ -68,9 +68,9 @@ fn an_operation_cut_short_says_why_then_the_waiting_screen() {
     ] {
         let (mut hsm, mut rig) = remote_connected();
         hsm.send(&mut rig, &HsmCommand::ReadKeyset { prompt: prompt(Role::HsmSo, Activity::Login) });
-        assert!(rig.ped.busy());
+        assert!(rig.ped().busy());
         rig.host(ended(reason));
-        assert!(!rig.ped.busy(), "{reason:?}: the login is over");
+        assert!(!rig.ped().busy(), "{reason:?}: the login is over");
         assert!(rig.take_sent().is_empty(), "{reason:?}: no Failed reply to an HSM that is gone");
         rig.shows(&["Connection", text, "", "Press ENTER."]);
         rig.enter();

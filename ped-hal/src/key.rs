@@ -130,3 +130,22 @@ pub trait KeyPort {
     /// Makes the key blank.
     fn erase(&mut self) -> Result<(), KeyPortError>;
 }
+
+/// A PED without a key port (a simulator started without one): no key is ever in it.
+impl<P: KeyPort> KeyPort for Option<P> {
+    fn inserted(&mut self) -> Result<Option<InsertedKey>, KeyPortError> {
+        self.as_mut().map_or(Ok(None), P::inserted)
+    }
+
+    fn read(&mut self) -> Result<Option<KeyContent>, KeyPortError> {
+        self.as_mut().map_or(Err(KeyPortError::NoKey), P::read)
+    }
+
+    fn write(&mut self, payload: &[u8]) -> Result<(), KeyPortError> {
+        self.as_mut().map_or(Err(KeyPortError::NoKey), |p| p.write(payload))
+    }
+
+    fn erase(&mut self) -> Result<(), KeyPortError> {
+        self.as_mut().map_or(Err(KeyPortError::NoKey), P::erase)
+    }
+}

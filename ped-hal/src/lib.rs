@@ -5,6 +5,8 @@
 //!
 //! - [`key`]: the PED-key port ([`KeyPort`]) and what crosses it: [`KeySerial`],
 //!   [`KeyContent`], [`InsertedKey`], [`KeyPortError`].
+//! - [`memory_keys`]: [`MemoryKeys`], a key port of keys in memory (tests, in-memory
+//!   networks).
 //! - [`slots`]: the firmware flash ([`ImageSlots`]): two image slots ([`Slot`]) and two
 //!   copies of the boot record ([`RecordCopy`], [`RECORD_LEN`] bytes), [`FlashError`].
 //!
@@ -16,7 +18,9 @@
 extern crate alloc;
 
 pub mod key;
+pub mod memory_keys;
 pub mod slots;
 
 pub use crate::key::{InsertedKey, KeyContent, KeyPort, KeyPortError, KeySerial};
+pub use crate::memory_keys::{MemoryKey, MemoryKeys};
 pub use crate::slots::{FlashError, ImageSlots, RECORD_LEN, RecordCopy, Slot};

@@ -18,8 +18,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ikey_emu::{KeyStore, Port};
 use ped_firmware::PedConfig;
-use ped_firmware::hal::{KeyPort, KeyPortError, KeySerial};
-use ped_firmware::io::Button;
+use ped_firmware::board::PortWatch;
+use ped_firmware::hal::{KeyPort, KeyPortError};
+use ped_firmware::io::{Button, Event};
 use ped_firmware::peripheral_link::{BootReason, Decoder, Provision, ToBoard, ToHost};
 use ped_firmware::screen::Screen;
 use ped_proto::device::PedMode;
@@ -57,7 +58,7 @@ struct Pending {
 #[derive(Debug)]
 struct Keys {
     port: Port,
-    seen: Option<KeySerial>,
+    watch: PortWatch,
 }
 
 /// The peripherals of a PED board.
@@ -90,7 +91,7 @@ impl BoardDriver {
         let keys = match keys {
             Some((dir, name)) => {
                 let store = KeyStore::open(dir).map_err(|e| e.to_string())?;
-                Some(Keys { port: Port::open(&store, name).map_err(|e| e.to_string())?, seen: None })
+                Some(Keys { port: Port::open(&store, name).map_err(|e| e.to_string())?, watch: PortWatch::default() })
             }
             None => None,
         };
@@ -171,15 +172,8 @@ impl BoardDriver {
     /// Provision, then the port's state: on connecting and whenever the board booted.
     fn introduce(&mut self) {
         self.send(&ToBoard::Provision(self.provision.clone()));
-        let seq = self.seq();
         let now = self.keys.as_mut().and_then(|k| k.port.inserted().ok().flatten());
-        if let Some(keys) = &mut self.keys {
-            keys.seen = now.map(|k| k.serial);
-        }
-        self.send(&match now {
-            Some(key) => ToBoard::KeyInserted { seq, key },
-            None => ToBoard::KeyRemoved { seq },
-        });
+        self.tell(now.map_or(Event::KeyRemoved, Event::KeyInserted));
         self.publish_status();
     }
 
@@ -291,26 +285,24 @@ impl BoardDriver {
     fn watch_port(&mut self) -> Option<u16> {
         self.link.as_ref()?;
         let keys = self.keys.as_mut()?;
-        let now = keys.port.key().ok()?;
-        if now == keys.seen {
-            return None;
-        }
-        let removed = keys.seen.is_some();
-        let inserted = keys.port.inserted();
-        keys.seen = now;
-        let mut last = None;
-        if removed {
-            let seq = self.seq();
-            self.send(&ToBoard::KeyRemoved { seq });
-            last = Some(seq);
-        }
-        if let Ok(Some(key)) = inserted {
-            let seq = self.seq();
-            self.send(&ToBoard::KeyInserted { seq, key });
-            last = Some(seq);
-        }
+        let change = keys.watch.look(&mut keys.port)?;
+        let last = change.events().map(|event| self.tell(event)).last();
         self.publish_status();
         last
+    }
+
+    /// Sends the board a key-port event; its seq.
+    fn tell(&mut self, event: Event) -> u16 {
+        let seq = self.seq();
+        let message = match &event {
+            Event::KeyInserted(key) => ToBoard::KeyInserted { seq, key: *key },
+            _ => ToBoard::KeyRemoved { seq },
+        };
+        if let Some(keys) = &mut self.keys {
+            keys.watch.note(&event);
+        }
+        self.send(&message);
+        seq
     }
 
     fn seq(&mut self) -> u16 {
@@ -354,7 +346,7 @@ impl BoardDriver {
     }
 
     fn publish_status(&self) {
-        self.display.status(self.mode, self.usb, self.keys.as_ref().and_then(|k| k.seen));
+        self.display.status(self.mode, self.usb, self.keys.as_ref().and_then(|k| k.watch.told()));
     }
 }
 

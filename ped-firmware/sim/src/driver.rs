@@ -1,7 +1,6 @@
 //! The board: the one thread that owns the PED core and feeds it events, carrying out
 //! its effects on the key port, the USB link, the flash and the display.
 
-use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
@@ -11,12 +10,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use getrandom::SysRng;
 use ikey_emu::{KeyStore, Port};
-use ped_firmware::hal::{KeyPort, KeyPortError, KeySerial};
-use ped_firmware::io::{Button, Effect, Event};
+use ped_firmware::board::Output;
+use ped_firmware::io::{Button, Event};
 use ped_firmware::screen::Screen;
 use ped_firmware::update;
 use ped_firmware::update::file::FileSlots;
-use ped_firmware::{Ped, PedConfig};
+use ped_firmware::{Board, Ped, PedConfig};
 use ped_proto::device::{MAX_IMAGE_LEN, PedMode};
 use rand_core::UnwrapErr;
 
@@ -114,19 +113,12 @@ impl Outputs {
     }
 }
 
-/// The key port, if the simulator has one, and what the PED last saw in it.
-#[derive(Debug)]
-struct Keys {
-    port: Port,
-    seen: Option<KeySerial>,
-}
-
-/// The simulated board.
+/// The simulated board: the core and its key port (if the simulator has one) on a
+/// [`Board`], driven by the system clock, the OS RNG, the USB endpoint and the display.
 #[derive(Debug)]
 pub struct Driver {
-    ped: Ped<FileSlots>,
+    board: Board<Option<Port>, FileSlots>,
     rng: UnwrapErr<SysRng>,
-    keys: Option<Keys>,
     host: Option<(u64, Stream)>,
     display: Arc<Display>,
     outputs: Outputs,
@@ -166,10 +158,10 @@ impl Driver {
         outputs: Outputs,
         unix_time: Option<u64>,
     ) -> Result<Driver, String> {
-        let keys = match keys {
+        let port = match keys {
             Some((dir, name)) => {
                 let store = KeyStore::open(dir).map_err(|e| e.to_string())?;
-                Some(Keys { port: Port::open(&store, name).map_err(|e| e.to_string())?, seen: None })
+                Some(Port::open(&store, name).map_err(|e| e.to_string())?)
             }
             None => None,
         };
@@ -178,9 +170,8 @@ impl Driver {
         let ped = Ped::with_flash(config, flash);
         let display = Arc::new(Display::new(ped.screen().clone(), ped.mode()));
         let mut driver = Driver {
-            ped,
+            board: Board::new(ped, port),
             rng: UnwrapErr(SysRng),
-            keys,
             host: None,
             display,
             outputs,
@@ -205,8 +196,8 @@ impl Driver {
     pub fn run(mut self, inputs: Receiver<Input>) {
         let mut next_look = Instant::now() + TICK;
         loop {
-            let core = self.ped.poll_timeout().map(|ms| self.started + Duration::from_millis(ms));
-            let look = self.keys.is_some().then_some(next_look);
+            let core = self.board.poll_timeout().map(|ms| self.started + Duration::from_millis(ms));
+            let look = self.board.port().is_some().then_some(next_look);
             let received = match core.into_iter().chain(look).min() {
                 Some(wake) => inputs.recv_timeout(wake.saturating_duration_since(Instant::now())),
                 None => inputs.recv().map_err(|_| RecvTimeoutError::Disconnected),
@@ -220,11 +211,11 @@ impl Driver {
                 }
                 Err(RecvTimeoutError::Timeout) => {}
             }
-            if self.keys.is_some() && Instant::now() >= next_look {
+            if self.board.port().is_some() && Instant::now() >= next_look {
                 self.watch_port();
                 next_look = Instant::now() + TICK;
             }
-            if self.ped.poll_timeout().is_some_and(|ms| self.monotonic_ms() >= ms) {
+            if self.board.poll_timeout().is_some_and(|ms| self.monotonic_ms() >= ms) {
                 self.tick();
             }
         }
@@ -266,19 +257,19 @@ impl Driver {
             Action::Press(buttons) => buttons.into_iter().for_each(|b| self.feed(Event::Pressed(b))),
             Action::ClearHeld => self.feed(Event::ClearHeld),
             Action::Insert(key) => {
-                let keys = self.keys.as_ref().ok_or(NO_PORT)?;
-                let serial = keys.port.store().resolve(&key).map_err(|e| e.to_string())?;
-                if keys.port.key().map_err(|e| e.to_string())?.is_some_and(|k| k != serial) {
-                    keys.port.remove().map_err(|e| e.to_string())?;
+                let port = self.board.port().as_ref().ok_or(NO_PORT)?;
+                let serial = port.store().resolve(&key).map_err(|e| e.to_string())?;
+                if port.key().map_err(|e| e.to_string())?.is_some_and(|k| k != serial) {
+                    port.remove().map_err(|e| e.to_string())?;
                     self.watch_port();
                 }
-                self.keys.as_ref().ok_or(NO_PORT)?.port.insert(serial).map_err(|e| e.to_string())?;
+                self.board.port().as_ref().ok_or(NO_PORT)?.insert(serial).map_err(|e| e.to_string())?;
                 self.watch_port();
             }
             Action::Remove => {
-                let keys = self.keys.as_ref().ok_or(NO_PORT)?;
-                if keys.port.key().map_err(|e| e.to_string())?.is_some() {
-                    keys.port.remove().map_err(|e| e.to_string())?;
+                let port = self.board.port().as_ref().ok_or(NO_PORT)?;
+                if port.key().map_err(|e| e.to_string())?.is_some() {
+                    port.remove().map_err(|e| e.to_string())?;
                 }
                 self.watch_port();
             }
@@ -300,48 +291,23 @@ impl Driver {
     /// Tells the PED about a key put in or pulled out, by this simulator or by
     /// `ikey-emu insert/remove` in another process (the port state is a file).
     fn watch_port(&mut self) {
-        let Some(keys) = &mut self.keys else { return };
-        // An unreadable port state is a port that did not change: the next look retries.
-        let Ok(now) = keys.port.key() else { return };
-        if now == keys.seen {
-            return;
-        }
-        let removed = keys.seen.is_some();
-        let inserted = keys.port.inserted();
-        keys.seen = now;
+        let Some(change) = self.board.look_at_port() else { return };
         // The clock first: a key holder's action restarts the PED-key action timeout.
         self.tick();
-        if removed {
-            self.feed(Event::KeyRemoved);
-        }
-        if let Ok(Some(key)) = inserted {
-            self.feed(Event::KeyInserted(key));
-        }
-        self.publish_status();
+        change.events().for_each(|event| self.feed(event));
     }
 
-    /// Feeds one event and carries out every effect, the key port's answers included.
+    /// Feeds one event through the board (which serves the key port), then draws and
+    /// sends what it output.
     fn feed(&mut self, event: Event) {
-        let mut queue = VecDeque::from([event]);
-        while let Some(event) = queue.pop_front() {
-            let effects = self.ped.handle(event, &mut self.rng);
-            for effect in effects {
-                match effect {
-                    Effect::Draw(screen) => self.show(screen),
-                    Effect::SendFrame(frame) => self.send(&frame),
-                    Effect::ReadKey => queue.push_back(Event::KeyRead(self.key_port(|p| p.read()))),
-                    Effect::WriteKey(payload) => {
-                        queue.push_back(Event::KeyWritten(self.key_port(|p| p.write(&payload))));
-                    }
-                    Effect::EraseKey => queue.push_back(Event::KeyWritten(self.key_port(|p| p.erase()))),
-                }
+        self.board.handle(event, &mut self.rng);
+        while let Some(output) = self.board.poll_output() {
+            match output {
+                Output::Draw(screen) => self.show(screen),
+                Output::SendFrame(frame) => self.send(&frame),
             }
         }
         self.publish_status();
-    }
-
-    fn key_port<T>(&mut self, op: impl FnOnce(&mut Port) -> Result<T, KeyPortError>) -> Result<T, KeyPortError> {
-        self.keys.as_mut().map_or(Err(KeyPortError::NoKey), |keys| op(&mut keys.port))
     }
 
     /// Writes the screen to the outputs, then draws it: whoever sees it on the display
@@ -349,7 +315,7 @@ impl Driver {
     /// the next number is the display's plus one.
     fn show(&mut self, screen: Screen) {
         let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.outputs.write(self.display.view().seq + 1, ms, self.ped.mode(), &screen);
+        self.outputs.write(self.display.view().seq + 1, ms, self.board.ped().mode(), &screen);
         self.display.draw(screen);
     }
 
@@ -366,7 +332,7 @@ impl Driver {
     }
 
     fn publish_status(&self) {
-        self.display.status(self.ped.mode(), self.host.is_some(), self.keys.as_ref().and_then(|k| k.seen));
+        self.display.status(self.board.ped().mode(), self.host.is_some(), self.board.told_key());
     }
 }
 

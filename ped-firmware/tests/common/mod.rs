@@ -1,14 +1,15 @@
-//! The test rig: a PED driven like a board would drive it, a key port of in-memory
-//! keys, and the HSM's end of the channel played with ped-proto's own HSM half.
+//! The test rig: a PED on a [`Board`] with a key port of in-memory keys, and the HSM's
+//! end of the channel played with ped-proto's own HSM half.
 #![allow(dead_code, unreachable_pub)] // Each test binary uses its own part of the rig.
 
 use std::num::NonZeroU32;
 
-use ped_firmware::hal::{InsertedKey, KeyContent, KeyPortError, KeySerial};
-use ped_firmware::io::{Button, Effect, Event};
+use ped_firmware::board::Output;
+use ped_firmware::hal::{KeyContent, MemoryKeys};
+use ped_firmware::io::{Button, Event};
 use ped_firmware::screen::Screen;
 use ped_firmware::update::slots::MemorySlots;
-use ped_firmware::{Ped, PedConfig};
+use ped_firmware::{Board, Ped, PedConfig};
 use ped_proto::command::{Activity, HsmCommand, PedReply, Prompt, Role, WrappedSplit};
 use ped_proto::factory::Factory;
 use ped_proto::frame::{Frame, FrameType};
@@ -33,19 +34,11 @@ pub fn iterations() -> NonZeroU32 {
     NonZeroU32::new(ITERATIONS).unwrap()
 }
 
-/// A PED key: its serial and what it holds (`None`: blank).
-#[derive(Clone, Debug)]
-pub struct Key {
-    pub serial: KeySerial,
-    pub content: Option<Vec<u8>>,
-}
-
-/// The PED under test, its key port and what it sent.
+/// The PED under test on a board with a drawer of in-memory keys, and what it drew and
+/// sent.
 pub struct Rig {
-    pub ped: Ped<MemorySlots>,
+    pub board: Board<MemoryKeys, MemorySlots>,
     pub rng: ChaCha20Rng,
-    pub keys: Vec<Key>,
-    pub inserted: Option<usize>,
     /// Frames the PED sent to the host, not yet taken.
     pub sent: Vec<Vec<u8>>,
     /// Every screen drawn, in order.
@@ -67,10 +60,8 @@ impl Rig {
     /// A PED that owns `flash` (`None`: it has no update flash).
     pub fn with_flash(config: PedConfig, flash: Option<MemorySlots>) -> Self {
         let mut rig = Rig {
-            ped: Ped::with_flash(config, flash),
+            board: Board::new(Ped::with_flash(config, flash), MemoryKeys::new()),
             rng: ChaCha20Rng::seed_from_u64(7),
-            keys: Vec::new(),
-            inserted: None,
             sent: Vec::new(),
             drawn: Vec::new(),
             now_ms: 0,
@@ -82,34 +73,38 @@ impl Rig {
 
     /// Feeds an event and carries out every effect, as the board would.
     pub fn event(&mut self, event: Event) {
-        let mut queue = vec![event];
-        while let Some(event) = queue.pop() {
-            let effects = self.ped.handle(event, &mut self.rng);
-            for effect in effects {
-                match effect {
-                    Effect::Draw(screen) => self.drawn.push(screen),
-                    Effect::SendFrame(frame) => self.sent.push(frame),
-                    Effect::ReadKey => queue.insert(0, Event::KeyRead(self.read())),
-                    Effect::WriteKey(bytes) => queue.insert(0, Event::KeyWritten(self.write(Some(bytes.to_vec())))),
-                    Effect::EraseKey => queue.insert(0, Event::KeyWritten(self.write(None))),
-                }
+        self.board.handle(event, &mut self.rng);
+        while let Some(output) = self.board.poll_output() {
+            match output {
+                Output::Draw(screen) => self.drawn.push(screen),
+                Output::SendFrame(frame) => self.sent.push(frame),
             }
         }
     }
 
-    fn read(&self) -> Result<Option<KeyContent>, KeyPortError> {
-        self.inserted.map(|i| self.keys[i].content.clone().map(KeyContent::from)).ok_or(KeyPortError::NoKey)
+    pub fn ped(&self) -> &Ped<MemorySlots> {
+        self.board.ped()
     }
 
-    fn write(&mut self, content: Option<Vec<u8>>) -> Result<(), KeyPortError> {
-        let i = self.inserted.ok_or(KeyPortError::NoKey)?;
-        self.keys[i].content = content;
-        Ok(())
+    /// The key drawer; `keys()[i]` is key `i`.
+    pub fn keys(&self) -> &MemoryKeys {
+        self.board.port()
+    }
+
+    pub fn keys_mut(&mut self) -> &mut MemoryKeys {
+        self.board.port_mut()
+    }
+
+    /// The drawer, for another rig (a new PED with the same keys): any key in the port
+    /// is pulled out first.
+    pub fn take_keys(&mut self) -> MemoryKeys {
+        self.remove();
+        std::mem::take(self.keys_mut())
     }
 
     /// The PED's update flash (a rig built [`with_flash`](Self::with_flash)).
     pub fn flash(&mut self) -> &mut MemorySlots {
-        self.ped.flash_mut().expect("a PED with update flash")
+        self.board.ped_mut().flash_mut().expect("a PED with update flash")
     }
 
     pub fn press(&mut self, button: Button) {
@@ -128,17 +123,21 @@ impl Rig {
 
     /// Adds a key to the drawer; returns its index.
     pub fn add_key(&mut self, content: Option<Vec<u8>>) -> usize {
-        let serial = KeySerial(1000 + self.keys.len() as u64);
-        self.keys.push(Key { serial, content });
-        self.keys.len() - 1
+        self.keys_mut().add(content.map(KeyContent::from))
     }
 
+    /// Puts key `index` in the port, pulling out the one in it (even the same key).
     pub fn insert(&mut self, index: usize) {
-        if self.inserted.is_some() {
+        self.remove();
+        let key = self.keys_mut().insert(index);
+        self.event(Event::KeyInserted(key));
+    }
+
+    /// Pulls the key out of the port, if one is in.
+    pub fn remove(&mut self) {
+        if self.keys_mut().remove().is_some() {
             self.event(Event::KeyRemoved);
         }
-        self.inserted = Some(index);
-        self.event(Event::KeyInserted(InsertedKey { serial: self.keys[index].serial, capacity: 8192 }));
     }
 
     pub fn tick(&mut self, ms: u64) {
@@ -156,11 +155,11 @@ impl Rig {
 
     /// The screen now, as text lines.
     pub fn lines(&self) -> Vec<String> {
-        self.ped.screen().text_lines().into_iter().map(String::from).collect()
+        self.ped().screen().text_lines().into_iter().map(String::from).collect()
     }
 
     pub fn shows(&self, expected: &[&str]) {
-        assert_eq!(self.lines(), expected, "screen:\n{}", self.ped.screen());
+        assert_eq!(self.lines(), expected, "screen:\n{}", self.ped().screen());
     }
 }
 
