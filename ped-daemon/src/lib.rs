@@ -5,6 +5,10 @@
 //! - [`args`]: the seed's command-line spellings (`-mode start`, `mode start`,
 //!   `-set KEY VALUE`) rewritten for clap, the `0|1` and port value parsers, and the
 //!   usage-error exit;
+//! - [`settings`]: the flags and configuration keys both daemons share (timeouts, pings,
+//!   log), flattened into each one's command line and file;
+//! - [`seconds`]: timeouts and intervals in seconds, fractions allowed, range-checked
+//!   alike on the command line and in the file;
 //! - [`config_file`]: TOML configuration files written atomically, the per-user and
 //!   system default locations, and private (0600) files for keys;
 //! - [`logging`]: the size-rotated log file and the seed's four level switches;
@@ -25,4 +29,6 @@ pub mod config_file;
 pub mod frames;
 pub mod logging;
 pub mod modes;
+pub mod seconds;
+pub mod settings;
 pub mod tls;

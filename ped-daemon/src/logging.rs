@@ -154,38 +154,12 @@ impl LogArgs {
     }
 }
 
-/// A daemon configuration with the seed's log keys; [`impl_log_config!`] implements it.
+/// A daemon configuration with the seed's log keys (`settings::CommonConfig`).
 pub trait LogConfig {
     /// The log switches and rotation size in force.
     fn log_settings(&self) -> LogSettings;
     /// Sets the log switches and rotation size.
     fn set_log_settings(&mut self, log: LogSettings);
-}
-
-/// Implements [`LogConfig`] for a configuration struct with the seed's log keys as
-/// fields: `log_info`, `log_warning`, `log_error`, `log_trace`, `max_log_file_size`. Every
-/// daemon's file spells them so (flat keys, which serde's `deny_unknown_fields` cannot
-/// take from a flattened struct), so the mapping is written once, here.
-#[macro_export]
-macro_rules! impl_log_config {
-    ($config:ty) => {
-        impl $crate::logging::LogConfig for $config {
-            fn log_settings(&self) -> $crate::logging::LogSettings {
-                $crate::logging::LogSettings {
-                    info: self.log_info,
-                    warning: self.log_warning,
-                    error: self.log_error,
-                    trace: self.log_trace,
-                    max_file_kb: self.max_log_file_size,
-                }
-            }
-
-            fn set_log_settings(&mut self, log: $crate::logging::LogSettings) {
-                (self.log_info, self.log_warning, self.log_error) = (log.info, log.warning, log.error);
-                (self.log_trace, self.max_log_file_size) = (log.trace, log.max_file_kb);
-            }
-        }
-    };
 }
 
 /// Installs the global subscriber writing to `path`. Fails, with the path in the
@@ -220,26 +194,15 @@ mod tests {
         devnull.make_writer().write_all(&[0; 10]).unwrap();
     }
 
-    #[derive(Default)]
-    struct Flat {
-        log_info: bool,
-        log_warning: bool,
-        log_error: bool,
-        log_trace: bool,
-        max_log_file_size: u64,
-    }
-
-    crate::impl_log_config!(Flat);
-
     #[test]
-    fn log_options_override_the_flat_keys_they_name() {
-        let mut flat = Flat { log_info: true, log_warning: true, log_error: true, ..Flat::default() };
+    fn log_options_override_the_keys_they_name() {
+        let mut config = crate::settings::CommonConfig::default();
         let args =
             LogArgs { loginfo: Some(false), logtrace: Some(true), maxlogfilesize: Some(5), ..LogArgs::default() };
-        args.apply(&mut flat);
+        args.apply(&mut config);
         let expected = LogSettings { info: false, warning: true, error: true, trace: true, max_file_kb: 5 };
-        assert_eq!(flat.log_settings(), expected);
-        assert!(!flat.log_info && flat.log_trace && flat.max_log_file_size == 5);
+        assert_eq!(config.log_settings(), expected);
+        assert!(!config.log_info && config.log_trace && config.max_log_file_size == 5);
     }
 
     #[test]

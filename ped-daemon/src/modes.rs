@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 
 use crate::admin;
 use crate::config_file::TomlConfig;
+use crate::seconds::{Seconds, Timeout};
 
 /// Runs one invocation: the banner first (`Ped Server Version 0.1.0`), as the seed's
 /// programs print it, except before JSON, which is for machines and so alone on stdout;
@@ -141,7 +142,7 @@ impl DaemonControl<'_> {
     /// word on stderr.
     pub fn start<R: DaemonStatus>(
         &self,
-        startup_timeout_secs: u64,
+        startup_timeout: Seconds,
         silent_failure: &str,
         started: impl FnOnce(&R),
     ) -> Result<ExitCode, String> {
@@ -166,7 +167,7 @@ impl DaemonControl<'_> {
             .process_group(0)
             .spawn()
             .map_err(|e| format!("cannot start the background process: {e}"))?;
-        let deadline = Instant::now() + Duration::from_secs(startup_timeout_secs);
+        let deadline = Instant::now() + startup_timeout.get();
         while Instant::now() < deadline {
             if let Ok(Some(status)) = child.try_wait() {
                 let mut said = String::new();
@@ -185,33 +186,26 @@ impl DaemonControl<'_> {
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = child.kill();
-        println!(
-            "Background process did not answer within {startup_timeout_secs} s: {}",
-            ErrorCode::RcOperationTimedOut
-        );
+        println!("Background process did not answer within {startup_timeout} s: {}", ErrorCode::RcOperationTimedOut);
         println!("Startup failed.");
         Ok(ExitCode::FAILURE)
     }
 
     /// `-mode stop`: asks the daemon to stop on its admin port and waits until the port
     /// is closed.
-    pub fn stop<R: DaemonStatus>(
-        &self,
-        write_timeout_secs: u64,
-        shutdown_timeout_secs: u64,
-    ) -> Result<ExitCode, String> {
+    pub fn stop<R: DaemonStatus>(&self, write_timeout: Timeout, shutdown_timeout: Seconds) -> Result<ExitCode, String> {
         let (title, addr) = (self.title, self.admin);
         println!("{title} launched in shutdown mode.");
         if self.status::<R>().is_none() {
             println!("{title} is not running (nothing answers on admin port {addr}).");
             return Ok(ExitCode::FAILURE);
         }
-        let timeout = Duration::from_secs(write_timeout_secs.max(1));
+        let timeout = write_timeout.get();
         let answer = admin::request(addr, "stop", timeout).map_err(|e| e.to_string())?;
         if answer != "ok" {
             return Err(format!("{} refused to stop: {answer}", self.refuser));
         }
-        let deadline = Instant::now() + Duration::from_secs(shutdown_timeout_secs);
+        let deadline = Instant::now() + shutdown_timeout.get();
         while Instant::now() < deadline {
             if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
                 println!("{title} stopped.");
@@ -219,7 +213,7 @@ impl DaemonControl<'_> {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        println!("{title} did not stop within {shutdown_timeout_secs} s.");
+        println!("{title} did not stop within {shutdown_timeout} s.");
         Ok(ExitCode::FAILURE)
     }
 }

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Parser, ValueEnum, error::ErrorKind};
 use ped_daemon::args::{parse_seed_argv, port, set_if_given as set, usage_error, zero_one};
-use ped_daemon::logging::LogArgs;
+use ped_daemon::seconds::Seconds;
+use ped_daemon::settings::CommonArgs;
 
 use crate::config::Config;
 
@@ -49,41 +50,21 @@ pub struct Settings {
     /// The HSM link: the local socket an HSM (driver or hsm-emu) connects to.
     #[arg(long, value_name = "PATH")]
     pub hsmlink: Option<PathBuf>,
-    /// Seconds a remote link may be idle before it is closed [default 1800].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), value_name = "SECS")]
-    pub idletimeout: Option<u64>,
     /// The idle timeout does not apply to links made through an assigned PED ID (0 or 1; alone: 1).
     #[arg(long, value_parser = zero_one, value_name = "0|1", num_args = 0..=1, default_missing_value = "1")]
     pub ignoreidletimeout: Option<bool>,
-    /// Seconds allowed to connect, for the relay hellos, and for a started frame [default 10].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), value_name = "SECS")]
-    pub socketreadtimeout: Option<u64>,
-    /// Seconds allowed to send a frame [default 10].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), value_name = "SECS")]
-    pub socketwritetimeout: Option<u64>,
     /// Seconds internal services get to end at shutdown [default 5].
     #[arg(long, value_name = "SECS")]
-    pub shutdowntimeout: Option<u64>,
+    pub shutdowntimeout: Option<Seconds>,
     /// Seconds `start` waits for the background process to be ready [default 10].
     #[arg(long, value_name = "SECS")]
-    pub pstartuptimeout: Option<u64>,
+    pub pstartuptimeout: Option<Seconds>,
     /// Seconds `stop` waits for the background process to end [default 10].
     #[arg(long, value_name = "SECS")]
-    pub pshutdowntimeout: Option<u64>,
-    /// Log file [default: /var/log/pedclient/pedclient.log as root, else ~/.local/state/pedclient/].
-    #[arg(long, alias = "logfile", value_name = "FILE")]
-    pub logfilename: Option<PathBuf>,
-    #[command(flatten)]
-    pub log: LogArgs,
+    pub pshutdowntimeout: Option<Seconds>,
     /// Accepted for the seed's command lines; pedclient always logs to its own file.
     #[arg(long)]
     pub locallogger: bool,
-    /// Seconds between pings to a quiet pedserver; 0 disables pings [default 60].
-    #[arg(long, value_name = "SECS")]
-    pub pinginterval: Option<u64>,
-    /// Seconds a ping may wait for its answer [default 30].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), value_name = "SECS")]
-    pub pingtimeout: Option<u64>,
     /// PED-initiated mode: 1 listens for pedserver's TLS connection [default 0].
     #[arg(long, value_parser = zero_one, value_name = "0|1")]
     pub pedinitiated: Option<bool>,
@@ -93,6 +74,8 @@ pub struct Settings {
     /// PED-initiated mode: the address to listen on [default: every IPv4 interface].
     #[arg(long, value_name = "IP")]
     pub listenip: Option<IpAddr>,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 impl Settings {
@@ -103,24 +86,16 @@ impl Settings {
         if self.hsmlink.is_some() {
             config.hsm_link = self.hsmlink.clone();
         }
-        set(&mut config.idle_timeout, &self.idletimeout);
         set(&mut config.ignore_idle_timeout, &self.ignoreidletimeout);
-        set(&mut config.socket_read_timeout, &self.socketreadtimeout);
-        set(&mut config.socket_write_timeout, &self.socketwritetimeout);
         set(&mut config.shutdown_timeout, &self.shutdowntimeout);
         set(&mut config.p_startup_timeout, &self.pstartuptimeout);
         set(&mut config.p_shutdown_timeout, &self.pshutdowntimeout);
-        if self.logfilename.is_some() {
-            config.log_file = self.logfilename.clone();
-        }
-        self.log.apply(config);
-        set(&mut config.ping_interval, &self.pinginterval);
-        set(&mut config.ping_timeout, &self.pingtimeout);
         set(&mut config.ped_initiated, &self.pedinitiated);
         set(&mut config.listen_port, &self.listenport);
         if self.listenip.is_some() {
             config.listen_ip = self.listenip;
         }
+        self.common.apply(&mut config.common);
     }
 }
 
@@ -365,7 +340,7 @@ mod tests {
         assert_eq!(cmd(&["mode", "testid", "-id", "1234"]).unwrap().command, Command::TestId { id: 1234 });
         assert_eq!(cmd(&["-mode", "config", "-show"]).unwrap().command, Command::ConfigShow { json: false });
         let log = cmd(&["-mode", "deleteid", "-id", "1", "-logfilename", "/tmp/x", "-loginfo", "0", "-locallogger"]);
-        assert_eq!(log.unwrap().settings.log.loginfo, Some(false));
+        assert_eq!(log.unwrap().settings.common.log.loginfo, Some(false));
     }
 
     #[test]
@@ -375,7 +350,10 @@ mod tests {
         let s = cmd(&["-mode", "config", "-set", "-ignoreidletimeout", "0"]).unwrap().settings;
         assert_eq!(s.ignoreidletimeout, Some(false));
         let s = cmd(&["-mode", "config", "-set", "IdleTimeout", "60"]).unwrap().settings;
-        assert_eq!(s.idletimeout, Some(60));
+        assert_eq!(s.common.idletimeout, Some("60".parse().unwrap()));
+        let s = cmd(&["-mode", "config", "-set", "-idletimeout", "0.5", "-pinginterval", "0.25"]).unwrap().settings;
+        assert_eq!(s.common.idletimeout.map(|t| t.get()), Some(std::time::Duration::from_millis(500)));
+        assert_eq!(s.common.pinginterval.map(|t| t.to_string()), Some("0.25".into()));
     }
 
     #[test]

@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use ped_daemon::config_file::write_private;
 use ped_daemon::logging::LogConfig;
@@ -65,7 +64,7 @@ fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
             }
         }
         Command::Stop => {
-            control(effective).stop::<StatusReport>(effective.socket_write_timeout, effective.p_shutdown_timeout)
+            control(effective).stop::<StatusReport>(effective.common.socket_write_timeout, effective.p_shutdown_timeout)
         }
         Command::Show { json } => show(&ctx, *json),
         Command::SetId { id, host, port } => mapping(&ctx, "setid", |c| c.set_id(*id, host, *port)),
@@ -101,7 +100,7 @@ fn testid(ctx: &Context, id: u32) -> Result<ExitCode, String> {
     })?;
     let target = crate::link::host_port(&m.host, m.port);
     println!("Testing PED ID {id}: pedserver at {target}");
-    let timeout = Duration::from_secs(ctx.effective.socket_read_timeout.max(1));
+    let timeout = ctx.effective.common.socket_read_timeout.get();
     match crate::probe::probe(&m.host, m.port, timeout) {
         Ok(report) => {
             let s = &report.status;
@@ -135,7 +134,8 @@ fn testid(ctx: &Context, id: u32) -> Result<ExitCode, String> {
 /// Runs the daemon in this process until stopped (admin `stop`, SIGTERM or SIGINT).
 fn foreground(ctx: &Context) -> Result<(), String> {
     let config = ctx.effective.clone();
-    ped_daemon::logging::init(config.log_settings(), &config.log_file_or(&ctx.paths)).map_err(|e| e.to_string())?;
+    ped_daemon::logging::init(config.common.log_settings(), &config.log_file_or(&ctx.paths))
+        .map_err(|e| e.to_string())?;
     let hsm_link = config.hsm_link_or(&ctx.paths);
     let config_file = std::path::absolute(&ctx.file).map_err(|e| e.to_string())?;
     modes::foreground_runtime()?.block_on(async {

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use ped_daemon::config_file::DefaultPaths;
 pub use ped_daemon::config_file::{ConfigError, TomlConfig, cert_dir};
+use ped_daemon::seconds::Seconds;
+use ped_daemon::settings::CommonConfig;
 use serde::{Deserialize, Serialize};
 
 /// Every setting of the seed's `pedclient -mode config`, with its default, and the
@@ -24,37 +26,17 @@ pub struct Config {
     /// The HSM link socket; unset means the per-user default of [`Paths`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hsm_link: Option<PathBuf>,
-    /// Seconds without channel traffic before a remote link is closed.
-    pub idle_timeout: u64,
     /// The idle timeout does not apply to links made through an assigned PED ID.
     pub ignore_idle_timeout: bool,
-    /// Seconds allowed to connect, for the relay hellos and status, and for a started frame.
-    pub socket_read_timeout: u64,
-    /// Seconds allowed for one frame to be sent.
-    pub socket_write_timeout: u64,
     /// Seconds internal tasks get to end at shutdown.
-    pub shutdown_timeout: u64,
+    pub shutdown_timeout: Seconds,
     /// Seconds `start` waits for the background process to answer.
-    pub p_startup_timeout: u64,
+    pub p_startup_timeout: Seconds,
     /// Seconds `stop` waits for the background process to end.
-    pub p_shutdown_timeout: u64,
-    /// Log file; unset means the per-user default of [`Paths`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_file: Option<PathBuf>,
-    /// Log info messages.
-    pub log_info: bool,
-    /// Log warnings.
-    pub log_warning: bool,
-    /// Log errors.
-    pub log_error: bool,
-    /// Log trace and debug messages.
-    pub log_trace: bool,
-    /// KB before the log is rotated.
-    pub max_log_file_size: u64,
-    /// Seconds between pings to a quiet pedserver; 0 disables them.
-    pub ping_interval: u64,
-    /// Seconds a ping waits for its pong.
-    pub ping_timeout: u64,
+    pub p_shutdown_timeout: Seconds,
+    /// The timeouts, pings and log, as pedserver has them.
+    #[serde(flatten)]
+    pub common: CommonConfig,
     /// PED-initiated mode: listen for pedserver's TLS connection.
     pub ped_initiated: bool,
     /// PED-initiated mode: listening address; unset means every IPv4 interface.
@@ -107,21 +89,11 @@ impl Default for Config {
             admin_port: 1504,
             external_admin: false,
             hsm_link: None,
-            idle_timeout: 1800,
             ignore_idle_timeout: false,
-            socket_read_timeout: 10,
-            socket_write_timeout: 10,
-            shutdown_timeout: 5,
-            p_startup_timeout: 10,
-            p_shutdown_timeout: 10,
-            log_file: None,
-            log_info: true,
-            log_warning: true,
-            log_error: true,
-            log_trace: false,
-            max_log_file_size: 10 * 1024,
-            ping_interval: 60,
-            ping_timeout: 30,
+            shutdown_timeout: Seconds::from_secs(5),
+            p_startup_timeout: Seconds::from_secs(10),
+            p_shutdown_timeout: Seconds::from_secs(10),
+            common: CommonConfig::default(),
             ped_initiated: false,
             listen_ip: None,
             listen_port: DEFAULT_LISTEN_PORT,
@@ -133,7 +105,6 @@ impl Default for Config {
 }
 
 impl TomlConfig for Config {}
-ped_daemon::impl_log_config!(Config);
 
 /// The program name: its directories and files are named after it.
 const PROGRAM: &str = "pedclient";
@@ -180,7 +151,7 @@ impl Paths {
 impl Config {
     /// The log file in force: the configured one or the per-user default.
     pub fn log_file_or(&self, paths: &Paths) -> PathBuf {
-        self.log_file.clone().unwrap_or_else(|| paths.files.log_file.clone())
+        self.common.log_file.clone().unwrap_or_else(|| paths.files.log_file.clone())
     }
 
     /// The HSM link socket in force.
@@ -279,13 +250,17 @@ mod tests {
     #[test]
     fn defaults_are_the_seeds() {
         let c = Config::default();
-        assert_eq!((c.idle_timeout, c.ignore_idle_timeout, c.listen_port), (1800, false, 9696));
+        assert_eq!(
+            (c.common.idle_timeout.to_string(), c.ignore_idle_timeout, c.listen_port),
+            ("1800".into(), false, 9696)
+        );
         assert!(!c.external_admin && !c.ped_initiated);
     }
 
     #[test]
     fn toml_round_trips_with_mappings_and_refuses_unknown_keys() {
-        let mut c = Config { idle_timeout: 60, ..Config::default() };
+        let mut c = Config::default();
+        c.common.idle_timeout = "0.5".parse().unwrap();
         c.set_id(1234, "myhostname", 3456).unwrap();
         c.assign_id(1234, "123456789").unwrap();
         c.pedserver = Some(RegisteredServer { common_name: "laptop".into(), fingerprint: "00".repeat(32) });
@@ -293,6 +268,8 @@ mod tests {
         assert!(text.contains("[[ped-id]]") && text.contains("hsm-serial = \"123456789\""), "{text}");
         assert_eq!(Config::from_toml(&text).unwrap(), c);
         assert!(Config::from_toml("admin-port = 1\nbogus = 2\n").unwrap_err().contains("bogus"));
+        assert!(Config::from_toml("idle-timeout = 0").unwrap_err().contains("more than 0"));
+        assert!(text.contains("idle-timeout = 0.5\n"), "{text}");
     }
 
     #[test]

@@ -167,7 +167,7 @@ impl Daemon {
             move |line: String| std::future::ready(daemon.admin_answer(&line))
         };
         // The socket read timeout bounds the answer too.
-        let timeout = Duration::from_secs(self.config.socket_read_timeout);
+        let timeout = self.config.common.socket_read_timeout.get();
         let limits =
             AdminLimits { read_timeout: timeout, write_timeout: timeout, max_connections: None, max_request_len: None };
         tasks.spawn(admin::serve(admin, self.stopping(), limits, answer));
@@ -193,7 +193,7 @@ impl Daemon {
         }
         drop(hsm);
         let _ = std::fs::remove_file(&self.hsm_link);
-        let grace = Duration::from_secs(self.config.shutdown_timeout);
+        let grace = self.config.shutdown_timeout.get();
         if tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await.is_err() {
             tracing::warn!("internal services did not end within {grace:?}; stopping anyway");
         }
@@ -212,7 +212,7 @@ impl Daemon {
             hsm_link: self.hsm_link.display().to_string(),
             admin_port: self.config.admin_port,
             uptime_secs: self.started.elapsed().as_secs(),
-            idle_timeout: self.config.idle_timeout,
+            idle_timeout: self.config.common.idle_timeout,
             ignore_idle_timeout: self.config.ignore_idle_timeout,
             ped_initiated: self.ped_listen.as_ref().map(|(at, pinned)| PedInitiatedReport {
                 listen: at.to_string(),
@@ -243,10 +243,10 @@ impl Daemon {
     fn timeouts(&self) -> Timeouts {
         let c = &self.config;
         Timeouts {
-            idle: Some(Duration::from_secs(c.idle_timeout)),
-            read: Duration::from_secs(c.socket_read_timeout),
-            ping_interval: (c.ping_interval > 0).then(|| Duration::from_secs(c.ping_interval)),
-            ping_timeout: Duration::from_secs(c.ping_timeout),
+            idle: Some(c.common.idle_timeout.get()),
+            read: c.common.socket_read_timeout.get(),
+            ping_interval: c.common.pings(),
+            ping_timeout: c.common.ping_timeout.get(),
         }
     }
 
@@ -266,7 +266,7 @@ impl Daemon {
         let nonce_seed = u64::from(std::process::id()) << 32 | key;
         let mut link = Link::new(Instant::now(), self.timeouts(), nonce_seed);
         let mut server: Option<(ReadHalf<ServerStream>, WriteHalf<ServerStream>)> = None;
-        let write_timeout = Duration::from_secs(self.config.socket_write_timeout);
+        let write_timeout = self.config.common.socket_write_timeout.get();
         let mut stop = self.stopping();
         let (mut hsm_buf, mut server_buf) = (vec![0u8; READ_CHUNK], vec![0u8; READ_CHUNK]);
         if *stop.borrow() {
@@ -396,7 +396,7 @@ impl Daemon {
             (host.to_string(), port)
         };
         let target = host_port(&host, port);
-        let timeout = Duration::from_secs(self.config.socket_read_timeout);
+        let timeout = self.config.common.socket_read_timeout.get();
         match tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port))).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);

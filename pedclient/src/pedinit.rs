@@ -122,7 +122,7 @@ pub(crate) async fn listen(daemon: Arc<Daemon>, listener: TcpListener, acceptor:
 
 /// TLS, the relay hellos, then parking.
 async fn admit(daemon: Arc<Daemon>, tcp: tokio::net::TcpStream, peer: std::net::SocketAddr, acceptor: TlsAcceptor) {
-    let timeout = Duration::from_secs(daemon.config().socket_read_timeout);
+    let timeout = daemon.config().common.socket_read_timeout.get();
     let mut stream = match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => return tracing::warn!("PED-initiated: TLS handshake with {peer} refused: {e}"),

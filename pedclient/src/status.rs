@@ -1,6 +1,7 @@
 //! What `-mode show` prints: the running daemon's report (one JSON line on the admin
 //! port) and the PED ID mappings of the configuration file, as text or JSON.
 
+use ped_daemon::seconds::Timeout;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Mapping;
@@ -19,7 +20,7 @@ pub struct StatusReport {
     /// Seconds since it started.
     pub uptime_secs: u64,
     /// The idle timeout of remote links, seconds.
-    pub idle_timeout: u64,
+    pub idle_timeout: Timeout,
     /// Whether links through an assigned PED ID ignore it.
     pub ignore_idle_timeout: bool,
     /// PED-initiated mode, when on.

@@ -9,9 +9,10 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Parser, ValueEnum, error::ErrorKind};
 use ped_daemon::args::{parse_seed_argv, port, set_if_given as set, usage_error, zero_one};
-use ped_daemon::logging::LogArgs;
+use ped_daemon::seconds::{Seconds, Timeout};
+use ped_daemon::settings::CommonArgs;
 
-use crate::config::Config;
+use crate::config::{Config, MAX_PED_WRITE_DELAY};
 use crate::device::DeviceSpec;
 
 /// `-mode` values.
@@ -67,41 +68,23 @@ pub struct Settings {
     /// The PED: `usb`, `socket:PATH` (emulated endpoint, Unix socket) or `tcp:127.0.0.1:PORT`.
     #[arg(long, value_name = "DEVICE")]
     pub device: Option<DeviceSpec>,
-    /// Seconds a connection may be idle before it is closed [default 1800].
-    #[arg(long, value_name = "SECS")]
-    pub idletimeout: Option<u64>,
-    /// Seconds allowed to receive a started frame (or the first hello) [default 10].
-    #[arg(long, value_name = "SECS")]
-    pub socketreadtimeout: Option<u64>,
-    /// Seconds allowed to send a frame [default 10].
-    #[arg(long, value_name = "SECS")]
-    pub socketwritetimeout: Option<u64>,
     /// Seconds internal services get to end at shutdown [default 5].
     #[arg(long, value_name = "SECS")]
-    pub internalshutdowntimeout: Option<u64>,
+    pub internalshutdowntimeout: Option<Seconds>,
     /// Seconds `start` waits for the background process to be ready [default 10].
     #[arg(long, value_name = "SECS")]
-    pub bgprocessstartuptimeout: Option<u64>,
+    pub bgprocessstartuptimeout: Option<Seconds>,
     /// Seconds `stop` waits for the background process to end [default 10].
     #[arg(long, value_name = "SECS")]
-    pub bgprocessshutdowntimeout: Option<u64>,
-    /// Log file [default: /var/log/pedserver/pedserver.log as root, else ~/.local/state/pedserver/].
-    #[arg(long, alias = "logfile", value_name = "FILE")]
-    pub logfilename: Option<PathBuf>,
-    #[command(flatten)]
-    pub log: LogArgs,
+    pub bgprocessshutdowntimeout: Option<Seconds>,
     /// Microseconds between USB packet writes to the PED, 0-10000 [default 0].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=10_000), value_name = "USECS")]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=MAX_PED_WRITE_DELAY as i64), value_name = "USECS")]
     pub pedwritelay: Option<u32>,
-    /// Seconds between pings to an idle client; 0 disables pings [default 60].
-    #[arg(long, value_name = "SECS")]
-    pub pinginterval: Option<u64>,
-    /// Seconds a ping may wait for its answer [default 30].
-    #[arg(long, value_name = "SECS")]
-    pub pingtimeout: Option<u64>,
     /// Milliseconds between the 20 attempts of -mode connect [default 3000].
     #[arg(long, value_name = "MSECS")]
     pub connectretrydelay: Option<u64>,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 impl Settings {
@@ -115,20 +98,12 @@ impl Settings {
             config.ip = self.ip;
         }
         set(&mut config.device, &self.device);
-        set(&mut config.idle_timeout, &self.idletimeout);
-        set(&mut config.socket_read_timeout, &self.socketreadtimeout);
-        set(&mut config.socket_write_timeout, &self.socketwritetimeout);
         set(&mut config.internal_shutdown_timeout, &self.internalshutdowntimeout);
         set(&mut config.bg_process_startup_timeout, &self.bgprocessstartuptimeout);
         set(&mut config.bg_process_shutdown_timeout, &self.bgprocessshutdowntimeout);
-        if self.logfilename.is_some() {
-            config.log_file = self.logfilename.clone();
-        }
-        self.log.apply(config);
         set(&mut config.ped_write_delay, &self.pedwritelay);
-        set(&mut config.ping_interval, &self.pinginterval);
-        set(&mut config.ping_timeout, &self.pingtimeout);
         set(&mut config.connect_retry_delay_ms, &self.connectretrydelay);
+        self.common.apply(&mut config.common);
     }
 }
 
@@ -184,8 +159,8 @@ pub struct Cli {
     pub file: Option<PathBuf>,
     /// With -mode update: seconds to wait for each answer at the PED (YES to upload, the
     /// check of the image, YES to save) [default 200, the PED's action timeout].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), value_name = "SECS")]
-    pub timeout: Option<u64>,
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<Timeout>,
     /// Configuration file [default: /etc/pedserver/pedserver.toml as root, else ~/.config/pedserver/].
     #[arg(long, value_name = "FILE")]
     pub configfile: Option<PathBuf>,
@@ -250,7 +225,7 @@ pub enum Command {
         /// The firmware image.
         file: PathBuf,
         /// Seconds to wait for each answer at the PED.
-        timeout: u64,
+        timeout: Timeout,
     },
     /// `-regen -commonname`.
     Regen {
@@ -305,7 +280,7 @@ impl Cli {
             (Some(Mode::Disconnect), None) => Command::Disconnect { name: name(self.name)? },
             (Some(Mode::Update), None) => Command::Update {
                 file: self.file.ok_or_else(|| missing("-mode update needs -file <firmware image>"))?,
-                timeout: self.timeout.unwrap_or(crate::update::DEFAULT_TIMEOUT_SECS),
+                timeout: self.timeout.unwrap_or(crate::update::DEFAULT_TIMEOUT),
             },
             (None, Some(ApplianceAction::Register)) => Command::Register {
                 name: name(self.name)?,
@@ -356,7 +331,7 @@ mod tests {
     fn set_key_value_is_the_seeds_config_form() {
         let inv = cmd(&["-mode", "config", "-set", "LogFileName", "/tmp/x.log"]).unwrap();
         assert_eq!(inv.command, Command::ConfigSet);
-        assert_eq!(inv.settings.logfilename, Some(PathBuf::from("/tmp/x.log")));
+        assert_eq!(inv.settings.common.logfilename, Some(PathBuf::from("/tmp/x.log")));
     }
 
     #[test]
@@ -422,8 +397,9 @@ mod tests {
         assert_eq!(a.config_file, Some(PathBuf::from("/tmp/c.toml")));
         let mut config = Config::default();
         a.settings.apply(&mut config);
-        assert_eq!((config.server_port, config.admin_port, config.idle_timeout), (1234, 1235, 60));
-        assert_eq!(config.log_file, Some(PathBuf::from("/tmp/l")));
+        assert_eq!((config.server_port, config.admin_port), (1234, 1235));
+        assert_eq!(config.common.idle_timeout, Timeout::from_secs(60));
+        assert_eq!(config.common.log_file, Some(PathBuf::from("/tmp/l")));
     }
 
     #[test]
@@ -448,10 +424,14 @@ mod tests {
             &["-m", "update", "-file=ped.bin"],
         ] {
             let inv = cmd(form).unwrap();
-            assert_eq!(inv.command, Command::Update { file: "ped.bin".into(), timeout: 200 }, "{form:?}");
+            assert_eq!(
+                inv.command,
+                Command::Update { file: "ped.bin".into(), timeout: Timeout::from_secs(200) },
+                "{form:?}"
+            );
         }
         let inv = cmd(&["-mode", "update", "-file", "ped.bin", "-timeout", "30", "-device", "socket:/tmp/p"]).unwrap();
-        assert_eq!(inv.command, Command::Update { file: "ped.bin".into(), timeout: 30 });
+        assert_eq!(inv.command, Command::Update { file: "ped.bin".into(), timeout: "30".parse().unwrap() });
         assert_eq!(inv.settings.device, Some(DeviceSpec::Socket("/tmp/p".into())));
         assert_eq!(cmd(&["-mode", "update"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
         assert_eq!(

@@ -10,6 +10,7 @@ use ped_daemon::admin;
 use ped_daemon::config_file::{TomlConfig, write_private};
 use ped_daemon::logging::LogConfig;
 use ped_daemon::modes::{self, CommandConfig, DaemonControl};
+use ped_daemon::seconds::Timeout;
 use ped_wire::ErrorCode;
 
 use crate::args::{Command, Invocation};
@@ -52,7 +53,7 @@ fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
         }
         Command::Start { foreground: false } => start(effective),
         Command::Stop => control(effective)
-            .stop::<StatusReport>(effective.socket_write_timeout, effective.bg_process_shutdown_timeout),
+            .stop::<StatusReport>(effective.common.socket_write_timeout, effective.bg_process_shutdown_timeout),
         Command::Show { json } => show(effective, *json),
         Command::Regen { common_name, force } => regen(&ctx, common_name, *force),
         Command::Register { name, certificate, ip, port } => register(&ctx, name, certificate, *ip, *port),
@@ -67,13 +68,9 @@ fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
     }
 }
 
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
 /// Runs the server in this process until stopped (admin `stop`, SIGTERM or SIGINT).
 fn foreground(config: Config, log_file: &Path) -> Result<(), String> {
-    ped_daemon::logging::init(config.log_settings(), log_file).map_err(|e| e.to_string())?;
+    ped_daemon::logging::init(config.common.log_settings(), log_file).map_err(|e| e.to_string())?;
     modes::foreground_runtime()?.block_on(async {
         let (server, bound) = Server::bind(config).await.map_err(|e| {
             tracing::error!("startup failed: {e}");
@@ -234,7 +231,11 @@ fn delete(ctx: &Context, name: &str, force: bool) -> Result<ExitCode, String> {
                 "appliance {name} is connected: run pedserver -mode disconnect -name {name} first, or add -force"
             ));
         }
-        admin_call(&ctx.effective, &format!("disconnect {name}"), secs(ctx.effective.internal_shutdown_timeout + 5))?;
+        admin_call(
+            &ctx.effective,
+            &format!("disconnect {name}"),
+            ctx.effective.internal_shutdown_timeout.get() + Duration::from_secs(5),
+        )?;
         println!("Connection to appliance {name} terminated.");
     }
     let mut updated = ctx.stored.clone();
@@ -273,24 +274,24 @@ fn connect(ctx: &Context, name: &str) -> Result<ExitCode, String> {
     // The server makes up to 20 attempts, each bounded by its read timeout and followed
     // by the retry delay; this waits for all of them with room to spare.
     let c = &ctx.effective;
-    let per_attempt = secs(c.socket_read_timeout.max(1)) + Duration::from_millis(c.connect_retry_delay_ms);
+    let per_attempt = c.common.socket_read_timeout.get() + Duration::from_millis(c.connect_retry_delay_ms);
     let config_file = std::path::absolute(&ctx.file).map_err(|e| e.to_string())?;
     let request = format!("connect {name} {}", config_file.display());
-    let message = admin_call(c, &request, per_attempt * MAX_ATTEMPTS + secs(10))?;
+    let message = admin_call(c, &request, per_attempt * MAX_ATTEMPTS + Duration::from_secs(10))?;
     println!("Successfully connected to appliance {name}: {message}.");
     Ok(ExitCode::SUCCESS)
 }
 
 /// `-mode disconnect`.
 fn disconnect(config: &Config, name: &str) -> Result<ExitCode, String> {
-    admin_call(config, &format!("disconnect {name}"), secs(config.internal_shutdown_timeout + 5))?;
+    admin_call(config, &format!("disconnect {name}"), config.internal_shutdown_timeout.get() + Duration::from_secs(5))?;
     println!("Connection to appliance {name} terminated.");
     Ok(ExitCode::SUCCESS)
 }
 
 /// `-mode update`: the PED's USB device can have one owner, so a running server must be
 /// stopped first (the seed's "rx error" when it is not).
-fn update(config: &Config, file: &Path, timeout: u64) -> Result<ExitCode, String> {
+fn update(config: &Config, file: &Path, timeout: Timeout) -> Result<ExitCode, String> {
     println!("Ped Server launched in update mode.");
     if let Some(report) = running(config) {
         return Err(format!(
@@ -299,5 +300,5 @@ to itself. Stop the server with pedserver -mode stop, run the update, then start
             report.pid, report.admin_port
         ));
     }
-    crate::update::run::run(config, file, secs(timeout))
+    crate::update::run::run(config, file, timeout.get())
 }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use ped_daemon::config_file::DefaultPaths;
 pub use ped_daemon::config_file::{ConfigError, TomlConfig, cert_dir};
+use ped_daemon::seconds::Seconds;
+use ped_daemon::settings::CommonConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::device::DeviceSpec;
@@ -29,37 +31,18 @@ pub struct Config {
     pub ip: Option<IpAddr>,
     /// The PED to serve.
     pub device: DeviceSpec,
-    /// Seconds without traffic before a connection is closed.
-    pub idle_timeout: u64,
-    /// Seconds allowed for a started frame, or for the first hello, to arrive whole.
-    pub socket_read_timeout: u64,
-    /// Seconds allowed for one frame to be sent.
-    pub socket_write_timeout: u64,
     /// Seconds internal tasks get to end at shutdown.
-    pub internal_shutdown_timeout: u64,
+    pub internal_shutdown_timeout: Seconds,
     /// Seconds `start` waits for the background process to answer.
-    pub bg_process_startup_timeout: u64,
+    pub bg_process_startup_timeout: Seconds,
     /// Seconds `stop` waits for the background process to end.
-    pub bg_process_shutdown_timeout: u64,
-    /// Log file; unset means the per-user default of [`Paths`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_file: Option<PathBuf>,
-    /// Log info messages.
-    pub log_info: bool,
-    /// Log warnings.
-    pub log_warning: bool,
-    /// Log errors.
-    pub log_error: bool,
-    /// Log trace and debug messages.
-    pub log_trace: bool,
-    /// KB before the log is rotated.
-    pub max_log_file_size: u64,
+    pub bg_process_shutdown_timeout: Seconds,
     /// Microseconds between USB packet writes (the seed's cure for CKR_CALLBACK_ERROR).
+    #[serde(deserialize_with = "ped_write_delay")]
     pub ped_write_delay: u32,
-    /// Seconds between pings on a quiet connection; 0 disables them.
-    pub ping_interval: u64,
-    /// Seconds a ping waits for its pong.
-    pub ping_timeout: u64,
+    /// The timeouts, pings and log, as pedclient has them.
+    #[serde(flatten)]
+    pub common: CommonConfig,
     /// Connections that have not said hello yet, at most; more are closed at once.
     pub max_pending_connections: usize,
     /// Milliseconds between the attempts of `-mode connect` (PED-initiated mode).
@@ -97,21 +80,11 @@ impl Default for Config {
             external_admin: false,
             ip: None,
             device: DeviceSpec::Usb,
-            idle_timeout: 1800,
-            socket_read_timeout: 10,
-            socket_write_timeout: 10,
-            internal_shutdown_timeout: 5,
-            bg_process_startup_timeout: 10,
-            bg_process_shutdown_timeout: 10,
-            log_file: None,
-            log_info: true,
-            log_warning: true,
-            log_error: true,
-            log_trace: false,
-            max_log_file_size: 10 * 1024,
+            internal_shutdown_timeout: Seconds::from_secs(5),
+            bg_process_startup_timeout: Seconds::from_secs(10),
+            bg_process_shutdown_timeout: Seconds::from_secs(10),
             ped_write_delay: 0,
-            ping_interval: 60,
-            ping_timeout: 30,
+            common: CommonConfig::default(),
             max_pending_connections: 64,
             connect_retry_delay_ms: 3000,
             client_common_name: None,
@@ -121,7 +94,17 @@ impl Default for Config {
 }
 
 impl TomlConfig for Config {}
-ped_daemon::impl_log_config!(Config);
+
+/// The longest `-pedwritelay`, in microseconds.
+pub const MAX_PED_WRITE_DELAY: u32 = 10_000;
+
+/// `ped-write-delay` as `-pedwritelay` takes it.
+fn ped_write_delay<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    match u32::deserialize(d)? {
+        us if us <= MAX_PED_WRITE_DELAY => Ok(us),
+        us => Err(serde::de::Error::custom(format!("ped-write-delay {us} is more than {MAX_PED_WRITE_DELAY} (µs)"))),
+    }
+}
 
 /// The program name: its directories and files are named after it.
 const PROGRAM: &str = "pedserver";
@@ -150,7 +133,7 @@ pub fn command_paths(config_file: Option<&Path>) -> Result<Paths, ConfigError> {
 impl Config {
     /// The log file in force: the configured one or the per-user default.
     pub fn log_file_or(&self, paths: &Paths) -> PathBuf {
-        self.log_file.clone().unwrap_or_else(|| paths.log_file.clone())
+        self.common.log_file.clone().unwrap_or_else(|| paths.log_file.clone())
     }
 }
 
@@ -161,7 +144,7 @@ mod tests {
     #[test]
     fn defaults_are_the_seeds() {
         let c = Config::default();
-        assert_eq!((c.server_port, c.admin_port, c.idle_timeout), (1503, 1502, 1800));
+        assert_eq!((c.server_port, c.admin_port, c.common.idle_timeout.get().as_secs()), (1503, 1502, 1800));
         assert!(c.external_server_port && !c.external_admin);
         assert_eq!(c.ped_write_delay, 0);
     }
@@ -181,6 +164,11 @@ mod tests {
         assert_eq!(Config::from_toml(&text).unwrap(), c);
         assert!(Config::from_toml("server-port = 1\nbogus = 2\n").unwrap_err().contains("bogus"));
         assert_eq!(Config::from_toml("").unwrap(), Config::default());
+        for out_of_range in ["ped-write-delay = 10001", "idle-timeout = 0", "socket-read-timeout = -1"] {
+            assert!(Config::from_toml(out_of_range).is_err(), "{out_of_range}");
+        }
+        let fraction = Config::from_toml("socket-read-timeout = 0.2").unwrap();
+        assert_eq!(fraction.common.socket_read_timeout.get(), std::time::Duration::from_millis(200));
     }
 
     #[test]
@@ -210,7 +198,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/pedserver.toml");
         assert_eq!(Config::load(&path).unwrap(), Config::default());
-        let c = Config { idle_timeout: 5, ..Config::default() };
+        let mut c = Config::default();
+        c.common.idle_timeout = "0.5".parse().unwrap();
         c.save(&path).unwrap();
         assert_eq!(Config::load(&path).unwrap(), c);
         assert_eq!(cert_dir(&path), dir.path().join("sub/cert"));

@@ -162,7 +162,7 @@ impl Server {
         };
         let mut done = link.done.subscribe();
         link.end.notify_one();
-        let grace = Duration::from_secs(self.config.internal_shutdown_timeout.max(1));
+        let grace = self.config.internal_shutdown_timeout.get().max(Duration::from_secs(1));
         match tokio::time::timeout(grace, done.wait_for(|d| *d)).await {
             Ok(_) => Ok(format!("link to {name} ended")),
             Err(_) => Err(format!("the link to {name} did not end within {grace:?}")),
@@ -176,7 +176,7 @@ impl Server {
         outcome: oneshot::Sender<Result<String, String>>,
     ) {
         let connector = TlsConnector::from(tls);
-        let per_attempt = Duration::from_secs(self.config.socket_read_timeout.max(1));
+        let per_attempt = self.config.common.socket_read_timeout.get();
         let delay = Duration::from_millis(self.config.connect_retry_delay_ms);
         let mut shutdown = self.shutdown.subscribe();
         let (name, address) = (link.name.clone(), link.address);

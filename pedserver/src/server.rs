@@ -159,10 +159,10 @@ impl Server {
     fn timeouts(&self) -> Timeouts {
         let c = &self.config;
         Timeouts {
-            idle: Duration::from_secs(c.idle_timeout),
-            read: Duration::from_secs(c.socket_read_timeout),
-            ping_interval: (c.ping_interval > 0).then(|| Duration::from_secs(c.ping_interval)),
-            ping_timeout: Duration::from_secs(c.ping_timeout),
+            idle: c.common.idle_timeout.get(),
+            read: c.common.socket_read_timeout.get(),
+            ping_interval: c.common.pings(),
+            ping_timeout: c.common.ping_timeout.get(),
         }
     }
 
@@ -193,14 +193,14 @@ impl Server {
             }
         };
         let limits = AdminLimits {
-            read_timeout: Duration::from_secs(self.config.socket_read_timeout),
-            write_timeout: Duration::from_secs(self.config.socket_write_timeout),
+            read_timeout: self.config.common.socket_read_timeout.get(),
+            write_timeout: self.config.common.socket_write_timeout.get(),
             max_connections: Some(MAX_ADMIN),
             max_request_len: Some(MAX_ADMIN_LINE),
         };
         tasks.spawn(admin::serve(admin, self.shutdown.subscribe(), limits, answer));
         Arc::clone(&self).accept_loop(server).await;
-        let grace = Duration::from_secs(self.config.internal_shutdown_timeout);
+        let grace = self.config.internal_shutdown_timeout.get();
         if tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await.is_err() {
             tracing::warn!("internal services did not end within {grace:?}; stopping anyway");
         }
@@ -225,7 +225,7 @@ impl Server {
             }
         }
         drop(listener);
-        let grace = Duration::from_secs(self.config.internal_shutdown_timeout);
+        let grace = self.config.internal_shutdown_timeout.get();
         let _ = tokio::time::timeout(grace, async { while sessions.join_next().await.is_some() {} }).await;
     }
 
@@ -272,7 +272,7 @@ impl Server {
     ) -> String {
         let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let mut session = Session::new(Instant::now(), self.timeouts(), seed as u64);
-        let write_timeout = Duration::from_secs(self.config.socket_write_timeout);
+        let write_timeout = self.config.common.socket_write_timeout.get();
         let mut shutdown = self.shutdown.subscribe();
         let mut from_device: Option<mpsc::Receiver<FromDevice>> = None;
         let mut buf = vec![0u8; READ_CHUNK];
@@ -420,7 +420,7 @@ impl Server {
             external_admin_interface: self.config.external_admin,
             server_up_secs: up.as_secs(),
             server_idle_secs: up.as_secs().saturating_sub(total_conn),
-            idle_timeout_secs: self.config.idle_timeout,
+            idle_timeout_secs: self.config.common.idle_timeout,
             total_connection_secs: total_conn,
             total_connection_idle_secs: total_idle,
             appliance_link,

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use ped_daemon::seconds::Timeout;
 use serde::{Deserialize, Serialize};
 
 /// Everything `show` prints.
@@ -35,7 +36,7 @@ pub struct StatusReport {
     /// Seconds without a client.
     pub server_idle_secs: u64,
     /// The idle timeout.
-    pub idle_timeout_secs: u64,
+    pub idle_timeout_secs: Timeout,
     /// Sum over ended and current connections.
     pub total_connection_secs: u64,
     /// Sum of their idle seconds.
@@ -198,7 +199,7 @@ mod tests {
             external_admin_interface: false,
             server_up_secs: 190,
             server_idle_secs: 190,
-            idle_timeout_secs: 1800,
+            idle_timeout_secs: Timeout::from_secs(1800),
             total_connection_secs: 0,
             total_connection_idle_secs: 0,
             appliance_link: None,

@@ -26,6 +26,7 @@ pub(crate) mod run;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use ped_daemon::seconds::{Timeout, in_seconds};
 use ped_wire::ErrorCode;
 use ped_wire::device::{DeviceMessage, MAX_CHUNK_LEN, MAX_IMAGE_LEN, PedInfo, UpdateState};
 
@@ -33,7 +34,7 @@ use ped_wire::device::{DeviceMessage, MAX_CHUNK_LEN, MAX_IMAGE_LEN, PedInfo, Upd
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// How long the host waits for each answer at the PED unless `-timeout` says otherwise:
 /// the PED's PED-key action timeout, so the person has as long as the PED gives them.
-pub const DEFAULT_TIMEOUT_SECS: u64 = 200;
+pub const DEFAULT_TIMEOUT: Timeout = Timeout::from_secs(200);
 /// The PED answers `InfoRequest` at once in every mode; silence means no PED is there.
 pub const INFO_TIMEOUT: Duration = Duration::from_secs(5);
 /// The shortest image: a 112-byte header, one byte of payload and a 132-byte signature
@@ -173,7 +174,7 @@ impl Outcome {
                 };
                 Err(format!(
                     "no answer after waiting {} s for {}{said}: {}. {next}",
-                    after.as_secs(),
+                    in_seconds(*after),
                     phase.waiting_for(),
                     ErrorCode::RcOperationTimedOut
                 ))

@@ -44,3 +44,36 @@ fn config_set_then_show_in_the_seeds_forms() {
     assert_eq!(v["ped-write-delay"], 50);
     assert_eq!(v["server-port"], 1503);
 }
+
+#[test]
+fn timeouts_take_fractions_and_the_file_is_range_checked_as_the_options_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ps.toml");
+    let path = file.to_str().unwrap();
+    let o = pedserver(&[
+        "-mode",
+        "config",
+        "-set",
+        "-idletimeout",
+        "0.5",
+        "-socketreadtimeout",
+        "0.2",
+        "-configfile",
+        path,
+    ]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(written.contains("idle-timeout = 0.5\n") && written.contains("socket-read-timeout = 0.2\n"), "{written}");
+    assert!(written.contains("socket-write-timeout = 10\n"), "whole seconds stay integers: {written}");
+
+    let o = pedserver(&["-mode", "config", "-set", "-idletimeout", "0", "-configfile", path]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("more than 0"), "{}", String::from_utf8_lossy(&o.stderr));
+
+    for (key, named) in [("idle-timeout = 0\n", "more than 0"), ("ped-write-delay = 10001\n", "ped-write-delay")] {
+        std::fs::write(&file, key).unwrap();
+        let o = pedserver(&["-mode", "config", "-show", "-configfile", path]);
+        assert_eq!(o.status.code(), Some(1), "{key}");
+        assert!(stdout(&o).contains(named) && stdout(&o).contains("ps.toml"), "{key}: {}", stdout(&o));
+    }
+}

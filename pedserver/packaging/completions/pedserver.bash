@@ -23,7 +23,7 @@ _pedserver() {
 
     case "${cmd}" in
         pedserver)
-            opts="-m -h -V --mode --appliance --regen --name --show --set --force --json --foreground --commonname --certificate --file --timeout --configfile --port --admin --eserverport --eadmin --ip --device --idletimeout --socketreadtimeout --socketwritetimeout --internalshutdowntimeout --bgprocessstartuptimeout --bgprocessshutdowntimeout --logfilename --loginfo --logwarning --logerror --logtrace --maxlogfilesize --pedwritelay --pinginterval --pingtimeout --connectretrydelay --help --version"
+            opts="-m -h -V --mode --appliance --regen --name --show --set --force --json --foreground --commonname --certificate --file --timeout --configfile --port --admin --eserverport --eadmin --ip --device --internalshutdowntimeout --bgprocessstartuptimeout --bgprocessshutdowntimeout --pedwritelay --connectretrydelay --idletimeout --socketreadtimeout --socketwritetimeout --pinginterval --pingtimeout --logfilename --loginfo --logwarning --logerror --logtrace --maxlogfilesize --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -89,6 +89,26 @@ _pedserver() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --internalshutdowntimeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bgprocessstartuptimeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bgprocessshutdowntimeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pedwritelay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connectretrydelay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --idletimeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -101,15 +121,11 @@ _pedserver() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --internalshutdowntimeout)
+                --pinginterval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --bgprocessstartuptimeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --bgprocessshutdowntimeout)
+                --pingtimeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -134,22 +150,6 @@ _pedserver() {
                     return 0
                     ;;
                 --maxlogfilesize)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --pedwritelay)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --pinginterval)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --pingtimeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --connectretrydelay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -20,22 +20,22 @@ complete -c pedserver -l eserverport -d '1: the server port listens on all inter
 complete -c pedserver -l eadmin -d '1: the admin port listens externally; 0: on localhost only [default 0]' -r
 complete -c pedserver -l ip -d 'Address to listen on, IPv4 or IPv6 (needed on an IPv6-only network)' -r
 complete -c pedserver -l device -d 'The PED: `usb`, `socket:PATH` (emulated endpoint, Unix socket) or `tcp:127.0.0.1:PORT`' -r
-complete -c pedserver -l idletimeout -d 'Seconds a connection may be idle before it is closed [default 1800]' -r
-complete -c pedserver -l socketreadtimeout -d 'Seconds allowed to receive a started frame (or the first hello) [default 10]' -r
-complete -c pedserver -l socketwritetimeout -d 'Seconds allowed to send a frame [default 10]' -r
 complete -c pedserver -l internalshutdowntimeout -d 'Seconds internal services get to end at shutdown [default 5]' -r
 complete -c pedserver -l bgprocessstartuptimeout -d 'Seconds `start` waits for the background process to be ready [default 10]' -r
 complete -c pedserver -l bgprocessshutdowntimeout -d 'Seconds `stop` waits for the background process to end [default 10]' -r
-complete -c pedserver -l logfilename -d 'Log file [default: /var/log/pedserver/pedserver.log as root, else ~/.local/state/pedserver/]' -r -F
+complete -c pedserver -l pedwritelay -d 'Microseconds between USB packet writes to the PED, 0-10000 [default 0]' -r
+complete -c pedserver -l connectretrydelay -d 'Milliseconds between the 20 attempts of -mode connect [default 3000]' -r
+complete -c pedserver -l idletimeout -d 'Seconds a relay connection may be idle before it is closed [default 1800]' -r
+complete -c pedserver -l socketreadtimeout -d 'Seconds allowed to connect, for the relay hellos and for a started frame to arrive [default 10]' -r
+complete -c pedserver -l socketwritetimeout -d 'Seconds allowed to send a frame [default 10]' -r
+complete -c pedserver -l pinginterval -d 'Seconds between pings on a quiet connection; 0 disables pings [default 60]' -r
+complete -c pedserver -l pingtimeout -d 'Seconds a ping may wait for its answer [default 30]' -r
+complete -c pedserver -l logfilename -d 'Log file [default: /var/log/NAME/NAME.log as root, else ~/.local/state/NAME/NAME.log]' -r -F
 complete -c pedserver -l loginfo -d 'Log "info" messages (0 or 1) [default 1]' -r
 complete -c pedserver -l logwarning -d 'Log "warning" messages (0 or 1) [default 1]' -r
 complete -c pedserver -l logerror -d 'Log "error" messages (0 or 1) [default 1]' -r
 complete -c pedserver -l logtrace -d 'Log "trace" (and debug) messages (0 or 1) [default 0]' -r
 complete -c pedserver -l maxlogfilesize -d 'Largest log file in KB before it is rotated to FILE.1 [default 10240]' -r
-complete -c pedserver -l pedwritelay -d 'Microseconds between USB packet writes to the PED, 0-10000 [default 0]' -r
-complete -c pedserver -l pinginterval -d 'Seconds between pings to an idle client; 0 disables pings [default 60]' -r
-complete -c pedserver -l pingtimeout -d 'Seconds a ping may wait for its answer [default 30]' -r
-complete -c pedserver -l connectretrydelay -d 'Milliseconds between the 20 attempts of -mode connect [default 3000]' -r
 complete -c pedserver -l regen -d 'Regenerate the client key and certificate of PED-initiated mode (with -commonname)'
 complete -c pedserver -l show -d 'With -mode config: print the configuration'
 complete -c pedserver -l set -d 'With -mode config: write the other options to the configuration file'

@@ -39,7 +39,7 @@ If a pedserver runs on this computer, it holds the PED: stop it with pedserver -
         })?;
         let upload = Upload::new(image, timeout, Instant::now()).map_err(|e| e.to_string())?;
         let write_delay = Duration::from_micros(u64::from(config.ped_write_delay));
-        let write_timeout = Duration::from_secs(config.socket_write_timeout.max(1));
+        let write_timeout = config.common.socket_write_timeout.get();
         Ok::<_, String>(drive(&mut pipe, upload, write_delay, write_timeout).await)
     })?;
     let line = outcome.result()?;
