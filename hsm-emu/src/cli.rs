@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::lunacm;
 use crate::server::{ServeConfig, Server, SystemClock, os_rng};
 
 /// `hsm-emu serve`.
@@ -121,7 +122,8 @@ fn socket_path(arg: &str) -> Result<PathBuf, String> {
 }
 
 /// Sends one command and copies the HSM's lines to stdout; the exit status says
-/// whether the last line was `Command Result : No Error`.
+/// whether the last line was lunacm's success (`Command Result : No Error`, or `ped
+/// set`'s `Command Result : 0 (Success)`).
 fn send(control: &str, words: &[String]) -> ExitCode {
     let run = || -> Result<bool, String> {
         let path = socket_path(control)?;
@@ -136,7 +138,7 @@ fn send(control: &str, words: &[String]) -> ExitCode {
             let _ = writeln!(stdout.lock(), "{line}");
             last = line;
         }
-        Ok(last == "Command Result : No Error")
+        Ok(last == "Command Result : No Error" || last == lunacm::PED_SET_DONE)
     };
     match run() {
         Ok(true) => ExitCode::SUCCESS,

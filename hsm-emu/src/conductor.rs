@@ -406,15 +406,16 @@ impl Conductor {
         if self.is_busy() {
             self.handle_link_error(now, hsm, HsmError::ped(ErrorCode::CkrPedUnplugged));
         }
+        // A link already over was closed when it ended.
+        if matches!(self.state, LinkState::Ended(_)) {
+            return;
+        }
         if self.is_remote()
-            && !matches!(self.state, LinkState::Ended(Some(_)))
             && let Ok(frame) = HsmLinkMessage::Disconnect.encode()
         {
             self.out.push_back(Output::Transmit(frame));
         }
-        if !matches!(self.state, LinkState::Ended(Some(_))) {
-            self.state = LinkState::Ended(None);
-        }
+        self.state = LinkState::Ended(None);
         self.session = None;
         self.deadline = None;
         self.out.push_back(Output::Close);

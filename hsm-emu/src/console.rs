@@ -523,8 +523,13 @@ impl Console {
     /// success lunacm words its own way.
     fn finish(&mut self, set: bool, result: Result<(), HsmError>) {
         self.running = None;
-        for line in lunacm::result_lines(&result, set) {
-            self.line(line);
+        match &result {
+            Ok(()) if set => self.line(lunacm::PED_SET_DONE),
+            _ => {
+                for line in lunacm::result_lines(&result) {
+                    self.line(line);
+                }
+            }
         }
         self.out.push_back(Output::Done(result));
     }

@@ -328,12 +328,14 @@ pub fn ped_show(s: &Status<'_>) -> Vec<String> {
     out
 }
 
-/// The lines that end a command: on success lunacm's `Command Result : No Error` (`ped
-/// set`: `0 (Success)`, as the seed shows it); on failure the sentence that says what
-/// to do, then the result line.
-pub fn result_lines(result: &Result<(), HsmError>, ped_set: bool) -> Vec<String> {
+/// `ped set`'s success, in the seed's words (4170-4174).
+pub const PED_SET_DONE: &str = "Command Result : 0 (Success)";
+
+/// The lines that end a command: on success lunacm's `Command Result : No Error`; on
+/// failure the sentence that says what to do, then the result line. (`ped set`'s
+/// success is [`PED_SET_DONE`].)
+pub fn result_lines(result: &Result<(), HsmError>) -> Vec<String> {
     match result {
-        Ok(()) if ped_set => vec!["Command Result : No Error".into()],
         Ok(()) => vec!["Command Result : No Error".into()],
         Err(e) => vec![e.detail.clone(), e.result_line()],
     }

@@ -320,3 +320,45 @@ fn remote_link_through_a_fake_pedclient_connected_then_closed_mid_command() {
     assert!(text(&out).ends_with("Command Result : 0xc0000500 (RC_SOCKET_ERROR)\n"), "{}", text(&out));
     fake.join().unwrap();
 }
+
+/// Issue 14 item 11: while a PED command waits at the PED, another is refused at once
+/// (it used to queue, and ran later for a CLI long gone); killing the waiting
+/// command's CLI cancels it at the PED, which then serves the next command.
+#[test]
+fn one_command_at_a_time_and_a_killed_cli_cancels_its_command_at_the_ped() {
+    let rig = Rig::start();
+    let mut ped = rig.ped();
+    let socket = format!("socket:{}", rig.dir.path().join("hsm.sock").display());
+    let spawn = |words: &[&str]| {
+        Proc(
+            Command::new(binary("hsm-emu"))
+                .arg("--control")
+                .arg(&socket)
+                .args(words)
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut first = spawn(&["ped", "vector", "init"]);
+    ped.run("wait-screen \"reuse an existing\" 60");
+
+    let asked = Instant::now();
+    let second = rig.cli(&["ped", "vector", "init"]).join().unwrap();
+    assert!(asked.elapsed() < Duration::from_secs(10), "refused at once, not queued");
+    assert_eq!(second.status.code(), Some(1));
+    assert!(text(&second).ends_with("Command Result : 0x00000090 (CKR_OPERATION_ACTIVE)\n"), "{}", text(&second));
+
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    ped.run("wait-screen \"Cancelled by HSM\" 30");
+    // Once `ped show` is answered, the HSM has nothing else to do: no other command came.
+    let show = rig.cli(&["ped", "show"]).join().unwrap();
+    assert!(show.status.success(), "{}", text(&show));
+    let screens = std::fs::read_to_string(rig.dir.path().join("screens.jsonl")).unwrap();
+    assert_eq!(screens.matches("reuse an existing").count(), 1, "only the first command reached the PED");
+
+    // The PED serves the next command.
+    let _third = spawn(&["ped", "vector", "init"]);
+    ped.run("wait-screen \"reuse an existing\" 60");
+}

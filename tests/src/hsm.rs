@@ -22,9 +22,11 @@ impl CliResult {
         self.text.lines().rev().find_map(|l| l.strip_prefix("Command Result : ")).unwrap_or("")
     }
 
-    /// Asserts `Command Result : No Error` and exit 0.
+    /// Asserts lunacm's success (`Command Result : No Error`, or `ped set`'s `0
+    /// (Success)`) and exit 0.
     pub fn ok(&self) -> &Self {
-        assert!(self.code == Some(0) && self.result() == "No Error", "the command failed:\n{}", self.text);
+        let success = matches!(self.result(), "No Error" | "0 (Success)");
+        assert!(self.code == Some(0) && success, "the command failed:\n{}", self.text);
         self
     }
 
