@@ -1,5 +1,10 @@
 //! Admin mode (seed 3543-3560, 5149-5200): PED Key (login, list types, duplicate),
 //! Backup Devices, Software Update, Self Test. Nothing here talks to an HSM.
+//!
+//! Every screen can be left (seed 3496-3507): `<` goes back to the menu a screen was
+//! chosen from (the keypad self test, where `<` is a key under test, ends with Enter);
+//! in a tool that waits for the key holder (Duplicate, Self Test), Clear held and the
+//! PED-key action timeout do the same.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -85,6 +90,28 @@ impl Admin {
         Admin { state: State::Menu }
     }
 
+    /// Whether a tool waits for the key holder (the PED-key action timeout runs and
+    /// Clear held resets it), not a menu.
+    pub(crate) fn waiting(&self) -> bool {
+        matches!(self.state, State::Copy(_) | State::SelfTest(_))
+    }
+
+    /// Clear held or the timeout: leaves the tool for the menu it was chosen from;
+    /// the title of the tool left, or `None` in a menu (nothing to reset).
+    pub(crate) fn reset(&mut self) -> Option<&'static str> {
+        match self.state {
+            State::Copy(_) => {
+                self.back_to_ped_key();
+                Some("PED Key mode")
+            }
+            State::SelfTest(_) => {
+                self.state = State::Menu;
+                Some("Self Test")
+            }
+            State::Menu | State::PedKey { .. } => None,
+        }
+    }
+
     /// Whether every key goes to Admin mode (the keypad self test), `>` included.
     pub(crate) fn captures_keys(&self) -> bool {
         matches!(self.state, State::SelfTest(SelfTest::Keypad { .. }))
@@ -158,7 +185,7 @@ impl Admin {
         AdminStep::Stay
     }
 
-    /// One key press of the self test; true when Enter on the report ends it.
+    /// One key press of the self test; true when it ends (Enter on the report, `<`).
     fn self_test_button(test: &mut SelfTest, button: Button, ctx: &mut Ctx<'_>) -> bool {
         match (&mut *test, button) {
             (SelfTest::Display, Button::Yes | Button::No) => {
@@ -177,7 +204,8 @@ impl Admin {
                 *reading = true;
                 ctx.read_key();
             }
-            (SelfTest::Report { display, keypad, key_port }, Button::Enter) => {
+            (SelfTest::Display | SelfTest::KeyPort { reading: false, .. }, Button::Back) => return true,
+            (SelfTest::Report { display, keypad, key_port }, Button::Enter | Button::Back) => {
                 let all = *display && *keypad && *key_port;
                 ctx.log.push(if all { "Self test: PASS" } else { "Self test: FAIL" });
                 return true;

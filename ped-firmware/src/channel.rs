@@ -45,14 +45,6 @@ impl Channel {
         }
     }
 
-    /// The serial number of the HSM whose hello waits for the key holder ("" if none).
-    pub(crate) fn hello_hsm(&self) -> &str {
-        match self {
-            Channel::Hello { hsm, .. } => hsm,
-            _ => "",
-        }
-    }
-
     /// The hello that waited for the key holder, and its HSM; the channel is idle
     /// until the PED answers it.
     pub(crate) fn take_hello(&mut self) -> Option<(Box<HelloReceived>, String)> {

@@ -9,26 +9,26 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use ped_proto::cert::ChainCache;
-use ped_proto::command::{Activity, HsmCommand, PedFailure, PedReply, Prompt, Role};
+use ped_proto::command::{HsmCommand, PedFailure, PedReply};
 use ped_proto::device::{DeviceMessage, PedInfo, PedMode, SessionEndReason, UpdateState};
 use ped_proto::ecdh::EcdhKeyPair;
 use ped_proto::frame::{self, Frame, FrameType};
 use ped_proto::handshake::ped::{AwaitingHello, HelloReceived};
 use ped_proto::handshake::{ChannelKind, SUPPORTED_VERSIONS};
 use ped_proto::orange::RpkCredential;
+use ped_proto::pedkey::KeyColour;
 use ped_proto::quorum::{self, Split};
 use ped_proto::record::Opened;
-use ped_proto::secrets::PASSWORD_DIGITS;
 use ped_proto::secrets::PasswordDigits;
 use rand_core::CryptoRng;
 
 use crate::admin::{Admin, AdminStep};
 use crate::channel::{Channel, RpkCache};
 use crate::config::PedConfig;
-use crate::entry::Entry;
 use crate::flows::copy::Copier;
 use crate::flows::create::{Create, Created};
 use crate::flows::login::Gather;
+use crate::flows::password::Password;
 use crate::flows::reader::Reader;
 use crate::flows::write::Writer;
 use crate::flows::{Ctx, Flow};
@@ -49,7 +49,7 @@ enum Ui {
     ExitWarning,
     /// "COMPUTE SESSION KEY. Enter PED Password." for a RemotePassword hello (which
     /// waits in [`Channel::Hello`]).
-    Password { entry: Entry },
+    Password(Password),
     /// The orange key(s) for a RemoteRpv hello (which waits in [`Channel::Hello`]); the
     /// splits stay in the PED, the one secret it reassembles (the orange seed).
     Orange { reader: Reader, splits: Vec<Split> },
@@ -75,11 +75,12 @@ impl Ui {
 
     /// Whether a handshake waits for the key holder.
     fn in_handshake(&self) -> bool {
-        matches!(self, Ui::Password { .. } | Ui::Orange { .. })
+        matches!(self, Ui::Password(_) | Ui::Orange { .. })
     }
 
     fn header(&self) -> Option<&Header> {
         match self {
+            Ui::Password(p) => Some(p.header()),
             Ui::Orange { reader, .. } => Some(reader.header()),
             Ui::Login(g) => Some(g.header()),
             Ui::Create(c) => Some(c.header()),
@@ -298,7 +299,7 @@ impl<F: ImageSlots> Ped<F> {
         match &self.ui {
             Ui::Home => self.home_screen(),
             Ui::ExitWarning => screens::exit_warning(),
-            Ui::Password { entry } => screens::compute_session_key(self.channel.hello_hsm(), entry.len()),
+            Ui::Password(p) => p.screen(),
             Ui::Orange { reader, .. } => reader.screen(),
             Ui::Login(g) => g.screen(),
             Ui::Create(c) => c.screen(),
@@ -397,7 +398,7 @@ impl<F: ImageSlots> Ped<F> {
 
     /// Clear held five seconds: resets the operation in progress; nothing otherwise.
     fn clear_held(&mut self, out: &mut Vec<Effect>) {
-        if self.busy() {
+        if self.busy() || self.admin_waiting() {
             self.log.push("Reset by Clear");
             self.end_operation(Some(PedFailure::Cancelled), "Operation reset.", out);
         }
@@ -445,11 +446,32 @@ impl<F: ImageSlots> Ped<F> {
                 self.ui = Ui::Update(SoftwareUpdate::new(self.config.running_slot));
             }
         }
+        if let Ui::Admin(_) = self.ui {
+            // Admin mode's tools wait for a key holder as an HSM's prompts do.
+            match (self.admin_waiting(), self.deadline) {
+                (true, None) => self.start_deadline(),
+                (true, Some(_)) => {}
+                (false, _) => self.deadline = None,
+            }
+        }
+    }
+
+    /// Whether an Admin-mode tool (not a menu) waits for the key holder.
+    fn admin_waiting(&self) -> bool {
+        matches!(&self.ui, Ui::Admin(admin) if admin.waiting())
     }
 
     /// Ends the foreground operation: an HSM command gets `failure`, a handshake that
     /// waited for the key holder is refused; the screen says `reason`.
     fn end_operation(&mut self, failure: Option<PedFailure>, reason: &str, out: &mut Vec<Effect>) {
+        if let Ui::Admin(admin) = &mut self.ui {
+            // Admin mode's tools answer no HSM: the key holder is back at their menu.
+            if let Some(title) = admin.reset() {
+                self.deadline = None;
+                self.overlay = Some(screens::operation_ended(title, reason));
+            }
+            return;
+        }
         let title = self.ui.header().map_or_else(|| String::from("PED"), |h| h.slot.clone());
         if self.ui.serves_command() {
             if let Some(failure) = failure {
@@ -611,7 +633,7 @@ impl<F: ImageSlots> Ped<F> {
                 Err(_) => refuse(self, out, "Handshake failed."),
             },
             ChannelKind::RemotePassword => {
-                self.ui = Ui::Password { entry: Entry::new(PASSWORD_DIGITS) };
+                self.ui = Ui::Password(Password::new(&hsm));
                 self.channel = Channel::Hello { hello: Box::new(hello), hsm };
                 self.start_deadline();
             }
@@ -633,10 +655,9 @@ impl<F: ImageSlots> Ped<F> {
                     }
                     return;
                 }
-                let prompt =
-                    Prompt { slot: hsm.chars().take(16).collect(), role: Role::Rpv, activity: Activity::Login };
-                let header = Header::of(&prompt);
-                let reader = Reader::of_keysets(header.clone(), header, prompt.role.colour(), hello.orange_keysets());
+                // Seed 4146: the orange key is asked under "COMPUTE SESSION KEY.".
+                let header = Header::session_key(&hsm.chars().take(16).collect::<String>());
+                let reader = Reader::of_keysets(header.clone(), header, KeyColour::Orange, hello.orange_keysets());
                 self.ui = Ui::Orange { reader, splits: Vec::new() };
                 self.channel = Channel::Hello { hello: Box::new(hello), hsm };
                 self.start_deadline();
@@ -649,11 +670,11 @@ impl<F: ImageSlots> Ped<F> {
     }
 
     fn password_entered<R: CryptoRng>(&mut self, rng: &mut R, out: &mut Vec<Effect>) {
-        let Ui::Password { entry } = core::mem::replace(&mut self.ui, Ui::Home) else { return };
+        let Ui::Password(typed) = core::mem::replace(&mut self.ui, Ui::Home) else { return };
         self.deadline = None;
         let Some((hello, hsm)) = self.channel.take_hello() else { return };
         // Enter with no password ends the session (seed 3930: at `ped disconnect`).
-        let answer = PasswordDigits::parse(entry.as_str())
+        let answer = PasswordDigits::parse(typed.as_str())
             .map(|password| hello.respond_password_with(&password, self.take_ephemeral(rng)));
         match answer {
             Some(Ok((state, share))) => {
@@ -803,15 +824,11 @@ impl<F: ImageSlots> Ped<F> {
 /// One step of the foreground flow.
 fn step(ui: &mut Ui, input: Input, ctx: &mut Ctx<'_>) -> Outcome {
     match (ui, input) {
-        (Ui::Password { entry, .. }, Input::Button(button)) => match button {
-            Button::Digit(d) => entry.push(d),
-            Button::Back => {
-                entry.backspace();
+        (Ui::Password(password), Input::Button(button)) => {
+            if let Flow::Done(()) = password.on_button(button, ctx) {
+                return Outcome::Password;
             }
-            Button::Clear => entry.clear(),
-            Button::Enter => return Outcome::Password,
-            _ => {}
-        },
+        }
         (Ui::Orange { reader, splits, .. }, input) => {
             let flow = match input {
                 Input::Button(b) => reader.on_button(b, ctx),

@@ -72,7 +72,16 @@ impl Header {
     pub fn fixed(slot: &str, activity: &str) -> Self {
         Header { slot: slot.into(), activity: activity.into() }
     }
+
+    /// Seed 3887, 4146: the header of a connection's screens (its one-time password,
+    /// its orange key), `label` where the seed prints the slot.
+    pub fn session_key(label: &str) -> Self {
+        Header::fixed(label, SESSION_KEY)
+    }
 }
+
+/// Line 2 while a connection's session key is computed (seed 3887, 4146).
+const SESSION_KEY: &str = "COMPUTE SESSION KEY.";
 
 /// A screen under header `h`.
 fn under(h: &Header, rest: &[&str]) -> Screen {
@@ -138,7 +147,7 @@ pub fn exit_warning() -> Screen {
 /// `label` stands where the seed prints the slot: the HSM's serial number.
 pub fn compute_session_key(label: &str, digits: usize) -> Screen {
     let typed = stars(digits);
-    Screen::new(&[label, "COMPUTE SESSION KEY.", "", "Enter PED Password.", "", &typed])
+    Screen::new(&[label, SESSION_KEY, "", "Enter PED Password.", "", &typed])
 }
 
 /// Seed 4810, 4887, 3843: insert the first key of a keyset.
@@ -315,6 +324,16 @@ pub fn blank_key(h: &Header) -> Screen {
 /// Not quoted: a PIN that breaks the 4-48 digit rule.
 pub fn pin_rule(h: &Header) -> Screen {
     notice(h, &["PIN: 4-48 digits,", "not starting with 0"])
+}
+
+/// Not quoted: a 49th digit typed for a PIN (the seed's rule: 4-48 digits).
+pub fn pin_too_long(h: &Header) -> Screen {
+    notice(h, &["A PIN has at most", "48 digits."])
+}
+
+/// Not quoted: Enter with part of the one-time password typed, or a 9th digit.
+pub fn password_length(h: &Header) -> Screen {
+    notice(h, &["The PED Password", "has 8 digits."])
 }
 
 /// Not quoted: the confirmation differs from the new PIN.

@@ -28,7 +28,7 @@ fn an_rpv_hello_replaces_an_open_password_channel_and_asks_for_the_orange_key() 
 
     let pending = hsm.start_rpv(&mut rig);
     assert!(rig.take_sent().is_empty(), "the open channel is dropped quietly");
-    rig.shows(&["HSM-150004", "RPV LOGIN...", "Insert a", "RPK / Remote", "PED Key (ORANGE)", "Press ENTER."]);
+    rig.shows(&["HSM-150004", "COMPUTE SESSION KEY.", "Insert a", "RPK / Remote", "PED Key (ORANGE)", "Press ENTER."]);
     present(&mut rig, key, None);
     hsm.finish_rpv(&mut rig, pending);
     hsm.send(&mut rig, &HsmCommand::ReadKeyset { prompt: prompt(Role::HsmSo, Activity::Login) });

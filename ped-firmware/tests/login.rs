@@ -221,11 +221,11 @@ fn remote_login_reads_the_orange_keys_then_caches_the_rpk() {
     rig.digits("7");
     assert_eq!(rig.ped().mode(), PedMode::Remote);
     let pending = hsm.start_rpv(&mut rig);
-    rig.shows(&["HSM-150002", "RPV LOGIN...", "Insert a", "RPK / Remote", "PED Key (ORANGE)", "Press ENTER."]);
+    rig.shows(&["HSM-150002", "COMPUTE SESSION KEY.", "Insert a", "RPK / Remote", "PED Key (ORANGE)", "Press ENTER."]);
     present(&mut rig, oranges[0], Some("1111"));
     rig.shows(&[
         "HSM-150002",
-        "RPV LOGIN...",
+        "COMPUTE SESSION KEY.",
         "Keys read: 01 of 02",
         "Insert another",
         "RPK / Remote",

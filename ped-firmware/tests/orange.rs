@@ -13,11 +13,11 @@ use ped_proto::pedkey::KeyColour;
 use ped_proto::quorum::Quorum;
 
 fn insert_orange(serial: &str) -> [String; 6] {
-    [serial, "RPV LOGIN...", "Insert a", "RPK / Remote", "PED Key (ORANGE)", "Press ENTER."].map(String::from)
+    [serial, "COMPUTE SESSION KEY.", "Insert a", "RPK / Remote", "PED Key (ORANGE)", "Press ENTER."].map(String::from)
 }
 
 fn not_for_this_hsm(serial: &str) -> [String; 6] {
-    [serial, "RPV LOGIN...", "  ** WARNING **", "This PED Key is not", "for this HSM.", "Press ENTER."]
+    [serial, "COMPUTE SESSION KEY.", "  ** WARNING **", "This PED Key is not", "for this HSM.", "Press ENTER."]
         .map(String::from)
 }
 
@@ -61,7 +61,7 @@ fn an_orange_key_of_a_keyset_the_hello_does_not_list_is_refused_before_its_pin()
 
     // The HSM's own orange key, with its PIN, opens the channel.
     present(&mut rig, my_key, None);
-    rig.shows(&["HSM-180001", "RPV LOGIN...", "Enter PED PIN:"]);
+    rig.shows(&["HSM-180001", "COMPUTE SESSION KEY.", "Enter PED PIN:"]);
     rig.digits("2468");
     rig.enter();
     hsm.finish_rpv(&mut rig, pending);

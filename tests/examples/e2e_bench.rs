@@ -91,7 +91,7 @@ fn main() {
     let mut timed = Timed { holder: &mut remote, acting: Duration::ZERO };
     let started = Instant::now();
     let init = rig.hsm.start_cli(&["hsm", "init", "-label", "rig"]);
-    timed.wait("RPV LOGIN...");
+    timed.wait("COMPUTE SESSION KEY.");
     timed.present(&orange, ORANGE_PIN);
     for (colour, keys) in [("(BLUE)", &blue), ("(RED)", &red)] {
         let n = u8::try_from(keys.len()).expect("a small keyset");

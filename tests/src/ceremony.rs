@@ -99,7 +99,7 @@ pub fn hsm_init(
     let serials = [rig.keys.blank(blue.pins.len()), rig.keys.blank(red.pins.len())];
     let init = rig.hsm.start_cli(&["hsm", "init", "-label", "rig"]);
     if let Some(orange) = orange {
-        remote.login("RPV LOGIN...", &[orange]);
+        remote.login("COMPUTE SESSION KEY.", &[orange]);
     }
     for ((colour, plan), serials) in [("(BLUE)", blue), ("(RED)", red)].into_iter().zip(&serials) {
         remote.shape(plan.m, plan.n);

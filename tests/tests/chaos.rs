@@ -300,7 +300,7 @@ fn the_ped_unplugged_during_the_handshake_leaves_the_state_unchanged() {
     let mut remote = rig.remote.holder();
     let (state, orange_content) = (rig.hsm.state_text(), rig.keys.payload(&orange));
     let init = rig.hsm.start_cli(&["hsm", "init", "-label", "rig"]);
-    remote.wait("RPV LOGIN...", 10);
+    remote.wait("COMPUTE SESSION KEY.", 10);
     rig.remote.unplug();
     init.join().expect("the CLI thread").failed_with(UNPLUGGED);
     assert_eq!(rig.hsm.state_text(), state, "nothing of the command is kept");
@@ -323,7 +323,7 @@ fn the_ped_unplugged_while_hsm_init_writes_keys_reports_the_partial_keyset() {
     let red = rig.keys.blank(1);
     let state = rig.hsm.state_text();
     let init = rig.hsm.start_cli(&["hsm", "init", "-label", "rig"]);
-    remote.login("RPV LOGIN...", &[(&orange, ORANGE_PIN)]);
+    remote.login("COMPUTE SESSION KEY.", &[(&orange, ORANGE_PIN)]);
     remote.shape(1, 2);
     remote.wait("(BLUE)", 10);
     remote.write_blank(&blue[0], "");

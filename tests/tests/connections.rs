@@ -67,7 +67,7 @@ fn ped_set_then_a_bare_ped_connect_and_switching_to_a_second_pedserver_keeps_the
     assert!(rig.pedserver.show()["client"].is_null(), "the first pedserver is not involved");
     let mut holder = second.holder();
     let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
-    holder.login("RPV LOGIN...", &[(&orange, ceremony::ORANGE_PIN)]);
+    holder.login("COMPUTE SESSION KEY.", &[(&orange, ceremony::ORANGE_PIN)]);
     holder.login("SO LOGIN...", &[(&blue, "")]);
     login.join().expect("the CLI thread").ok();
     assert!(shown(&second.screens(), "PED Key (ORANGE)"), "the second PED asked for the orange key");
@@ -133,7 +133,7 @@ fn leaving_remote_ped_mode_invalidates_the_rpk_and_the_next_command_asks_for_the
     // The HSM's next command opens a new channel on the same link: the orange key again.
     let before = rig.hsm.state_text();
     let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
-    remote.login("RPV LOGIN...", &[(&orange, ceremony::ORANGE_PIN)]);
+    remote.login("COMPUTE SESSION KEY.", &[(&orange, ceremony::ORANGE_PIN)]);
     remote.login("SO LOGIN...", &[(&blue, "")]);
     login.join().expect("the CLI thread").ok();
     assert_eq!(rig.hsm.state_text(), before, "a successful login changes nothing on disk");

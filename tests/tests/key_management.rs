@@ -40,7 +40,7 @@ fn creating_keys_m_of_n_on_the_ped_a_confirmed_pin_and_duplicates_at_creation() 
     let blue = rig.keys.blank(6);
     let red = rig.keys.blank(1);
     let init = rig.hsm.start_cli(&["hsm", "init", "-label", "stages"]);
-    ped.login("RPV LOGIN...", &[(&orange, ORANGE_PIN)]);
+    ped.login("COMPUTE SESSION KEY.", &[(&orange, ORANGE_PIN)]);
 
     // Stage 1 (seed 4801): a zeroised HSM is named by its serial where the seed prints SLOT.
     ped.wait("reuse an existing", 60);
@@ -79,16 +79,19 @@ fn creating_keys_m_of_n_on_the_ped_a_confirmed_pin_and_duplicates_at_creation() 
     ped.press("enter");
     assert_eq!(body(&mut ped), ["  ** WARNING **", "This PED Key is", "blank.", "Overwrite? YES/NO"]);
     ped.press("yes");
-    for (first, confirm, notice) in [("1357", "1375", "PINs do not match."), ("0246", "0246", "PIN: 4-48 digits,")] {
-        ped.type_digits(first);
-        ped.press("enter");
-        ped.type_digits(confirm);
-        assert_eq!(body(&mut ped), ["Enter new PED PIN:", "****", "Confirm new PED PIN:", "****"]);
-        ped.press("enter");
-        assert_eq!(body(&mut ped)[1], notice);
-        ped.press("enter");
-        assert!(rig.keys.content(&blue[0]).is_none(), "nothing written before a confirmed PIN");
-    }
+    ped.type_digits("1357");
+    ped.press("enter");
+    ped.type_digits("1375");
+    assert_eq!(body(&mut ped), ["Enter new PED PIN:", "****", "Confirm new PED PIN:", "****"]);
+    ped.press("enter");
+    assert_eq!(body(&mut ped)[1], "PINs do not match.");
+    ped.press("enter");
+    // The rule is checked at the first Enter, before the confirmation is asked for.
+    ped.type_digits("0246");
+    ped.press("enter");
+    assert_eq!(body(&mut ped)[1], "PIN: 4-48 digits,");
+    ped.press("enter");
+    assert!(rig.keys.content(&blue[0]).is_none(), "nothing written before a confirmed PIN");
     ped.type_digits("1357");
     ped.press("enter");
     ped.type_digits("1357");
@@ -439,7 +442,7 @@ fn a_lost_hsm_so_keyset_factory_reset_then_the_original_domain_orange_partition_
     rig.connect(&[]).ok();
     let from = rig.remote.screens().len();
     ceremony::so_login(&rig, &mut ped, &[(&c.blue[0], "8080")]).ok();
-    assert!(!shown(&since(&rig.remote, from), "RPV LOGIN..."));
+    assert!(!shown(&since(&rig.remote, from), "COMPUTE SESSION KEY."));
 
     // Steps 6-7: the partition recreated by the HSM SO and initialised with its
     // original blue and red keys; a new black CO key.
@@ -506,7 +509,7 @@ fn a_lost_orange_key_the_rpv_rotated_remotely_then_at_a_local_ped() {
     ceremony::leave_mode(&mut ped);
     rig.connect(&[]).ok();
     let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
-    ped.wait("RPV LOGIN...", 60);
+    ped.wait("COMPUTE SESSION KEY.", 60);
     for old in [&c.orange, second] {
         assert_eq!(refused(&mut ped, old)[3..5], ["This PED Key is not", "for this HSM."]);
     }

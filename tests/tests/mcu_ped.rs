@@ -27,7 +27,7 @@ fn the_remote_ceremony_and_an_so_login_on_the_firmware_image() {
         }
     }
     let screens = rig.remote.screens();
-    for text in ["RPV LOGIN...", "SETTING SO PIN...", "SETTING DOMAIN...", "Keys write: 04 of 05"] {
+    for text in ["COMPUTE SESSION KEY.", "SETTING SO PIN...", "SETTING DOMAIN...", "Keys write: 04 of 05"] {
         assert!(shown(&screens, text), "the board showed {text}");
     }
 

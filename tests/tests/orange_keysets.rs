@@ -42,7 +42,7 @@ fn connect(rig: &Rig, hsm: &HsmEmu) {
 fn remote_init(drawer: &mut Keys, hsm: &HsmEmu, remote: &mut KeyHolder, label: &str, orange: (&str, &str)) -> String {
     let keys = drawer.blank(2);
     let init = hsm.start_cli(&["hsm", "init", "-label", label]);
-    remote.login("RPV LOGIN...", &[orange]);
+    remote.login("COMPUTE SESSION KEY.", &[orange]);
     ceremony::create_one(remote, "(BLUE)", &keys[0], "");
     ceremony::create_one(remote, "(RED)", &keys[1], "");
     init.join().expect("the CLI thread").ok();
@@ -127,7 +127,7 @@ fn one_orange_keyset_serves_three_hsms_reused_locally_and_remotely_and_outlives_
     for (hsm, blue) in [(&b, &b_blue), (&c, &c_blue)] {
         connect(&rig, hsm);
         let login = hsm.start_cli(&["role", "login", "-name", "so"]);
-        remote.login("RPV LOGIN...", &[(&orange, ORANGE_PIN)]);
+        remote.login("COMPUTE SESSION KEY.", &[(&orange, ORANGE_PIN)]);
         remote.login("SO LOGIN...", &[(blue, "")]);
         login.join().expect("the CLI thread").ok();
         disconnect(&rig, hsm);
@@ -137,7 +137,7 @@ fn one_orange_keyset_serves_three_hsms_reused_locally_and_remotely_and_outlives_
     // PIN, nothing counted; the new orange key opens A.
     connect(&rig, &rig.hsm);
     let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
-    remote.wait("RPV LOGIN...", 60);
+    remote.wait("COMPUTE SESSION KEY.", 60);
     remote.insert(&orange);
     remote.press("enter");
     let screen = remote.screen();
@@ -165,7 +165,7 @@ fn a_wrong_orange_pin_is_a_counted_rpv_login_failure_and_ten_erase_the_rpv() {
     // A wrong PIN unmasks to another seed: the PED cannot tell, the HSM's check of the
     // PED's key confirmation fails, and the HSM counts it.
     let init = rig.hsm.start_cli(&["hsm", "init", "-label", "rig"]);
-    remote.login("RPV LOGIN...", &[(&orange, "11112222")]);
+    remote.login("COMPUTE SESSION KEY.", &[(&orange, "11112222")]);
     let out = init.join().expect("the CLI thread");
     out.failed_with("CKR_PIN_INCORRECT");
     assert!(out.text.contains("1 of 10 consecutive failures erase the RPV"), "{}", out.text);
@@ -183,7 +183,7 @@ fn a_wrong_orange_pin_is_a_counted_rpv_login_failure_and_ten_erase_the_rpv() {
     for n in 1..=10 {
         rig.connect(&[]).ok();
         let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
-        remote.login("RPV LOGIN...", &[(&orange, "99998888")]);
+        remote.login("COMPUTE SESSION KEY.", &[(&orange, "99998888")]);
         let out = login.join().expect("the CLI thread");
         out.failed_with("CKR_PIN_INCORRECT");
         if n < 10 {
@@ -212,7 +212,7 @@ fn a_wrong_orange_pin_is_a_counted_rpv_login_failure_and_ten_erase_the_rpv() {
     disconnect(&rig, &rig.hsm);
     rig.connect(&[]).ok();
     let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
-    remote.login("RPV LOGIN...", &[(&orange, ORANGE_PIN)]);
+    remote.login("COMPUTE SESSION KEY.", &[(&orange, ORANGE_PIN)]);
     remote.login("SO LOGIN...", &[(&blue[0], "")]);
     login.join().expect("the CLI thread").ok();
 }

@@ -25,7 +25,7 @@ fn ped_rig_runs_the_ceremony_and_exits_zero() {
         "┌─ local PED ─",
         "┌─ remote PED ─",
         "│ SETTING RPV...",
-        "│ RPV LOGIN...",
+        "│ COMPUTE SESSION KEY.",
         "│ SO LOGIN...",
         "=== Summary ===",
         "orange  RPV     1 of 1  PIN",
@@ -125,7 +125,7 @@ fn interactive_instructions_followed_as_printed_complete_the_ceremony() {
     let mut person = sim.holder();
 
     out.line_with("At the remote PED (keys");
-    out.line_with("RPV LOGIN...");
+    out.line_with("COMPUTE SESSION KEY.");
     let orange = KeyStep::parse(&out.next());
     let orange_out = out.next();
     let mut sets = Vec::new();
@@ -144,7 +144,7 @@ fn interactive_instructions_followed_as_printed_complete_the_ceremony() {
         sets.push((colour, m, n, keys));
     }
 
-    person.wait("RPV LOGIN...", 60);
+    person.wait("COMPUTE SESSION KEY.", 60);
     orange.insert(&mut person);
     person.press("enter");
     person.type_digits(&orange.pin);

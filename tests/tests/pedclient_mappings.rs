@@ -93,7 +93,7 @@ fn an_assigned_ped_id_is_reached_by_a_bare_ped_connect_tested_moved_released_and
     assert!(rig.pedserver.show()["client"].is_null(), "and not to the first");
     let mut holder = second.holder();
     let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
-    holder.login("RPV LOGIN...", &[(&orange, ceremony::ORANGE_PIN)]);
+    holder.login("COMPUTE SESSION KEY.", &[(&orange, ceremony::ORANGE_PIN)]);
     holder.login("SO LOGIN...", &blue);
     login.join().expect("the CLI thread").ok();
     assert!(shown(&second.screens(), "PED Key (ORANGE)"));

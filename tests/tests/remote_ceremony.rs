@@ -33,7 +33,7 @@ fn local_rpv_then_remote_hsm_init_and_so_login() {
         }
     }
     let screens = rig.remote.screens();
-    for text in ["RPV LOGIN...", "SETTING SO PIN...", "SETTING DOMAIN...", "Keys write: 04 of 05"] {
+    for text in ["COMPUTE SESSION KEY.", "SETTING SO PIN...", "SETTING DOMAIN...", "Keys write: 04 of 05"] {
         assert!(shown(&screens, text), "the remote PED showed {text}");
     }
 

@@ -79,7 +79,7 @@ fn a_second_connect_is_refused_rotation_a_wrong_orange_key_and_a_second_pedserve
     // The old orange key no longer opens a channel: the HSM lists only the new keyset,
     // so the PED refuses the old key before its PIN; the new one opens it.
     let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
-    holder.wait("RPV LOGIN...", 60);
+    holder.wait("COMPUTE SESSION KEY.", 60);
     holder.insert(&c.orange);
     holder.press("enter");
     assert_eq!(holder.screen()[3..5], ["This PED Key is not", "for this HSM."]);

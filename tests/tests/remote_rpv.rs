@@ -62,7 +62,7 @@ fn after_a_remote_rpv_init_hsm_init_on_the_same_connection_asks_for_the_new_oran
     assert_eq!(state["label"], "rig", "{state}");
     assert!(state["so"].is_object() && state["domain"].is_object(), "{state}");
     let after = &rig.remote.screens()[screens_before..];
-    assert!(shown(after, "RPV LOGIN..."), "the PED asked for the orange key");
+    assert!(shown(after, "COMPUTE SESSION KEY."), "the PED asked for the orange key");
     assert!(!shown(after, "Enter PED Password."), "the spent password is never asked for again");
     assert_eq!(rig.tcp.streams().len(), 2, "one TCP connection throughout");
 

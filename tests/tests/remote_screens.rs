@@ -39,7 +39,7 @@ fn connected_rig(settings: &Settings<'_>) -> (Rig, KeyHolder) {
     rig.connect(&[]).ok();
     let mut remote = rig.remote.holder();
     let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
-    remote.login("RPV LOGIN...", &[(&orange, ORANGE_PIN)]);
+    remote.login("COMPUTE SESSION KEY.", &[(&orange, ORANGE_PIN)]);
     login.join().expect("the CLI thread").failed_with("CKR_USER_PIN_NOT_INITIALIZED");
     remote.wait("Connected to HSM", 10);
     assert_eq!(remote.screen(), connected());
@@ -89,7 +89,7 @@ fn the_idle_timeout_mid_prompt_says_so_then_the_waiting_screen() {
     let mut remote = rig.remote.holder();
     // Nobody presents the orange key: no frame crosses the link while the PED waits.
     let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
-    remote.wait("RPV LOGIN...", 10);
+    remote.wait("COMPUTE SESSION KEY.", 10);
     remote.wait("Idle timeout.", 20);
     assert_eq!(remote.screen()[..2], ["Connection", "Idle timeout."]);
     login.join().expect("the CLI thread").failed_with("RC_OPERATION_TIMED_OUT");

@@ -1,7 +1,9 @@
 //! Exact copies of PED keys (seed 5170-5200, "the PED key is duplicated exactly"):
 //! the same bytes, so the same split, salt and PIN. Used by the HSM's
 //! DuplicateKeyset, by stage 1's "Are you duplicating this keyset?" and by Admin mode's
-//! Duplicate. One key's content at a time is held, never a quorum.
+//! Duplicate. One key's content at a time is held, never a quorum. `<` at any prompt
+//! (not while a key is read or written) stops copying, as No to "Copy another" does:
+//! the copies made so far stand.
 
 use alloc::vec::Vec;
 
@@ -112,6 +114,9 @@ impl Copier {
                 self.step = if self.fixed_source { Step::InsertTarget } else { Step::InsertSource };
             }
             (Step::Another, Button::No) => return Flow::Done(self.copied),
+            (Step::InsertSource | Step::InsertTarget | Step::Confirm(_) | Step::Another, Button::Back) => {
+                return Flow::Done(self.copied);
+            }
             _ => {}
         }
         Flow::Continue

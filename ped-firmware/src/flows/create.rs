@@ -1,6 +1,7 @@
 //! CreateKeyset: stage 1 (reuse an existing keyset, seed 4796-4845) and stage 2
 //! (M of N, seed 4847-4872). Stages 3 and 4 follow when the HSM sends the splits
-//! (`write`).
+//! (`write`). `<` with nothing typed goes back a question: from N to M (its value
+//! kept), from M to the reuse question when the HSM offered it.
 
 use alloc::vec::Vec;
 
@@ -42,6 +43,7 @@ pub(crate) struct Create {
     setting: Header,
     reading: Prompt,
     shape: ShapeChoice,
+    offer_reuse: bool,
     step: Step,
 }
 
@@ -54,7 +56,7 @@ impl Create {
             (false, ShapeChoice::OnPed) => Step::M(Entry::new(2)),
             (false, ShapeChoice::Fixed(q)) => return Err(Created::Shape(q)),
         };
-        Ok(Create { setting: Header::of(prompt), reading, shape, step })
+        Ok(Create { setting: Header::of(prompt), reading, shape, offer_reuse, step })
     }
 
     pub(crate) fn header(&self) -> &Header {
@@ -105,7 +107,12 @@ impl Create {
                 Flow::Failed(f) => return Flow::Failed(f),
                 Flow::Continue => {}
             },
-            (Step::M(entry) | Step::N { entry, .. }, Button::Digit(d)) => entry.push(d),
+            (Step::M(entry), Button::Digit(d)) => ctx.type_digit(entry, d, || screens::bad_m_or_n(&self.setting, 'M')),
+            (Step::N { entry, .. }, Button::Digit(d)) => {
+                ctx.type_digit(entry, d, || screens::bad_m_or_n(&self.setting, 'N'));
+            }
+            (Step::M(entry), Button::Back) if entry.is_empty() && self.offer_reuse => self.step = Step::AskReuse,
+            (Step::N { m, entry }, Button::Back) if entry.is_empty() => self.step = Step::M(Entry::holding(2, *m)),
             (Step::M(entry) | Step::N { entry, .. }, Button::Back) => {
                 entry.backspace();
             }

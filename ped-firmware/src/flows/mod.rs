@@ -6,6 +6,7 @@ pub(crate) mod copy;
 pub(crate) mod create;
 pub(crate) mod login;
 pub(crate) mod overwrite;
+pub(crate) mod password;
 pub(crate) mod reader;
 pub(crate) mod write;
 
@@ -16,6 +17,7 @@ use ped_proto::record::ChannelSession;
 use rand_core::CryptoRng;
 
 use crate::config::PedConfig;
+use crate::entry::Entry;
 use zeroize::Zeroizing;
 
 use crate::hal::{InsertedKey, KeyContent};
@@ -46,6 +48,14 @@ impl Ctx<'_> {
 
     pub(crate) fn write_key(&mut self, payload: &[u8]) {
         self.effects.push(Effect::WriteKey(KeyContent::new(Zeroizing::new(payload.to_vec()))));
+    }
+
+    /// Types `digit` into `entry`; a digit past its end is refused with `full` shown,
+    /// never dropped unsaid.
+    pub(crate) fn type_digit(&mut self, entry: &mut Entry, digit: u8, full: impl FnOnce() -> Screen) {
+        if !entry.push(digit) {
+            self.notify(full(), None);
+        }
     }
 
     /// Shows `screen` over the flow and, with `notice`, tells the HSM.

@@ -97,7 +97,9 @@ impl Reader {
                 self.step = Step::Reading;
                 ctx.read_key();
             }
-            (Step::Pin { entry, .. }, Button::Digit(d)) => entry.push(d),
+            (Step::Pin { entry, .. }, Button::Digit(d)) => {
+                ctx.type_digit(entry, d, || screens::pin_too_long(&self.rest))
+            }
             (Step::Pin { entry, .. }, Button::Back) => {
                 entry.backspace();
             }

@@ -20,9 +20,11 @@ enum Step {
     Insert,
     Inspecting,
     Confirm(Overwrite),
+    /// The new PIN, then its confirmation with the PIN the first entry made (`None`:
+    /// no PIN, Enter with nothing typed).
     NewPin {
         first: Entry,
-        confirm: Option<Entry>,
+        confirm: Option<(Option<Pin>, Entry)>,
     },
     Writing,
     /// Stage 4: "Are you duplicating this keyset?" (first) or "another duplicate set?".
@@ -89,7 +91,7 @@ impl Writer {
                 screens::insert_another_write(h, self.colour, self.written as u8, self.total())
             }
             Step::Confirm(c) => c.screen(h),
-            Step::NewPin { first, confirm } => screens::new_pin(h, first.len(), confirm.as_ref().map(Entry::len)),
+            Step::NewPin { first, confirm } => screens::new_pin(h, first.len(), confirm.as_ref().map(|(_, e)| e.len())),
             Step::AskDuplicate if self.sets_done == 0 => screens::duplicating_new(h),
             Step::AskDuplicate => screens::another_duplicate_set(h),
         }
@@ -110,31 +112,31 @@ impl Writer {
                 Answer::Again(next) => self.step = Step::Confirm(next),
                 Answer::Declined => self.step = Step::Insert,
             },
-            (Step::NewPin { first, confirm }, Button::Digit(d)) => confirm.as_mut().unwrap_or(first).push(d),
+            (Step::NewPin { first, confirm }, Button::Digit(d)) => {
+                ctx.type_digit(typing(first, confirm), d, || screens::pin_too_long(&self.header));
+            }
             (Step::NewPin { first, confirm }, Button::Back) => {
-                confirm.as_mut().unwrap_or(first).backspace();
+                typing(first, confirm).backspace();
             }
-            (Step::NewPin { first, confirm }, Button::Clear) => confirm.as_mut().unwrap_or(first).clear(),
-            (Step::NewPin { confirm: confirm @ None, .. }, Button::Enter) => {
-                *confirm = Some(Entry::new(PIN_MAX_DIGITS))
+            (Step::NewPin { first, confirm }, Button::Clear) => typing(first, confirm).clear(),
+            // The rule is checked before the confirmation is asked for.
+            (Step::NewPin { first, confirm: confirm @ None }, Button::Enter) if first.is_empty() => {
+                *confirm = Some((None, Entry::new(PIN_MAX_DIGITS)));
             }
-            (Step::NewPin { first, confirm: Some(second) }, Button::Enter) => {
-                let pin = match (first.len(), first.as_str() == second.as_str()) {
-                    (0, true) => None,
-                    (_, false) => {
-                        ctx.notify(screens::pin_mismatch(&self.header), None);
-                        self.step = Step::NewPin { first: Entry::new(PIN_MAX_DIGITS), confirm: None };
-                        return Flow::Continue;
-                    }
-                    (_, true) => match Pin::parse(first.as_str()) {
-                        Ok(pin) => Some(pin),
-                        Err(_) => {
-                            ctx.notify(screens::pin_rule(&self.header), None);
-                            self.step = Step::NewPin { first: Entry::new(PIN_MAX_DIGITS), confirm: None };
-                            return Flow::Continue;
-                        }
-                    },
-                };
+            (Step::NewPin { first, confirm: confirm @ None }, Button::Enter) => match Pin::parse(first.as_str()) {
+                Ok(pin) => *confirm = Some((Some(pin), Entry::new(PIN_MAX_DIGITS))),
+                Err(_) => {
+                    first.clear();
+                    ctx.notify(screens::pin_rule(&self.header), None);
+                }
+            },
+            (Step::NewPin { first, confirm: Some((pin, second)) }, Button::Enter) => {
+                if first.as_str() != second.as_str() {
+                    ctx.notify(screens::pin_mismatch(&self.header), None);
+                    self.step = Step::NewPin { first: Entry::new(PIN_MAX_DIGITS), confirm: None };
+                    return Flow::Continue;
+                }
+                let pin = pin.take();
                 return self.write(pin.as_ref(), ctx);
             }
             (Step::AskDuplicate, Button::Yes) => {
@@ -210,5 +212,13 @@ impl Writer {
         } else {
             Flow::Done(Written { keys: self.total(), duplicate_sets: 0 })
         }
+    }
+}
+
+/// The entry the digits go to: the confirmation once asked, the new PIN before.
+fn typing<'a>(first: &'a mut Entry, confirm: &'a mut Option<(Option<Pin>, Entry)>) -> &'a mut Entry {
+    match confirm {
+        Some((_, entry)) => entry,
+        None => first,
     }
 }

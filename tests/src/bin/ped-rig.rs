@@ -253,7 +253,7 @@ fn run(interactive: bool, remote: RemotePed) {
 fn hsm_init_by_hand(rig: &mut Rig, orange: &str, blue: Plan<'_>, red: Plan<'_>) -> (Vec<String>, Vec<String>) {
     let serials = [rig.keys.blank(blue.pins.len()), rig.keys.blank(red.pins.len())];
     println!("At the remote PED (keys: 0-9, Enter, y/n for YES/NO, c for CLEAR):");
-    println!("RPV LOGIN...: the orange key, Enter, its PIN {}, Enter:", ceremony::ORANGE_PIN);
+    println!("COMPUTE SESSION KEY.: the orange key, Enter, its PIN {}, Enter:", ceremony::ORANGE_PIN);
     key_steps(rig, orange, &format!("PIN {}", ceremony::ORANGE_PIN), true);
     for ((colour, plan), serials) in [("BLUE", blue), ("RED", red)].into_iter().zip(&serials) {
         println!(
