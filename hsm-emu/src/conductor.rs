@@ -331,6 +331,8 @@ impl Conductor {
                     self.begin(now, hsm, request);
                 }
                 Err(e) => {
+                    let refused = Frame::decode_exact(bytes).is_ok_and(|f| f.frame_type == FrameType::HandshakeFailed);
+                    let e = if refused && !self.is_remote() { refused_locally() } else { e };
                     self.out.push_back(Output::Transmit(frame::handshake_failed()));
                     self.finish(hsm, None, Err(e));
                 }
@@ -546,6 +548,17 @@ impl Conductor {
         self.deadline = None;
         self.out.push_back(Output::Close);
     }
+}
+
+/// The PED refused a local hello: it is in another mode (Remote PED or Admin), or does
+/// not trust this HSM. lunacm answers CKR_DEVICE_ERROR (seed 3555).
+fn refused_locally() -> HsmError {
+    HsmError::ped_with(
+        ErrorCode::CkrDeviceError,
+        "the PED refused the local channel: it must be in Local PED-USB mode. On the PED press < back to Select \
+         Mode, then 0 (Local PED-USB), and run the command again (a PED that does not trust this HSM's root \
+         certificate refuses it too)",
+    )
 }
 
 /// A command whose administrator went away.

@@ -100,69 +100,157 @@ fn bad(what: impl Into<String>) -> HsmError {
 /// Parses the words of one command.
 pub fn parse<S: AsRef<str>>(words: &[S]) -> Result<Command, HsmError> {
     let words: Vec<&str> = words.iter().map(AsRef::as_ref).collect();
-    Ok(match words.as_slice() {
-        ["ped", "connect", rest @ ..] => Command::PedConnect(connect(rest)?),
-        ["ped", "disconnect"] => Command::PedDisconnect,
-        ["ped", "set", rest @ ..] => {
-            let opts = Options::parse(rest, &[])?;
+    let (spec, rest) = Spec::find(&words).ok_or_else(|| bad(COMMANDS))?;
+    let opts = Options::parse(spec, rest)?;
+    Ok(match spec.usage {
+        PED_CONNECT => Command::PedConnect(connect(&opts)?),
+        PED_DISCONNECT => Command::PedDisconnect,
+        PED_SET => {
             let port = opts.port()?;
             let ip = opts.get("ip").map(str::to_owned);
             if ip.is_none() && port.is_none() {
-                return Err(bad("ped set takes -ip and/or -port"));
+                return Err(opts.bad("ped set takes -ip and/or -port"));
             }
             Command::PedSet { ip, port }
         }
-        ["ped", "show"] => Command::PedShow,
-        ["ped", "vector", "init"] | ["ped", "vector"] => Command::Ped(Request::VectorInit),
-        ["hsm", "init", rest @ ..] => {
-            let label = Options::parse(rest, &[])?.get("label").ok_or_else(|| bad("hsm init needs -label"))?.into();
-            Command::Ped(Request::HsmInit { label })
-        }
-        ["hsm", "factoryreset", rest @ ..] => {
-            confirmed(rest, "hsm factoryreset", "the HSM's roles, partition, label, counters and RPV")?;
+        PED_SHOW => Command::PedShow,
+        PED_VECTOR => Command::Ped(Request::VectorInit),
+        HSM_INIT => Command::Ped(Request::HsmInit { label: opts.need("label")?.into() }),
+        HSM_FACTORYRESET => {
+            confirmed(&opts, "hsm factoryreset", "the HSM's roles, partition, label, counters and RPV")?;
             Command::HsmFactoryReset
         }
-        ["hsm", "changepolicy", rest @ ..] => {
-            let opts = Options::parse(rest, &["force"])?;
-            if let Some((name, _)) = opts.0.iter().find(|(n, _)| !["policy", "value", "force"].contains(n)) {
-                return Err(bad(format!("hsm changepolicy takes -policy, -value and -force, not -{name}")));
-            }
-            let number = |name: &str| {
-                opts.get(name)
-                    .ok_or_else(|| bad("hsm changepolicy needs -policy P -value V"))?
-                    .parse::<u32>()
-                    .map_err(|_| bad(format!("-{name} takes a number")))
-            };
+        HSM_CHANGEPOLICY => {
+            let number =
+                |name: &str| opts.need(name)?.parse::<u32>().map_err(|_| opts.bad(format!("-{name} takes a number")));
             let (policy, value) = (number("policy")?, number("value")?);
             Command::HsmChangePolicy { policy, value, force: opts.get("force").is_some() }
         }
-        ["partition", "create"] => Command::PartitionCreate,
-        ["partition", "delete", rest @ ..] => {
-            confirmed(rest, "partition delete", "the partition and its roles")?;
+        PARTITION_CREATE => Command::PartitionCreate,
+        PARTITION_DELETE => {
+            confirmed(&opts, "partition delete", "the partition and its roles")?;
             Command::PartitionDelete
         }
-        ["partition", "init", rest @ ..] => {
-            let opts = Options::parse(rest, &[])?;
-            let label = opts.get("label").ok_or_else(|| bad("partition init needs -label"))?.into();
-            Command::Ped(Request::PartitionInit { label })
-        }
-        ["role", verb @ ("login" | "init" | "changepw" | "resetpw"), rest @ ..] => {
-            let opts = Options::parse(rest, &[])?;
-            let name = opts.get("name").ok_or_else(|| bad("the role command needs -name so|po|co|cu|au"))?;
-            let role = RoleName::parse(name).ok_or_else(|| bad("-name is one of so, po, co, cu, au"))?;
-            Command::Ped(match *verb {
-                "login" => Request::Login(role),
-                "init" => Request::RoleInit(role),
-                "resetpw" => Request::ResetPw(role),
+        PARTITION_INIT => Command::Ped(Request::PartitionInit { label: opts.need("label")?.into() }),
+        usage => {
+            let name = opts.need("name")?;
+            let role = RoleName::parse(name).ok_or_else(|| opts.bad("-name is one of so, po, co, cu, au"))?;
+            Command::Ped(match usage {
+                ROLE_LOGIN => Request::Login(role),
+                ROLE_INIT => Request::RoleInit(role),
+                ROLE_RESETPW => Request::ResetPw(role),
                 _ => Request::ChangePw(role),
             })
         }
-        _ => return Err(bad(COMMANDS)),
     })
 }
 
-fn connect(args: &[&str]) -> Result<Connect, HsmError> {
-    let opts = Options::parse(args, &["password"])?;
+const PED_CONNECT: &str = "ped connect [-slot 0] [-ip <address>] [-port <port>] [-password [<8 digits>]]";
+const PED_DISCONNECT: &str = "ped disconnect";
+const PED_SET: &str = "ped set [-ip <address>] [-port <port>]";
+const PED_SHOW: &str = "ped show";
+const PED_VECTOR: &str = "ped vector init";
+const HSM_INIT: &str = "hsm init -label <label>";
+const HSM_FACTORYRESET: &str = "hsm factoryreset -force";
+const HSM_CHANGEPOLICY: &str = "hsm changepolicy -policy 15 -value 0|1 [-force]";
+const PARTITION_CREATE: &str = "partition create";
+const PARTITION_DELETE: &str = "partition delete -force";
+const PARTITION_INIT: &str = "partition init -label <label>";
+const ROLE_LOGIN: &str = "role login -name so|po|co|cu|au";
+const ROLE_INIT: &str = "role init -name co|cu|au";
+const ROLE_CHANGEPW: &str = "role changepw -name so|po|co|cu|au";
+const ROLE_RESETPW: &str = "role resetpw -name co|cu";
+
+/// How an option takes its value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Takes {
+    /// `-name value`.
+    Value,
+    /// `-force`: nothing.
+    Nothing,
+    /// `-password [digits]`: a value, or none.
+    MaybeValue,
+}
+
+/// One command: its words, its options, and the usage its refusals print.
+struct Spec {
+    words: &'static [&'static str],
+    options: &'static [(&'static str, Takes)],
+    usage: &'static str,
+}
+
+const LABEL: &[(&str, Takes)] = &[("label", Takes::Value)];
+const FORCE: &[(&str, Takes)] = &[("force", Takes::Nothing)];
+const NAME: &[(&str, Takes)] = &[("name", Takes::Value)];
+
+/// Every command, the longer spelling of a command before its abbreviation.
+const SPECS: &[Spec] = &[
+    Spec {
+        words: &["ped", "connect"],
+        options: &[
+            ("slot", Takes::Value),
+            ("ip", Takes::Value),
+            ("port", Takes::Value),
+            ("password", Takes::MaybeValue),
+        ],
+        usage: PED_CONNECT,
+    },
+    Spec { words: &["ped", "disconnect"], options: &[], usage: PED_DISCONNECT },
+    Spec { words: &["ped", "set"], options: &[("ip", Takes::Value), ("port", Takes::Value)], usage: PED_SET },
+    Spec { words: &["ped", "show"], options: &[], usage: PED_SHOW },
+    Spec { words: &["ped", "vector", "init"], options: &[], usage: PED_VECTOR },
+    Spec { words: &["ped", "vector"], options: &[], usage: PED_VECTOR },
+    Spec { words: &["hsm", "init"], options: LABEL, usage: HSM_INIT },
+    Spec { words: &["hsm", "factoryreset"], options: FORCE, usage: HSM_FACTORYRESET },
+    Spec {
+        words: &["hsm", "changepolicy"],
+        options: &[("policy", Takes::Value), ("value", Takes::Value), ("force", Takes::Nothing)],
+        usage: HSM_CHANGEPOLICY,
+    },
+    Spec { words: &["partition", "create"], options: &[], usage: PARTITION_CREATE },
+    Spec { words: &["partition", "delete"], options: FORCE, usage: PARTITION_DELETE },
+    Spec { words: &["partition", "init"], options: LABEL, usage: PARTITION_INIT },
+    Spec { words: &["role", "login"], options: NAME, usage: ROLE_LOGIN },
+    Spec { words: &["role", "init"], options: NAME, usage: ROLE_INIT },
+    Spec { words: &["role", "changepw"], options: NAME, usage: ROLE_CHANGEPW },
+    Spec { words: &["role", "resetpw"], options: NAME, usage: ROLE_RESETPW },
+];
+
+impl Spec {
+    /// The command `words` start with, and the words after it.
+    fn find<'w, 'a>(words: &'w [&'a str]) -> Option<(&'static Spec, &'w [&'a str])> {
+        SPECS.iter().find_map(|spec| {
+            let rest = words.strip_prefix(spec.words)?;
+            // `ped vector` stands for `ped vector init`, not for `ped vector <anything>`.
+            let abbreviated = spec.words == ["ped", "vector"];
+            (!abbreviated || rest.first().is_none_or(|w| w.starts_with('-'))).then_some((spec, rest))
+        })
+    }
+
+    /// The option `-given` names: itself, or the one option it abbreviates (lunacm's
+    /// `role login -n so`, seed 3633).
+    fn option(&self, given: &str) -> Result<(&'static str, Takes), HsmError> {
+        if let Some(&exact) = self.options.iter().find(|(name, _)| *name == given) {
+            return Ok(exact);
+        }
+        let matching: Vec<_> = self.options.iter().filter(|(name, _)| name.starts_with(given)).collect();
+        match matching.as_slice() {
+            [one] if !given.is_empty() => Ok(**one),
+            [] | [_] => Err(self.bad(format!("-{given} is not an option of {}", self.words.join(" ")))),
+            several => {
+                let names: Vec<String> = several.iter().map(|(name, _)| format!("-{name}")).collect();
+                Err(self.bad(format!("-{given} is ambiguous ({})", names.join(", "))))
+            }
+        }
+    }
+
+    /// A refusal with the command's usage.
+    fn bad(&self, what: impl std::fmt::Display) -> HsmError {
+        bad(format!("{what}; usage: {}", self.usage))
+    }
+}
+
+fn connect(opts: &Options<'_>) -> Result<Connect, HsmError> {
     // lunacm's `-slot` picks one of several HSMs in a server; this HSM is slot 0.
     if let Some(slot) = opts.get("slot").filter(|s| s.parse::<u32>() != Ok(0)) {
         return Err(bad(format!("there is no slot {slot}: this HSM is slot 0 (ped connect -slot 0, or no -slot)")));
@@ -181,11 +269,7 @@ fn connect(args: &[&str]) -> Result<Connect, HsmError> {
 /// lunacm asks before it destroys anything ("Type 'proceed' to continue"); a command
 /// sent over the control socket cannot be asked, so `-force` is its answer, as it is
 /// lunacm's way to skip the question.
-fn confirmed(args: &[&str], command: &str, what: &str) -> Result<(), HsmError> {
-    let opts = Options::parse(args, &["force"])?;
-    if opts.0.iter().any(|(name, _)| *name != "force") {
-        return Err(bad(format!("{command} takes -force only")));
-    }
+fn confirmed(opts: &Options<'_>, command: &str, what: &str) -> Result<(), HsmError> {
     if opts.get("force").is_none() {
         return Err(bad(format!(
             "{command} destroys {what}; nothing was changed. Run `{command} -force` to go ahead."
@@ -194,35 +278,49 @@ fn confirmed(args: &[&str], command: &str, what: &str) -> Result<(), HsmError> {
     Ok(())
 }
 
-/// lunacm's `-name value` options; `flags_with_optional_value` may stand alone.
-struct Options<'a>(Vec<(&'a str, &'a str)>);
+/// A command's options, by their full names (`-force` and a `-password` alone: "").
+struct Options<'a> {
+    spec: &'static Spec,
+    given: Vec<(&'static str, &'a str)>,
+}
 
 impl<'a> Options<'a> {
-    fn parse(args: &[&'a str], flags_with_optional_value: &[&str]) -> Result<Self, HsmError> {
-        let mut out = Vec::new();
+    fn parse(spec: &'static Spec, args: &[&'a str]) -> Result<Self, HsmError> {
+        let mut given = Vec::new();
         let mut i = 0;
         while i < args.len() {
-            let name = args[i]
+            let word = args[i]
                 .strip_prefix('-')
                 .map(|n| n.trim_start_matches('-'))
-                .ok_or_else(|| bad(format!("unexpected `{}`", args[i])))?;
-            match args.get(i + 1) {
-                Some(value) if !value.starts_with('-') => {
-                    out.push((name, *value));
+                .ok_or_else(|| spec.bad(format!("unexpected `{}`", args[i])))?;
+            let (name, takes) = spec.option(word)?;
+            let value = args.get(i + 1).filter(|v| !v.starts_with('-'));
+            match (takes, value) {
+                (Takes::Value | Takes::MaybeValue, Some(value)) => {
+                    given.push((name, *value));
                     i += 2;
                 }
-                _ if flags_with_optional_value.contains(&name) => {
-                    out.push((name, ""));
+                (Takes::Nothing | Takes::MaybeValue, _) => {
+                    given.push((name, ""));
                     i += 1;
                 }
-                _ => return Err(bad(format!("-{name} needs a value"))),
+                (Takes::Value, None) => return Err(bad(format!("-{name} needs a value"))),
             }
         }
-        Ok(Options(out))
+        Ok(Options { spec, given })
     }
 
     fn get(&self, name: &str) -> Option<&'a str> {
-        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+        self.given.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+
+    /// A required option's value.
+    fn need(&self, name: &str) -> Result<&'a str, HsmError> {
+        self.get(name).ok_or_else(|| self.bad(format!("-{name} is needed")))
+    }
+
+    fn bad(&self, what: impl std::fmt::Display) -> HsmError {
+        self.spec.bad(what)
     }
 
     fn port(&self) -> Result<Option<u16>, HsmError> {
@@ -332,12 +430,13 @@ pub fn ped_show(s: &Status<'_>) -> Vec<String> {
 pub const PED_SET_DONE: &str = "Command Result : 0 (Success)";
 
 /// The lines that end a command: on success lunacm's `Command Result : No Error`; on
-/// failure the sentence that says what to do, then the result line. (`ped set`'s
-/// success is [`PED_SET_DONE`].)
+/// failure lunacm's `Error in execution: CKR_….` (seed 3647, 4290), the sentence that
+/// says what happened and what to do, then the result line. (`ped set`'s success is
+/// [`PED_SET_DONE`].)
 pub fn result_lines(result: &Result<(), HsmError>) -> Vec<String> {
     match result {
         Ok(()) => vec!["Command Result : No Error".into()],
-        Err(e) => vec![e.detail.clone(), e.result_line()],
+        Err(e) => vec![format!("Error in execution: {}.", e.code.name()), e.detail.clone(), e.result_line()],
     }
 }
 
@@ -413,7 +512,7 @@ mod tests {
             refused("ped connect -password 1234"),
             "-password takes exactly 8 digits (or none, to generate them)"
         );
-        assert_eq!(refused("ped connect 10.0.0.2"), "unexpected `10.0.0.2`");
+        assert_eq!(refused("ped connect 10.0.0.2"), format!("unexpected `10.0.0.2`; usage: {PED_CONNECT}"));
     }
 
     #[test]
@@ -423,10 +522,10 @@ mod tests {
         assert_eq!(ok("ped set -ip a.example"), Command::PedSet { ip: Some("a.example".into()), port: None });
         assert_eq!(ok("ped set -port 1600"), Command::PedSet { ip: None, port: Some(1600) });
         assert_eq!(ok("ped set -ip a -port 2"), Command::PedSet { ip: Some("a".into()), port: Some(2) });
-        assert_eq!(refused("ped set"), "ped set takes -ip and/or -port");
+        assert_eq!(refused("ped set"), format!("ped set takes -ip and/or -port; usage: {PED_SET}"));
         assert_eq!(refused("ped set -port abc"), "-port takes a number 1-65535");
-        assert_eq!(refused("ped disconnect -now"), COMMANDS, "ped disconnect takes nothing");
-        assert_eq!(refused("ped show all"), COMMANDS);
+        assert_eq!(refused("ped disconnect -now"), "-now is not an option of ped disconnect; usage: ped disconnect");
+        assert_eq!(refused("ped show all"), "unexpected `all`; usage: ped show");
     }
 
     #[test]
@@ -440,7 +539,7 @@ mod tests {
     fn hsm_init_needs_a_label() {
         assert_eq!(ok("hsm init -label L"), Command::Ped(Request::HsmInit { label: "L".into() }));
         assert_eq!(ok("hsm init --label L"), Command::Ped(Request::HsmInit { label: "L".into() }));
-        assert_eq!(refused("hsm init"), "hsm init needs -label");
+        assert_eq!(refused("hsm init"), "-label is needed; usage: hsm init -label <label>");
         assert_eq!(refused("hsm init -label"), "-label needs a value");
     }
 
@@ -452,14 +551,21 @@ mod tests {
             "hsm factoryreset destroys the HSM's roles, partition, label, counters and RPV; nothing was changed. \
              Run `hsm factoryreset -force` to go ahead."
         );
-        assert_eq!(refused("hsm factoryreset -force -label x"), "hsm factoryreset takes -force only");
+        assert_eq!(
+            refused("hsm factoryreset -force -label x"),
+            "-label is not an option of hsm factoryreset; usage: hsm factoryreset -force"
+        );
+        assert_eq!(refused("hsm factoryreset -force yes"), "unexpected `yes`; usage: hsm factoryreset -force");
         assert_eq!(ok("partition delete -force"), Command::PartitionDelete);
         assert_eq!(
             refused("partition delete"),
             "partition delete destroys the partition and its roles; nothing was changed. \
              Run `partition delete -force` to go ahead."
         );
-        assert_eq!(refused("partition delete -label x"), "partition delete takes -force only");
+        assert_eq!(
+            refused("partition delete -label x"),
+            "-label is not an option of partition delete; usage: partition delete -force"
+        );
     }
 
     #[test]
@@ -477,12 +583,18 @@ mod tests {
             ok("hsm changepolicy -policy 7 -value 9"),
             Command::HsmChangePolicy { policy: 7, value: 9, force: false }
         );
-        assert_eq!(refused("hsm changepolicy -policy 15"), "hsm changepolicy needs -policy P -value V");
-        assert_eq!(refused("hsm changepolicy -policy x -value 1"), "-policy takes a number");
-        assert_eq!(refused("hsm changepolicy -policy 15 -value on"), "-value takes a number");
+        assert_eq!(refused("hsm changepolicy -policy 15"), format!("-value is needed; usage: {HSM_CHANGEPOLICY}"));
+        assert_eq!(
+            refused("hsm changepolicy -policy x -value 1"),
+            format!("-policy takes a number; usage: {HSM_CHANGEPOLICY}")
+        );
+        assert_eq!(
+            refused("hsm changepolicy -policy 15 -value on"),
+            format!("-value takes a number; usage: {HSM_CHANGEPOLICY}")
+        );
         assert_eq!(
             refused("hsm changepolicy -policy 15 -value 1 -label x"),
-            "hsm changepolicy takes -policy, -value and -force, not -label"
+            format!("-label is not an option of hsm changepolicy; usage: {HSM_CHANGEPOLICY}")
         );
     }
 
@@ -490,8 +602,11 @@ mod tests {
     fn partition_create_and_init() {
         assert_eq!(ok("partition create"), Command::PartitionCreate);
         assert_eq!(ok("partition init -label P"), Command::Ped(Request::PartitionInit { label: "P".into() }));
-        assert_eq!(refused("partition init"), "partition init needs -label");
-        assert_eq!(refused("partition create -label P"), COMMANDS);
+        assert_eq!(refused("partition init"), "-label is needed; usage: partition init -label <label>");
+        assert_eq!(
+            refused("partition create -label P"),
+            "-label is not an option of partition create; usage: partition create"
+        );
     }
 
     #[test]
@@ -501,9 +616,49 @@ mod tests {
         assert_eq!(ok("role init -name co"), Command::Ped(Request::RoleInit(RoleName::Co)));
         assert_eq!(ok("role changepw -name cu"), Command::Ped(Request::ChangePw(RoleName::Cu)));
         assert_eq!(ok("role resetpw -name Au"), Command::Ped(Request::ResetPw(RoleName::Au)));
-        assert_eq!(refused("role login"), "the role command needs -name so|po|co|cu|au");
-        assert_eq!(refused("role login -name admin"), "-name is one of so, po, co, cu, au");
+        assert_eq!(refused("role login"), "-name is needed; usage: role login -name so|po|co|cu|au");
+        assert_eq!(
+            refused("role login -name admin"),
+            "-name is one of so, po, co, cu, au; usage: role login -name so|po|co|cu|au"
+        );
         assert_eq!(refused("role logout -name so"), COMMANDS);
+    }
+
+    /// Issue 14 item 12: `ped connect -ipp X` connected to the default address.
+    #[test]
+    fn unknown_options_are_refused_with_the_commands_usage() {
+        assert_eq!(
+            refused("ped connect -ipp 10.0.0.2"),
+            format!("-ipp is not an option of ped connect; usage: {PED_CONNECT}")
+        );
+        assert_eq!(
+            refused("ped set -ip a -verbose"),
+            format!("-verbose is not an option of ped set; usage: {PED_SET}")
+        );
+        assert_eq!(
+            refused("role login -name so -slot 0"),
+            "-slot is not an option of role login; usage: role login -name so|po|co|cu|au"
+        );
+        assert_eq!(refused("hsm init -label L -"), "- is not an option of hsm init; usage: hsm init -label <label>");
+    }
+
+    /// lunacm takes any unique beginning of an option's name (seed 3633, 4282:
+    /// `role login -n so`); one that fits several is refused, naming them.
+    #[test]
+    fn options_may_be_abbreviated_while_unambiguous() {
+        assert_eq!(ok("role login -n so"), Command::Ped(Request::Login(RoleName::So)));
+        assert_eq!(ok("role changepw --na co"), Command::Ped(Request::ChangePw(RoleName::Co)));
+        assert_eq!(ok("hsm init -l L"), Command::Ped(Request::HsmInit { label: "L".into() }));
+        assert_eq!(
+            ok("ped connect -i h -po 1600 -pa"),
+            Command::PedConnect(Connect { ip: Some("h".into()), port: Some(1600), password: Some(Password::Generate) })
+        );
+        assert_eq!(
+            ok("hsm changepolicy -p 15 -v 1 -f"),
+            Command::HsmChangePolicy { policy: 15, value: 1, force: true }
+        );
+        assert_eq!(ok("hsm factoryreset -f"), Command::HsmFactoryReset);
+        assert_eq!(refused("ped connect -p 1600"), format!("-p is ambiguous (-port, -password); usage: {PED_CONNECT}"));
     }
 
     #[test]
@@ -512,6 +667,21 @@ mod tests {
         assert_eq!(refused("lunacm"), COMMANDS);
         assert_eq!(refused("PED show"), COMMANDS, "command words are lunacm's, in its case");
         assert!(COMMANDS.starts_with("commands: ped connect|disconnect|set|show|vector init, hsm init|"));
+    }
+
+    /// Seed 4286-4294: `Error in execution: CKR_PED_UNPLUGGED.` before the Command Result.
+    #[test]
+    fn a_failed_command_ends_as_lunacm_says_it() {
+        let e = HsmError::ped_with(ped_proto::ErrorCode::CkrPedUnplugged, "the Remote PED link had ended");
+        assert_eq!(
+            result_lines(&Err(e)),
+            [
+                "Error in execution: CKR_PED_UNPLUGGED.",
+                "the Remote PED link had ended",
+                "Command Result : 0x8000002e (CKR_PED_UNPLUGGED)"
+            ]
+        );
+        assert_eq!(result_lines(&Ok(())), ["Command Result : No Error"]);
     }
 
     #[test]

@@ -132,7 +132,7 @@ impl Bench {
     }
 
     /// pedclient sends `message` on the remote link.
-    fn from_pedclient(&mut self, message: &HsmLinkMessage) {
+    fn pedclient_sends(&mut self, message: &HsmLinkMessage) {
         assert_eq!(self.link, Some(LinkKind::Pedclient));
         self.console.handle_frame(self.now, &mut self.rng, &message.encode().unwrap());
         self.drive();
@@ -152,7 +152,7 @@ impl Bench {
         if let Some(done) = self.done.take() {
             return done;
         }
-        self.from_pedclient(&connected());
+        self.pedclient_sends(&connected());
         self.done.take().expect("ped connect is over")
     }
 }
@@ -310,7 +310,7 @@ fn ped_show_tells_how_a_remote_link_ended_and_ped_commands_then_fail_without_the
         code: ErrorCode::RcOperationTimedOut.value(),
         message: "remote PED link idle for 1800 s; run ped connect again".into(),
     };
-    b.from_pedclient(&idle);
+    b.pedclient_sends(&idle);
     assert_eq!((b.link, b.closes), (None, 1));
     b.cli("ped show").unwrap();
     assert!(
@@ -393,4 +393,36 @@ fn a_reply_not_in_time_fails_the_command_at_poll_timeout() {
     assert_eq!(b.done.take().unwrap().unwrap_err().code, Code::Ped(ErrorCode::RcOperationTimedOut));
     assert_eq!(b.lines.last().unwrap(), "Command Result : 0xc0000303 (RC_OPERATION_TIMED_OUT)");
     assert_eq!((b.link, b.console.poll_timeout()), (None, None));
+}
+
+/// Issue 14 item 12: a local PED in another mode gave PED_ERROR_AUTH_FAILED and "check
+/// the orange key"; lunacm says CKR_DEVICE_ERROR (seed 3555), and what to do.
+#[test]
+fn a_local_ped_in_remote_mode_is_a_device_error_that_names_the_mode() {
+    let mut b = Bench::new();
+    b.rig.digits("7");
+    assert!(b.rig.lines().iter().any(|l| l.contains("Remote PED mode")), "{:?}", b.rig.lines());
+    let e = b.cli("hsm init -label lab").unwrap_err();
+    assert_eq!(e.code, Code::Ped(ErrorCode::CkrDeviceError));
+    assert!(e.detail.contains("it must be in Local PED-USB mode"), "{}", e.detail);
+    assert!(!e.detail.contains("orange"), "{}", e.detail);
+    assert_eq!(
+        b.lines[b.lines.len() - 3..],
+        [
+            "Error in execution: CKR_DEVICE_ERROR.".to_owned(),
+            e.detail.clone(),
+            "Command Result : 0x00000030 (CKR_DEVICE_ERROR)".to_owned()
+        ]
+    );
+    // The key holder does as told; the same link serves the command.
+    for _ in 0..4 {
+        let lines = b.rig.lines();
+        if lines.iter().any(|l| l.contains("Select Mode")) {
+            break;
+        }
+        b.rig.press(if lines.iter().any(|l| l.contains("invalidate")) { Button::Yes } else { Button::Back });
+    }
+    b.rig.digits("0");
+    initialised(&mut b);
+    assert_eq!(b.opened, [LinkKind::Local]);
 }

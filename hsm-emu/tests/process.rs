@@ -221,7 +221,11 @@ fn hsm_init_and_login_over_local_ped_usb_then_unplugged() {
     let out = rig.cli(&["role", "login", "-name", "so"]).join().unwrap();
     // The seed's own example (3636-3653), with two failures behind it: 1 left.
     let printed = text(&out);
-    assert!(printed.starts_with(&format!("Please attend to the PED.\n{}", caution(1))), "{printed}");
+    assert!(
+        printed
+            .starts_with(&format!("Please attend to the PED.\n{}Error in execution: CKR_PED_UNPLUGGED.\n", caution(1))),
+        "{printed}"
+    );
     assert!(printed.ends_with("Command Result : 0x8000002e (CKR_PED_UNPLUGGED)\n"), "{printed}");
     assert_eq!(std::fs::read_to_string(rig.dir.path().join("hsm/hsm.json")).unwrap(), state);
 }
