@@ -57,13 +57,21 @@ pub fn main(args: Vec<String>) -> ExitCode {
     }
     match (rest.first().map(String::as_str), control) {
         (Some("serve"), _) => serve(&args),
-        (Some(_), Some(control)) => send(&control, rest),
+        (Some(_), Some(control)) => {
+            let mut words = rest.to_vec();
+            if let Err(e) = prompt_for_password(&mut words, &mut std::io::stdin().lock()) {
+                eprintln!("hsm-emu: {e}");
+                return ExitCode::from(2);
+            }
+            send(&control, &words)
+        }
         _ => {
             eprintln!(
                 "usage: hsm-emu serve --state DIR --control socket:PATH [--local-ped socket:PATH] \
                  [--pedclient socket:PATH]\n       hsm-emu --control socket:PATH <command>  \
                  (ped connect|disconnect|set|show|vector init, hsm init|factoryreset|changepolicy, \
-                 partition create|delete|init, role login|init|changepw|resetpw)"
+                 partition create|delete|init, role login|init|changepw|resetpw)\n       \
+                 `ped connect -password -` reads the one-time password from standard input"
             );
             ExitCode::from(2)
         }
@@ -121,6 +129,32 @@ fn socket_path(arg: &str) -> Result<PathBuf, String> {
     arg.strip_prefix("socket:").map(PathBuf::from).ok_or_else(|| format!("`{arg}`: expected socket:PATH"))
 }
 
+/// `ped connect -password -`: the digits are read from `input` (one line; a prompt on
+/// standard error first), so that they never show in the process list.
+fn prompt_for_password(words: &mut [String], input: &mut dyn BufRead) -> Result<(), String> {
+    if words.get(..2) != Some(&["ped".to_owned(), "connect".to_owned()][..]) {
+        return Ok(());
+    }
+    // `-password`, or any beginning of it lunacm takes (`-pa`), then `-`.
+    let is_password = |w: &str| {
+        w.strip_prefix('-')
+            .map(|n| n.trim_start_matches('-'))
+            .is_some_and(|n| n.len() >= 2 && "password".starts_with(n))
+    };
+    let Some(at) = words.windows(2).position(|pair| is_password(&pair[0]) && pair[1] == "-") else {
+        return Ok(());
+    };
+    eprint!("Enter the one-time password (8 digits): ");
+    let mut line = String::new();
+    input.read_line(&mut line).map_err(|e| format!("reading the password: {e}"))?;
+    let digits = line.trim();
+    if digits.is_empty() {
+        return Err("no password was entered (`-password` alone generates one)".into());
+    }
+    words[at + 1] = digits.to_owned();
+    Ok(())
+}
+
 /// Sends one command and copies the HSM's lines to stdout; the exit status says
 /// whether the last line was lunacm's success (`Command Result : No Error`, or `ped
 /// set`'s `Command Result : 0 (Success)`).
@@ -147,5 +181,31 @@ fn send(control: &str, words: &[String]) -> ExitCode {
             eprintln!("hsm-emu: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prompted(words: &str, input: &str) -> Result<Vec<String>, String> {
+        let mut words: Vec<String> = words.split_whitespace().map(str::to_owned).collect();
+        prompt_for_password(&mut words, &mut input.as_bytes())?;
+        Ok(words)
+    }
+
+    #[test]
+    fn a_password_given_as_dash_is_read_from_standard_input() {
+        let read = prompted("ped connect -ip h -password -", "18246843\n").unwrap();
+        assert_eq!(read, ["ped", "connect", "-ip", "h", "-password", "18246843"]);
+        let read = prompted("ped connect --pa - -ip h", "18246843\n").unwrap();
+        assert_eq!(read, ["ped", "connect", "--pa", "18246843", "-ip", "h"]);
+        assert_eq!(prompted("ped connect -password", "x").unwrap(), ["ped", "connect", "-password"]);
+        assert_eq!(prompted("ped connect -password 18246843", "x").unwrap()[3], "18246843");
+        assert_eq!(prompted("ped show", "x").unwrap(), ["ped", "show"]);
+        assert_eq!(
+            prompted("ped connect -password -", "\n").unwrap_err(),
+            "no password was entered (`-password` alone generates one)"
+        );
     }
 }

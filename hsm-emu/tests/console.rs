@@ -426,3 +426,47 @@ fn a_local_ped_in_remote_mode_is_a_device_error_that_names_the_mode() {
     initialised(&mut b);
     assert_eq!(b.opened, [LinkKind::Local]);
 }
+
+/// The key holder types the one-time password, first dismissing a failed try's notice.
+fn type_password(rig: &mut Rig, password: &str) {
+    if !rig.lines().iter().any(|l| l.contains("Password")) {
+        rig.enter();
+    }
+    rig.digits(password);
+    rig.enter();
+}
+
+/// Issue 14 item 13: the password's tries restarted at each `ped connect`, so a
+/// disconnect and a connect between guesses gave any number of them. The same digits
+/// get three wrong tries in all; then only new digits open a channel.
+#[test]
+fn the_same_one_time_password_gets_three_tries_in_all_across_connects() {
+    let mut b = Bench::new();
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        b.connect("-password 18246843").unwrap();
+        b.start("ped vector init").unwrap();
+        type_password(&mut b.rig, "11111111");
+        b.drive();
+        codes.push(b.done.take().expect("the handshake is over").unwrap_err().code);
+        b.cli("ped disconnect").unwrap();
+    }
+    let (rejected, burnt) = (Code::Ped(ErrorCode::PedAuthFailed), Code::Ped(ErrorCode::PedPasswordBurnt));
+    assert_eq!(codes, [rejected, rejected, burnt]);
+    let e = b.connect("-password 18246843").unwrap_err();
+    assert_eq!(e.code, burnt);
+    assert!(e.detail.contains("run `ped connect -password` to generate a new one"), "{}", e.detail);
+    assert_eq!(b.opened.len(), 3, "refused before any link");
+
+    // New digits start afresh; the spent password then opens nothing more.
+    b.connect("-password 24681357").unwrap();
+    b.start("ped vector init").unwrap();
+    type_password(&mut b.rig, "24681357");
+    b.drive();
+    assert_eq!(b.done, None, "the channel is open: the PED asks for the orange key's M and N");
+    b.console.abandon(b.now);
+    b.drive();
+    b.cli("ped disconnect").unwrap();
+    assert_eq!(b.connect("-password 24681357").unwrap_err().code, burnt);
+    b.connect("-password").unwrap();
+}

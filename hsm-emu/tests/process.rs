@@ -366,3 +366,40 @@ fn one_command_at_a_time_and_a_killed_cli_cancels_its_command_at_the_ped() {
     let _third = spawn(&["ped", "vector", "init"]);
     ped.run("wait-screen \"reuse an existing\" 60");
 }
+
+/// Issue 14 item 13: `-password -` reads the digits from standard input, so they never
+/// show in the process list.
+#[test]
+fn a_one_time_password_may_be_read_from_standard_input() {
+    let rig = Rig::start();
+    let listener = std::os::unix::net::UnixListener::bind(rig.dir.path().join("pedclient.sock")).unwrap();
+    let fake = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        read_frame(&mut stream);
+        let connected = HsmLinkMessage::Connected {
+            firmware_version: "2.9.0-1".into(),
+            pedserver: "127.0.0.1:1600".into(),
+            ped_initiated: false,
+        };
+        stream.write_all(&connected.encode().unwrap()).unwrap();
+        stream
+    });
+    let mut cli = Command::new(binary("hsm-emu"))
+        .arg("--control")
+        .arg(format!("socket:{}", rig.dir.path().join("hsm.sock").display()))
+        .args(["ped", "connect", "-ip", "127.0.0.1", "-port", "1600", "-password", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    cli.stdin.take().unwrap().write_all(b"18246843\n").unwrap();
+    let out = cli.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        text(&out),
+        "Please attend to the PED and enter following password: 18246843\nCommand Result : No Error\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "Enter the one-time password (8 digits): ");
+    drop(fake.join().unwrap());
+}
