@@ -21,7 +21,8 @@ use ped_wire::{DecodeError, ErrorCode};
 /// The session's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {
-    /// No frame either way (pings aside) for this long closes the connection.
+    /// No channel frame either way (pings and status requests aside) for this long
+    /// closes the connection.
     pub idle: Duration,
     /// The hello, and every started frame, must arrive whole within this.
     pub read: Duration,
@@ -141,7 +142,7 @@ pub enum Output {
 pub struct SessionTimes {
     /// When the connection was accepted.
     pub connected_at: Instant,
-    /// Last frame either way (pings aside).
+    /// Last channel frame either way (pings and status requests aside).
     pub last_activity: Instant,
     /// Sum of the whole seconds of every quiet gap so far.
     pub idle_total: Duration,
@@ -354,10 +355,9 @@ impl Session {
                 self.out.push_back(Output::ToClient(control(&RelayMessage::Pong { nonce })))
             }
             (_, Some(Ok(RelayMessage::Pong { nonce }))) => self.keepalive.answered(nonce),
-            (_, Some(Ok(RelayMessage::StatusRequest))) => {
-                self.activity(now);
-                self.out.push_back(Output::StatusWanted);
-            }
+            // Not activity: a status request is not the channel's traffic, and counting it
+            // would let anyone who reaches the port hold the PED past the idle timeout.
+            (_, Some(Ok(RelayMessage::StatusRequest))) => self.out.push_back(Output::StatusWanted),
             (_, Some(Ok(RelayMessage::Bye))) => self.close(CloseReason::ClientBye),
             (_, Some(Ok(RelayMessage::Error { code, .. }))) => self.close(CloseReason::ClientError(code)),
             (_, Some(_)) | (_, None) if relay => {
@@ -512,6 +512,35 @@ mod tests {
         assert_eq!(relay_of(&out[0]), RelayMessage::error(ErrorCode::RcOperationTimedOut));
         assert_eq!(out[1], Output::Close(CloseReason::IdleTimeout));
         assert_eq!(s.times().idle_total, Duration::ZERO, "no traffic after the hello, so no gap was closed");
+    }
+
+    #[test]
+    fn status_requests_do_not_keep_a_session_alive() {
+        let t0 = Instant::now();
+        let timeouts = Timeouts { ping_interval: None, ..T };
+        let mut s = Session::new(t0, timeouts, 0);
+        s.handle_client_data(t0, &client_hello());
+        s.handle_client_data(t0, &frame::encode(FrameType::HsmHello, &[1; 40]));
+        drain(&mut s);
+        // Anyone who reaches the port could ask for the status forever: only the
+        // channel's own frames count as activity.
+        for i in 1..100u64 {
+            s.handle_client_data(t0 + Duration::from_secs(i), &RelayMessage::StatusRequest.encode().unwrap());
+            s.reply_status(PedStatus {
+                ped_connected: true,
+                firmware_version: "1.0.0".into(),
+                protocol_version: 1,
+                rpk_count: 0,
+                rpk_serials: vec![],
+            });
+        }
+        drain(&mut s);
+        assert_eq!(s.poll_deadline(), Some(t0 + T.idle));
+        s.handle_timeout(t0 + T.idle);
+        let out = drain(&mut s);
+        assert_eq!(relay_of(&out[0]), RelayMessage::error(ErrorCode::RcOperationTimedOut));
+        assert_eq!(out[1], Output::Close(CloseReason::IdleTimeout));
+        assert_eq!(s.times().last_activity, t0);
     }
 
     #[test]
