@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::ValueEnum;
 use clap::error::ErrorKind;
 
 /// Rewrites the seed's spellings into clap's: `-name` → `--name` (lower-cased, so
@@ -94,6 +95,192 @@ pub fn parse_seed_argv<P: clap::Parser, I: IntoIterator<Item = OsString>>(argv: 
 /// does not belong to, one a mode needs), reported as clap reports its own.
 pub fn usage_error<P: clap::CommandFactory>(kind: ErrorKind, what: &str) -> clap::Error {
     P::command().error(kind, what)
+}
+
+/// The options of the modes both daemons have (`start`, `stop`, `show`, `config`) and of
+/// `-regen`, flattened into each daemon's command line.
+#[derive(Clone, Debug, Default, PartialEq, Eq, clap::Args)]
+pub struct ModeOptions {
+    /// With -mode config: print the configuration.
+    #[arg(long)]
+    pub show: bool,
+    /// With -mode config: write the other options to the configuration file.
+    #[arg(long)]
+    pub set: bool,
+    /// With show or config -show: print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// With -mode start: run in this process (for systemd) instead of in the background.
+    #[arg(long)]
+    pub foreground: bool,
+    /// With -regen: the certificate's common name.
+    #[arg(long, value_name = "CN")]
+    pub commonname: Option<String>,
+    /// Replace or delete without asking (-regen, and a registration or appliance in use).
+    #[arg(long)]
+    pub force: bool,
+    /// Configuration file [default: /etc/NAME/NAME.toml as root, else ~/.config/NAME/NAME.toml].
+    #[arg(long, value_name = "FILE")]
+    pub configfile: Option<PathBuf>,
+}
+
+/// The modes both daemons have, as `-mode` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SharedMode {
+    /// Start in the background (or in the foreground with --foreground).
+    Start,
+    /// Stop the running daemon through its admin port.
+    Stop,
+    /// Show whether the daemon runs and its status.
+    Show,
+    /// Show (-show) or change (-set) the configuration file.
+    Config,
+}
+
+/// A `-mode` value: one both daemons have, or one of the daemon's own `M`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DaemonMode<M> {
+    /// `start`, `stop`, `show` or `config`.
+    Shared(SharedMode),
+    /// The daemon's own.
+    Own(M),
+}
+
+impl<M> DaemonMode<M> {
+    /// The shared mode, if it is one.
+    pub fn shared(self) -> Option<SharedMode> {
+        match self {
+            DaemonMode::Shared(mode) => Some(mode),
+            DaemonMode::Own(_) => None,
+        }
+    }
+}
+
+/// clap's parser of `-mode`: the [`SharedMode`]s first, then the daemon's own `M`s, in
+/// the usage text, the man page and the completions alike.
+#[derive(Clone, Debug)]
+pub struct ModeParser<M>(std::marker::PhantomData<M>);
+
+impl<M> ModeParser<M> {
+    /// The parser.
+    pub fn new() -> Self {
+        ModeParser(std::marker::PhantomData)
+    }
+}
+
+impl<M> Default for ModeParser<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: ValueEnum + Clone + Send + Sync + 'static> clap::builder::TypedValueParser for ModeParser<M> {
+    type Value = DaemonMode<M>;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<DaemonMode<M>, clap::Error> {
+        let text = value.to_str().unwrap_or_default();
+        if let Ok(shared) = <SharedMode as ValueEnum>::from_str(text, false) {
+            return Ok(DaemonMode::Shared(shared));
+        }
+        if let Ok(own) = M::from_str(text, false) {
+            return Ok(DaemonMode::Own(own));
+        }
+        // clap's own message for a bad value, with the valid ones.
+        use clap::error::{ContextKind, ContextValue};
+        let names = self.possible_values().into_iter().flatten().map(|v| v.get_name().to_string()).collect();
+        let mut error = clap::Error::new(ErrorKind::InvalidValue).with_cmd(cmd);
+        let arg = arg.map_or_else(|| "--mode".to_string(), ToString::to_string);
+        error.insert(ContextKind::InvalidArg, ContextValue::String(arg));
+        error.insert(ContextKind::InvalidValue, ContextValue::String(value.to_string_lossy().into_owned()));
+        error.insert(ContextKind::ValidValue, ContextValue::Strings(names));
+        Err(error)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let shared = SharedMode::value_variants().iter().filter_map(ValueEnum::to_possible_value);
+        let own = M::value_variants().iter().filter_map(ValueEnum::to_possible_value);
+        Some(Box::new(shared.chain(own)))
+    }
+}
+
+/// What one of the [`SharedMode`]s does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModeCommand {
+    /// `-mode start`.
+    Start {
+        /// Run here rather than in a background process.
+        foreground: bool,
+    },
+    /// `-mode stop`.
+    Stop,
+    /// `-mode show`.
+    Show {
+        /// Machine-readable output.
+        json: bool,
+    },
+    /// `-mode config -show`.
+    ConfigShow {
+        /// Machine-readable output.
+        json: bool,
+    },
+    /// `-mode config -set`.
+    ConfigSet,
+}
+
+impl ModeCommand {
+    /// Whether the output is JSON, for machines, and so alone on stdout.
+    pub fn json(&self) -> bool {
+        matches!(self, ModeCommand::Show { json: true } | ModeCommand::ConfigShow { json: true })
+    }
+}
+
+impl ModeOptions {
+    /// Refuses an option given without the mode it belongs to: `mode` is the shared mode
+    /// given, if any, and `regen` whether `-regen` was. Errors are `P`'s usage errors.
+    pub fn check<P: clap::CommandFactory>(&self, mode: Option<SharedMode>, regen: bool) -> Result<(), clap::Error> {
+        let conflict = |what: &str| Err(usage_error::<P>(ErrorKind::ArgumentConflict, what));
+        if (self.show || self.set) && mode != Some(SharedMode::Config) {
+            return conflict("-show and -set belong to -mode config");
+        }
+        if self.json && !matches!(mode, Some(SharedMode::Show | SharedMode::Config)) {
+            return conflict("-json belongs to -mode show and -mode config -show");
+        }
+        if self.foreground && mode != Some(SharedMode::Start) {
+            return conflict("-foreground belongs to -mode start");
+        }
+        if self.commonname.is_some() && !regen {
+            return conflict("-commonname belongs to -regen");
+        }
+        Ok(())
+    }
+
+    /// The command of a shared `mode`; `-mode config` needs one of `-show` and `-set`.
+    pub fn command<P: clap::CommandFactory>(&self, mode: SharedMode) -> Result<ModeCommand, clap::Error> {
+        Ok(match mode {
+            SharedMode::Start => ModeCommand::Start { foreground: self.foreground },
+            SharedMode::Stop => ModeCommand::Stop,
+            SharedMode::Show => ModeCommand::Show { json: self.json },
+            SharedMode::Config => match (self.show, self.set) {
+                (true, false) => ModeCommand::ConfigShow { json: self.json },
+                (false, true) => ModeCommand::ConfigSet,
+                _ => {
+                    let what = "-mode config needs exactly one of -show and -set";
+                    return Err(usage_error::<P>(ErrorKind::MissingRequiredArgument, what));
+                }
+            },
+        })
+    }
+
+    /// `-regen`'s common name, which it needs.
+    pub fn common_name<P: clap::CommandFactory>(&self) -> Result<String, clap::Error> {
+        let missing = || usage_error::<P>(ErrorKind::MissingRequiredArgument, "-regen needs -commonname <name>");
+        self.commonname.clone().ok_or_else(missing)
+    }
 }
 
 /// One parsed invocation: the command, the configuration file it names and the settings

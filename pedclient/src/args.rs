@@ -8,23 +8,19 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Parser, ValueEnum, error::ErrorKind};
-use ped_daemon::args::{parse_seed_argv, port, set_if_given as set, usage_error, zero_one};
+use ped_daemon::args::{
+    DaemonMode, ModeCommand, ModeOptions, ModeParser, SharedMode, parse_seed_argv, port, set_if_given as set,
+    usage_error, zero_one,
+};
 use ped_daemon::seconds::Seconds;
 use ped_daemon::settings::CommonArgs;
 
 use crate::config::Config;
 
-/// `-mode` values, the seed's list.
+/// pedclient's own `-mode` values (the seed's list), after `start`, `stop`, `show` and
+/// `config`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Mode {
-    /// Start pedclient in the background (or in the foreground with --foreground).
-    Start,
-    /// Stop the running pedclient through its admin port.
-    Stop,
-    /// Show whether pedclient runs, its links and the PED ID mappings.
-    Show,
-    /// Show (-show) or change (-set) the configuration file.
-    Config,
     /// Create or change a PED ID mapping: -id -id_ip -id_port.
     Setid,
     /// Assign a PED ID to an HSM: -id -id_serialnumber.
@@ -65,6 +61,9 @@ pub struct Settings {
     /// Accepted for the seed's command lines; pedclient always logs to its own file.
     #[arg(long)]
     pub locallogger: bool,
+    /// With -mode start: the seed's Windows-service start; accepted, see docs/pedclient.md.
+    #[arg(long)]
+    pub winservice: bool,
     /// PED-initiated mode: 1 listens for pedserver's TLS connection [default 0].
     #[arg(long, value_parser = zero_one, value_name = "0|1")]
     pub pedinitiated: Option<bool>,
@@ -114,8 +113,10 @@ pedclient -mode assignid -id 1234 -id_serialnumber 123456789\n  pedclient -mode 
 )]
 pub struct Cli {
     /// What to do.
-    #[arg(short = 'm', long, value_enum)]
-    pub mode: Option<Mode>,
+    #[arg(short = 'm', long, value_parser = ModeParser::<Mode>::new(), value_name = "MODE")]
+    pub mode: Option<DaemonMode<Mode>>,
+    #[command(flatten)]
+    pub options: ModeOptions,
     /// PED-initiated mode: make this pedclient's TLS key and certificate (with -commonname).
     #[arg(long)]
     pub regen: bool,
@@ -134,33 +135,9 @@ pub struct Cli {
     /// With assignid: the serial number of the HSM the PED ID serves.
     #[arg(long = "id_serialnumber", value_name = "SERIAL")]
     pub id_serialnumber: Option<String>,
-    /// With -mode config: print the configuration.
-    #[arg(long)]
-    pub show: bool,
-    /// With -mode config: write the other options to the configuration file.
-    #[arg(long)]
-    pub set: bool,
-    /// With show or config -show: print JSON.
-    #[arg(long)]
-    pub json: bool,
-    /// With -mode start: run in this process (for systemd) instead of in the background.
-    #[arg(long)]
-    pub foreground: bool,
-    /// With -mode start: the seed's Windows-service start; accepted, see docs/pedclient.md.
-    #[arg(long)]
-    pub winservice: bool,
-    /// With -regen or -register: replace what exists.
-    #[arg(long)]
-    pub force: bool,
-    /// With -regen: the certificate's common name.
-    #[arg(long, value_name = "CN")]
-    pub commonname: Option<String>,
     /// With -register: pedserver's certificate (PEM or DER), made by `pedserver -regen`.
     #[arg(long, value_name = "FILE")]
     pub certificate: Option<PathBuf>,
-    /// Configuration file [default: /etc/pedclient/pedclient.toml as root, else ~/.config/pedclient/].
-    #[arg(long, value_name = "FILE")]
-    pub configfile: Option<PathBuf>,
     #[command(flatten)]
     pub settings: Settings,
 }
@@ -168,27 +145,8 @@ pub struct Cli {
 /// What one invocation does.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    /// `-mode start`.
-    Start {
-        /// Run here rather than in a background process.
-        foreground: bool,
-        /// `-winservice` was given (explained, then ignored).
-        winservice: bool,
-    },
-    /// `-mode stop`.
-    Stop,
-    /// `-mode show`.
-    Show {
-        /// Machine-readable output.
-        json: bool,
-    },
-    /// `-mode config -show`.
-    ConfigShow {
-        /// Machine-readable output.
-        json: bool,
-    },
-    /// `-mode config -set`.
-    ConfigSet,
+    /// `-mode stop`, `show` and `config`, as pedserver has them.
+    Mode(ModeCommand),
     /// `-mode setid`.
     SetId {
         /// PED ID.
@@ -247,56 +205,45 @@ impl Cli {
         let conflict = |what: &str| usage_error::<Cli>(ErrorKind::ArgumentConflict, what);
         let mode = self.mode;
         let only = |given: bool, modes: &[Mode], what: &str| {
-            if given && !mode.is_some_and(|m| modes.contains(&m)) { Err(conflict(what)) } else { Ok(()) }
+            let fits = matches!(mode, Some(DaemonMode::Own(m)) if modes.contains(&m));
+            if given && !fits { Err(conflict(what)) } else { Ok(()) }
         };
-        only(self.show || self.set, &[Mode::Config], "-show and -set belong to -mode config")?;
-        only(self.json, &[Mode::Show, Mode::Config], "-json belongs to -mode show and -mode config -show")?;
-        only(self.foreground || self.winservice, &[Mode::Start], "-foreground and -winservice belong to -mode start")?;
+        self.options.check::<Cli>(mode.and_then(DaemonMode::shared), self.regen)?;
+        if self.settings.winservice && mode != Some(DaemonMode::Shared(SharedMode::Start)) {
+            return Err(conflict("-winservice belongs to -mode start"));
+        }
         only(self.id_ip.is_some() || self.id_port.is_some(), &[Mode::Setid], "-id_ip and -id_port belong to setid")?;
         only(self.id_serialnumber.is_some(), &[Mode::Assignid], "-id_serialnumber belongs to -mode assignid")?;
         let id_modes = [Mode::Setid, Mode::Assignid, Mode::Releaseid, Mode::Deleteid, Mode::Testid];
         only(self.id.is_some(), &id_modes, "-id belongs to setid, assignid, releaseid, deleteid and testid")?;
-        if self.commonname.is_some() && !self.regen {
-            return Err(conflict("-commonname belongs to -regen"));
-        }
         if self.certificate.is_some() && !self.register {
             return Err(conflict("-certificate belongs to -register"));
         }
         let id = || self.id.ok_or_else(|| missing("this mode needs -id <PED ID>"));
         let command = match (self.mode, self.regen, self.register) {
-            (Some(Mode::Start), false, false) => {
-                Command::Start { foreground: self.foreground, winservice: self.winservice }
-            }
-            (Some(Mode::Stop), false, false) => Command::Stop,
-            (Some(Mode::Show), false, false) => Command::Show { json: self.json },
-            (Some(Mode::Config), false, false) => match (self.show, self.set) {
-                (true, false) => Command::ConfigShow { json: self.json },
-                (false, true) => Command::ConfigSet,
-                _ => return Err(missing("-mode config needs exactly one of -show and -set")),
-            },
-            (Some(Mode::Setid), false, false) => Command::SetId {
+            (Some(DaemonMode::Shared(mode)), false, false) => Command::Mode(self.options.command::<Cli>(mode)?),
+            (Some(DaemonMode::Own(Mode::Setid)), false, false) => Command::SetId {
                 id: id()?,
                 host: self.id_ip.clone().ok_or_else(|| missing("setid needs -id_ip <hostname>"))?,
                 port: self.id_port.ok_or_else(|| missing("setid needs -id_port <port>"))?,
             },
-            (Some(Mode::Assignid), false, false) => Command::AssignId {
+            (Some(DaemonMode::Own(Mode::Assignid)), false, false) => Command::AssignId {
                 id: id()?,
                 serial: self.id_serialnumber.clone().ok_or_else(|| missing("assignid needs -id_serialnumber"))?,
             },
-            (Some(Mode::Releaseid), false, false) => Command::ReleaseId { id: id()? },
-            (Some(Mode::Deleteid), false, false) => Command::DeleteId { id: id()? },
-            (Some(Mode::Testid), false, false) => Command::TestId { id: id()? },
-            (None, true, false) => Command::Regen {
-                common_name: self.commonname.clone().ok_or_else(|| missing("-regen needs -commonname <name>"))?,
-                force: self.force,
-            },
+            (Some(DaemonMode::Own(Mode::Releaseid)), false, false) => Command::ReleaseId { id: id()? },
+            (Some(DaemonMode::Own(Mode::Deleteid)), false, false) => Command::DeleteId { id: id()? },
+            (Some(DaemonMode::Own(Mode::Testid)), false, false) => Command::TestId { id: id()? },
+            (None, true, false) => {
+                Command::Regen { common_name: self.options.common_name::<Cli>()?, force: self.options.force }
+            }
             (None, false, true) => Command::Register {
                 certificate: self.certificate.clone().ok_or_else(|| missing("-register needs -certificate <file>"))?,
-                force: self.force,
+                force: self.options.force,
             },
             _ => return Err(conflict("give one of -mode, -regen and -register")),
         };
-        Ok(Invocation { command, config_file: self.configfile, settings: self.settings })
+        Ok(Invocation { command, config_file: self.options.configfile, settings: self.settings })
     }
 }
 
@@ -315,14 +262,12 @@ mod tests {
 
     #[test]
     fn the_seed_spellings_of_start_are_one_command() {
-        let start = Command::Start { foreground: false, winservice: false };
+        let start = Command::Mode(ModeCommand::Start { foreground: false });
         for form in [&["-mode", "start"][..], &["-m", "start"], &["mode", "start"], &["--mode", "start"]] {
             assert_eq!(cmd(form).unwrap().command, start, "{form:?}");
         }
-        assert_eq!(
-            cmd(&["-mode", "start", "-winservice"]).unwrap().command,
-            Command::Start { foreground: false, winservice: true }
-        );
+        let winservice = cmd(&["-mode", "start", "-winservice"]).unwrap();
+        assert_eq!((winservice.command, winservice.settings.winservice), (start, true));
     }
 
     #[test]
@@ -338,7 +283,10 @@ mod tests {
         assert_eq!(cmd(&["-mode", "releaseid", "-id", "1234"]).unwrap().command, Command::ReleaseId { id: 1234 });
         assert_eq!(cmd(&["-mode", "deleteid", "--id", "1234"]).unwrap().command, Command::DeleteId { id: 1234 });
         assert_eq!(cmd(&["mode", "testid", "-id", "1234"]).unwrap().command, Command::TestId { id: 1234 });
-        assert_eq!(cmd(&["-mode", "config", "-show"]).unwrap().command, Command::ConfigShow { json: false });
+        assert_eq!(
+            cmd(&["-mode", "config", "-show"]).unwrap().command,
+            Command::Mode(ModeCommand::ConfigShow { json: false })
+        );
         let log = cmd(&["-mode", "deleteid", "-id", "1", "-logfilename", "/tmp/x", "-loginfo", "0", "-locallogger"]);
         assert_eq!(log.unwrap().settings.common.log.loginfo, Some(false));
     }

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use ped_daemon::args::ModeCommand;
 use ped_daemon::config_file::write_private;
 use ped_daemon::logging::LogConfig;
 use ped_daemon::modes::{self, CommandConfig, DaemonControl};
@@ -30,7 +31,7 @@ fn context(inv: &Invocation) -> Result<Context, String> {
 
 /// Runs the invocation; errors are printed with what to do, and give exit status 1.
 pub fn run(inv: Invocation) -> ExitCode {
-    let json = matches!(inv.command, Command::Show { json: true } | Command::ConfigShow { json: true });
+    let json = matches!(&inv.command, Command::Mode(mode) if mode.json());
     let version = env!("CARGO_PKG_VERSION");
     modes::run_command(TITLE, version, json, || context(&inv).and_then(|ctx| dispatch(&inv, ctx)))
 }
@@ -43,14 +44,14 @@ fn control(config: &Config) -> DaemonControl<'static> {
 fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
     let effective = &ctx.effective;
     match &inv.command {
-        Command::ConfigShow { json } => {
+        Command::Mode(ModeCommand::ConfigShow { json }) => {
             let (log, hsm_link) = (effective.log_file_or(&ctx.paths), effective.hsm_link_or(&ctx.paths));
             ctx.show(TITLE, *json, &[("Log file", &log), ("HSM link", &hsm_link)])
         }
-        Command::ConfigSet => ctx.set(TITLE, |c| inv.settings.apply(c)),
-        Command::Start { foreground: in_foreground, winservice } => {
+        Command::Mode(ModeCommand::ConfigSet) => ctx.set(TITLE, |c| inv.settings.apply(c)),
+        Command::Mode(ModeCommand::Start { foreground: in_foreground }) => {
             println!("Ped Client launched in startup mode.");
-            if *winservice {
+            if inv.settings.winservice {
                 println!(
                     "-winservice: Windows services do not exist on this system; pedclient runs under systemd \
 (pedclient.service runs pedclient -mode start --foreground). Starting as usual."
@@ -63,10 +64,10 @@ fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
                 start(effective)
             }
         }
-        Command::Stop => {
+        Command::Mode(ModeCommand::Stop) => {
             control(effective).stop::<StatusReport>(effective.common.socket_write_timeout, effective.p_shutdown_timeout)
         }
-        Command::Show { json } => show(&ctx, *json),
+        Command::Mode(ModeCommand::Show { json }) => show(&ctx, *json),
         Command::SetId { id, host, port } => mapping(&ctx, "setid", |c| c.set_id(*id, host, *port)),
         Command::AssignId { id, serial } => mapping(&ctx, "assignid", |c| c.assign_id(*id, serial)),
         Command::ReleaseId { id } => mapping(&ctx, "releaseid", |c| c.release_id(*id)),

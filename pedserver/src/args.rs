@@ -8,24 +8,18 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Parser, ValueEnum, error::ErrorKind};
-use ped_daemon::args::{parse_seed_argv, port, set_if_given as set, usage_error, zero_one};
+use ped_daemon::args::{
+    DaemonMode, ModeCommand, ModeOptions, ModeParser, parse_seed_argv, port, set_if_given as set, usage_error, zero_one,
+};
 use ped_daemon::seconds::{Seconds, Timeout};
 use ped_daemon::settings::CommonArgs;
 
 use crate::config::{Config, MAX_PED_WRITE_DELAY};
 use crate::device::DeviceSpec;
 
-/// `-mode` values.
+/// pedserver's own `-mode` values, after `start`, `stop`, `show` and `config`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Mode {
-    /// Start the server in the background (or in the foreground with --foreground).
-    Start,
-    /// Stop the running server through its admin port.
-    Stop,
-    /// Show whether the server runs and its status.
-    Show,
-    /// Show (-show) or change (-set) the configuration file.
-    Config,
     /// PED-initiated mode: connect out to a registered appliance.
     Connect,
     /// PED-initiated mode: end the connection to a registered appliance.
@@ -122,8 +116,10 @@ pedserver -mode update -file ped-2.9.1-0.bin",
 )]
 pub struct Cli {
     /// What to do.
-    #[arg(short = 'm', long, value_enum)]
-    pub mode: Option<Mode>,
+    #[arg(short = 'm', long, value_parser = ModeParser::<Mode>::new(), value_name = "MODE")]
+    pub mode: Option<DaemonMode<Mode>>,
+    #[command(flatten)]
+    pub options: ModeOptions,
     /// Manage the appliances of PED-initiated mode.
     #[arg(long, value_enum, value_name = "ACTION")]
     pub appliance: Option<ApplianceAction>,
@@ -133,24 +129,6 @@ pub struct Cli {
     /// Name of a registered appliance.
     #[arg(long)]
     pub name: Option<String>,
-    /// With -mode config: print the configuration.
-    #[arg(long)]
-    pub show: bool,
-    /// With -mode config: write the other options to the configuration file.
-    #[arg(long)]
-    pub set: bool,
-    /// Suppress prompts (overwrite, delete).
-    #[arg(long)]
-    pub force: bool,
-    /// With show or config -show: print JSON.
-    #[arg(long)]
-    pub json: bool,
-    /// With -mode start: run in this process (for systemd) instead of in the background.
-    #[arg(long)]
-    pub foreground: bool,
-    /// With -regen: the certificate's common name.
-    #[arg(long, value_name = "CN")]
-    pub commonname: Option<String>,
     /// With -appliance register: the appliance's certificate (PEM).
     #[arg(long, value_name = "FILE")]
     pub certificate: Option<PathBuf>,
@@ -161,9 +139,6 @@ pub struct Cli {
     /// check of the image, YES to save) [default 200, the PED's action timeout].
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<Timeout>,
-    /// Configuration file [default: /etc/pedserver/pedserver.toml as root, else ~/.config/pedserver/].
-    #[arg(long, value_name = "FILE")]
-    pub configfile: Option<PathBuf>,
     #[command(flatten)]
     pub settings: Settings,
 }
@@ -171,25 +146,8 @@ pub struct Cli {
 /// What one invocation does.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    /// `-mode start`.
-    Start {
-        /// Run here rather than in a background process.
-        foreground: bool,
-    },
-    /// `-mode stop`.
-    Stop,
-    /// `-mode show`.
-    Show {
-        /// Machine-readable output.
-        json: bool,
-    },
-    /// `-mode config -show`.
-    ConfigShow {
-        /// Machine-readable output.
-        json: bool,
-    },
-    /// `-mode config -set`.
-    ConfigSet,
+    /// `-mode start`, `stop`, `show` and `config`, as pedclient has them.
+    Mode(ModeCommand),
     /// `-mode connect -name`.
     Connect {
         /// The appliance.
@@ -248,37 +206,19 @@ impl Cli {
     pub fn into_invocation(self) -> Result<Invocation, clap::Error> {
         let missing = |what: &str| usage_error::<Cli>(ErrorKind::MissingRequiredArgument, what);
         let conflict = |what: &str| usage_error::<Cli>(ErrorKind::ArgumentConflict, what);
-        if (self.show || self.set) && self.mode != Some(Mode::Config) {
-            return Err(conflict("-show and -set belong to -mode config"));
-        }
-        if self.json && !matches!(self.mode, Some(Mode::Show | Mode::Config)) {
-            return Err(conflict("-json belongs to -mode show and -mode config -show"));
-        }
-        if self.foreground && self.mode != Some(Mode::Start) {
-            return Err(conflict("-foreground belongs to -mode start"));
-        }
-        if self.commonname.is_some() && !self.regen {
-            return Err(conflict("-commonname belongs to -regen"));
-        }
+        self.options.check::<Cli>(self.mode.and_then(DaemonMode::shared), self.regen)?;
         if self.certificate.is_some() && self.appliance != Some(ApplianceAction::Register) {
             return Err(conflict("-certificate belongs to -appliance register"));
         }
-        if (self.file.is_some() || self.timeout.is_some()) && self.mode != Some(Mode::Update) {
+        if (self.file.is_some() || self.timeout.is_some()) && self.mode != Some(DaemonMode::Own(Mode::Update)) {
             return Err(conflict("-file and -timeout belong to -mode update"));
         }
         let name = |n: Option<String>| n.ok_or_else(|| missing("this command needs -name <appliance name>"));
         let command = match (self.mode, self.appliance) {
-            (Some(Mode::Start), None) => Command::Start { foreground: self.foreground },
-            (Some(Mode::Stop), None) => Command::Stop,
-            (Some(Mode::Show), None) => Command::Show { json: self.json },
-            (Some(Mode::Config), None) => match (self.show, self.set) {
-                (true, false) => Command::ConfigShow { json: self.json },
-                (false, true) => Command::ConfigSet,
-                _ => return Err(missing("-mode config needs exactly one of -show and -set")),
-            },
-            (Some(Mode::Connect), None) => Command::Connect { name: name(self.name)? },
-            (Some(Mode::Disconnect), None) => Command::Disconnect { name: name(self.name)? },
-            (Some(Mode::Update), None) => Command::Update {
+            (Some(DaemonMode::Shared(mode)), None) => Command::Mode(self.options.command::<Cli>(mode)?),
+            (Some(DaemonMode::Own(Mode::Connect)), None) => Command::Connect { name: name(self.name)? },
+            (Some(DaemonMode::Own(Mode::Disconnect)), None) => Command::Disconnect { name: name(self.name)? },
+            (Some(DaemonMode::Own(Mode::Update)), None) => Command::Update {
                 file: self.file.ok_or_else(|| missing("-mode update needs -file <firmware image>"))?,
                 timeout: self.timeout.unwrap_or(crate::update::DEFAULT_TIMEOUT),
             },
@@ -289,11 +229,12 @@ impl Cli {
                 port: self.settings.port.unwrap_or(DEFAULT_APPLIANCE_PORT),
             },
             (None, Some(ApplianceAction::List)) => Command::List,
-            (None, Some(ApplianceAction::Delete)) => Command::Delete { name: name(self.name)?, force: self.force },
-            (None, None) if self.regen => Command::Regen {
-                common_name: self.commonname.ok_or_else(|| missing("-regen needs -commonname <name>"))?,
-                force: self.force,
-            },
+            (None, Some(ApplianceAction::Delete)) => {
+                Command::Delete { name: name(self.name)?, force: self.options.force }
+            }
+            (None, None) if self.regen => {
+                Command::Regen { common_name: self.options.common_name::<Cli>()?, force: self.options.force }
+            }
             _ => return Err(conflict("give one of -mode, -appliance and -regen")),
         };
         // In register, -ip and -port name the appliance, not this server's listener.
@@ -302,7 +243,7 @@ impl Cli {
             settings.ip = None;
             settings.port = None;
         }
-        Ok(Invocation { command, config_file: self.configfile, settings })
+        Ok(Invocation { command, config_file: self.options.configfile, settings })
     }
 }
 
@@ -322,15 +263,15 @@ mod tests {
     #[test]
     fn the_seed_spellings_of_start_are_one_command() {
         for form in [&["-mode", "start"][..], &["-m", "start"], &["mode", "start"], &["--mode", "start"]] {
-            assert_eq!(cmd(form).unwrap().command, Command::Start { foreground: false }, "{form:?}");
+            assert_eq!(cmd(form).unwrap().command, Command::Mode(ModeCommand::Start { foreground: false }), "{form:?}");
         }
-        assert_eq!(cmd(&["--mode=start"]).unwrap().command, Command::Start { foreground: false });
+        assert_eq!(cmd(&["--mode=start"]).unwrap().command, Command::Mode(ModeCommand::Start { foreground: false }));
     }
 
     #[test]
     fn set_key_value_is_the_seeds_config_form() {
         let inv = cmd(&["-mode", "config", "-set", "LogFileName", "/tmp/x.log"]).unwrap();
-        assert_eq!(inv.command, Command::ConfigSet);
+        assert_eq!(inv.command, Command::Mode(ModeCommand::ConfigSet));
         assert_eq!(inv.settings.common.logfilename, Some(PathBuf::from("/tmp/x.log")));
     }
 
@@ -465,6 +406,6 @@ mod tests {
             cmd(&["-regen", "-commonname", "laptop"]).unwrap().command,
             Command::Regen { common_name: "laptop".into(), force: false }
         );
-        assert_eq!(cmd(&["-mode", "show", "--json"]).unwrap().command, Command::Show { json: true });
+        assert_eq!(cmd(&["-mode", "show", "--json"]).unwrap().command, Command::Mode(ModeCommand::Show { json: true }));
     }
 }

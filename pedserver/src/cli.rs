@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ped_daemon::admin;
+use ped_daemon::args::ModeCommand;
 use ped_daemon::config_file::{TomlConfig, write_private};
 use ped_daemon::logging::LogConfig;
 use ped_daemon::modes::{self, CommandConfig, DaemonControl};
@@ -32,7 +33,7 @@ fn context(inv: &Invocation) -> Result<Context, String> {
 
 /// Runs the invocation; errors are printed with what to do, and give exit status 1.
 pub fn run(inv: Invocation) -> ExitCode {
-    let json = matches!(inv.command, Command::Show { json: true } | Command::ConfigShow { json: true });
+    let json = matches!(&inv.command, Command::Mode(mode) if mode.json());
     let version = env!("CARGO_PKG_VERSION");
     modes::run_command(TITLE, version, json, || context(&inv).and_then(|ctx| dispatch(&inv, ctx)))
 }
@@ -45,16 +46,18 @@ fn control(config: &Config) -> DaemonControl<'static> {
 fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
     let effective = &ctx.effective;
     match &inv.command {
-        Command::ConfigShow { json } => ctx.show(TITLE, *json, &[("Log file", &effective.log_file_or(&ctx.paths))]),
-        Command::ConfigSet => ctx.set(TITLE, |c| inv.settings.apply(c)),
-        Command::Start { foreground: true } => {
+        Command::Mode(ModeCommand::ConfigShow { json }) => {
+            ctx.show(TITLE, *json, &[("Log file", &effective.log_file_or(&ctx.paths))])
+        }
+        Command::Mode(ModeCommand::ConfigSet) => ctx.set(TITLE, |c| inv.settings.apply(c)),
+        Command::Mode(ModeCommand::Start { foreground: true }) => {
             foreground(effective.clone(), &effective.log_file_or(&ctx.paths))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Start { foreground: false } => start(effective),
-        Command::Stop => control(effective)
+        Command::Mode(ModeCommand::Start { foreground: false }) => start(effective),
+        Command::Mode(ModeCommand::Stop) => control(effective)
             .stop::<StatusReport>(effective.common.socket_write_timeout, effective.bg_process_shutdown_timeout),
-        Command::Show { json } => show(effective, *json),
+        Command::Mode(ModeCommand::Show { json }) => show(effective, *json),
         Command::Regen { common_name, force } => regen(&ctx, common_name, *force),
         Command::Register { name, certificate, ip, port } => register(&ctx, name, certificate, *ip, *port),
         Command::List => {

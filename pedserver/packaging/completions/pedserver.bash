@@ -23,7 +23,7 @@ _pedserver() {
 
     case "${cmd}" in
         pedserver)
-            opts="-m -h -V --mode --appliance --regen --name --show --set --force --json --foreground --commonname --certificate --file --timeout --configfile --port --admin --eserverport --eadmin --ip --device --internalshutdowntimeout --bgprocessstartuptimeout --bgprocessshutdowntimeout --pedwritelay --connectretrydelay --idletimeout --socketreadtimeout --socketwritetimeout --pinginterval --pingtimeout --logfilename --loginfo --logwarning --logerror --logtrace --maxlogfilesize --help --version"
+            opts="-m -h -V --mode --show --set --json --foreground --commonname --force --configfile --appliance --regen --name --certificate --file --timeout --port --admin --eserverport --eadmin --ip --device --internalshutdowntimeout --bgprocessstartuptimeout --bgprocessshutdowntimeout --pedwritelay --connectretrydelay --idletimeout --socketreadtimeout --socketwritetimeout --pinginterval --pingtimeout --logfilename --loginfo --logwarning --logerror --logtrace --maxlogfilesize --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -37,15 +37,19 @@ _pedserver() {
                     COMPREPLY=($(compgen -W "start stop show config connect disconnect update" -- "${cur}"))
                     return 0
                     ;;
+                --commonname)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --configfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --appliance)
                     COMPREPLY=($(compgen -W "register list delete" -- "${cur}"))
                     return 0
                     ;;
                 --name)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --commonname)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -58,10 +62,6 @@ _pedserver() {
                     return 0
                     ;;
                 --timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --configfile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,19 +1,19 @@
-complete -c pedserver -s m -l mode -d 'What to do' -r -f -a "start\t'Start the server in the background (or in the foreground with --foreground)'
-stop\t'Stop the running server through its admin port'
-show\t'Show whether the server runs and its status'
+complete -c pedserver -s m -l mode -d 'What to do' -r -f -a "start\t'Start in the background (or in the foreground with --foreground)'
+stop\t'Stop the running daemon through its admin port'
+show\t'Show whether the daemon runs and its status'
 config\t'Show (-show) or change (-set) the configuration file'
 connect\t'PED-initiated mode: connect out to a registered appliance'
 disconnect\t'PED-initiated mode: end the connection to a registered appliance'
 update\t'Load a firmware image (-file) into the PED, at its Admin → 7 Software Update; the server must be stopped'"
+complete -c pedserver -l commonname -d 'With -regen: the certificate\'s common name' -r
+complete -c pedserver -l configfile -d 'Configuration file [default: /etc/NAME/NAME.toml as root, else ~/.config/NAME/NAME.toml]' -r -F
 complete -c pedserver -l appliance -d 'Manage the appliances of PED-initiated mode' -r -f -a "register\t'Register an appliance certificate (-name -certificate -ip [-port])'
 list\t'List the registered appliances'
 delete\t'Deregister an appliance (-name [-force])'"
 complete -c pedserver -l name -d 'Name of a registered appliance' -r
-complete -c pedserver -l commonname -d 'With -regen: the certificate\'s common name' -r
 complete -c pedserver -l certificate -d 'With -appliance register: the appliance\'s certificate (PEM)' -r -F
 complete -c pedserver -l file -d 'With -mode update: the firmware image (.bin) to load into the PED' -r -F
 complete -c pedserver -l timeout -d 'With -mode update: seconds to wait for each answer at the PED (YES to upload, the check of the image, YES to save) [default 200, the PED\'s action timeout]' -r
-complete -c pedserver -l configfile -d 'Configuration file [default: /etc/pedserver/pedserver.toml as root, else ~/.config/pedserver/]' -r -F
 complete -c pedserver -l port -d 'Server port that pedclient connects to [default 1503]' -r
 complete -c pedserver -l admin -d 'Admin port, used by stop/show/connect [default 1502]' -r
 complete -c pedserver -l eserverport -d '1: the server port listens on all interfaces (or -ip); 0: on localhost only [default 1]' -r
@@ -36,11 +36,11 @@ complete -c pedserver -l logwarning -d 'Log "warning" messages (0 or 1) [default
 complete -c pedserver -l logerror -d 'Log "error" messages (0 or 1) [default 1]' -r
 complete -c pedserver -l logtrace -d 'Log "trace" (and debug) messages (0 or 1) [default 0]' -r
 complete -c pedserver -l maxlogfilesize -d 'Largest log file in KB before it is rotated to FILE.1 [default 10240]' -r
-complete -c pedserver -l regen -d 'Regenerate the client key and certificate of PED-initiated mode (with -commonname)'
 complete -c pedserver -l show -d 'With -mode config: print the configuration'
 complete -c pedserver -l set -d 'With -mode config: write the other options to the configuration file'
-complete -c pedserver -l force -d 'Suppress prompts (overwrite, delete)'
 complete -c pedserver -l json -d 'With show or config -show: print JSON'
 complete -c pedserver -l foreground -d 'With -mode start: run in this process (for systemd) instead of in the background'
+complete -c pedserver -l force -d 'Replace or delete without asking (-regen, and a registration or appliance in use)'
+complete -c pedserver -l regen -d 'Regenerate the client key and certificate of PED-initiated mode (with -commonname)'
 complete -c pedserver -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pedserver -s V -l version -d 'Print version'
