@@ -36,6 +36,10 @@ async fn drain<S: AsyncRead + Unpin>(stream: &mut S) {
 /// Refusals (a Busy frame, then close) in flight at once; beyond it, a connection is
 /// closed without the courtesy. Bounds descriptors under a connection flood.
 const MAX_REFUSING: usize = 256;
+/// How long a newcomer waits, while another client holds the PED, before it is refused
+/// Busy: the holder may have said Bye in bytes its task has not read yet (a client that
+/// disconnects and connects again at once must not be refused by its own old session).
+const HOLDER_GRACE: Duration = Duration::from_millis(250);
 /// Admin connections served at once.
 const MAX_ADMIN: usize = 8;
 /// Longest admin request line: `connect` carries a path, up to PATH_MAX.
@@ -77,6 +81,16 @@ struct Active {
     times: SessionTimes,
 }
 
+/// Whether the PED serves a client.
+#[derive(Debug)]
+enum Holder {
+    Free,
+    Held(Active),
+    /// The session ended and is telling the PED (bounded): the next client waits for it
+    /// instead of being refused.
+    Ending,
+}
+
 #[derive(Debug, Default)]
 struct Totals {
     connection: Duration,
@@ -91,7 +105,7 @@ pub struct Server {
     started: Instant,
     server_addr: SocketAddr,
     admin_addr: SocketAddr,
-    active: Mutex<Option<Active>>,
+    holder: watch::Sender<Holder>,
     totals: Mutex<Totals>,
     pub(crate) shutdown: watch::Sender<bool>,
     /// The PED-initiated link, from its first attempt until its session ends; one at a
@@ -134,7 +148,7 @@ impl Server {
             config,
             hub,
             started: Instant::now(),
-            active: Mutex::new(None),
+            holder: watch::channel(Holder::Free).0,
             totals: Mutex::new(Totals::default()),
             shutdown,
             link: Mutex::new(None),
@@ -230,35 +244,58 @@ impl Server {
     }
 
     fn admit(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr, sessions: &mut JoinSet<String>) {
-        if lock(&self.active).is_some() {
-            tracing::info!("refused {peer}: busy, another client holds the PED");
-            self.refuse(stream);
+        let _ = stream.set_nodelay(true);
+        if !matches!(*self.holder.borrow(), Holder::Held(_)) {
+            sessions.spawn(self.wait_for_hello(stream, peer));
             return;
         }
-        match Arc::clone(&self.pending).try_acquire_owned() {
-            Ok(permit) => {
-                let _ = stream.set_nodelay(true);
-                sessions.spawn(Arc::clone(self).drive(stream, peer.to_string(), Some(permit), None));
+        let Ok(permit) = Arc::clone(&self.refusing).try_acquire_owned() else { return };
+        let server = Arc::clone(self);
+        sessions.spawn(async move {
+            let mut holder = server.holder.subscribe();
+            let freed = tokio::time::timeout(HOLDER_GRACE, holder.wait_for(|h| !matches!(h, Holder::Held(_))));
+            if matches!(freed.await, Ok(Ok(_))) {
+                drop(permit);
+                return server.wait_for_hello(stream, peer).await;
             }
-            Err(_) => tracing::warn!(
-                "refused {peer}: {} connections already waiting for their hello",
-                self.config.max_pending_connections
-            ),
+            tracing::info!("refused {peer}: busy, another client holds the PED");
+            refuse(stream).await;
+            drop(permit);
+            CloseReason::Busy.to_string()
+        });
+    }
+
+    /// Takes the connection as one waiting for its hello, if there is room.
+    fn wait_for_hello(
+        self: &Arc<Self>,
+        stream: TcpStream,
+        peer: SocketAddr,
+    ) -> impl Future<Output = String> + Send + 'static {
+        let permit = Arc::clone(&self.pending).try_acquire_owned();
+        let server = Arc::clone(self);
+        async move {
+            let Ok(permit) = permit else {
+                let max = server.config.max_pending_connections;
+                tracing::warn!("refused {peer}: {max} connections already waiting for their hello");
+                return "too many connections waiting for their hello".to_string();
+            };
+            server.drive(stream, peer.to_string(), Some(permit), None).await
         }
     }
 
-    /// Busy, then close; bounded, and never waiting on the peer for long.
-    fn refuse(&self, mut stream: TcpStream) {
-        let Ok(permit) = Arc::clone(&self.refusing).try_acquire_owned() else { return };
-        tokio::spawn(async move {
-            let _ = tokio::time::timeout(REFUSAL_BOUND, async {
-                if stream.write_all(&busy()).await.is_ok() && stream.shutdown().await.is_ok() {
-                    drain(&mut stream).await;
-                }
-            })
-            .await;
-            drop(permit);
-        });
+    /// Claims the PED for a session that said hello: at once if it is free, after the
+    /// ending session has told the PED (bounded by `bound`), or not at all if another
+    /// client holds it.
+    async fn claim(&self, active: Active, bound: Duration) -> bool {
+        let mut holder = self.holder.subscribe();
+        let _ = tokio::time::timeout(bound, holder.wait_for(|h| !matches!(h, Holder::Ending))).await;
+        self.holder.send_if_modified(|h| match h {
+            Holder::Free => {
+                *h = Holder::Held(active);
+                true
+            }
+            Holder::Held(_) | Holder::Ending => false,
+        })
     }
 
     /// Runs one session over any byte stream (TCP, or TLS in PED-initiated mode) and
@@ -295,31 +332,32 @@ impl Server {
                     }
                     Output::StatusWanted => session.reply_status(self.hub.state().ped_status()),
                     Output::Established { software } => {
-                        let mut active = lock(&self.active);
-                        if active.is_some() {
-                            drop(active);
-                            session.refuse_busy();
-                        } else {
+                        let active = Active { peer: peer.clone(), software: software.clone(), times: session.times() };
+                        // The ending session's teardown is bounded by the same write timeout.
+                        if self.claim(active, write_timeout + REFUSAL_BOUND).await {
                             let (tx, rx) = mpsc::channel(64);
                             self.hub.attach(Some(tx));
                             from_device = Some(rx);
                             tracing::info!("client {peer} ({software}) holds the PED");
-                            *active = Some(Active { peer: peer.clone(), software, times: session.times() });
-                            drop(active);
                             if let Some(link) = &link {
                                 link.established();
                             }
                             // No longer waiting for a hello: make room for another.
                             permit = None;
+                        } else {
+                            session.refuse_busy();
                         }
                     }
                     Output::Close(reason) => break 'session (reason.to_string(), session.ped_notice(Some(&reason))),
                 }
             }
-            if from_device.is_some()
-                && let Some(a) = lock(&self.active).as_mut()
-            {
-                a.times = session.times();
+            if from_device.is_some() {
+                self.holder.send_if_modified(|h| {
+                    if let Holder::Held(a) = h {
+                        a.times = session.times();
+                    }
+                    false
+                });
             }
             let deadline = session.poll_deadline().map(tokio::time::Instant::from_std);
             tokio::select! {
@@ -337,6 +375,9 @@ impl Server {
                 _ = ended(&link) => session.shutdown(),
             }
         };
+        if from_device.is_some() {
+            self.holder.send_replace(Holder::Ending);
+        }
         drop(permit);
         let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
         if reason == CloseReason::Busy.to_string() {
@@ -352,8 +393,8 @@ impl Server {
             let mut totals = lock(&self.totals);
             totals.connection += times.connected_at.elapsed();
             totals.idle += times.idle_total + Duration::from_secs(times.last_activity.elapsed().as_secs());
-            *lock(&self.active) = None;
             self.hub.refresh_info();
+            self.holder.send_replace(Holder::Free);
         }
         let quiet = reason == CloseReason::Busy.to_string() || reason == CloseReason::ClientBye.to_string();
         if quiet {
@@ -386,16 +427,17 @@ impl Server {
             rpk_serials: Vec::new(),
         });
         let up = self.started.elapsed();
-        let active = lock(&self.active);
-        let client = active.as_ref().map(|a| ClientReport {
-            address: a.peer.clone(),
-            software: a.software.clone(),
-            connection_secs: a.times.connected_at.elapsed().as_secs(),
-            idle_secs: a.times.last_activity.elapsed().as_secs(),
-            total_idle_secs: (a.times.idle_total + Duration::from_secs(a.times.last_activity.elapsed().as_secs()))
-                .as_secs(),
-        });
-        drop(active);
+        let client = match &*self.holder.borrow() {
+            Holder::Held(a) => Some(ClientReport {
+                address: a.peer.clone(),
+                software: a.software.clone(),
+                connection_secs: a.times.connected_at.elapsed().as_secs(),
+                idle_secs: a.times.last_activity.elapsed().as_secs(),
+                total_idle_secs: (a.times.idle_total + Duration::from_secs(a.times.last_activity.elapsed().as_secs()))
+                    .as_secs(),
+            }),
+            Holder::Free | Holder::Ending => None,
+        };
         let appliance_link = self.link_slot().as_ref().map(|l| l.report());
         let totals = lock(&self.totals);
         let total_conn = totals.connection.as_secs() + client.as_ref().map_or(0, |c| c.connection_secs);
@@ -426,6 +468,16 @@ impl Server {
             appliance_link,
         }
     }
+}
+
+/// Busy, then close; bounded, and never waiting on the peer for long.
+async fn refuse(mut stream: TcpStream) {
+    let _ = tokio::time::timeout(REFUSAL_BOUND, async {
+        if stream.write_all(&busy()).await.is_ok() && stream.shutdown().await.is_ok() {
+            drain(&mut stream).await;
+        }
+    })
+    .await;
 }
 
 async fn recv(rx: &mut Option<mpsc::Receiver<FromDevice>>) -> Option<FromDevice> {
