@@ -138,7 +138,7 @@ struct HsmNode {
     /// Lines of the command running, and its result once over.
     lines: Vec<String>,
     done: Option<Result<(), HsmError>>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// pedclient's state machine for the HSM's connection, and its relay connection.
@@ -178,6 +178,8 @@ pub struct Net {
     drawer: Rc<RefCell<Drawer>>,
     next_conn: u64,
     transcript: String,
+    /// Every byte delivered, per hop, way and connection.
+    streams: BTreeMap<(Hop, Toward, u64), Vec<u8>>,
 }
 
 impl std::fmt::Debug for Net {
@@ -220,7 +222,7 @@ impl Net {
             now: Duration::ZERO,
             base: Instant::now(),
             wires: Wires::default(),
-            hsm: HsmNode { console, rng, link: None, lines: Vec::new(), done: None, _dir: dir },
+            hsm: HsmNode { console, rng, link: None, lines: Vec::new(), done: None, dir },
             client: None,
             server: ServerNode::default(),
             remote,
@@ -228,6 +230,7 @@ impl Net {
             drawer,
             next_conn: 0,
             transcript: String::new(),
+            streams: BTreeMap::new(),
             settings,
         };
         // pedserver opens the PED and asks what it is (docs/protocol.md §15.1).
@@ -642,6 +645,9 @@ impl Net {
     // ---- the transcript ----
 
     fn record(&mut self, p: &InFlight) {
+        if let Packet::Bytes(bytes) = &p.packet {
+            self.streams.entry((p.hop, p.toward, p.conn)).or_default().extend_from_slice(bytes);
+        }
         let arrow = if p.toward == Toward::Ped { "->" } else { "<-" };
         let what = match &p.packet {
             Packet::Bytes(b) => hex::encode(b),
@@ -661,6 +667,17 @@ impl Net {
     }
 
     // ---- taps ----
+
+    /// Every byte stream that crossed the links an attacker on the HSM host, the network
+    /// or the PED host sees (HSM link, relay, USB), each way and connection apart.
+    pub fn captured(&self) -> Vec<Vec<u8>> {
+        self.streams.iter().filter(|((hop, ..), _)| *hop != Hop::LocalUsb).map(|(_, s)| s.clone()).collect()
+    }
+
+    /// The bytes delivered on `hop` toward `toward`, all connections one after another.
+    pub fn stream(&self, hop: Hop, toward: Toward) -> Vec<u8> {
+        self.streams.iter().filter(|((h, t, _), _)| *h == hop && *t == toward).flat_map(|(_, s)| s.clone()).collect()
+    }
 
     /// Puts a fault on a hop.
     pub fn tap(&mut self, tap: Tap) {
@@ -716,6 +733,16 @@ impl Net {
     /// The HSM.
     pub fn hsm(&self) -> &Hsm {
         self.hsm.console.hsm()
+    }
+
+    /// `hsm.json` as the HSM saved it.
+    pub fn state_text(&self) -> String {
+        std::fs::read_to_string(self.hsm.dir.path().join("hsm").join("hsm.json")).unwrap_or_default()
+    }
+
+    /// `hsm.json`, parsed.
+    pub fn state_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.state_text()).unwrap_or(serde_json::Value::Null)
     }
 
     // ---- the PEDs and their keys ----
