@@ -737,7 +737,7 @@ impl Net {
 
     /// `hsm.json` as the HSM saved it.
     pub fn state_text(&self) -> String {
-        std::fs::read_to_string(self.hsm.dir.path().join("hsm").join("hsm.json")).unwrap_or_default()
+        std::fs::read_to_string(self.hsm_dir().join("hsm.json")).unwrap_or_default()
     }
 
     /// `hsm.json`, parsed.
@@ -776,9 +776,24 @@ impl Net {
         self.holder(Which::Local)
     }
 
-    /// The PED keys.
-    pub fn keys(&self) -> std::cell::RefMut<'_, Drawer> {
+    /// `n` new blank PED keys; their serials as the PEDs show them.
+    pub fn blank(&mut self, n: usize) -> Vec<String> {
+        self.drawer.borrow_mut().blank(n)
+    }
+
+    /// What PED key `serial` holds (`None`: blank).
+    pub fn key(&self, serial: &str) -> Option<Vec<u8>> {
+        self.drawer.borrow().content(serial)
+    }
+
+    /// The PED keys, to change one behind the PEDs' backs (a damaged or forged key).
+    pub fn keys_mut(&mut self) -> std::cell::RefMut<'_, Drawer> {
         self.drawer.borrow_mut()
+    }
+
+    /// The HSM's state directory (`hsm.json`, `identity.json`, `root.der`).
+    pub fn hsm_dir(&self) -> std::path::PathBuf {
+        self.hsm.dir.path().join("hsm")
     }
 
     /// Every screen PED `which` drew, as text lines.
@@ -871,11 +886,11 @@ impl crate::ceremony::Bench for Net {
     }
 
     fn blank(&mut self, n: usize) -> Vec<String> {
-        self.drawer.borrow_mut().blank(n)
+        Net::blank(self, n)
     }
 
     fn key_bytes(&self, serial: &str) -> Option<Vec<u8>> {
-        self.drawer.borrow().content(serial)
+        self.key(serial)
     }
 
     fn pin_iterations(&self) -> u32 {
