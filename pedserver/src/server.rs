@@ -1,8 +1,9 @@
 //! The tokio adapter: listeners, the one active session, the admin port. The decisions
-//! are the session state machine's (`session`); this module moves bytes, keeps time and
-//! enforces the resource bounds (pending connections, refusals in flight).
+//! are the session state machine's (`session`) and the waiting room's (`admission`); this
+//! module moves bytes, keeps time and enforces the resource bounds (refusals in flight).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,10 +11,11 @@ use ped_daemon::admin::{self, AdminLimits};
 use ped_daemon::frames::READ_CHUNK;
 use ped_wire::device::{DeviceMessage, SessionEndReason};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
+use crate::admission::Admission;
 use crate::config::Config;
 use crate::device::{self, DeviceHub, DeviceInbox, FromDevice};
 use crate::outbound::Link;
@@ -44,6 +46,24 @@ const HOLDER_GRACE: Duration = Duration::from_millis(250);
 const MAX_ADMIN: usize = 8;
 /// Longest admin request line: `connect` carries a path, up to PATH_MAX.
 const MAX_ADMIN_LINE: u64 = 4200;
+
+/// Connections the kernel completes and queues for the server port before it accepts
+/// them (capped by `net.core.somaxconn`). tokio's default, 128, overflows under a flood
+/// of a few hundred connections: the kernel then drops a real client's SYN, and its
+/// connect waits out a 1 s retransmission.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// Connections accepted before the accept loop lets the I/O driver and the sessions run.
+const ACCEPTS_PER_TURN: usize = 16;
+
+/// The server port's listener, with room for [`ACCEPT_BACKLOG`] connections not yet
+/// accepted.
+fn listen(at: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if at.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(at)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
 
 /// The address a listener binds: everywhere (or `-ip`) when external, else loopback of
 /// the family of `-ip`.
@@ -91,6 +111,13 @@ enum Holder {
     Ending,
 }
 
+/// A connection in the waiting room: its place, and the news that it lost it.
+#[derive(Debug)]
+pub(crate) struct Waiting {
+    id: u64,
+    evicted: oneshot::Receiver<()>,
+}
+
 #[derive(Debug, Default)]
 struct Totals {
     connection: Duration,
@@ -111,7 +138,9 @@ pub struct Server {
     /// The PED-initiated link, from its first attempt until its session ends; one at a
     /// time, as the PED serves one HSM at a time.
     link: Mutex<Option<Arc<Link>>>,
-    pending: Arc<Semaphore>,
+    /// Connections that have not said hello yet; each has a channel to its task.
+    admission: Mutex<Admission<oneshot::Sender<()>>>,
+    next_id: AtomicU64,
     refusing: Arc<Semaphore>,
 }
 
@@ -132,7 +161,7 @@ impl Server {
     pub async fn bind(config: Config) -> std::io::Result<(Arc<Server>, Bound)> {
         let server_ip = bind_ip(config.ip, config.external_server_port);
         let admin_ip = admin_bind_ip(&config);
-        let server = TcpListener::bind((server_ip, config.server_port)).await.map_err(|e| {
+        let server = listen(SocketAddr::new(server_ip, config.server_port)).map_err(|e| {
             std::io::Error::new(e.kind(), format!("server port {server_ip}:{}: {e}", config.server_port))
         })?;
         let admin = TcpListener::bind((admin_ip, config.admin_port))
@@ -143,7 +172,8 @@ impl Server {
         let s = Server {
             server_addr: server.local_addr()?,
             admin_addr: admin.local_addr()?,
-            pending: Arc::new(Semaphore::new(config.max_pending_connections.max(1))),
+            admission: Mutex::new(Admission::new(config.max_pending_connections)),
+            next_id: AtomicU64::new(0),
             refusing: Arc::new(Semaphore::new(MAX_REFUSING)),
             config,
             hub,
@@ -224,12 +254,24 @@ impl Server {
     async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
         let mut shutdown = self.shutdown.subscribe();
         let mut sessions: JoinSet<String> = JoinSet::new();
+        let mut accepted_in_turn = 0;
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
                 Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => self.admit(stream, peer, &mut sessions),
+                    Ok((stream, peer)) => {
+                        self.admit(stream, peer, &mut sessions);
+                        accepted_in_turn += 1;
+                        // A few accepts per turn of the I/O driver, far fewer than the
+                        // waiting room holds: a connection's hello is read before a flood of
+                        // later connections can push it out (tokio would otherwise accept a
+                        // whole burst first, its budget allowing 128).
+                        if accepted_in_turn == ACCEPTS_PER_TURN {
+                            accepted_in_turn = 0;
+                            tokio::task::yield_now().await;
+                        }
+                    }
                     Err(e) => {
                         // Out of descriptors, most likely: back off instead of spinning.
                         tracing::warn!("accept failed: {e}");
@@ -265,22 +307,20 @@ impl Server {
         });
     }
 
-    /// Takes the connection as one waiting for its hello, if there is room.
+    /// Takes the connection into the waiting room now, in the order of arrival, making
+    /// room if it is full; its session runs in the future returned.
     fn wait_for_hello(
         self: &Arc<Self>,
         stream: TcpStream,
         peer: SocketAddr,
     ) -> impl Future<Output = String> + Send + 'static {
-        let permit = Arc::clone(&self.pending).try_acquire_owned();
-        let server = Arc::clone(self);
-        async move {
-            let Ok(permit) = permit else {
-                let max = server.config.max_pending_connections;
-                tracing::warn!("refused {peer}: {max} connections already waiting for their hello");
-                return "too many connections waiting for their hello".to_string();
-            };
-            server.drive(stream, peer.to_string(), Some(permit), None).await
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (evict, evicted) = oneshot::channel();
+        if let Some(out) = lock(&self.admission).admit(Instant::now(), id, peer.ip(), evict) {
+            tracing::debug!("evicting connection {} after {:?} without a hello", out.id, out.waited);
+            let _ = out.handle.send(());
         }
+        Arc::clone(self).drive(stream, peer.to_string(), Some(Waiting { id, evicted }), None)
     }
 
     /// Claims the PED for a session that said hello: at once if it is free, after the
@@ -304,7 +344,7 @@ impl Server {
         self: Arc<Self>,
         mut stream: S,
         peer: String,
-        mut permit: Option<OwnedSemaphorePermit>,
+        mut waiting: Option<Waiting>,
         link: Option<Arc<Link>>,
     ) -> String {
         let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
@@ -332,6 +372,12 @@ impl Server {
                     }
                     Output::StatusWanted => session.reply_status(self.hub.state().ped_status()),
                     Output::Established { software } => {
+                        if let Some(w) = waiting.take()
+                            && lock(&self.admission).said_hello(w.id).is_none()
+                        {
+                            session.handle_evicted();
+                            continue;
+                        }
                         let active = Active { peer: peer.clone(), software: software.clone(), times: session.times() };
                         // The ending session's teardown is bounded by the same write timeout.
                         if self.claim(active, write_timeout + REFUSAL_BOUND).await {
@@ -342,8 +388,6 @@ impl Server {
                             if let Some(link) = &link {
                                 link.established();
                             }
-                            // No longer waiting for a hello: make room for another.
-                            permit = None;
                         } else {
                             session.refuse_busy();
                         }
@@ -371,6 +415,7 @@ impl Server {
                     Some(FromDevice::Unplugged) | None => session.handle_device_unplugged(),
                 },
                 _ = sleep_until(deadline) => session.handle_timeout(Instant::now()),
+                _ = evicted(&mut waiting) => session.handle_evicted(),
                 _ = shutdown.changed() => session.shutdown(),
                 _ = ended(&link) => session.shutdown(),
             }
@@ -378,7 +423,9 @@ impl Server {
         if from_device.is_some() {
             self.holder.send_replace(Holder::Ending);
         }
-        drop(permit);
+        if let Some(w) = waiting {
+            lock(&self.admission).closed(w.id);
+        }
         let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
         if reason == CloseReason::Busy.to_string() {
             let _ = tokio::time::timeout(REFUSAL_BOUND, drain(&mut stream)).await;
@@ -478,6 +525,16 @@ async fn refuse(mut stream: TcpStream) {
         }
     })
     .await;
+}
+
+/// Resolves when the waiting room needs this connection's place.
+async fn evicted(waiting: &mut Option<Waiting>) {
+    if let Some(w) = waiting
+        && (&mut w.evicted).await.is_ok()
+    {
+        return;
+    }
+    std::future::pending().await
 }
 
 async fn recv(rx: &mut Option<mpsc::Receiver<FromDevice>>) -> Option<FromDevice> {

@@ -24,13 +24,18 @@ pub struct Timeouts {
     /// No channel frame either way (pings and status requests aside) for this long
     /// closes the connection.
     pub idle: Duration,
-    /// The hello, and every started frame, must arrive whole within this.
+    /// Every started frame must arrive whole within this, and the hello within this or
+    /// [`HELLO_WAIT`], whichever is shorter.
     pub read: Duration,
     /// A quiet client is pinged after this; `None` disables pings.
     pub ping_interval: Option<Duration>,
     /// A ping unanswered for this long closes the connection.
     pub ping_timeout: Duration,
 }
+
+/// The longest a connection may take to say hello. pedclient says it as soon as it
+/// connects, so a longer wait serves only connections that hold a place and never speak.
+pub const HELLO_WAIT: Duration = Duration::from_secs(3);
 
 /// Why a session ended; logged, and where useful told to the client first.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,8 +53,11 @@ pub enum CloseReason {
     IdleTimeout,
     /// A ping went unanswered.
     PingTimeout,
-    /// No hello within the read timeout.
+    /// No hello within the read timeout or [`HELLO_WAIT`].
     HelloTimeout,
+    /// Still waiting for its hello when the connections waiting were too many: the one
+    /// that waited longest makes room (`admission`).
+    Evicted,
     /// A frame started but did not complete within the read timeout (slowloris).
     SlowFrame,
     /// The client sent bytes that are not a frame.
@@ -78,7 +86,10 @@ impl fmt::Display for CloseReason {
             },
             CloseReason::IdleTimeout => f.write_str("idle timeout"),
             CloseReason::PingTimeout => f.write_str("ping not answered in time"),
-            CloseReason::HelloTimeout => f.write_str("no hello within the socket read timeout"),
+            CloseReason::HelloTimeout => {
+                write!(f, "no hello within the socket read timeout ({} s at most)", HELLO_WAIT.as_secs())
+            }
+            CloseReason::Evicted => f.write_str("no hello yet, and the oldest of too many connections waiting for one"),
             CloseReason::SlowFrame => f.write_str("frame not completed within the socket read timeout"),
             CloseReason::Malformed(e) => write!(f, "malformed frame: {e:?}"),
             CloseReason::Protocol(what) => write!(f, "protocol violation: {what}"),
@@ -109,6 +120,7 @@ impl CloseReason {
             | CloseReason::ClientError(_)
             | CloseReason::PingTimeout
             | CloseReason::HelloTimeout
+            | CloseReason::Evicted
             | CloseReason::SlowFrame
             | CloseReason::Malformed(_)
             | CloseReason::Protocol(_)
@@ -233,7 +245,7 @@ impl Session {
         let mut deadlines = Vec::with_capacity(4);
         match self.state {
             State::Closed => return None,
-            State::AwaitingHello => deadlines.push(self.times.connected_at + t.read),
+            State::AwaitingHello => deadlines.push(self.hello_deadline()),
             State::Relaying => {
                 deadlines.push(self.times.last_activity + t.idle);
                 deadlines.extend(self.keepalive.deadline());
@@ -251,7 +263,7 @@ impl Session {
             _ if self.reader.frame_deadline(t.read).is_some_and(|due| now >= due) => {
                 self.fail(ErrorCode::RcOperationTimedOut, CloseReason::SlowFrame)
             }
-            State::AwaitingHello if now >= self.times.connected_at + t.read => {
+            State::AwaitingHello if now >= self.hello_deadline() => {
                 self.fail(ErrorCode::RcOperationTimedOut, CloseReason::HelloTimeout)
             }
             State::AwaitingHello => {}
@@ -267,6 +279,14 @@ impl Session {
                     KeepaliveDue::TimedOut => self.close(CloseReason::PingTimeout),
                 }
             }
+        }
+    }
+
+    /// The server needs this connection's place for a newer one (see `admission`); a
+    /// session past its hello holds none and goes on.
+    pub fn handle_evicted(&mut self) {
+        if self.state == State::AwaitingHello {
+            self.fail(ErrorCode::RcOperationTimedOut, CloseReason::Evicted);
         }
     }
 
@@ -373,6 +393,10 @@ impl Session {
                 self.out.push_back(Output::ToDevice(frame));
             }
         }
+    }
+
+    fn hello_deadline(&self) -> Instant {
+        self.times.connected_at + self.timeouts.read.min(HELLO_WAIT)
     }
 
     fn activity(&mut self, now: Instant) {
@@ -544,11 +568,45 @@ mod tests {
     }
 
     #[test]
+    fn the_hello_is_due_within_the_read_timeout_and_three_seconds_at_most() {
+        let t0 = Instant::now();
+        let mut s = Session::new(t0, T, 0);
+        drain(&mut s);
+        assert_eq!(s.poll_deadline(), Some(t0 + HELLO_WAIT));
+        s.handle_timeout(t0 + HELLO_WAIT - Duration::from_millis(1));
+        assert_eq!(drain(&mut s), []);
+        s.handle_timeout(t0 + HELLO_WAIT);
+        let out = drain(&mut s);
+        assert_eq!(relay_of(&out[0]), RelayMessage::error(ErrorCode::RcOperationTimedOut));
+        assert_eq!(out[1], Output::Close(CloseReason::HelloTimeout));
+
+        let short = Timeouts { read: Duration::from_millis(500), ..T };
+        let s = Session::new(t0, short, 0);
+        assert_eq!(s.poll_deadline(), Some(t0 + Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn an_evicted_connection_is_told_and_closed_unless_it_said_hello() {
+        let t0 = Instant::now();
+        let mut s = Session::new(t0, T, 0);
+        drain(&mut s);
+        s.handle_evicted();
+        let out = drain(&mut s);
+        assert_eq!(relay_of(&out[0]), RelayMessage::error(ErrorCode::RcOperationTimedOut));
+        assert_eq!(out[1], Output::Close(CloseReason::Evicted));
+
+        let mut s = established(t0);
+        s.handle_evicted();
+        assert_eq!(drain(&mut s), []);
+        assert!(!s.is_closed());
+    }
+
+    #[test]
     fn slowloris_hello_timeout_and_half_frames() {
         let t0 = Instant::now();
         let mut s = Session::new(t0, T, 0);
         drain(&mut s);
-        s.handle_timeout(t0 + T.read);
+        s.handle_timeout(t0 + HELLO_WAIT);
         assert_eq!(drain(&mut s).last(), Some(&Output::Close(CloseReason::HelloTimeout)));
 
         let mut s = established(t0);
