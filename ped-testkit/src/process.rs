@@ -3,7 +3,6 @@
 //! emulated USB endpoint, pedserver and pedclient processes with their own files and
 //! ports, a relay client and an HSM played by the test. pedserver's and pedclient's tests
 //! share this one copy.
-#![allow(clippy::missing_panics_doc, reason = "test support: a failed step panics with its reason")]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -74,6 +73,7 @@ pub fn ped_info() -> PedInfo {
 /// echoes every other frame and records what it received. `unplug` cuts the connection
 /// and refuses new ones (accepted and closed at once, as a flapping device) until
 /// `replug`. `accepts` counts every connection.
+#[derive(Debug)]
 pub struct FakePed {
     /// The socket.
     pub path: PathBuf,
@@ -187,6 +187,7 @@ pub fn pedserver(args: &[&str]) -> Output {
 
 /// A pedserver started in the background on loopback, with its own configuration, log
 /// and ports; stopped (or killed) on drop.
+#[derive(Debug)]
 pub struct PedServer {
     /// Its configuration and log.
     pub dir: tempfile::TempDir,
@@ -293,6 +294,7 @@ impl Drop for PedServer {
 }
 
 /// A minimal pedclient on pedserver's TCP port.
+#[derive(Debug)]
 pub struct Client {
     /// The connection.
     pub stream: TcpStream,
@@ -345,6 +347,7 @@ impl Client {
 
 /// A pedclient with its own configuration directory, admin port and HSM link; `start`
 /// runs the daemon, which is stopped on drop.
+#[derive(Debug)]
 pub struct PedClient {
     /// Its configuration, log and HSM link.
     pub dir: tempfile::TempDir,
@@ -426,6 +429,7 @@ impl Drop for PedClient {
 }
 
 /// The test playing the HSM on pedclient's HSM link.
+#[derive(Debug)]
 pub struct Hsm {
     /// The link.
     pub stream: UnixStream,

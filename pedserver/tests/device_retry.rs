@@ -46,7 +46,7 @@ fn a_device_that_accepts_and_closes_at_once_is_retried_with_backoff_and_logged_o
     assert_eq!(lines_with(&server, FLAPPING), 1, "{}", server.log());
     assert_eq!(lines_with(&server, "PED disconnected"), 0, "nothing was ever connected");
     assert_eq!(lines_with(&server, "PED connected"), 0);
-    assert_eq!(server.show_json()["ped"]["connected"], false);
+    assert_eq!(server.show()["ped"]["connected"], false);
 
     // The PED turns up: found within the backoff's cap, its info shown.
     ped.replug();

@@ -231,7 +231,7 @@ fn connect_relays_to_the_ped_shows_and_disconnects() {
     ready.recv_timeout(std::time::Duration::from_secs(10)).expect("records relayed through the fake PED");
 
     rig.server.wait_for("the link", |v| v["appliance_link"]["connected"] == true);
-    let v = rig.server.show_json();
+    let v = rig.server.show();
     assert_eq!(v["appliance_link"]["name"], "abox");
     assert_eq!(v["client"]["software"], "test");
     let shown = text(&rig.server.run("show", &[]));
@@ -284,7 +284,7 @@ fn a_peer_with_another_certificate_is_refused_both_ways() {
     let refused = peer_b.join().unwrap().unwrap_err();
     assert!(refused.contains("fingerprint") || refused.contains("certificate"), "{refused}");
 
-    let v = rig.server.show_json();
+    let v = rig.server.show();
     assert!(v["appliance_link"].is_null() && v["client"].is_null(), "{v}");
 }
 
@@ -301,7 +301,7 @@ fn connect_retries_until_the_peer_is_up_and_delete_force_disconnects() {
         .spawn()
         .unwrap();
     assert!(rig.server.log_has("attempt 2 of 20 failed"), "{}", rig.server.log());
-    let v = rig.server.show_json();
+    let v = rig.server.show();
     assert!(v["appliance_link"]["state"].as_str().unwrap().starts_with("connecting, attempt"), "{v}");
     let (ready, peer) = peer(rig.listener(), Rig::peer_config(&rig.appliance, rig.our_cert()), 1);
     let o = connect.wait_with_output().unwrap();
@@ -335,5 +335,5 @@ fn connect_gives_up_after_twenty_attempts() {
     let out = text(&o);
     assert!(!o.status.success(), "{out}");
     assert!(out.contains("after 20 attempts"), "{out}");
-    assert!(server.show_json()["appliance_link"].is_null());
+    assert!(server.show()["appliance_link"].is_null());
 }

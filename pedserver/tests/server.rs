@@ -35,7 +35,7 @@ fn start_show_stop_and_double_start() {
     ] {
         assert!(out.contains(needle), "{needle:?} missing:\n{out}");
     }
-    let v = server.show_json();
+    let v = server.show();
     assert_eq!(v["admin_port"], server.admin);
     assert_eq!(v["ped"]["protocol_versions"][0], 1);
     assert_eq!(v["pid"], server.pid());
