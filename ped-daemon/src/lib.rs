@@ -13,6 +13,8 @@
 //!   system default locations, and private (0600) files for keys;
 //! - [`logging`]: the size-rotated log file and the seed's four level switches;
 //! - [`admin`]: the admin port's one-line request/answer protocol, both ends;
+//! - [`admission`]: which connections may wait for their hello or TLS handshake, and
+//!   which one makes room when too many wait;
 //! - [`modes`]: the modes both daemons have, as the seed prints them: `-mode start` (a
 //!   background copy, waited for until it answers), `-mode stop`, `-mode config
 //!   -show/-set`, and the foreground run's runtime and signal handling;
@@ -24,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod admission;
 pub mod args;
 pub mod config_file;
 pub mod frames;

@@ -12,7 +12,6 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
-pub mod admission;
 pub mod args;
 pub mod cli;
 pub mod config;

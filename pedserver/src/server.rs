@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ped_daemon::admin::{self, AdminLimits};
+use ped_daemon::admission::Admission;
 use ped_daemon::frames::READ_CHUNK;
 use ped_wire::device::{DeviceMessage, SessionEndReason};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -15,7 +16,6 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
-use crate::admission::Admission;
 use crate::config::Config;
 use crate::device::{self, DeviceHub, DeviceInbox, FromDevice};
 use crate::outbound::Link;

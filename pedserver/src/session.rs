@@ -56,7 +56,7 @@ pub enum CloseReason {
     /// No hello within the read timeout or [`HELLO_WAIT`].
     HelloTimeout,
     /// Still waiting for its hello when the connections waiting were too many: the one
-    /// that waited longest makes room (`admission`).
+    /// that waited longest makes room (ped-daemon's `admission`).
     Evicted,
     /// A frame started but did not complete within the read timeout (slowloris).
     SlowFrame,
@@ -282,8 +282,8 @@ impl Session {
         }
     }
 
-    /// The server needs this connection's place for a newer one (see `admission`); a
-    /// session past its hello holds none and goes on.
+    /// The server needs this connection's place for a newer one (ped-daemon's
+    /// `admission`); a session past its hello holds none and goes on.
     pub fn handle_evicted(&mut self) {
         if self.state == State::AwaitingHello {
             self.fail(ErrorCode::RcOperationTimedOut, CloseReason::Evicted);

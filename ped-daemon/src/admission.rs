@@ -1,12 +1,12 @@
-//! Which connections may wait for their hello: a sans-IO policy that the server asks at
-//! each accept. Only the newcomer's address and arrival are known then, so nothing can
-//! tell a real pedclient from a connection that will never say hello; what does tell
-//! them apart is that a real client says hello at once. So a newcomer is always
-//! admitted, and when the waiting room is full the connection that waited longest goes
-//! instead: connections that stay silent (or dribble their hello, or hold their slots
-//! and reopen them) then only ever evict each other, while a real client's hello,
-//! arriving with its connection, is read long before `max_pending` later arrivals push
-//! it out.
+//! Which connections may wait for their hello (pedserver) or their TLS handshake
+//! (pedclient's PED-initiated listener): a sans-IO policy that the daemon asks at each
+//! accept. Only the newcomer's address and arrival are known then, so nothing can tell a
+//! real peer from a connection that will never finish its opening; what does tell them
+//! apart is that a real peer speaks at once. So a newcomer is always admitted, and when
+//! the waiting room is full the connection that waited longest goes instead: connections
+//! that stay silent (or dribble their bytes, or hold their places and reopen them) then
+//! only ever evict each other, while a real peer's opening, arriving with its connection,
+//! is read long before `max_pending` later arrivals push it out.
 //!
 //! The one taken is the oldest of the address that has the most connections waiting, so
 //! a flood from one address (an IPv6 /64 counts as one) never evicts another address's
