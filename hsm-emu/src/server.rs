@@ -206,12 +206,15 @@ struct Pump {
     /// The running command's administrator.
     client: Option<(u64, UnixStream)>,
     link: Option<(u64, Transport)>,
+    /// A link the other end ended, kept open until the next command: pedclient shows
+    /// why it closed (`pedclient -mode show`) as long as the HSM holds its end.
+    ended: Option<Transport>,
     links: u64,
 }
 
 impl Pump {
     fn new(server: Server, events: Sender<Event>) -> Self {
-        Pump { server, events, client: None, link: None, links: 0 }
+        Pump { server, events, client: None, link: None, ended: None, links: 0 }
     }
 
     fn run(mut self, inbox: &Receiver<Event>) {
@@ -224,10 +227,13 @@ impl Pump {
             let now = self.server.clock.now();
             let Server { console, rng, .. } = &mut self.server;
             match event {
-                Ok(Event::Request { client, words, stream }) => match console.execute(now, &mut **rng, &words) {
-                    Ok(()) => self.client = Some((client, stream)),
-                    Err(refused) => answer(&stream, &lunacm::result_lines(&Err(refused))),
-                },
+                Ok(Event::Request { client, words, stream }) => {
+                    self.ended = None;
+                    match console.execute(now, &mut **rng, &words) {
+                        Ok(()) => self.client = Some((client, stream)),
+                        Err(refused) => answer(&stream, &lunacm::result_lines(&Err(refused))),
+                    }
+                }
                 Ok(Event::ClientGone(client)) => {
                     if self.client.as_ref().is_some_and(|(c, _)| *c == client) {
                         self.client = None;
@@ -239,7 +245,7 @@ impl Pump {
                         match arrival {
                             Arrival::Frame(frame) => console.handle_frame(now, &mut **rng, &frame),
                             Arrival::Ended(e) => {
-                                self.link = None;
+                                self.ended = self.link.take().map(|(_, transport)| transport);
                                 console.handle_link_error(now, e);
                             }
                         }
