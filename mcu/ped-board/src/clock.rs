@@ -27,8 +27,9 @@ fn SysTick() {
     MILLIS.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Milliseconds since [`start`], widened to 64 bits by the caller's [`Monotonic`].
-fn millis32() -> u32 {
+/// Milliseconds since [`start`], wrapping every 49.7 days: for spans
+/// (`wrapping_sub`), or widened to 64 bits by a [`Monotonic`].
+pub fn millis32() -> u32 {
     MILLIS.load(Ordering::Relaxed)
 }
 

@@ -1,10 +1,11 @@
 //! `ped-board`: the PED's firmware image on QEMU's `mps2-an386` (a Cortex-M4F).
 //!
-//! The unchanged `ped_firmware::Ped` core, driven by an effect loop: the USB link is
-//! UART1 (the emulated endpoint's packet stream of docs/usb.md), the display, keypad and
-//! key port are UART2 (the peripheral link of docs/board.md), the debug console is
-//! UART0. SysTick is the millisecond clock, a fixed 64 KiB heap the memory, a fixed-seed
-//! ChaCha20 the (QEMU-only) RNG. All of the unsafe code the PED needs is in this crate.
+//! The unchanged `ped_firmware::Ped` core on `ped_firmware::Board`, the effect loop
+//! that ped-sim and the tests drive too: the USB link is UART1 (the emulated endpoint's
+//! packet stream of docs/usb.md), the display, keypad and key port are UART2 (the
+//! peripheral link of docs/board.md), the debug console is UART0. SysTick is the
+//! millisecond clock, a fixed 64 KiB heap the memory, a fixed-seed ChaCha20 the
+//! (QEMU-only) RNG. All of the unsafe code the PED needs is in this crate.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -14,11 +15,11 @@ extern crate alloc;
 
 mod clock;
 mod heap;
+mod link;
 mod rng;
 mod stack;
 mod uart;
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt::Write as _;
 use core::mem::MaybeUninit;
@@ -28,16 +29,17 @@ use core::ptr::{read_volatile, write_volatile};
 
 use cortex_m::peripheral::NVIC;
 use cortex_m_rt::{ExceptionFrame, entry, exception};
-use ped_firmware::hal::KeyPortError;
-use ped_firmware::io::{Effect, Event};
-use ped_firmware::peripheral_link::{self, BootReason, Decoder, ToBoard, ToHost};
+use ped_firmware::board::Output;
+use ped_firmware::io::Event;
+use ped_firmware::peripheral_link::{self, BootReason, ToBoard, ToHost};
 use ped_firmware::screen::Screen;
-use ped_firmware::{Ped, PedConfig};
+use ped_firmware::{Board, Ped, PedConfig};
 use ped_proto::device::PedMode;
 use ped_proto::usb::{Reassembler, SocketPacketReader, packets};
 
 use crate::clock::Monotonic;
 use crate::heap::{CountingHeap, HEAP_SIZE};
+use crate::link::{PERIPHERALS, PeripheralLink};
 use crate::rng::QemuDeterministicRng;
 use crate::uart::Uart;
 
@@ -46,10 +48,6 @@ static HEAP: CountingHeap = CountingHeap::empty();
 
 const DEBUG: Uart = Uart::at(uart::UART0);
 const USB: Uart = Uart::at(uart::UART1);
-const PERIPHERALS: Uart = Uart::at(uart::UART2);
-
-/// How long the board waits for the host's answer to a key-port operation.
-const KEY_PORT_TIMEOUT_MS: u64 = 10_000;
 /// Main-loop passes without input before the core sleeps until an interrupt.
 const SPIN_BEFORE_SLEEP: u32 = 2_000;
 
@@ -96,7 +94,7 @@ fn main() -> ! {
         "ped-board: up ({reason:?}); heap {HEAP_SIZE} bytes; UART1 USB link, UART2 peripheral link; \
          send 's' for heap_peak_bytes/stack_peak_bytes"
     );
-    Board::new(reason).run()
+    Device::new(reason).run()
 }
 
 /// The debug console, for `writeln!`.
@@ -125,16 +123,17 @@ unsafe fn DefaultHandler(_irqn: i16) {
     }
 }
 
-/// The board: the core, its RNG and clock, and the two links.
-struct Board {
-    ped: Option<Ped>,
+/// The image: the core on its [`Board`] once provisioned, the RNG and clock, the USB
+/// link, and what the peripheral host has been told.
+struct Device {
+    /// The core once provisioned; its key port is the peripheral link.
+    board: Option<Board<PeripheralLink>>,
+    /// The peripheral link until provisioning hands it to the board.
+    link: PeripheralLink,
     rng: QemuDeterministicRng,
     clock: Monotonic,
     /// The wall clock at provisioning, and the monotonic time then.
     unix_at: (u64, u64),
-    link: Decoder,
-    /// Events that arrived while the core waited for the key port.
-    queued: VecDeque<ToBoard>,
     usb_records: SocketPacketReader,
     usb_transfer: Reassembler,
     usb_seen: bool,
@@ -144,15 +143,14 @@ struct Board {
     reason: BootReason,
 }
 
-impl Board {
-    fn new(reason: BootReason) -> Board {
-        Board {
-            ped: None,
+impl Device {
+    fn new(reason: BootReason) -> Device {
+        Device {
+            board: None,
+            link: PeripheralLink::default(),
             rng: QemuDeterministicRng::new(),
             clock: Monotonic::default(),
             unix_at: (0, 0),
-            link: Decoder::new(),
-            queued: VecDeque::new(),
             usb_records: SocketPacketReader::new(),
             usb_transfer: Reassembler::new(),
             usb_seen: false,
@@ -163,7 +161,7 @@ impl Board {
     }
 
     fn run(mut self) -> ! {
-        self.send(&ToHost::Booted(self.reason));
+        link::send(&ToHost::Booted(self.reason));
         let mut idle = 0u32;
         loop {
             let mut busy = false;
@@ -171,18 +169,12 @@ impl Board {
                 busy = true;
                 debug_command(byte);
             }
-            while let Some(message) = self.queued.pop_front() {
+            while let Some(message) = self.link().next_message() {
                 busy = true;
                 self.message(message);
             }
-            while let Some(byte) = PERIPHERALS.try_read() {
-                busy = true;
-                if let Some(message) = self.link_byte(byte) {
-                    self.message(message);
-                }
-            }
             // Until it is provisioned the board leaves the USB bytes in the socket.
-            if self.ped.is_some() {
+            if self.board.is_some() {
                 while let Some(byte) = USB.try_read() {
                     busy = true;
                     self.usb_byte(byte);
@@ -190,7 +182,7 @@ impl Board {
             }
             // The core is ticked when it asks (and before each input, in `feed`).
             let now = self.clock.now_ms();
-            if self.ped.as_ref().and_then(Ped::poll_timeout).is_some_and(|due| now >= due) {
+            if self.board.as_ref().and_then(|b| b.poll_timeout()).is_some_and(|due| now >= due) {
                 self.tick();
             }
             if busy {
@@ -200,8 +192,10 @@ impl Board {
             } else {
                 // With interrupts masked, a byte that arrives between the check and
                 // `wfi` still wakes it (the interrupt pends); SysTick wakes it each ms.
+                let usb = self.board.is_some();
+                let held = self.link().holds_messages();
                 cortex_m::interrupt::free(|_| {
-                    if !(DEBUG.has_byte() || PERIPHERALS.has_byte() || (self.ped.is_some() && USB.has_byte())) {
+                    if !(held || DEBUG.has_byte() || PERIPHERALS.has_byte() || (usb && USB.has_byte())) {
                         cortex_m::asm::wfi();
                     }
                 });
@@ -209,23 +203,14 @@ impl Board {
         }
     }
 
-    /// One byte of the peripheral link; a whole message when one ends.
-    fn link_byte(&mut self, byte: u8) -> Option<ToBoard> {
-        match self.link.push(byte)? {
-            Ok(raw) => match ToBoard::decode(&raw) {
-                Ok(message) => Some(message),
-                Err(e) => {
-                    let _ = writeln!(debug(), "ped-board: peripheral link: {e}");
-                    None
-                }
-            },
-            Err(e) => {
-                let _ = writeln!(debug(), "ped-board: peripheral link: {e}");
-                None
-            }
+    fn link(&mut self) -> &mut PeripheralLink {
+        match &mut self.board {
+            Some(board) => board.port_mut(),
+            None => &mut self.link,
         }
     }
 
+    #[inline(never)]
     fn message(&mut self, message: ToBoard) {
         let seq = match message {
             ToBoard::Provision(provision) => return self.provision(&provision),
@@ -234,9 +219,8 @@ impl Board {
                     // The key that clears the notice does nothing else, as the core's own
                     // notices.
                     self.out_of_memory_shown = false;
-                    if let Some(ped) = &self.ped {
-                        let screen = ped.screen().clone();
-                        self.send(&ToHost::Draw(screen));
+                    if let Some(board) = &self.board {
+                        link::send(&ToHost::Draw(board.ped().screen().clone()));
                     }
                 } else {
                     self.feed(Event::Pressed(button));
@@ -260,14 +244,15 @@ impl Board {
                 return;
             }
         };
-        self.send(&ToHost::Done { seq });
+        link::send(&ToHost::Done { seq });
     }
 
     fn provision(&mut self, provision: &peripheral_link::Provision) {
-        if let Some(ped) = &self.ped {
+        if let Some(board) = &self.board {
             // A host that (re)connected: show it the PED as it is.
-            let screen = if self.out_of_memory_shown { Screen::new(&OUT_OF_MEMORY) } else { ped.screen().clone() };
-            self.send(&ToHost::Draw(screen));
+            let screen =
+                if self.out_of_memory_shown { Screen::new(&OUT_OF_MEMORY) } else { board.ped().screen().clone() };
+            link::send(&ToHost::Draw(screen));
             self.status = None;
             self.send_status();
             return;
@@ -277,13 +262,13 @@ impl Board {
         config.pin_iterations = NonZeroU32::new(provision.pin_iterations).unwrap_or(config.pin_iterations);
         let now = self.clock.now_ms();
         self.unix_at = (provision.unix_seconds, now);
-        self.ped = Some(Ped::new(config));
+        self.board = Some(Board::new(Ped::new(config), core::mem::take(&mut self.link)));
         let _ = writeln!(debug(), "ped-board: provisioned as {}", provision.serial);
         self.carry_out(Event::PowerOn);
         self.tick();
         if self.reason == BootReason::OutOfMemory {
             self.out_of_memory_shown = true;
-            self.send(&ToHost::Draw(Screen::new(&OUT_OF_MEMORY)));
+            link::send(&ToHost::Draw(Screen::new(&OUT_OF_MEMORY)));
         }
     }
 
@@ -330,76 +315,30 @@ impl Board {
         self.carry_out(event);
     }
 
-    /// Feeds one event and carries out every effect, the key port's answers included
-    /// (in the order ped-sim's driver does).
+    /// Feeds one event through the board (whose key port asks the host and waits),
+    /// then draws and sends what it output.
     fn carry_out(&mut self, event: Event) {
-        let mut events = VecDeque::new();
-        events.push_back(event);
-        while let Some(event) = events.pop_front() {
-            let Some(ped) = &mut self.ped else { return };
-            let effects = ped.handle(event, &mut self.rng);
-            for effect in effects {
-                match effect {
-                    Effect::Draw(screen) => {
-                        self.out_of_memory_shown = false;
-                        self.send(&ToHost::Draw(screen));
-                    }
-                    Effect::SendFrame(frame) => send_usb(&frame),
-                    Effect::ReadKey => {
-                        self.send(&ToHost::ReadKey);
-                        events.push_back(Event::KeyRead(self.key_answer(true).and_then(|a| match a {
-                            ToBoard::KeyRead(result) => result,
-                            _ => Err(KeyPortError::ReadFailed),
-                        })));
-                    }
-                    Effect::WriteKey(payload) => {
-                        self.send(&ToHost::WriteKey(payload));
-                        events.push_back(Event::KeyWritten(self.written()));
-                    }
-                    Effect::EraseKey => {
-                        self.send(&ToHost::EraseKey);
-                        events.push_back(Event::KeyWritten(self.written()));
-                    }
+        let Some(board) = &mut self.board else { return };
+        board.handle(event, &mut self.rng);
+        while let Some(output) = board.poll_output() {
+            match output {
+                Output::Draw(screen) => {
+                    self.out_of_memory_shown = false;
+                    link::send(&ToHost::Draw(screen));
                 }
+                Output::SendFrame(frame) => send_usb(&frame),
             }
         }
         self.send_status();
     }
 
-    fn written(&mut self) -> Result<(), KeyPortError> {
-        match self.key_answer(false) {
-            Ok(ToBoard::KeyWritten(result)) => result,
-            Ok(_) | Err(_) => Err(KeyPortError::WriteFailed),
-        }
-    }
-
-    /// Waits for the host's KeyRead (`read`) or KeyWritten; other messages queue.
-    fn key_answer(&mut self, read: bool) -> Result<ToBoard, KeyPortError> {
-        let deadline = self.clock.now_ms() + KEY_PORT_TIMEOUT_MS;
-        while self.clock.now_ms() < deadline {
-            let Some(byte) = PERIPHERALS.try_read() else { continue };
-            match self.link_byte(byte) {
-                Some(answer @ ToBoard::KeyRead(_)) if read => return Ok(answer),
-                Some(answer @ ToBoard::KeyWritten(_)) if !read => return Ok(answer),
-                Some(other) => self.queued.push_back(other),
-                None => {}
-            }
-        }
-        let _ = writeln!(debug(), "ped-board: the key port did not answer in {KEY_PORT_TIMEOUT_MS} ms");
-        Err(if read { KeyPortError::ReadFailed } else { KeyPortError::WriteFailed })
-    }
-
     fn send_status(&mut self) {
-        let Some(ped) = &self.ped else { return };
-        let now = (ped.mode(), self.usb_seen);
+        let Some(board) = &self.board else { return };
+        let now = (board.ped().mode(), self.usb_seen);
         if self.status != Some(now) {
             self.status = Some(now);
-            self.send(&ToHost::Status { mode: now.0, usb: now.1 });
+            link::send(&ToHost::Status { mode: now.0, usb: now.1 });
         }
-    }
-
-    fn send(&self, message: &ToHost) {
-        PERIPHERALS.write_all(&message.encode());
     }
 }
 
