@@ -679,6 +679,13 @@ impl Net {
         self.streams.iter().filter(|((h, t, _), _)| *h == hop && *t == toward).flat_map(|(_, s)| s.clone()).collect()
     }
 
+    /// How many connections carried bytes on `hop`.
+    pub fn connections(&self, hop: Hop) -> usize {
+        let conns: std::collections::BTreeSet<u64> =
+            self.streams.keys().filter(|(h, ..)| *h == hop).map(|(.., conn)| *conn).collect();
+        conns.len()
+    }
+
     /// Puts a fault on a hop.
     pub fn tap(&mut self, tap: Tap) {
         self.wires.tap(tap);
@@ -895,5 +902,25 @@ impl crate::ceremony::Bench for Net {
 
     fn pin_iterations(&self) -> u32 {
         self.settings.pin_iterations
+    }
+}
+
+// ---- added for M1 (chaos and remote links onto the Net) ----
+impl Net {
+    /// The relay connection pedclient holds dies, both ways at once, as a TCP link cut
+    /// (what is already in flight on it still arrives first).
+    pub fn cut_relay(&mut self) {
+        let Some(conn) = self.client.as_ref().and_then(|c| c.relay_conn) else { return };
+        self.send(Hop::Relay, Toward::Ped, conn, Packet::End);
+        self.send(Hop::Relay, Toward::Hsm, conn, Packet::End);
+        self.drive();
+    }
+
+    /// Bytes an attacker on the network writes into pedclient's relay connection, going
+    /// `toward` (through the taps, as any packet sent on it).
+    pub fn relay_inject(&mut self, toward: Toward, bytes: Vec<u8>) {
+        let Some(conn) = self.client.as_ref().and_then(|c| c.relay_conn) else { return };
+        self.send(Hop::Relay, toward, conn, Packet::Bytes(bytes));
+        self.drive();
     }
 }
