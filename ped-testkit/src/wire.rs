@@ -71,8 +71,12 @@ pub enum Match {
 /// What a tap does to a packet it matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
-    /// The packet is lost.
+    /// The packet is lost (on a byte stream that is a lost frame the connection
+    /// carries on without: prefer [`Fault::Cut`] for TCP).
     Drop,
+    /// The packet is lost and the connection ends both ways, as a TCP link cut at
+    /// this frame: each side reads end of stream.
+    Cut,
     /// The packet arrives this much later (packets behind it are not held up).
     Delay(Duration),
     /// Only the first `n` bytes arrive.
@@ -204,6 +208,15 @@ impl Wires {
         match (fault, packet) {
             (None, packet) => put(self, now, packet),
             (Some(Fault::Drop), _) => {}
+            (Some(Fault::Cut), _) => {
+                put(self, now, Packet::End);
+                let back = match toward {
+                    Toward::Ped => Toward::Hsm,
+                    Toward::Hsm => Toward::Ped,
+                };
+                self.seq += 1;
+                self.flying.push(InFlight { at: now, seq: self.seq, hop, toward: back, conn, packet: Packet::End });
+            }
             (Some(Fault::Delay(d)), packet) => put(self, now + d, packet),
             (Some(Fault::Truncate(n)), Packet::Bytes(mut bytes)) => {
                 bytes.truncate(n);
