@@ -61,11 +61,12 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use ped_proto::ecdh::EcdhKeyPair;
+use ped_testkit::KeyHolder;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use tests::ceremony::{self, ORANGE_PIN};
 use tests::rig::{Rig, Settings};
-use tests::sim::KeyHolder;
+use tests::sim::SimHolder;
 
 /// Timed `ped connect` rounds.
 const ROUNDS: usize = 20;
@@ -164,7 +165,7 @@ fn main() {
 
 /// `role login -name so`: the time from the CLI's start to the PED's prompt; the blue
 /// keys are then presented (untimed) and the login must succeed.
-fn login(rig: &Rig, holder: &mut KeyHolder, blue: &[String]) -> u64 {
+fn login(rig: &Rig, holder: &mut SimHolder, blue: &[String]) -> u64 {
     let t = Instant::now();
     let cli = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
     holder.wait("SO LOGIN...", 60);
@@ -179,7 +180,7 @@ fn login(rig: &Rig, holder: &mut KeyHolder, blue: &[String]) -> u64 {
 
 /// The key holder, its actions timed apart from its waits for the PED.
 struct Timed<'a> {
-    holder: &'a mut KeyHolder,
+    holder: &'a mut SimHolder,
     acting: Duration,
 }
 

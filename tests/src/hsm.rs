@@ -4,38 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread::JoinHandle;
 
+use ped_testkit::CliResult;
+
 use crate::{Process, binary, path_str, wait_until};
-
-/// What one CLI command printed and how it exited.
-#[derive(Debug, Clone)]
-pub struct CliResult {
-    /// The exit status (0 success, 1 command error, 2 HSM unreachable).
-    pub code: Option<i32>,
-    /// Standard output then standard error.
-    pub text: String,
-}
-
-impl CliResult {
-    /// The last `Command Result : …` line's value, e.g. `No Error` or
-    /// `0x8000002e (CKR_PED_UNPLUGGED)`.
-    pub fn result(&self) -> &str {
-        self.text.lines().rev().find_map(|l| l.strip_prefix("Command Result : ")).unwrap_or("")
-    }
-
-    /// Asserts lunacm's success (`Command Result : No Error`, or `ped set`'s `0
-    /// (Success)`) and exit 0.
-    pub fn ok(&self) -> &Self {
-        let success = matches!(self.result(), "No Error" | "0 (Success)");
-        assert!(self.code == Some(0) && success, "the command failed:\n{}", self.text);
-        self
-    }
-
-    /// Asserts that the command failed with the error named `name` (e.g. `CKR_PIN_INCORRECT`).
-    pub fn failed_with(&self, name: &str) -> &Self {
-        assert!(self.code == Some(1) && self.result().contains(name), "expected {name}:\n{}", self.text);
-        self
-    }
-}
 
 /// A running `hsm-emu serve` with its state directory and control socket.
 #[derive(Debug)]

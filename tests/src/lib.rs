@@ -194,7 +194,6 @@ pub(crate) fn path_str(p: &Path) -> &str {
     p.to_str().expect("temp paths are UTF-8")
 }
 
-pub mod ceremony;
 pub mod chaos;
 pub mod hsm;
 pub mod keys;
@@ -203,6 +202,9 @@ pub mod pedclient;
 pub mod proxy;
 pub mod rig;
 pub mod sim;
+
+/// The ceremony steps, written once over [`ceremony::Bench`], which [`rig::Rig`] implements.
+pub use ped_testkit::ceremony;
 
 /// The packages whose binaries the rig runs.
 pub const RIG_PACKAGES: [&str; 5] = ["pedserver", "pedclient", "hsm-emu", "ped-sim", "ikey-emu"];

@@ -11,13 +11,16 @@
 //! admin ports), then the PEDs, the temporary directory last; on a panic as well.
 
 use crate::chaos::Chaos;
-use crate::hsm::{CliResult, HsmEmu};
+use crate::hsm::HsmEmu;
 use crate::keys::Keys;
 use crate::pedclient::PedClient;
 use crate::proxy::Recorder;
-use crate::sim::PedSim;
+use crate::sim::{PedSim, SimHolder};
+use ped_testkit::ceremony::Bench;
+use ped_testkit::{CliResult, Which};
 use std::path::PathBuf;
 use std::process::Output;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::{PedServer, free_port, output_text, wait_until};
@@ -95,6 +98,8 @@ pub struct Rig {
     pub usb: Recorder,
     /// The port `ped connect` uses: the chaos proxy in front of pedserver.
     pub port: u16,
+    /// The CLI of the command [`Bench::start`] started, until [`Bench::finish`].
+    running: Option<JoinHandle<CliResult>>,
     dir: tempfile::TempDir,
 }
 
@@ -132,7 +137,7 @@ impl Rig {
                 wait_for_person(&remote, wait, || remote.usb.exists() && pedserver.show()["ped"]["connected"] == true)
             }
         }
-        Rig { hsm, pedclient, pedserver, local, remote, keys, hsm_link, tcp, usb, port, dir }
+        Rig { hsm, pedclient, pedserver, local, remote, keys, hsm_link, tcp, usb, port, running: None, dir }
     }
 
     /// The rig's temporary directory.
@@ -192,6 +197,49 @@ impl Rig {
         let server = PedServer::start(&sim.device());
         wait_until("the second pedserver to see its PED", || server.show()["ped"]["connected"] == true);
         (sim, server)
+    }
+}
+
+/// The ceremony steps on the rig: each command is a CLI process, each key holder a
+/// connection to a ped-sim's control socket, the keys the drawer's files.
+impl Bench for Rig {
+    type Holder<'a> = SimHolder;
+
+    /// A bare `ped connect` goes to the rig's pedserver (through its chaos proxy), as on
+    /// the in-memory net, where pedclient maps the HSM to its one pedserver.
+    fn start(&mut self, words: &[&str]) {
+        assert!(self.running.is_none(), "`{}` started while a command runs", words.join(" "));
+        let port = self.port.to_string();
+        let mut words = words.to_vec();
+        if words == ["ped", "connect"] {
+            words.extend(["-ip", "127.0.0.1", "-port", &port]);
+        }
+        self.running = Some(self.hsm.start_cli(&words));
+    }
+
+    fn finish(&mut self) -> CliResult {
+        self.running.take().expect("a command was started").join().expect("the CLI thread")
+    }
+
+    fn holder(&mut self, which: Which) -> SimHolder {
+        match which {
+            Which::Remote => self.remote.holder(),
+            Which::Local => self.local.holder(),
+        }
+    }
+
+    fn blank(&mut self, n: usize) -> Vec<String> {
+        self.keys.blank(n)
+    }
+
+    fn key_bytes(&self, serial: &str) -> Option<Vec<u8>> {
+        let payload = self.keys.payload(serial);
+        (!payload.is_empty()).then_some(payload)
+    }
+
+    /// ped-sim binds PINs at the production count.
+    fn pin_iterations(&self) -> u32 {
+        ped_proto::pin::PIN_ITERATIONS.get()
     }
 }
 

@@ -8,6 +8,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
+use ped_testkit::KeyHolder;
+
 use crate::mcu::McuPed;
 use crate::{PATIENCE, Process, binary, path_str, wait_until};
 
@@ -121,8 +123,8 @@ impl PedSim {
     }
 
     /// A key holder at this PED (one control connection).
-    pub fn holder(&self) -> KeyHolder {
-        KeyHolder::connect(&self.control)
+    pub fn holder(&self) -> SimHolder {
+        SimHolder::connect(&self.control)
     }
 
     /// Every screen drawn so far, oldest first: each one's eight lines.
@@ -161,23 +163,21 @@ pub fn shown(screens: &[Vec<String>], text: &str) -> bool {
     screens.iter().any(|s| s.iter().any(|l| l.contains(text)))
 }
 
-/// One key of a keyset being written: its serial and its PIN ("" for none).
-pub type KeySpec<'a> = (&'a str, &'a str);
-
-/// The people at the PED: they insert keys, type PINs and answer the prompts.
+/// The people at a ped-sim: they send its control socket the key holder's actions
+/// ([`KeyHolder`]'s steps, written once for this rig and the in-memory net).
 #[derive(Debug)]
-pub struct KeyHolder {
+pub struct SimHolder {
     stream: UnixStream,
     replies: BufReader<UnixStream>,
 }
 
-impl KeyHolder {
-    fn connect(path: &Path) -> KeyHolder {
+impl SimHolder {
+    fn connect(path: &Path) -> SimHolder {
         let stream = UnixStream::connect(path).unwrap_or_else(|e| panic!("ped-sim control {}: {e}", path.display()));
         // A wait-screen carries its own timeout; this only guards against a dead sim.
         stream.set_read_timeout(Some(PATIENCE * 4)).expect("a read timeout");
         let replies = BufReader::new(stream.try_clone().expect("a second handle"));
-        KeyHolder { stream, replies }
+        SimHolder { stream, replies }
     }
 
     /// Sends one control line and returns its reply, whether it succeeded or not.
@@ -194,101 +194,33 @@ impl KeyHolder {
         assert_eq!(reply["ok"], true, "`{line}`: {reply}");
         reply
     }
+}
 
-    /// Waits (up to `seconds`) for a screen with a line containing `text`.
-    pub fn wait(&mut self, text: &str, seconds: u32) {
-        self.run(&format!("wait-screen \"{text}\" {seconds}"));
-    }
-
-    /// The eight lines shown now.
-    pub fn screen(&mut self) -> Vec<String> {
-        let reply = self.run("screen");
-        reply["lines"].as_array().into_iter().flatten().map(|l| l.as_str().unwrap_or("").to_owned()).collect()
-    }
-
-    /// A keypad key: `enter`, `yes`, `no`, `clear`, `<`, a digit.
-    pub fn press(&mut self, key: &str) {
+impl KeyHolder for SimHolder {
+    fn press(&mut self, key: &str) {
         self.run(&format!("press {key}"));
     }
 
-    /// Digits on the keypad (nothing for "").
-    pub fn type_digits(&mut self, digits: &str) {
+    fn type_digits(&mut self, digits: &str) {
         if !digits.is_empty() {
             self.run(&format!("type {digits}"));
         }
     }
 
-    /// Puts key `serial` in the port.
-    pub fn insert(&mut self, serial: &str) {
+    fn insert(&mut self, serial: &str) {
         self.run(&format!("insert {serial}"));
     }
 
-    /// Pulls the key out of the port.
-    pub fn remove(&mut self) {
+    fn remove(&mut self) {
         self.run("remove");
     }
 
-    /// A key of a quorum being read: insert, Enter, its PIN if it has one.
-    pub fn present(&mut self, serial: &str, pin: &str) {
-        self.insert(serial);
-        self.press("enter");
-        if !pin.is_empty() {
-            self.type_digits(pin);
-            self.press("enter");
-        }
+    fn wait(&mut self, text: &str, seconds: u32) {
+        self.run(&format!("wait-screen \"{text}\" {seconds}"));
     }
 
-    /// Answers a login (or an orange-key read): waits for `prompt`, then presents `keys`.
-    pub fn login(&mut self, prompt: &str, keys: &[KeySpec<'_>]) {
-        self.wait(prompt, 60);
-        for (serial, pin) in keys {
-            self.present(serial, pin);
-        }
-    }
-
-    /// Stages 1-2 of a creation: NO to reusing a keyset (the HSM offers it at every
-    /// creation), then M and N.
-    pub fn shape(&mut self, m: u8, n: u8) {
-        self.wait("reuse an existing", 60);
-        self.press("no");
-        self.wait("M value?", 60);
-        self.type_digits(&m.to_string());
-        self.press("enter");
-        self.type_digits(&n.to_string());
-        self.press("enter");
-    }
-
-    /// Stage 3 on a blank key: insert, Enter, YES to overwrite, the new PIN twice.
-    pub fn write_blank(&mut self, serial: &str, pin: &str) {
-        self.insert(serial);
-        self.press("enter");
-        self.press("yes");
-        for _ in 0..2 {
-            self.type_digits(pin);
-            self.press("enter");
-        }
-    }
-
-    /// Stages 3-4: waits for the `colour` insert prompt (e.g. "(BLUE)"), writes `keys`,
-    /// then one duplicate set per entry of `duplicates`.
-    pub fn write(&mut self, colour: &str, keys: &[KeySpec<'_>], duplicates: &[&[KeySpec<'_>]]) {
-        self.wait(colour, 60);
-        for (serial, pin) in keys {
-            self.write_blank(serial, pin);
-        }
-        for set in duplicates {
-            self.press("yes");
-            for (serial, pin) in *set {
-                self.write_blank(serial, pin);
-            }
-        }
-        self.press("no");
-    }
-
-    /// The one-time password of a connection before RPV initialisation.
-    pub fn password(&mut self, digits: &str) {
-        self.wait("Enter PED Password.", 60);
-        self.type_digits(digits);
-        self.press("enter");
+    fn screen(&mut self) -> Vec<String> {
+        let reply = self.run("screen");
+        reply["lines"].as_array().into_iter().flatten().map(|l| l.as_str().unwrap_or("").to_owned()).collect()
     }
 }

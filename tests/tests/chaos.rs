@@ -7,11 +7,12 @@
 use std::time::Duration;
 
 use ped_proto::pedkey::KeyColour;
+use ped_testkit::{KeyHolder, Which};
 use tests::ceremony::{self, ORANGE_PIN, Plan};
 use tests::chaos::Direction::{ToHsm, ToPed};
 use tests::chaos::Fault;
 use tests::rig::{RemotePed, Rig, Settings};
-use tests::sim::KeyHolder;
+use tests::sim::SimHolder;
 
 /// A started frame must complete within a second at either daemon, so the delay tests
 /// stay short.
@@ -40,13 +41,12 @@ impl Keyring {
 
 /// A rig with an RPV, a remote link and 1-of-1 blue and red keys (the cheapest `hsm
 /// init`); returns the keys and the remote key holder.
-fn initialised(rig: &mut Rig) -> (Keyring, KeyHolder) {
+fn initialised(rig: &mut Rig) -> (Keyring, SimHolder) {
     let orange = ceremony::local_rpv(rig);
     rig.connect(&[]).ok();
-    let mut remote = rig.remote.holder();
     let one = Plan { m: 1, n: 1, pins: &[""] };
-    let (mut blue, mut red) = ceremony::hsm_init(rig, &mut remote, Some((&orange, ORANGE_PIN)), one, one);
-    (Keyring { orange, blue: blue.remove(0), red: red.remove(0) }, remote)
+    let (mut blue, mut red) = ceremony::hsm_init(rig, Which::Remote, Some((&orange, ORANGE_PIN)), one, one);
+    (Keyring { orange, blue: blue.remove(0), red: red.remove(0) }, rig.remote.holder())
 }
 
 /// When a fault goes on during the login, and what the key holders do.

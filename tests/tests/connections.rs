@@ -4,18 +4,20 @@
 //! switch to a second pedserver (the orange key asked again, the first PED free, the
 //! default unchanged), and a second HSM refused while the PED serves the first.
 
+use ped_testkit::{KeyHolder, Which};
 use tests::ceremony::{self, Plan};
 use tests::hsm::HsmEmu;
 use tests::rig::{Rig, Settings};
-use tests::sim::{KeyHolder, shown};
+use tests::sim::shown;
 
 /// Local RPV, then `hsm init` with 1-of-1 blue and red keys over the rig's Remote PED
 /// reached through the default `ped set` names; the orange and the blue key.
-fn initialised_through_the_default(rig: &mut Rig, remote: &mut KeyHolder) -> (String, String) {
+fn initialised_through_the_default(rig: &mut Rig) -> (String, String) {
     let orange = ceremony::local_rpv(rig);
     let port = rig.port.to_string();
     let set = rig.hsm.cli(&["ped", "set", "-ip", "127.0.0.1", "-port", &port]);
-    set.ok();
+    // lunacm's answer to ped set (seed 4170-4174), not "No Error".
+    assert!(set.code == Some(0) && set.result() == "0 (Success)", "{}", set.text);
     let show = rig.hsm.cli(&["ped", "show"]);
     assert!(show.text.contains(&format!("Default Remote PED: 127.0.0.1:{port}")), "{}", show.text);
 
@@ -24,7 +26,7 @@ fn initialised_through_the_default(rig: &mut Rig, remote: &mut KeyHolder) -> (St
     let show = rig.hsm.cli(&["ped", "show"]);
     assert!(show.text.contains(&format!("Remote PED: connected to 127.0.0.1:{port}")), "{}", show.text);
     let one = Plan { m: 1, n: 1, pins: &[""] };
-    let (mut blue, _) = ceremony::hsm_init(rig, remote, Some((&orange, ceremony::ORANGE_PIN)), one, one);
+    let (mut blue, _) = ceremony::hsm_init(rig, Which::Remote, Some((&orange, ceremony::ORANGE_PIN)), one, one);
     (orange, blue.remove(0))
 }
 
@@ -37,7 +39,7 @@ fn field<'a>(show: &'a str, name: &str) -> Option<&'a str> {
 fn ped_set_then_a_bare_ped_connect_and_switching_to_a_second_pedserver_keeps_the_default() {
     let mut rig = Rig::start(&Settings::default());
     let mut remote = rig.remote.holder();
-    let (orange, blue) = initialised_through_the_default(&mut rig, &mut remote);
+    let (orange, blue) = initialised_through_the_default(&mut rig);
     assert!(shown(&rig.remote.screens(), "PED Key (ORANGE)"), "the first PED asked for the orange key");
     remote.remove();
 
@@ -84,7 +86,7 @@ fn ped_set_then_a_bare_ped_connect_and_switching_to_a_second_pedserver_keeps_the
     rig.hsm.cli(&["ped", "disconnect"]).ok();
     tests::wait_until("the second pedserver to lose its client", || server.show()["client"].is_null());
     rig.hsm.cli(&["ped", "connect"]).ok();
-    ceremony::so_login(&rig, &mut remote, &[(&blue, "")]).ok();
+    ceremony::so_login(&mut rig, &[(&blue, "")]).ok();
 }
 
 #[test]
@@ -121,8 +123,8 @@ fn a_second_hsm_is_refused_while_the_ped_serves_another_and_connects_once_it_is_
 fn leaving_remote_ped_mode_invalidates_the_rpk_and_the_next_command_asks_for_the_orange_key() {
     let mut rig = Rig::start(&Settings::default());
     let mut remote = rig.remote.holder();
-    let (orange, blue) = initialised_through_the_default(&mut rig, &mut remote);
-    ceremony::so_login(&rig, &mut remote, &[(&blue, "")]).ok();
+    let (orange, blue) = initialised_through_the_default(&mut rig);
+    ceremony::so_login(&mut rig, &[(&blue, "")]).ok();
 
     // Seed 3753: the key holder leaves Remote PED mode; the PED warns that this
     // invalidates the RPK, closes its channel and forgets the cached RPK.

@@ -17,8 +17,9 @@ use ped_firmware::update::image::{FirmwareVersion, Header, VendorKey};
 use ped_firmware::update::slots::{ImageSlots, Slot};
 use ped_proto::device::MAX_IMAGE_LEN;
 use ped_proto::factory::Factory;
+use ped_testkit::KeyHolder;
 use rand_core::SeedableRng;
-use tests::sim::{KeyHolder, PedSim, shown};
+use tests::sim::{PedSim, SimHolder, shown};
 use tests::{PedServer, binary, free_port, wait_until};
 
 /// The firmware the PED left the factory with.
@@ -102,7 +103,7 @@ impl Bench {
     }
 
     /// The key holder at Admin → 7 Software Update, "Upload Image? YES/NO" on screen.
-    fn at_software_update(&self) -> KeyHolder {
+    fn at_software_update(&self) -> SimHolder {
         let mut holder = self.sim.holder();
         holder.press("4");
         holder.press("7");

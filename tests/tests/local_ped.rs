@@ -5,6 +5,7 @@
 //! in it.
 
 use ped_proto::pedkey::KeyColour;
+use ped_testkit::{KeyHolder, Which};
 use tests::ceremony::{self, Plan};
 use tests::rig::{Rig, Settings};
 use tests::sim::shown;
@@ -26,7 +27,7 @@ fn the_plugged_in_ped_takes_the_first_command_in_local_ped_usb_mode() {
 
     let blue = Plan { m: 1, n: 2, pins: &["135790", "246801"] };
     let red = Plan { m: 1, n: 1, pins: &[""] };
-    let (blues, reds) = ceremony::hsm_init(&mut rig, &mut local, None, blue, red);
+    let (blues, reds) = ceremony::hsm_init(&mut rig, Which::Local, None, blue, red);
     assert!(shown(&rig.local.screens(), "Local PED-USB mode"), "the first command set the mode");
     for text in ["SETTING SO PIN...", "SETTING DOMAIN..."] {
         assert!(shown(&rig.local.screens(), text), "the local PED showed {text}");
@@ -38,7 +39,7 @@ fn the_plugged_in_ped_takes_the_first_command_in_local_ped_usb_mode() {
     local.remove();
     assert_eq!(local.screen(), local_idle(Some("150001")));
 
-    ceremony::so_login(&rig, &mut local, &[(&blues[1], "246801")]).ok();
+    ceremony::role_login(&mut rig, Which::Local, "so", &[(&blues[1], "246801")]).ok();
     let state = rig.hsm.state_json();
     assert_eq!((state["label"].as_str(), state["so_failures"].as_u64()), (Some("rig"), Some(0)));
     // Nothing went the remote way.
@@ -62,10 +63,10 @@ fn local_ped_usb_chosen_by_hand_at_select_mode_serves_the_next_command() {
 
     let red = Plan { m: 1, n: 1, pins: &[""] };
     let blue = Plan { m: 1, n: 1, pins: &[""] };
-    let (blues, _) = ceremony::hsm_init(&mut rig, &mut local, None, blue, red);
+    let (blues, _) = ceremony::hsm_init(&mut rig, Which::Local, None, blue, red);
     local.remove();
     assert_eq!(local.screen(), local_idle(Some("150001")));
-    ceremony::so_login(&rig, &mut local, &[(&blues[0], "")]).ok();
+    ceremony::role_login(&mut rig, Which::Local, "so", &[(&blues[0], "")]).ok();
     assert_eq!(
         rig.keys.content(&orange).expect("the orange key").colour,
         KeyColour::Orange,

@@ -8,6 +8,7 @@
 //! installs both toolchain and QEMU); without them it fails saying so.
 
 use ped_proto::pedkey::KeyColour;
+use ped_testkit::KeyHolder;
 use tests::ceremony;
 use tests::rig::{RemotePed, Rig, Settings};
 use tests::sim::shown;
@@ -16,7 +17,7 @@ use tests::sim::shown;
 fn the_remote_ceremony_and_an_so_login_on_the_firmware_image() {
     let mut rig = Rig::start(&Settings { remote: RemotePed::Mcu, ..Settings::default() });
     assert!(rig.remote.board().is_some(), "the remote PED is the image on QEMU");
-    let (c, mut remote) = ceremony::run(&mut rig);
+    let c = ceremony::run(&mut rig);
     let show = rig.hsm.cli(&["ped", "show"]);
     assert!(show.text.contains("RPV initialized: Yes"), "{}", show.text);
     for (serials, colour) in [(&c.blue, KeyColour::Blue), (&c.red, KeyColour::Red)] {
@@ -31,12 +32,12 @@ fn the_remote_ceremony_and_an_so_login_on_the_firmware_image() {
         assert!(shown(&screens, text), "the board showed {text}");
     }
 
-    ceremony::so_login(&rig, &mut remote, &c.blue_quorum()).ok();
+    ceremony::so_login(&mut rig, &c.blue_quorum()).ok();
     assert!(shown(&rig.remote.screens(), "Keys read: 02 of 03"));
     assert_eq!(rig.hsm.state_json()["so_failures"], 0);
 
     rig.hsm.cli(&["ped", "disconnect"]).ok();
-    remote.wait("Awaiting HSM", 30);
+    rig.remote.holder().wait("Awaiting HSM", 30);
     let board = rig.remote.board().expect("the board");
     let (heap, stack) = board.figures();
     // One `<name> <value>` line each, as mcu/budgets.sh reads them (.ci/run).

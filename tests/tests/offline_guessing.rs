@@ -17,6 +17,7 @@ use std::collections::HashSet;
 use ped_proto::orange::{ORANGE_SEED_LEN, RpkCredential};
 use ped_proto::pedkey::{KeyColour, PedKeyPayload};
 use ped_proto::pin::{Pin, apply_pin_mask};
+use ped_testkit::Which;
 use tests::ceremony::{self, CO_PIN, PO_PIN, Plan};
 use tests::rig::{Rig, Settings};
 
@@ -98,21 +99,20 @@ fn one_stolen_key_of_each_colour_and_every_captured_link_leave_every_4_digit_pin
     // over the Remote PED (C(2e,2s) with the orange key); an SO login with blue keys 1, 2.
     let orange = ceremony::local_rpv_with(&mut rig, ORANGE);
     rig.connect(&[]).ok();
-    let mut remote = rig.remote.holder();
     let (blue, red) = ceremony::hsm_init(
         &mut rig,
-        &mut remote,
+        Which::Remote,
         Some((&orange, ORANGE)),
         Plan { m: 2, n: 3, pins: &BLUE },
         Plan { m: 1, n: 1, pins: &RED },
     );
-    ceremony::so_login(&rig, &mut remote, &[(&blue[0], BLUE[0]), (&blue[1], BLUE[1])]).ok();
+    ceremony::so_login(&mut rig, &[(&blue[0], BLUE[0]), (&blue[1], BLUE[1])]).ok();
     // The Partition SO (blue 1-of-1), the CO (black 1-of-1), the Auditor (white 1-of-1),
     // each made and logged in over the Remote PED.
-    let partition = ceremony::partition(&mut rig, &mut remote, "thief");
+    let partition = ceremony::partition(&mut rig, Which::Remote, "thief");
     let white = rig.keys.blank(1).remove(0);
-    ceremony::role_init(&rig, &mut remote, "au", &white, WHITE).ok();
-    ceremony::role_login(&rig, &mut remote, "au", &[(&white, WHITE)]).ok();
+    ceremony::role_init(&mut rig, Which::Remote, "au", &white, WHITE).ok();
+    ceremony::role_login(&mut rig, Which::Remote, "au", &[(&white, WHITE)]).ok();
     let streams = rig.captured();
     assert!(streams.iter().map(Vec::len).sum::<usize>() > 10_000, "the links carried the ceremony");
     let capture = Capture::of(&streams);

@@ -4,11 +4,12 @@
 //! rule: a wrong orange PIN is counted by the HSM, ten erase the RPV.
 
 use ped_proto::pedkey::KeyColour;
+use ped_testkit::{KeyHolder, Which};
 use tests::ceremony::{self, ORANGE_PIN, Plan};
 use tests::hsm::HsmEmu;
 use tests::keys::Keys;
 use tests::rig::{Rig, Settings};
-use tests::sim::{KeyHolder, PedSim, shown};
+use tests::sim::{PedSim, SimHolder, shown};
 use tests::wait_until;
 
 const ONE: Plan<'static> = Plan { m: 1, n: 1, pins: &[""] };
@@ -39,7 +40,7 @@ fn connect(rig: &Rig, hsm: &HsmEmu) {
 
 /// `hsm init -label LABEL` on `hsm` over the Remote PED: the orange key `orange` if the
 /// PED asks for it, then 1-of-1 blue and red keys without PIN; the blue key's serial.
-fn remote_init(drawer: &mut Keys, hsm: &HsmEmu, remote: &mut KeyHolder, label: &str, orange: (&str, &str)) -> String {
+fn remote_init(drawer: &mut Keys, hsm: &HsmEmu, remote: &mut SimHolder, label: &str, orange: (&str, &str)) -> String {
     let keys = drawer.blank(2);
     let init = hsm.start_cli(&["hsm", "init", "-label", label]);
     remote.login("COMPUTE SESSION KEY.", &[orange]);
@@ -50,7 +51,7 @@ fn remote_init(drawer: &mut Keys, hsm: &HsmEmu, remote: &mut KeyHolder, label: &
 }
 
 /// `role login -name so` on `hsm` with the blue key `blue`; the CLI's result.
-fn so_login(hsm: &HsmEmu, remote: &mut KeyHolder, blue: &str) -> tests::hsm::CliResult {
+fn so_login(hsm: &HsmEmu, remote: &mut SimHolder, blue: &str) -> ped_testkit::CliResult {
     let login = hsm.start_cli(&["role", "login", "-name", "so"]);
     remote.login("SO LOGIN...", &[(blue, "")]);
     login.join().expect("the CLI thread")
@@ -150,7 +151,7 @@ fn one_orange_keyset_serves_three_hsms_reused_locally_and_remotely_and_outlives_
 }
 
 /// The PED's end of a handshake the HSM refused: "HSM refused.", dismissed.
-fn refused(remote: &mut KeyHolder) {
+fn refused(remote: &mut SimHolder) {
     remote.wait("HSM refused.", 10);
     remote.press("enter");
 }
@@ -173,7 +174,7 @@ fn a_wrong_orange_pin_is_a_counted_rpv_login_failure_and_ten_erase_the_rpv() {
     refused(&mut remote);
 
     // The right PIN opens the channel and resets the count.
-    let (blue, _) = ceremony::hsm_init(&mut rig, &mut remote, Some((&orange, ORANGE_PIN)), ONE, ONE);
+    let (blue, _) = ceremony::hsm_init(&mut rig, Which::Remote, Some((&orange, ORANGE_PIN)), ONE, ONE);
     assert_eq!(rig.hsm.state_json()["rpv_failures"], 0);
 
     // Ten in a row erase the RPV; the HSM's roles stay. (The PED's cached RPK is dropped

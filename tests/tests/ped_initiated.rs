@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use ped_testkit::KeyHolder;
 use tests::ceremony::{self, Ceremony};
 use tests::output_text;
 use tests::rig::{APPLIANCE, Rig, Settings, regenerated};
@@ -60,11 +61,11 @@ fn pedserver_connects_out_and_the_hsm_logs_in_over_its_link() {
     // and the SO logs in with a quorum drawn from both sets.
     rig.hsm.cli(&["ped", "connect"]).ok();
     let mut remote = rig.remote.holder();
-    let (blue, red) = ceremony::remote_hsm_init(&mut rig, &mut remote, Some(&orange));
+    let (blue, red) = ceremony::remote_hsm_init(&mut rig, Some(&orange));
     let c = Ceremony { orange, blue, red };
     assert!(shown(&rig.remote.screens(), "PED Key (ORANGE)"));
     assert!(rig.hsm.state_json()["so"].is_object(), "the HSM SO keyset is recorded");
-    ceremony::so_login(&rig, &mut remote, &c.blue_quorum()).ok();
+    ceremony::so_login(&mut rig, &c.blue_quorum()).ok();
     remote.remove();
     assert!(!rig.pedserver.show()["client"].is_null(), "pedserver relays for the HSM");
 
@@ -83,7 +84,7 @@ fn pedserver_connects_out_and_the_hsm_logs_in_over_its_link() {
     assert_eq!(code, Some(0), "{text}");
     wait_until("pedclient to see pedserver", || !linked(&rig).is_null());
     rig.hsm.cli(&["ped", "connect"]).ok();
-    ceremony::so_login(&rig, &mut remote, &c.blue_quorum()).ok();
+    ceremony::so_login(&mut rig, &c.blue_quorum()).ok();
     remote.remove();
     assert_eq!(rig.hsm.state_json()["so_failures"], 0);
 }

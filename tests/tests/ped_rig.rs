@@ -7,8 +7,9 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 
+use ped_testkit::KeyHolder;
 use tests::Process;
-use tests::sim::{KeyHolder, PedSim};
+use tests::sim::{PedSim, SimHolder};
 
 #[test]
 fn ped_rig_runs_the_ceremony_and_exits_zero() {
@@ -277,7 +278,7 @@ impl KeyStep {
 
     /// Runs the printed command, then waits until the PED has seen the key, as a person
     /// looks before pressing Enter.
-    fn insert(&self, person: &mut KeyHolder) {
+    fn insert(&self, person: &mut SimHolder) {
         run_printed(&self.command);
         let serial = self.serial.trim_start_matches('0');
         tests::wait_until("the PED to see the key", || {
@@ -287,7 +288,7 @@ impl KeyStep {
 }
 
 /// Runs a printed `ikey-emu remove …` line and waits until the PED has seen the port empty.
-fn remove(person: &mut KeyHolder, line: &str) {
+fn remove(person: &mut SimHolder, line: &str) {
     let command: Vec<String> = line.split_whitespace().map(String::from).collect();
     assert!(command.iter().any(|w| w == "remove"), "{line:?}");
     run_printed(&command);

@@ -3,8 +3,8 @@
 //! pedserver its serial is assigned to with a bare `ped connect`, and a mapping moved
 //! with setid while pedclient runs is followed at the next connect.
 
+use ped_testkit::{CliResult, KeyHolder, Which};
 use tests::ceremony::{self, Plan};
-use tests::hsm::CliResult;
 use tests::output_text;
 use tests::rig::{HSM_SERIAL, Rig, Settings};
 use tests::sim::shown;
@@ -63,9 +63,9 @@ fn an_assigned_ped_id_is_reached_by_a_bare_ped_connect_tested_moved_released_and
     assert!(!rig.pedserver.show()["client"].is_null(), "the mapped pedserver serves the HSM");
     let mut remote = rig.remote.holder();
     let one = Plan { m: 1, n: 1, pins: &[""] };
-    let (blue, _) = ceremony::hsm_init(&mut rig, &mut remote, Some((&orange, ceremony::ORANGE_PIN)), one, one);
+    let (blue, _) = ceremony::hsm_init(&mut rig, Which::Remote, Some((&orange, ceremony::ORANGE_PIN)), one, one);
     let blue = [(blue[0].as_str(), "")];
-    ceremony::so_login(&rig, &mut remote, &blue).ok();
+    ceremony::so_login(&mut rig, &blue).ok();
     remote.remove();
 
     // An assigned mapping cannot be deleted, and the HSM cannot take a second PED ID.

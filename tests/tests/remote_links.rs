@@ -2,6 +2,7 @@
 //! initialisation over a one-time password, a burnt password, a wrong orange key, RPV
 //! rotation, a second pedserver, an unplugged PED and the idle timeout.
 
+use ped_testkit::KeyHolder;
 use tests::ceremony::{self, ORANGE_PIN};
 use tests::rig::{Rig, Settings};
 use tests::sim::shown;
@@ -48,17 +49,18 @@ fn remote_rpv_init_with_a_one_time_password_and_three_wrong_tries_burn_one() {
     // The new RPV opens the next connection.
     rig.hsm.cli(&["ped", "disconnect"]).ok();
     rig.connect(&[]).ok();
-    ceremony::remote_hsm_init(&mut rig, &mut remote, Some(&orange));
+    ceremony::remote_hsm_init(&mut rig, Some(&orange));
 }
 
 #[test]
 fn a_second_connect_is_refused_rotation_a_wrong_orange_key_and_a_second_pedserver() {
     let mut rig = Rig::start(&Settings::default());
-    let (c, mut remote) = ceremony::run(&mut rig);
+    let c = ceremony::run(&mut rig);
+    let mut remote = rig.remote.holder();
     rig.connect(&[]).failed_with("CKR_OPERATION_ACTIVE");
 
     // Rotation by the HSM SO over the Remote PED: a new 1-of-1 orange key.
-    ceremony::so_login(&rig, &mut remote, &c.blue_quorum()).ok();
+    ceremony::so_login(&mut rig, &c.blue_quorum()).ok();
     let old_rpv = rig.hsm.state_json()["rpv"].clone();
     let new_orange = rig.keys.blank(1).remove(0);
     let rotate = rig.hsm.start_cli(&["ped", "vector", "init"]);
@@ -94,7 +96,8 @@ fn a_second_connect_is_refused_rotation_a_wrong_orange_key_and_a_second_pedserve
 #[test]
 fn the_ped_unplugged_mid_login_leaves_the_state_unchanged() {
     let mut rig = Rig::start(&Settings::default());
-    let (c, mut remote) = ceremony::run(&mut rig);
+    let c = ceremony::run(&mut rig);
+    let mut remote = rig.remote.holder();
     let before = rig.hsm.state_text();
     let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
     remote.login("SO LOGIN...", &[c.blue(0)]);

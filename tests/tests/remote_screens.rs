@@ -3,10 +3,11 @@
 //! PED never goes on claiming a connection to an HSM that is gone (pedserver tells it,
 //! protocol §15.1 SessionEnded).
 
+use ped_testkit::{KeyHolder, Which};
 use tests::ceremony::{self, ORANGE_PIN, Plan};
 use tests::chaos::{Direction, Fault};
 use tests::rig::{HSM_SERIAL, Rig, Settings};
-use tests::sim::KeyHolder;
+use tests::sim::SimHolder;
 
 const AWAITING: [&str; 8] = ["Remote PED mode", "", "Awaiting HSM", "", "", "", "", "< EXIT  > LOG"];
 
@@ -15,7 +16,7 @@ fn connected() -> [&'static str; 8] {
 }
 
 /// The `>` log's lines, the log then closed again.
-fn recent_actions(holder: &mut KeyHolder) -> Vec<String> {
+fn recent_actions(holder: &mut SimHolder) -> Vec<String> {
     holder.press(">");
     let lines = holder.screen();
     assert_eq!(lines[0], "Recent actions:", "{lines:?}");
@@ -33,7 +34,7 @@ fn session_ends(rig: &Rig, reason: u8) -> usize {
 /// Local RPV, `ped connect`, and a first command over the link that reads the orange
 /// key and then is refused by the zeroised HSM: the channel stays open, and the remote
 /// PED shows it.
-fn connected_rig(settings: &Settings<'_>) -> (Rig, KeyHolder) {
+fn connected_rig(settings: &Settings<'_>) -> (Rig, SimHolder) {
     let mut rig = Rig::start(settings);
     let orange = ceremony::local_rpv(&mut rig);
     rig.connect(&[]).ok();
@@ -53,8 +54,8 @@ fn ped_disconnect_after_a_login_brings_back_the_waiting_screen() {
     rig.connect(&[]).ok();
     let mut remote = rig.remote.holder();
     let one = Plan { m: 1, n: 1, pins: &[""] };
-    let (blue, _) = ceremony::hsm_init(&mut rig, &mut remote, Some((&orange, ORANGE_PIN)), one, one);
-    let login = ceremony::so_login(&rig, &mut remote, &[(&blue[0], "")]);
+    let (blue, _) = ceremony::hsm_init(&mut rig, Which::Remote, Some((&orange, ORANGE_PIN)), one, one);
+    let login = ceremony::so_login(&mut rig, &[(&blue[0], "")]);
     login.ok();
     assert!(
         login
@@ -76,7 +77,7 @@ fn ped_disconnect_after_a_login_brings_back_the_waiting_screen() {
     // The next connection is served as the first was; the RPK is still cached, so no
     // orange key is asked for.
     rig.connect(&[]).ok();
-    ceremony::so_login(&rig, &mut remote, &[(&blue[0], "")]).ok();
+    ceremony::so_login(&mut rig, &[(&blue[0], "")]).ok();
     remote.wait("Connected to HSM", 10);
     assert_eq!(remote.screen(), connected());
 }

@@ -23,10 +23,11 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use ped_testkit::{KeyHolder, Which};
 use tests::ceremony::{self, Plan};
 use tests::chaos::Chaos;
 use tests::rig::{Rig, Settings};
-use tests::sim::{KeyHolder, PedSim};
+use tests::sim::PedSim;
 use tests::{PedServer, binary, free_port, output_text, wait_until};
 
 /// A pedserver started with exactly the settings a test gives (the rig's [`PedServer`]
@@ -71,15 +72,14 @@ fn started(o: &Output) -> (Option<i32>, String) {
 }
 
 /// An initialised rig: local RPV, then `hsm init` with 1-of-1 blue and red keys over the
-/// Remote PED; the orange and blue keys and the remote key holder, the blue key out.
-fn initialised(rig: &mut Rig) -> (String, String, KeyHolder) {
+/// Remote PED; the orange and blue keys, the blue key out.
+fn initialised(rig: &mut Rig) -> (String, String) {
     let orange = ceremony::local_rpv(rig);
     rig.connect(&[]).ok();
-    let mut remote = rig.remote.holder();
     let one = Plan { m: 1, n: 1, pins: &[""] };
-    let (mut blue, _) = ceremony::hsm_init(rig, &mut remote, Some((&orange, ceremony::ORANGE_PIN)), one, one);
-    remote.remove();
-    (orange, blue.remove(0), remote)
+    let (mut blue, _) = ceremony::hsm_init(rig, Which::Remote, Some((&orange, ceremony::ORANGE_PIN)), one, one);
+    rig.remote.holder().remove();
+    (orange, blue.remove(0))
 }
 
 #[test]
@@ -123,7 +123,7 @@ fn luna_ped_not_detected_if_connected_while_pedserver_is_stopped() {
 #[test]
 fn intermittent_ckr_callback_error_pedwritelay() {
     let mut rig = Rig::start(&Settings::default());
-    let (_, blue, mut remote) = initialised(&mut rig);
+    let (_, blue) = initialised(&mut rig);
     rig.hsm.cli(&["ped", "disconnect"]).ok();
 
     // The seed's fix: `pedserver -mode config -set -pedwritelay 50`, then a restart.
@@ -139,7 +139,7 @@ fn intermittent_ckr_callback_error_pedwritelay() {
 
     // Every frame to the PED now goes a packet at a time, 50 µs apart at least.
     rig.connect(&[]).ok();
-    ceremony::so_login(&rig, &mut remote, &[(&blue, "")]).ok();
+    ceremony::so_login(&mut rig, &[(&blue, "")]).ok();
 }
 
 #[test]
@@ -184,7 +184,7 @@ fn rc_socket_error_pedserver_requires_administrator_privileges() {
 #[test]
 fn ckr_ped_unplugged_reconnect_remote_ped_before_issuing_commands() {
     let mut rig = Rig::start(&Settings::default());
-    let (_, blue, mut remote) = initialised(&mut rig);
+    let (_, blue) = initialised(&mut rig);
     let before = rig.hsm.state_text();
 
     // The connection broken between commands: the laptop's pedserver restarted (an idle
@@ -210,13 +210,13 @@ fn ckr_ped_unplugged_reconnect_remote_ped_before_issuing_commands() {
 
     // The fix: `ped connect` again before the command.
     rig.connect(&[]).ok();
-    ceremony::so_login(&rig, &mut remote, &[(&blue, "")]).ok();
+    ceremony::so_login(&mut rig, &[(&blue, "")]).ok();
 }
 
 #[test]
 fn remote_ped_firewall_blocking_and_blocked_port_access() {
     let mut rig = Rig::start(&Settings { pedclient: &["-socketreadtimeout", "1"], ..Settings::default() });
-    let (_, blue, mut remote) = initialised(&mut rig);
+    let (_, blue) = initialised(&mut rig);
     rig.hsm.cli(&["ped", "disconnect"]).ok();
     wait_until("pedserver to lose its client", || rig.pedserver.show()["client"].is_null());
 
@@ -246,7 +246,7 @@ fn remote_ped_firewall_blocking_and_blocked_port_access() {
     let (jump, jump_port) = Chaos::tcp(rig.pedserver.port);
     let jump_port = jump_port.to_string();
     rig.hsm.cli(&["ped", "connect", "-ip", "127.0.0.1", "-port", &jump_port]).ok();
-    ceremony::so_login(&rig, &mut remote, &[(&blue, "")]).ok();
+    ceremony::so_login(&mut rig, &[(&blue, "")]).ok();
     assert!(jump.total() > 0, "the login went through the jump server");
     let show = rig.hsm.cli(&["ped", "show"]);
     assert!(show.text.contains(&format!("Remote PED: connected to 127.0.0.1:{jump_port}")), "{}", show.text);

@@ -27,9 +27,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use ped_testkit::{KeyHolder, KeySpec, Which};
 use tests::ceremony::{self, Plan};
 use tests::rig::{HSM_SERIAL, RemotePed, Rig, Settings};
-use tests::sim::{KeySpec, screens_in};
+use tests::sim::screens_in;
 
 /// The blue keyset's PINs, one per key of the 2-of-3 set.
 const BLUE_PINS: [&str; 3] = ["739146", "528371", "604815"];
@@ -201,8 +202,7 @@ fn run(interactive: bool, remote: RemotePed) {
     let (blue, red) = if interactive {
         hsm_init_by_hand(&mut rig, &orange, blue, red)
     } else {
-        let mut remote = rig.remote.holder();
-        ceremony::hsm_init(&mut rig, &mut remote, Some((&orange, ceremony::ORANGE_PIN)), blue, red)
+        ceremony::hsm_init(&mut rig, Which::Remote, Some((&orange, ceremony::ORANGE_PIN)), blue, red)
     };
     step("4. role login -name so with a quorum of 2 blue keys at the remote PED");
     let quorum: Vec<KeySpec<'_>> = [0, 2].iter().map(|&i| (blue[i].as_str(), BLUE_PINS[i])).collect();
@@ -214,7 +214,7 @@ fn run(interactive: bool, remote: RemotePed) {
         }
         rig.hsm.start_cli(&["role", "login", "-name", "so"]).join().expect("the CLI thread").ok();
     } else {
-        ceremony::so_login(&rig, &mut rig.remote.holder(), &quorum).ok();
+        ceremony::so_login(&mut rig, &quorum).ok();
     }
     step("5. ped disconnect");
     rig.hsm.cli(&["ped", "disconnect"]).ok();
