@@ -916,6 +916,14 @@ impl Net {
         self.drive();
     }
 
+    /// pedclient's relay connection ends going `toward` (its sender half-closes); the
+    /// other way still carries.
+    pub fn half_close_relay(&mut self, toward: Toward) {
+        let Some(conn) = self.client.as_ref().and_then(|c| c.relay_conn) else { return };
+        self.send(Hop::Relay, toward, conn, Packet::End);
+        self.drive();
+    }
+
     /// Bytes an attacker on the network writes into pedclient's relay connection, going
     /// `toward` (through the taps, as any packet sent on it).
     pub fn relay_inject(&mut self, toward: Toward, bytes: Vec<u8>) {

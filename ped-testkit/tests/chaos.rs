@@ -4,8 +4,8 @@
 //! docs/protocol.md document, leaves hsm.json byte for byte as it was and every PED key
 //! as it was, and a new `ped connect` and login work once the fault is cleared.
 //!
-//! The link dropped, half-closed and stalled toward the HSM stay process tests
-//! (tests/tests/chaos.rs): there the sockets themselves do it.
+//! One test per socket-level fault (the link dropped, half-closed, stalled toward the
+//! HSM) is also a process test (tests/tests/chaos.rs), where real sockets do it.
 
 use std::time::Duration;
 
@@ -72,6 +72,9 @@ enum Then {
     Nothing,
     /// The link is cut: a TCP link that ends right after what the tap let through.
     Cut,
+    /// The link ends going this way (its receiver reads end of stream) while the other
+    /// way stays open.
+    HalfClose(Toward),
     /// The connection's first Record going this way is sent again: an old but authentic
     /// frame, so only the receiver's sequence check can refuse it. With the tap holding
     /// the genuine Record back ([`Fault::Reorder`]), it arrives right behind the old one,
@@ -125,6 +128,7 @@ fn login_under(case: Case) -> String {
     match case.then {
         Then::Nothing => {}
         Then::Cut => net.cut_relay(),
+        Then::HalfClose(toward) => net.half_close_relay(toward),
         Then::ReplayFirst(toward) => {
             let old = first_record(&net.stream(Hop::Relay, toward));
             net.relay_inject(toward, old);
@@ -176,6 +180,43 @@ const INTEGRITY: &str = "0xc0000905 (PED_ERROR_INTEGRITY)";
 const PED_CHANNEL_LOST: Option<&str> = Some("Connection lost.");
 /// A frame's header and a little of its body: what a link cut mid-frame delivered.
 const CUT_SHORT: usize = HEADER_LEN + 16;
+
+#[test]
+fn to_hsm_a_dropped_link_is_a_ped_unplugged() {
+    login_under(Case {
+        name: "drop → HSM",
+        tap: on_next(Toward::Hsm, FrameType::Record, Fault::Drop),
+        then: Then::Cut,
+        when: When::AtPrompt,
+        result: UNPLUGGED,
+        ped_shows: None,
+    });
+}
+
+#[test]
+fn to_hsm_a_frame_stalled_past_the_read_timeout_is_a_timeout() {
+    // The header arrives and the body never does.
+    login_under(Case {
+        name: "stall → HSM",
+        tap: on_next(Toward::Hsm, FrameType::Record, Fault::Truncate(HEADER_LEN)),
+        then: Then::Nothing,
+        when: When::AtPrompt,
+        result: TIMED_OUT,
+        ped_shows: None,
+    });
+}
+
+#[test]
+fn to_hsm_a_half_closed_link_is_a_ped_unplugged() {
+    login_under(Case {
+        name: "half-close → HSM",
+        tap: on_next(Toward::Hsm, FrameType::Record, Fault::Drop),
+        then: Then::HalfClose(Toward::Hsm),
+        when: When::AtPrompt,
+        result: UNPLUGGED,
+        ped_shows: None,
+    });
+}
 
 #[test]
 fn to_hsm_a_truncated_frame_is_a_ped_unplugged() {
@@ -280,8 +321,8 @@ fn to_ped_a_corrupted_record_is_refused_by_the_ped_which_says_so() {
 fn to_ped_a_half_closed_link_is_a_ped_unplugged() {
     login_under(Case {
         name: "half-close → PED",
-        tap: on_next(Toward::Ped, FrameType::Record, Fault::HalfClose),
-        then: Then::Nothing,
+        tap: on_next(Toward::Ped, FrameType::Record, Fault::Drop),
+        then: Then::HalfClose(Toward::Ped),
         when: When::BeforeCommand,
         result: UNPLUGGED,
         ped_shows: None,
