@@ -1,11 +1,5 @@
-//! Puts memory.x on the linker's search path and links with cortex-m-rt's link.x.
-use std::{env, fs, path::PathBuf};
-
+//! Links with cortex-m-rt's link.x (the memory map comes from ped-mcu-rt).
 fn main() {
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    fs::copy("memory.x", out.join("memory.x")).expect("memory.x beside Cargo.toml");
-    println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rustc-link-arg=-Tlink.x");
-    println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed=build.rs");
 }

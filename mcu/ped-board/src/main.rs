@@ -8,8 +8,6 @@
 //! (QEMU-only) RNG. All of the unsafe code the PED needs is in this crate.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
-#![deny(clippy::undocumented_unsafe_blocks)]
 
 extern crate alloc;
 
@@ -426,12 +424,9 @@ unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
     halt("hard fault")
 }
 
-/// Stops the board for good: QEMU exits (semihosting), so the host sees the PED's
-/// sockets close; without semihosting the core sleeps forever.
+/// Stops the board for good, saying why on the debug console ([`ped_mcu_rt::stop`]: the
+/// host sees the PED's sockets close).
 fn halt(why: &str) -> ! {
     let _ = writeln!(debug(), "ped-board: halted: {why}");
-    cortex_m_semihosting::debug::exit(cortex_m_semihosting::debug::EXIT_FAILURE);
-    loop {
-        cortex_m::asm::wfi();
-    }
+    ped_mcu_rt::stop()
 }

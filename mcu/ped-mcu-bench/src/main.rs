@@ -6,8 +6,6 @@
 //! `mcu/bench.sh`; the method is in `mcu/README.md`.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
-#![deny(clippy::undocumented_unsafe_blocks)]
 
 extern crate alloc;
 
@@ -84,10 +82,7 @@ fn probe_dwt(mut dcb: cortex_m::peripheral::DCB, mut dwt: cortex_m::peripheral::
 fn halt(reason: &str) -> ! {
     cortex_m::interrupt::disable();
     hprintln!("# halt: {}", reason);
-    debug::exit(debug::EXIT_FAILURE);
-    loop {
-        cortex_m::asm::wfi();
-    }
+    ped_mcu_rt::stop()
 }
 
 #[panic_handler]
@@ -96,17 +91,11 @@ fn panic(info: &PanicInfo) -> ! {
     // The message and its location; heap exhaustion arrives here too (Rust's default
     // alloc error handler panics with "memory allocation of N bytes failed").
     hprintln!("# panic: {}", info);
-    debug::exit(debug::EXIT_FAILURE);
-    loop {
-        cortex_m::asm::wfi();
-    }
+    ped_mcu_rt::stop()
 }
 
 #[exception]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
     hprintln!("# hard fault: {:?}", frame);
-    debug::exit(debug::EXIT_FAILURE);
-    loop {
-        cortex_m::asm::wfi();
-    }
+    ped_mcu_rt::stop()
 }
