@@ -101,48 +101,26 @@ fn bad(what: impl Into<String>) -> HsmError {
 pub fn parse<S: AsRef<str>>(words: &[S]) -> Result<Command, HsmError> {
     let words: Vec<&str> = words.iter().map(AsRef::as_ref).collect();
     let (spec, rest) = Spec::find(&words).ok_or_else(|| bad(COMMANDS))?;
-    let opts = Options::parse(spec, rest)?;
-    Ok(match spec.usage {
-        PED_CONNECT => Command::PedConnect(connect(&opts)?),
-        PED_DISCONNECT => Command::PedDisconnect,
-        PED_SET => {
-            let port = opts.port()?;
-            let ip = opts.get("ip").map(str::to_owned);
-            if ip.is_none() && port.is_none() {
-                return Err(opts.bad("ped set takes -ip and/or -port"));
-            }
-            Command::PedSet { ip, port }
-        }
-        PED_SHOW => Command::PedShow,
-        PED_VECTOR => Command::Ped(Request::VectorInit),
-        HSM_INIT => Command::Ped(Request::HsmInit { label: opts.need("label")?.into() }),
-        HSM_FACTORYRESET => {
-            confirmed(&opts, "hsm factoryreset", "the HSM's roles, partition, label, counters and RPV")?;
-            Command::HsmFactoryReset
-        }
-        HSM_CHANGEPOLICY => {
-            let number =
-                |name: &str| opts.need(name)?.parse::<u32>().map_err(|_| opts.bad(format!("-{name} takes a number")));
-            let (policy, value) = (number("policy")?, number("value")?);
-            Command::HsmChangePolicy { policy, value, force: opts.get("force").is_some() }
-        }
-        PARTITION_CREATE => Command::PartitionCreate,
-        PARTITION_DELETE => {
-            confirmed(&opts, "partition delete", "the partition and its roles")?;
-            Command::PartitionDelete
-        }
-        PARTITION_INIT => Command::Ped(Request::PartitionInit { label: opts.need("label")?.into() }),
-        usage => {
-            let name = opts.need("name")?;
-            let role = RoleName::parse(name).ok_or_else(|| opts.bad("-name is one of so, po, co, cu, au"))?;
-            Command::Ped(match usage {
-                ROLE_LOGIN => Request::Login(role),
-                ROLE_INIT => Request::RoleInit(role),
-                ROLE_RESETPW => Request::ResetPw(role),
-                _ => Request::ChangePw(role),
-            })
-        }
-    })
+    (spec.build)(&Options::parse(spec, rest)?)
+}
+
+fn ped_set(opts: &Options<'_>) -> Result<Command, HsmError> {
+    let port = opts.port()?;
+    let ip = opts.get("ip").map(str::to_owned);
+    if ip.is_none() && port.is_none() {
+        return Err(opts.bad("ped set takes -ip and/or -port"));
+    }
+    Ok(Command::PedSet { ip, port })
+}
+
+fn change_policy(opts: &Options<'_>) -> Result<Command, HsmError> {
+    let number = |name: &str| opts.need(name)?.parse::<u32>().map_err(|_| opts.bad(format!("-{name} takes a number")));
+    let (policy, value) = (number("policy")?, number("value")?);
+    Ok(Command::HsmChangePolicy { policy, value, force: opts.get("force").is_some() })
+}
+
+fn role(opts: &Options<'_>) -> Result<RoleName, HsmError> {
+    RoleName::parse(opts.need("name")?).ok_or_else(|| opts.bad("-name is one of so, po, co, cu, au"))
 }
 
 const PED_CONNECT: &str = "ped connect [-slot 0] [-ip <address>] [-port <port>] [-password [<8 digits>]]";
@@ -172,11 +150,13 @@ enum Takes {
     MaybeValue,
 }
 
-/// One command: its words, its options, and the usage its refusals print.
+/// One command: its words, its options, the usage its refusals print, and how its
+/// options make the [`Command`].
 struct Spec {
     words: &'static [&'static str],
     options: &'static [(&'static str, Takes)],
     usage: &'static str,
+    build: fn(&Options<'_>) -> Result<Command, HsmError>,
 }
 
 const LABEL: &[(&str, Takes)] = &[("label", Takes::Value)];
@@ -194,26 +174,94 @@ const SPECS: &[Spec] = &[
             ("password", Takes::MaybeValue),
         ],
         usage: PED_CONNECT,
+        build: |o| Ok(Command::PedConnect(connect(o)?)),
     },
-    Spec { words: &["ped", "disconnect"], options: &[], usage: PED_DISCONNECT },
-    Spec { words: &["ped", "set"], options: &[("ip", Takes::Value), ("port", Takes::Value)], usage: PED_SET },
-    Spec { words: &["ped", "show"], options: &[], usage: PED_SHOW },
-    Spec { words: &["ped", "vector", "init"], options: &[], usage: PED_VECTOR },
-    Spec { words: &["ped", "vector"], options: &[], usage: PED_VECTOR },
-    Spec { words: &["hsm", "init"], options: LABEL, usage: HSM_INIT },
-    Spec { words: &["hsm", "factoryreset"], options: FORCE, usage: HSM_FACTORYRESET },
+    Spec { words: &["ped", "disconnect"], options: &[], usage: PED_DISCONNECT, build: |_| Ok(Command::PedDisconnect) },
+    Spec {
+        words: &["ped", "set"],
+        options: &[("ip", Takes::Value), ("port", Takes::Value)],
+        usage: PED_SET,
+        build: ped_set,
+    },
+    Spec { words: &["ped", "show"], options: &[], usage: PED_SHOW, build: |_| Ok(Command::PedShow) },
+    Spec {
+        words: &["ped", "vector", "init"],
+        options: &[],
+        usage: PED_VECTOR,
+        build: |_| Ok(Command::Ped(Request::VectorInit)),
+    },
+    Spec {
+        words: &["ped", "vector"],
+        options: &[],
+        usage: PED_VECTOR,
+        build: |_| Ok(Command::Ped(Request::VectorInit)),
+    },
+    Spec {
+        words: &["hsm", "init"],
+        options: LABEL,
+        usage: HSM_INIT,
+        build: |o| Ok(Command::Ped(Request::HsmInit { label: o.need("label")?.into() })),
+    },
+    Spec {
+        words: &["hsm", "factoryreset"],
+        options: FORCE,
+        usage: HSM_FACTORYRESET,
+        build: |o| {
+            confirmed(o, "hsm factoryreset", "the HSM's roles, partition, label, counters and RPV")?;
+            Ok(Command::HsmFactoryReset)
+        },
+    },
     Spec {
         words: &["hsm", "changepolicy"],
         options: &[("policy", Takes::Value), ("value", Takes::Value), ("force", Takes::Nothing)],
         usage: HSM_CHANGEPOLICY,
+        build: change_policy,
     },
-    Spec { words: &["partition", "create"], options: &[], usage: PARTITION_CREATE },
-    Spec { words: &["partition", "delete"], options: FORCE, usage: PARTITION_DELETE },
-    Spec { words: &["partition", "init"], options: LABEL, usage: PARTITION_INIT },
-    Spec { words: &["role", "login"], options: NAME, usage: ROLE_LOGIN },
-    Spec { words: &["role", "init"], options: NAME, usage: ROLE_INIT },
-    Spec { words: &["role", "changepw"], options: NAME, usage: ROLE_CHANGEPW },
-    Spec { words: &["role", "resetpw"], options: NAME, usage: ROLE_RESETPW },
+    Spec {
+        words: &["partition", "create"],
+        options: &[],
+        usage: PARTITION_CREATE,
+        build: |_| Ok(Command::PartitionCreate),
+    },
+    Spec {
+        words: &["partition", "delete"],
+        options: FORCE,
+        usage: PARTITION_DELETE,
+        build: |o| {
+            confirmed(o, "partition delete", "the partition and its roles")?;
+            Ok(Command::PartitionDelete)
+        },
+    },
+    Spec {
+        words: &["partition", "init"],
+        options: LABEL,
+        usage: PARTITION_INIT,
+        build: |o| Ok(Command::Ped(Request::PartitionInit { label: o.need("label")?.into() })),
+    },
+    Spec {
+        words: &["role", "login"],
+        options: NAME,
+        usage: ROLE_LOGIN,
+        build: |o| Ok(Command::Ped(Request::Login(role(o)?))),
+    },
+    Spec {
+        words: &["role", "init"],
+        options: NAME,
+        usage: ROLE_INIT,
+        build: |o| Ok(Command::Ped(Request::RoleInit(role(o)?))),
+    },
+    Spec {
+        words: &["role", "changepw"],
+        options: NAME,
+        usage: ROLE_CHANGEPW,
+        build: |o| Ok(Command::Ped(Request::ChangePw(role(o)?))),
+    },
+    Spec {
+        words: &["role", "resetpw"],
+        options: NAME,
+        usage: ROLE_RESETPW,
+        build: |o| Ok(Command::Ped(Request::ResetPw(role(o)?))),
+    },
 ];
 
 impl Spec {

@@ -470,3 +470,27 @@ fn the_same_one_time_password_gets_three_tries_in_all_across_connects() {
     assert_eq!(b.connect("-password 24681357").unwrap_err().code, burnt);
     b.connect("-password").unwrap();
 }
+
+/// A command abandoned while the PED waits for its key holder to open the channel (the
+/// one-time password here, the orange key on an RPV link): the HSM refuses the
+/// handshake, and the PED stops waiting.
+#[test]
+fn a_command_abandoned_during_the_handshake_stops_the_ped_waiting() {
+    let mut b = Bench::new();
+    b.connect("-password 18246843").unwrap();
+    b.start("ped vector init").unwrap();
+    let waiting = |b: &Bench| b.rig.lines().iter().any(|l| l.contains("Enter PED Password"));
+    assert!(waiting(&b), "{:?}", b.rig.lines());
+    b.console.abandon(b.now);
+    b.drive();
+    assert_eq!(b.done.take().unwrap().unwrap_err().code, Code::Ped(ErrorCode::CkrCancel));
+    assert_eq!(b.to_ped.last().map(|f| frame_type(f)), Some(FrameType::HandshakeFailed));
+    assert!(!waiting(&b), "{:?}", b.rig.lines());
+    assert_eq!(b.link, Some(LinkKind::Pedclient), "the link stays");
+
+    // The next command opens the channel with the password's tries intact.
+    b.start("ped vector init").unwrap();
+    type_password(&mut b.rig, "18246843");
+    b.drive();
+    assert_eq!(b.done, None, "the channel is open: the PED asks for the orange key's M and N");
+}
