@@ -32,8 +32,6 @@ use crate::lunacm;
 use crate::state::Store;
 use crate::transport::{Arrival, Transport};
 
-pub use crate::console::DEFAULT_PED_PORT;
-
 /// How the server is set up.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
