@@ -10,14 +10,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use ped_daemon::accept::{self, Pacer};
 use ped_daemon::admin::{self, AdminLimits};
+use ped_daemon::admission::Admission;
 use ped_daemon::config_file::TomlConfig;
 use ped_daemon::frames::READ_CHUNK;
 use ped_wire::ErrorCode;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 use crate::config::Config;
 use crate::link::{Link, Output, Timeouts, host_port};
@@ -73,7 +77,7 @@ pub struct Daemon {
 pub struct Bound {
     admin: TcpListener,
     hsm: UnixListener,
-    ped: Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
+    ped: Option<(TcpListener, TlsAcceptor)>,
 }
 
 impl std::fmt::Debug for Bound {
@@ -113,8 +117,7 @@ impl Daemon {
             let acceptor = pedinit::acceptor(&config, &config_file)?;
             let ip = config.listen_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
             let at = SocketAddr::new(ip, config.listen_port);
-            let listener = TcpListener::bind(at)
-                .await
+            let listener = accept::listen(at)
                 .map_err(|e| format!("PED-initiated port {at}: {e}: {}", ErrorCode::RcSocketError))?;
             let pinned = config.pedserver.as_ref().map(|p| p.common_name.clone()).unwrap_or_default();
             (Some((listener, acceptor)), Some((at, pinned)))
@@ -172,7 +175,7 @@ impl Daemon {
             AdminLimits { read_timeout: timeout, write_timeout: timeout, max_connections: None, max_request_len: None };
         tasks.spawn(admin::serve(admin, self.stopping(), limits, answer));
         if let Some((listener, acceptor)) = ped {
-            tasks.spawn(pedinit::listen(Arc::clone(&self), listener, acceptor));
+            tasks.spawn(Arc::clone(&self).listen_ped(listener, acceptor));
         }
         let mut stop = self.stopping();
         loop {
@@ -198,6 +201,57 @@ impl Daemon {
             tracing::warn!("internal services did not end within {grace:?}; stopping anyway");
         }
         tracing::info!("pedclient stopped");
+    }
+
+    /// PED-initiated mode: accepts pedserver's connections until the daemon stops. Only
+    /// the registered pedserver can finish the TLS handshake, but anyone can start one:
+    /// at most [`MAX_HANDSHAKES`] wait at once, and when more arrive the one that waited
+    /// longest (of the address with the most waiting) is dropped, as pedserver's waiting
+    /// room does with hellos.
+    async fn listen_ped(self: Arc<Self>, listener: TcpListener, acceptor: TlsAcceptor) {
+        let mut stop = self.stopping();
+        let mut waiting: Admission<AbortHandle> = Admission::new(MAX_HANDSHAKES);
+        let mut handshakes = JoinSet::new();
+        let mut next_id = 0u64;
+        let mut pacer = Pacer::default();
+        let timeout = self.config.common.socket_read_timeout.get();
+        loop {
+            tokio::select! {
+                _ = stopped(&mut stop) => return,
+                Some(done) = handshakes.join_next(), if !handshakes.is_empty() => {
+                    if let Ok((id, stream)) = done {
+                        waiting.closed(id);
+                        if let Some((stream, peer)) = stream {
+                            tokio::spawn(pedinit::admit(Arc::clone(&self), stream, peer));
+                        }
+                    }
+                }
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, peer)) => {
+                        if lock(&self.ped_link).is_some() {
+                            tracing::warn!("PED-initiated: refused {peer}: a pedserver is already connected");
+                            continue;
+                        }
+                        let _ = tcp.set_nodelay(true);
+                        let id = next_id;
+                        next_id += 1;
+                        let task = handshakes.spawn(handshake(id, acceptor.clone(), tcp, peer, timeout));
+                        if let Some(out) = waiting.admit(Instant::now(), id, peer.ip(), task) {
+                            out.handle.abort();
+                            tracing::warn!(
+                                "PED-initiated: dropped a TLS handshake after {:?}: {MAX_HANDSHAKES} were waiting",
+                                out.waited
+                            );
+                        }
+                        pacer.accepted().await;
+                    }
+                    Err(e) => {
+                        tracing::warn!("PED-initiated accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+            }
+        }
     }
 
     /// The status for `show`.
@@ -407,6 +461,31 @@ impl Daemon {
                 ErrorCode::RcOperationTimedOut,
                 format!("pedserver at {target} did not accept the connection within {} s", timeout.as_secs()),
             )),
+        }
+    }
+}
+
+/// PED-initiated mode: TLS handshakes in progress at once (a descriptor and a TLS state
+/// each); pedserver's real one is over in a few round trips.
+const MAX_HANDSHAKES: usize = 64;
+
+/// One TLS handshake, bounded by the socket read timeout: the stream, or `None` (logged).
+async fn handshake(
+    id: u64,
+    acceptor: TlsAcceptor,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    timeout: Duration,
+) -> (u64, Option<(TlsStream<TcpStream>, SocketAddr)>) {
+    match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => (id, Some((stream, peer))),
+        Ok(Err(e)) => {
+            tracing::warn!("PED-initiated: TLS handshake with {peer} refused: {e}");
+            (id, None)
+        }
+        Err(_) => {
+            tracing::warn!("PED-initiated: TLS handshake with {peer} timed out");
+            (id, None)
         }
     }
 }

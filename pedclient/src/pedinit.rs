@@ -8,21 +8,23 @@
 //! When the HSM's link ends, the adopted connection ends with it (pedserver gets Bye) and
 //! pedserver must `-mode connect` again.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ped_daemon::frames::{FrameReader, READ_CHUNK, relay_control};
 use ped_daemon::tls::{self, Identity};
 use ped_wire::frame::Frame;
 use ped_wire::relay::{RELAY_VERSION, RelayMessage, RelayRole};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpListener;
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 use crate::config::{self, Config};
 use crate::daemon::{Daemon, ServerStream, lock, stopped};
@@ -96,38 +98,9 @@ pub(crate) async fn claim(daemon: &Daemon) -> Option<Claimed> {
     rx.await.ok()
 }
 
-/// Accepts pedserver's connections until the daemon stops.
-pub(crate) async fn listen(daemon: Arc<Daemon>, listener: TcpListener, acceptor: TlsAcceptor) {
-    let mut stop = daemon.stopping();
-    loop {
-        tokio::select! {
-            _ = stopped(&mut stop) => return,
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    if lock(&daemon.ped_link).is_some() {
-                        tracing::warn!("PED-initiated: refused {peer}: a pedserver is already connected");
-                        continue;
-                    }
-                    let _ = tcp.set_nodelay(true);
-                    tokio::spawn(admit(Arc::clone(&daemon), tcp, peer, acceptor.clone()));
-                }
-                Err(e) => {
-                    tracing::warn!("PED-initiated accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-        }
-    }
-}
-
-/// TLS, the relay hellos, then parking.
-async fn admit(daemon: Arc<Daemon>, tcp: tokio::net::TcpStream, peer: std::net::SocketAddr, acceptor: TlsAcceptor) {
+/// After the TLS handshake (the daemon's listener): the relay hellos, then parking.
+pub(crate) async fn admit(daemon: Arc<Daemon>, mut stream: TlsStream<TcpStream>, peer: SocketAddr) {
     let timeout = daemon.config().common.socket_read_timeout.get();
-    let mut stream = match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => return tracing::warn!("PED-initiated: TLS handshake with {peer} refused: {e}"),
-        Err(_) => return tracing::warn!("PED-initiated: TLS handshake with {peer} timed out"),
-    };
     // The bytes after the hello are handed over whole to the HSM's link that adopts it.
     let mut pending = FrameReader::default();
     let mut buf = vec![0u8; READ_CHUNK];

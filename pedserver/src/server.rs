@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ped_daemon::accept::{self, Pacer};
 use ped_daemon::admin::{self, AdminLimits};
 use ped_daemon::admission::Admission;
 use ped_daemon::frames::READ_CHUNK;
 use ped_wire::device::{DeviceMessage, SessionEndReason};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
@@ -46,24 +47,6 @@ const HOLDER_GRACE: Duration = Duration::from_millis(250);
 const MAX_ADMIN: usize = 8;
 /// Longest admin request line: `connect` carries a path, up to PATH_MAX.
 const MAX_ADMIN_LINE: u64 = 4200;
-
-/// Connections the kernel completes and queues for the server port before it accepts
-/// them (capped by `net.core.somaxconn`). tokio's default, 128, overflows under a flood
-/// of a few hundred connections: the kernel then drops a real client's SYN, and its
-/// connect waits out a 1 s retransmission.
-const ACCEPT_BACKLOG: u32 = 4096;
-
-/// Connections accepted before the accept loop lets the I/O driver and the sessions run.
-const ACCEPTS_PER_TURN: usize = 16;
-
-/// The server port's listener, with room for [`ACCEPT_BACKLOG`] connections not yet
-/// accepted.
-fn listen(at: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if at.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
-    socket.set_reuseaddr(true)?;
-    socket.bind(at)?;
-    socket.listen(ACCEPT_BACKLOG)
-}
 
 /// The address a listener binds: everywhere (or `-ip`) when external, else loopback of
 /// the family of `-ip`.
@@ -161,7 +144,7 @@ impl Server {
     pub async fn bind(config: Config) -> std::io::Result<(Arc<Server>, Bound)> {
         let server_ip = bind_ip(config.ip, config.external_server_port);
         let admin_ip = admin_bind_ip(&config);
-        let server = listen(SocketAddr::new(server_ip, config.server_port)).map_err(|e| {
+        let server = accept::listen(SocketAddr::new(server_ip, config.server_port)).map_err(|e| {
             std::io::Error::new(e.kind(), format!("server port {server_ip}:{}: {e}", config.server_port))
         })?;
         let admin = TcpListener::bind((admin_ip, config.admin_port))
@@ -254,7 +237,7 @@ impl Server {
     async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
         let mut shutdown = self.shutdown.subscribe();
         let mut sessions: JoinSet<String> = JoinSet::new();
-        let mut accepted_in_turn = 0;
+        let mut pacer = Pacer::default();
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
@@ -262,15 +245,7 @@ impl Server {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         self.admit(stream, peer, &mut sessions);
-                        accepted_in_turn += 1;
-                        // A few accepts per turn of the I/O driver, far fewer than the
-                        // waiting room holds: a connection's hello is read before a flood of
-                        // later connections can push it out (tokio would otherwise accept a
-                        // whole burst first, its budget allowing 128).
-                        if accepted_in_turn == ACCEPTS_PER_TURN {
-                            accepted_in_turn = 0;
-                            tokio::task::yield_now().await;
-                        }
+                        pacer.accepted().await;
                     }
                     Err(e) => {
                         // Out of descriptors, most likely: back off instead of spinning.
