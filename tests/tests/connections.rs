@@ -119,26 +119,3 @@ fn a_second_hsm_is_refused_while_the_ped_serves_another_and_connects_once_it_is_
     assert_eq!(connected.len(), 1, "one remote link, the second HSM's: {links}");
 }
 
-#[test]
-fn leaving_remote_ped_mode_invalidates_the_rpk_and_the_next_command_asks_for_the_orange_key() {
-    let mut rig = Rig::start(&Settings::default());
-    let mut remote = rig.remote.holder();
-    let (orange, blue) = initialised_through_the_default(&mut rig);
-    ceremony::so_login(&mut rig, &[(&blue, "")]).ok();
-
-    // Seed 3753: the key holder leaves Remote PED mode; the PED warns that this
-    // invalidates the RPK, closes its channel and forgets the cached RPK.
-    ceremony::leave_mode(&mut remote);
-    remote.press("7");
-    remote.wait("Awaiting HSM", 10);
-
-    // The HSM's next command opens a new channel on the same link: the orange key again.
-    let before = rig.hsm.state_text();
-    let login = rig.hsm.start_cli(&["role", "login", "-name", "so"]);
-    remote.login("COMPUTE SESSION KEY.", &[(&orange, ceremony::ORANGE_PIN)]);
-    remote.login("SO LOGIN...", &[(&blue, "")]);
-    login.join().expect("the CLI thread").ok();
-    assert_eq!(rig.hsm.state_text(), before, "a successful login changes nothing on disk");
-    let show = rig.hsm.cli(&["ped", "show"]);
-    assert!(show.text.contains("Remote PED: connected to 127.0.0.1:"), "{}", show.text);
-}
