@@ -9,13 +9,13 @@
 //!   log), flattened into each one's command line and file;
 //! - [`seconds`]: timeouts and intervals in seconds, fractions allowed, range-checked
 //!   alike on the command line and in the file;
+//! - [`broken_pipe`]: a command line whose reader went away ends quietly;
 //! - [`config_file`]: TOML configuration files written atomically, the per-user and
 //!   system default locations, and private (0600) files for keys;
 //! - [`logging`]: the size-rotated log file and the seed's four level switches;
 //! - [`admin`]: the admin port's one-line request/answer protocol, both ends;
 //! - [`admission`]: which connections may wait for their hello or TLS handshake, and
-//!   which one makes room when too many wait; [`accept`]: the listeners' queue and pace
-//!   under a flood;
+//!   which one makes room when too many wait;
 //! - [`modes`]: the modes both daemons have, as the seed prints them: `-mode start` (a
 //!   background copy, waited for until it answers), `-mode stop`, `-mode config
 //!   -show/-set`, and the foreground run's runtime and signal handling;
@@ -26,10 +26,10 @@
 //! Like the daemons it is blind: it uses ped-proto's wire formats only.
 #![forbid(unsafe_code)]
 
-pub mod accept;
 pub mod admin;
 pub mod admission;
 pub mod args;
+pub mod broken_pipe;
 pub mod config_file;
 pub mod frames;
 pub mod logging;

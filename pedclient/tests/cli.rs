@@ -106,3 +106,21 @@ fn usage_errors_exit_2_with_usage() {
     let o = c.run("start", &["-bogus", "1"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn a_reader_that_went_away_ends_the_command_quietly() {
+    // `pedclient -mode show | head -0`: the pipe's read end is closed before the first
+    // line is written.
+    let c = PedClient::new();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let config = c.config();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_pedclient"))
+        .args(["-mode", "show", "-configfile", config.to_str().unwrap()])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_eq!(o.status.code(), Some(ped_daemon::broken_pipe::STATUS));
+}

@@ -114,7 +114,7 @@ fn show(config: &Config, json: bool) -> Result<ExitCode, String> {
         return Ok(ExitCode::FAILURE);
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+        println!("{}", serde_json::to_string_pretty(&report.to_json()).map_err(|e| e.to_string())?);
     } else {
         print!("{}", report.to_text());
         println!("Show command passed.");

@@ -111,7 +111,62 @@ impl ped_daemon::modes::DaemonStatus for StatusReport {
     }
 }
 
+/// What the text view works out of a report: the current connection's times (0 without a
+/// client, as the seed prints them), the idle shares and the RPK count.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Figures {
+    /// Server idle time, % of its up time.
+    pub server_idle_percent: u64,
+    /// Seconds the current client has been connected.
+    pub current_connection_secs: u64,
+    /// Seconds since its last frame.
+    pub current_connection_idle_secs: u64,
+    /// Sum of its idle gaps.
+    pub current_connection_total_idle_secs: u64,
+    /// That sum, % of its connection time.
+    pub current_connection_total_idle_percent: u64,
+    /// Idle share of every connection, % of their time.
+    pub total_connection_idle_percent: u64,
+    /// RPKs the PED has cached.
+    pub ped_rpk_count: usize,
+}
+
+/// `-mode show -json` of a running server: `running`, the report's fields and the
+/// [`Figures`], so the JSON says what the text says (`{"running": false}` when no server
+/// answers).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ShowJson<'a> {
+    /// Always true: a server answered.
+    pub running: bool,
+    /// The server's report.
+    #[serde(flatten)]
+    pub report: &'a StatusReport,
+    /// What the text view works out of it.
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
 impl StatusReport {
+    /// The figures the text view shows beside the report's own fields.
+    pub fn figures(&self) -> Figures {
+        let (conn, idle, total_idle) =
+            self.client.as_ref().map_or((0, 0, 0), |c| (c.connection_secs, c.idle_secs, c.total_idle_secs));
+        Figures {
+            server_idle_percent: percent(self.server_idle_secs, self.server_up_secs),
+            current_connection_secs: conn,
+            current_connection_idle_secs: idle,
+            current_connection_total_idle_secs: total_idle,
+            current_connection_total_idle_percent: percent(total_idle, conn),
+            total_connection_idle_percent: percent(self.total_connection_idle_secs, self.total_connection_secs),
+            ped_rpk_count: self.ped.rpk_serials.len(),
+        }
+    }
+
+    /// `-mode show -json`.
+    pub fn to_json(&self) -> ShowJson<'_> {
+        ShowJson { running: true, report: self, figures: self.figures() }
+    }
+
     /// The seed's block (seed lines 4113-4140), every field filled.
     pub fn to_text(&self) -> String {
         let mut s = String::new();
@@ -131,7 +186,7 @@ impl StatusReport {
         let status = if ped.connected { "Connected" } else { "Disconnected" };
         let _ = writeln!(s, "  Ped2 Connection Status:     {status}");
         let _ = writeln!(s, "  Ped2 Serial Number:         {}", or_unknown(&ped.serial));
-        let _ = writeln!(s, "  Ped2 RPK Count              {}", ped.rpk_serials.len());
+        let _ = writeln!(s, "  Ped2 RPK Count              {}", self.figures().ped_rpk_count);
         let _ = writeln!(s, "  Ped2 RPK Serial Numbers     {serials}");
         let _ = writeln!(s);
         match &self.client {
@@ -154,22 +209,19 @@ impl StatusReport {
         let _ = writeln!(s, "  Admin Port:                 {}", self.admin_port);
         let _ = writeln!(s, "  External Admin Interface:   {}", yes_no(self.external_admin_interface));
         let _ = writeln!(s);
-        let up = self.server_up_secs;
+        let f = self.figures();
+        let (up, idle) = (self.server_up_secs, self.server_idle_secs);
         let _ = writeln!(s, "  Server Up Time:             {up} (secs)");
-        let idle = self.server_idle_secs;
-        let _ = writeln!(s, "  Server Idle Time:           {idle} (secs) ({}%)", percent(idle, up));
+        let _ = writeln!(s, "  Server Idle Time:           {idle} (secs) ({}%)", f.server_idle_percent);
         let _ = writeln!(s, "  Idle Timeout Value:         {} (secs)", self.idle_timeout_secs);
         let _ = writeln!(s);
-        let (conn, conn_idle, conn_total_idle) =
-            self.client.as_ref().map_or((0, 0, 0), |c| (c.connection_secs, c.idle_secs, c.total_idle_secs));
-        let _ = writeln!(s, "  Current Connection Time:    {conn} (secs)");
-        let _ = writeln!(s, "  Current Connection Idle Time: {conn_idle} (secs)");
-        let pct = percent(conn_total_idle, conn);
-        let _ = writeln!(s, "  Current Connection Total Idle Time: {conn_total_idle} (secs) ({pct}%)");
-        let total = self.total_connection_secs;
-        let total_idle = self.total_connection_idle_secs;
+        let _ = writeln!(s, "  Current Connection Time:    {} (secs)", f.current_connection_secs);
+        let _ = writeln!(s, "  Current Connection Idle Time: {} (secs)", f.current_connection_idle_secs);
+        let (total_idle, pct) = (f.current_connection_total_idle_secs, f.current_connection_total_idle_percent);
+        let _ = writeln!(s, "  Current Connection Total Idle Time: {total_idle} (secs) ({pct}%)");
+        let (total, total_idle) = (self.total_connection_secs, self.total_connection_idle_secs);
         let _ = writeln!(s, "  Total Connection Time:      {total} (secs)");
-        let _ = writeln!(s, "  Total Connection Idle Time: {total_idle} (secs) ({}%)", percent(total_idle, total));
+        let _ = writeln!(s, "  Total Connection Idle Time: {total_idle} (secs) ({}%)", f.total_connection_idle_percent);
         s
     }
 }
@@ -255,5 +307,35 @@ mod tests {
         assert!(r.to_text().contains("Appliance Link:             abox (192.20.1.23:9697), connected"));
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<StatusReport>(&json).unwrap(), r);
+    }
+
+    #[test]
+    fn the_json_of_show_says_what_the_text_says() {
+        let mut r = report();
+        let none = serde_json::to_value(r.to_json()).unwrap();
+        assert_eq!(none["running"], true);
+        assert_eq!((&none["current_connection_secs"], &none["current_connection_idle_secs"]), (&0.into(), &0.into()));
+        assert_eq!((&none["server_idle_percent"], &none["ped_rpk_count"]), (&100.into(), &1.into()));
+        assert_eq!(none["idle_timeout_secs"], 1800);
+        r.client = Some(ClientReport {
+            address: "10.0.0.9:40000".into(),
+            software: "pedclient 0.1.0".into(),
+            connection_secs: 10,
+            idle_secs: 2,
+            total_idle_secs: 5,
+        });
+        let v = serde_json::to_value(r.to_json()).unwrap();
+        let text = r.to_text();
+        for (key, line) in [
+            ("current_connection_secs", "Current Connection Time:    10 (secs)"),
+            ("current_connection_idle_secs", "Current Connection Idle Time: 2 (secs)"),
+            ("current_connection_total_idle_secs", "Current Connection Total Idle Time: 5 (secs) (50%)"),
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+            assert!(line.contains(&format!(" {} (secs)", v[key])), "{key} = {} but the text says {line}", v[key]);
+        }
+        assert_eq!(v["current_connection_total_idle_percent"], 50);
+        assert_eq!(v["client"]["address"], "10.0.0.9:40000");
+        assert_eq!(serde_json::from_value::<StatusReport>(v).unwrap(), r, "the report's own fields are all there");
     }
 }

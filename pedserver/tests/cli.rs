@@ -1,5 +1,7 @@
 //! The command line as a process: exit codes, usage, config -show/-set.
 
+mod common;
+
 use std::process::{Command, Output};
 
 fn pedserver(args: &[&str]) -> Output {
@@ -76,4 +78,45 @@ fn timeouts_take_fractions_and_the_file_is_range_checked_as_the_options_are() {
         assert_eq!(o.status.code(), Some(1), "{key}");
         assert!(stdout(&o).contains(named) && stdout(&o).contains("ps.toml"), "{key}: {}", stdout(&o));
     }
+}
+
+#[test]
+fn a_reader_that_went_away_ends_the_command_quietly() {
+    // `pedserver -mode config -show | head -0`: the pipe's read end is closed before the
+    // first line is written.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ps.toml");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = Command::new(env!("CARGO_BIN_EXE_pedserver"))
+        .args(["-mode", "config", "-show", "-configfile", file.to_str().unwrap()])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_eq!(o.status.code(), Some(ped_daemon::broken_pipe::STATUS));
+}
+
+#[test]
+fn show_json_says_running_either_way_and_carries_the_current_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let ped = common::FakePed::new(dir.path());
+    let server = common::PedServer::start(&ped.spec(), &[]);
+    let _client = server.connect();
+    server.wait_for("the client", |v| !v["client"].is_null());
+    let v = server.show();
+    assert_eq!(v["running"], true);
+    for key in ["current_connection_secs", "current_connection_idle_secs", "current_connection_total_idle_secs"] {
+        assert!(v[key].is_u64(), "{key} missing from {v}");
+    }
+    let text = stdout(&server.run("show", &[]));
+    assert!(text.contains("Current Connection Time:") && text.contains("Show command passed."), "{text}");
+    drop(server);
+
+    let (file, admin) = (dir.path().join("none.toml"), common::free_port().to_string());
+    let nobody = pedserver(&["-mode", "show", "-json", "-admin", &admin, "-configfile", file.to_str().unwrap()]);
+    assert_eq!(nobody.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&nobody.stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"running": false}));
 }
