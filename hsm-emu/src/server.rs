@@ -218,7 +218,9 @@ impl Pump {
     fn run(mut self, inbox: &Receiver<Event>) {
         loop {
             self.carry_out();
+            // A deadline passes even while events keep coming.
             let event = match self.server.console.poll_timeout() {
+                Some(deadline) if deadline <= self.server.clock.now() => Err(RecvTimeoutError::Timeout),
                 Some(deadline) => inbox.recv_timeout(deadline.saturating_sub(self.server.clock.now())),
                 None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
