@@ -17,9 +17,8 @@ use std::collections::HashSet;
 use ped_proto::orange::{ORANGE_SEED_LEN, RpkCredential};
 use ped_proto::pedkey::{KeyColour, PedKeyPayload};
 use ped_proto::pin::{Pin, apply_pin_mask};
-use ped_testkit::Which;
-use tests::ceremony::{self, CO_PIN, PO_PIN, Plan};
-use tests::rig::{Rig, Settings};
+use ped_testkit::ceremony::{self, CO_PIN, PO_PIN, Plan};
+use ped_testkit::{Net, Settings, Which};
 
 const ORANGE: &str = "4821";
 const BLUE: [&str; 3] = ["5930", "6047", "7156"];
@@ -94,26 +93,27 @@ fn all_or_none(name: &str, key: &str, candidates: &[Candidate], check: impl Fn(&
 
 #[test]
 fn one_stolen_key_of_each_colour_and_every_captured_link_leave_every_4_digit_pin_equally_plausible() {
-    let mut rig = Rig::start(&Settings::default());
+    // The production PIN binding count (600), as a thief of a real key faces.
+    let mut net = Net::new(Settings { pin_iterations: ped_proto::pin::PIN_ITERATIONS.get(), ..Settings::default() });
     // Orange 1-of-1 at the local PED; `ped connect`; blue 2-of-3 and red 1-of-1 written
     // over the Remote PED (C(2e,2s) with the orange key); an SO login with blue keys 1, 2.
-    let orange = ceremony::local_rpv_with(&mut rig, ORANGE);
-    rig.connect(&[]).ok();
+    let orange = ceremony::local_rpv_with(&mut net, ORANGE);
+    net.cli(&["ped", "connect"]).ok();
     let (blue, red) = ceremony::hsm_init(
-        &mut rig,
+        &mut net,
         Which::Remote,
         Some((&orange, ORANGE)),
         Plan { m: 2, n: 3, pins: &BLUE },
         Plan { m: 1, n: 1, pins: &RED },
     );
-    ceremony::so_login(&mut rig, &[(&blue[0], BLUE[0]), (&blue[1], BLUE[1])]).ok();
+    ceremony::so_login(&mut net, &[(&blue[0], BLUE[0]), (&blue[1], BLUE[1])]).ok();
     // The Partition SO (blue 1-of-1), the CO (black 1-of-1), the Auditor (white 1-of-1),
     // each made and logged in over the Remote PED.
-    let partition = ceremony::partition(&mut rig, Which::Remote, "thief");
-    let white = rig.keys.blank(1).remove(0);
-    ceremony::role_init(&mut rig, Which::Remote, "au", &white, WHITE).ok();
-    ceremony::role_login(&mut rig, Which::Remote, "au", &[(&white, WHITE)]).ok();
-    let streams = rig.captured();
+    let partition = ceremony::partition(&mut net, Which::Remote, "thief");
+    let white = net.blank(1).remove(0);
+    ceremony::role_init(&mut net, Which::Remote, "au", &white, WHITE).ok();
+    ceremony::role_login(&mut net, Which::Remote, "au", &[(&white, WHITE)]).ok();
+    let streams = net.captured();
     assert!(streams.iter().map(Vec::len).sum::<usize>() > 10_000, "the links carried the ceremony");
     let capture = Capture::of(&streams);
 
@@ -126,7 +126,7 @@ fn one_stolen_key_of_each_colour_and_every_captured_link_leave_every_4_digit_pin
         ("white 1-of-1", &white, WHITE),
     ];
     for (name, serial, true_pin) in stolen {
-        let key = rig.keys.content(serial).expect("a written key");
+        let key = ceremony::content(&net, serial).expect("a written key");
         assert!(key.pin_protected, "{name} has a PIN");
         let candidates = candidates(&key);
         assert_eq!(candidates.len(), 9000);
