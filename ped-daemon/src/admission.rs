@@ -77,8 +77,8 @@ impl<T> Admission<T> {
         evicted
     }
 
-    /// The connection `id` said hello: it no longer waits. `None` if it is not waiting
-    /// (evicted meanwhile: the caller closes it as such).
+    /// The connection `id` said hello: it no longer waits, and its handle comes back.
+    /// `None` if it was not waiting (evicted meanwhile, its task not yet told).
     pub fn said_hello(&mut self, id: u64) -> Option<T> {
         self.take(id)
     }

@@ -1,6 +1,7 @@
 //! The tokio adapter: listeners, the one active session, the admin port. The decisions
-//! are the session state machine's (`session`) and the waiting room's (`admission`); this
-//! module moves bytes, keeps time and enforces the resource bounds (refusals in flight).
+//! are the session state machine's (`session`) and the waiting room's (ped-daemon's
+//! `admission`); this module moves bytes, keeps time and enforces the resource bounds
+//! (refusals in flight).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -347,14 +348,14 @@ impl Server {
                     }
                     Output::StatusWanted => session.reply_status(self.hub.state().ped_status()),
                     Output::Established { software } => {
-                        if let Some(w) = waiting.take()
-                            && lock(&self.admission).said_hello(w.id).is_none()
-                        {
-                            session.handle_evicted();
-                            continue;
+                        // Evicted meanwhile or not, it said hello: a client that speaks is
+                        // what the waiting room is for.
+                        if let Some(w) = waiting.take() {
+                            lock(&self.admission).said_hello(w.id);
                         }
                         let active = Active { peer: peer.clone(), software: software.clone(), times: session.times() };
-                        // The ending session's teardown is bounded by the same write timeout.
+                        // An ending session's teardown: its shutdown (1 s at most), then
+                        // telling the PED (the write timeout at most).
                         if self.claim(active, write_timeout + REFUSAL_BOUND).await {
                             let (tx, rx) = mpsc::channel(64);
                             self.hub.attach(Some(tx));
