@@ -27,7 +27,7 @@ use ped_wire::ErrorCode;
 use ped_wire::device::{DeviceMessage, PedInfo, SessionEndReason};
 use ped_wire::frame::Frame;
 use ped_wire::relay::PedStatus;
-use pedclient::link::{Link, Output as LinkOutput, Timeouts as LinkTimeouts};
+use pedclient::hsm_session::{Link, Output as LinkOutput, Timeouts as LinkTimeouts};
 use pedserver::session::{Output as SessionOutput, Session, Timeouts as SessionTimeouts};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -448,7 +448,7 @@ impl Net {
                 return self.client_mut().link.dial_failed(ErrorCode::RcSocketError, why);
             }
         };
-        let target = pedclient::link::host_port(&host, port);
+        let target = pedclient::hsm_session::host_port(&host, port);
         if port != PEDSERVER_PORT {
             let why = format!("cannot connect to pedserver at {target}: Connection refused (os error 111)");
             return self.client_mut().link.dial_failed(ErrorCode::RcSocketError, why);

@@ -99,7 +99,7 @@ fn testid(ctx: &Context, id: u32) -> Result<ExitCode, String> {
     let m = ctx.stored.mapping(id).ok_or_else(|| {
         format!("PED ID {id} is not mapped; create it with pedclient -mode setid -id {id} -id_ip HOST -id_port PORT")
     })?;
-    let target = crate::link::host_port(&m.host, m.port);
+    let target = crate::hsm_session::host_port(&m.host, m.port);
     println!("Testing PED ID {id}: pedserver at {target}");
     let timeout = ctx.effective.common.socket_read_timeout.get();
     match crate::probe::probe(&m.host, m.port, timeout) {

@@ -24,7 +24,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use crate::config::Config;
-use crate::link::{Link, Output, Timeouts, host_port};
+use crate::hsm_session::{Link, Output, Timeouts, host_port};
 use crate::pedinit::{self, Parked};
 use crate::status::{LinkReport, PedInitiatedReport, StatusReport};
 

@@ -16,7 +16,7 @@ pub mod args;
 pub mod cli;
 pub mod config;
 pub mod daemon;
-pub mod link;
+pub mod hsm_session;
 pub mod pedinit;
 pub mod probe;
 pub mod relay_client;

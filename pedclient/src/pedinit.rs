@@ -2,7 +2,7 @@
 //! certificates pinned (ped-daemon's `tls::server_config`: one verification code path for
 //! both ends), says its relay hello, and gets pedclient's. The connection is then
 //! *parked*: pedclient answers its pings until an HSM asks for a link, and the HSM's
-//! [`Link`](crate::link::Link) adopts it (no second hello: status request, then relay).
+//! [`Link`](crate::hsm_session::Link) adopts it (no second hello: status request, then relay).
 //!
 //! One pedserver at a time: a second connection while one is parked or in use is closed.
 //! When the HSM's link ends, the adopted connection ends with it (pedserver gets Bye) and

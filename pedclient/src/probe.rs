@@ -11,7 +11,7 @@ use ped_wire::ErrorCode;
 use ped_wire::frame::Frame;
 use ped_wire::relay::{PedStatus, RelayMessage};
 
-use crate::link::host_port;
+use crate::hsm_session::host_port;
 use crate::relay_client::{Answer, RelayClient};
 
 /// What pedserver said about itself.

@@ -1,7 +1,7 @@
 //! The client's side of a relay session's opening (docs/protocol.md §15): pedclient says
 //! Hello, pedserver answers Hello, pedclient asks for the status, pedserver answers with
 //! it, and only a PED that is there makes the session ready. One sans-IO state machine,
-//! driven by the HSM link ([`crate::link`]) and by `-mode testid` ([`crate::probe`]),
+//! driven by the HSM link ([`crate::hsm_session`]) and by `-mode testid` ([`crate::probe`]),
 //! so that both judge pedserver's answers alike: the same version check, the same
 //! refusal of a server without a PED, the same code for `Busy`.
 //!

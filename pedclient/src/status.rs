@@ -131,7 +131,7 @@ impl Show {
         } else {
             t += &format!("  {:<10} {:<32} {}\n", "PED ID", "PEDserver", "HSM Serial Number");
             for m in &self.mappings {
-                let server = crate::link::host_port(&m.host, m.port);
+                let server = crate::hsm_session::host_port(&m.host, m.port);
                 t +=
                     &format!("  {:<10} {:<32} {}\n", m.id, server, m.hsm_serial.as_deref().unwrap_or("(not assigned)"));
             }

@@ -1,4 +1,5 @@
-//! One HSM link connection as a sans-IO state machine: bytes from the HSM and from
+//! The HSM session: one HSM link connection, and the remote link it asks for, as a sans-IO
+//! state machine (pedserver's counterpart is its `session`): bytes from the HSM and from
 //! pedserver, the outcome of a dial, and the time go in; frames for either side, the
 //! decision to dial or to close, and events for `show` come out. The tokio adapter
 //! (`daemon`) only moves bytes, dials, and sleeps until [`Link::poll_deadline`].
