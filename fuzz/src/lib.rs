@@ -5,12 +5,15 @@
 //! Every target reads its first byte as a selector. Bit 0 picks the mode: *raw* takes
 //! the rest of the input as the message; *edit* applies it to a genuine message (see
 //! [`edit`]), so the fuzzer starts next to valid inputs and reaches the checks behind
-//! the decoders (signatures, tags, MACs) without a seed corpus. The other bits pick
-//! which genuine message or which channel kind.
+//! the decoders (signatures, tags, MACs) from a one-byte input. The other bits pick
+//! which genuine message or which channel kind. [`seeds`] makes the seed corpus.
+
+pub mod seeds;
 
 use std::sync::{Mutex, OnceLock};
 
 use ped_proto::cert::ChainCache;
+use ped_proto::ecdh::EcdhKeyPair;
 use ped_proto::factory::Factory;
 use ped_proto::frame::Frame;
 use ped_proto::handshake::hsm::{self, HsmIdentity};
@@ -75,8 +78,11 @@ pub struct Fixture {
     /// One transcript per kind, indexed as [`KINDS`].
     pub transcripts: [Transcript; 3],
     /// The PED's chain cache: warm after the first replay, so a replay costs the PED
-    /// its key generation and ECDH only.
+    /// its ECDH only.
     cache: Mutex<ChainCache>,
+    /// The PED's ephemeral key, drawn once: every replay of the PED answers with it (as
+    /// the recorded one did), so no replay pays for a key generation.
+    ped_ephemeral: EcdhKeyPair,
     /// The genuine wrapping of [`KWP_PLAINTEXT`] under [`KWP_KEY`].
     pub kwp_wrapped: Vec<u8>,
 }
@@ -117,6 +123,7 @@ impl Fixture {
             rpk_cert,
             transcripts: Default::default(),
             cache: Mutex::new(ChainCache::default()),
+            ped_ephemeral: EcdhKeyPair::generate(&mut ChaCha20Rng::seed_from_u64(PED_SEED)),
             kwp_wrapped: kwp::wrap(&KWP_KEY, KWP_PLAINTEXT).expect("wrap"),
         };
         fixture.transcripts = KINDS.map(|kind| fixture.record(kind));
@@ -160,23 +167,23 @@ impl Fixture {
         }
     }
 
-    /// The PED's answer to whatever hello arrives, replayed from its seed.
+    /// The PED's answer to whatever hello arrives, with its fixed ephemeral key.
     pub fn ped_respond(&self, hello: Frame<'_>) -> Result<(AwaitingFinished, Vec<u8>), Error> {
-        let mut rng = ChaCha20Rng::seed_from_u64(PED_SEED);
         let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let ped = AwaitingHello::new(PED_ID, SUPPORTED_VERSIONS).receive_hello(hello, &self.root, NOW, &mut cache)?;
+        let ephemeral = self.ped_ephemeral.clone();
         match ped.kind() {
-            ChannelKind::Local => ped.respond_local(&mut rng),
+            ChannelKind::Local => ped.respond_local_with(ephemeral),
             ChannelKind::RemotePassword => {
-                ped.respond_password(&PasswordDigits::parse(PASSWORD).expect("8 digits"), &mut rng)
+                ped.respond_password_with(&PasswordDigits::parse(PASSWORD).expect("8 digits"), ephemeral)
             }
-            ChannelKind::RemoteRpv => ped.respond_rpv(&self.rpk, &mut rng),
+            ChannelKind::RemoteRpv => ped.respond_rpv_with(&self.rpk, ephemeral),
         }
     }
 
     /// A fresh session of one end of a recorded channel. A failed open poisons a session
     /// for good, so each input needs its own; replaying one end costs only that end's
-    /// P-521 operations (one to three).
+    /// ECDH (one or two) and, for the RPV kind's HSM, its ephemeral key.
     pub fn fresh_session(&self, kind: ChannelKind, role: Role) -> ChannelSession {
         let t = self.transcript(kind);
         match role {
