@@ -394,7 +394,11 @@ impl Conductor {
             Work::Operation { op, request } => {
                 self.cancelled = true;
                 match self.send(&HsmCommand::Cancel) {
-                    Ok(()) => self.wait(now, Work::Operation { op, request }),
+                    // The PED answers a Cancel at once: no key holder is waited for.
+                    Ok(()) => {
+                        self.work = Work::Operation { op, request };
+                        self.deadline = Some(now + self.timeouts.link);
+                    }
                     Err(e) => self.finish(hsm, Some((&op, &request)), Err(e)),
                 }
             }

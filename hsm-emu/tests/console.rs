@@ -264,6 +264,7 @@ fn an_abandoned_command_is_cancelled_at_the_ped_which_then_serves_the_next() {
     let asked = |b: &Bench| b.rig.lines().iter().any(|l| l.contains("reuse an existing"));
     assert!(asked(&b), "{:?}", b.rig.lines());
     b.console.abandon(b.now);
+    assert_eq!(b.console.poll_timeout(), Some(b.now + TIMEOUTS.link), "a Cancel is answered without key holders");
     b.drive();
     let e = b.done.take().expect("the PED answered the Cancel").unwrap_err();
     assert_eq!(e.code, Code::Ped(ErrorCode::CkrCancel));
