@@ -185,8 +185,8 @@ const CUT_SHORT: usize = HEADER_LEN + 16;
 fn to_hsm_a_dropped_link_is_a_ped_unplugged() {
     login_under(Case {
         name: "drop → HSM",
-        tap: on_next(Toward::Hsm, FrameType::Record, Fault::Drop),
-        then: Then::Cut,
+        tap: on_next(Toward::Hsm, FrameType::Record, Fault::Cut),
+        then: Then::Nothing,
         when: When::AtPrompt,
         result: UNPLUGGED,
         ped_shows: None,
@@ -272,8 +272,8 @@ fn to_hsm_a_notice_and_the_splits_swapped_fail_the_sequence_check() {
 fn to_ped_a_dropped_link_is_a_ped_unplugged() {
     login_under(Case {
         name: "drop → PED",
-        tap: on_next(Toward::Ped, FrameType::Record, Fault::Drop),
-        then: Then::Cut,
+        tap: on_next(Toward::Ped, FrameType::Record, Fault::Cut),
+        then: Then::Nothing,
         when: When::BeforeCommand,
         result: UNPLUGGED,
         ped_shows: None,
