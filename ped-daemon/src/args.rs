@@ -68,20 +68,31 @@ fn long_name(text: &str) -> Option<String> {
     Some(long)
 }
 
+/// A value the seed's switches and ports do not take.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// A switch is written `0` or `1`.
+    #[error("`{0}` is not 0 or 1")]
+    NotZeroOrOne(String),
+    /// A port is 1-65535.
+    #[error("`{0}` is not a port number (1-65535)")]
+    NotAPort(String),
+}
+
 /// clap value parser of the seed's switches, which are written `0` or `1`.
-pub fn zero_one(s: &str) -> Result<bool, String> {
+pub fn zero_one(s: &str) -> Result<bool, ValueError> {
     match s {
         "0" => Ok(false),
         "1" => Ok(true),
-        _ => Err(format!("`{s}` is not 0 or 1")),
+        _ => Err(ValueError::NotZeroOrOne(s.to_string())),
     }
 }
 
 /// clap value parser of a port to listen on or connect to: 0 is refused, as it would
 /// mean "any port" to a listener and nothing to a client.
-pub fn port(s: &str) -> Result<u16, String> {
+pub fn port(s: &str) -> Result<u16, ValueError> {
     match s.parse::<u16>() {
-        Ok(0) | Err(_) => Err(format!("`{s}` is not a port number (1-65535)")),
+        Ok(0) | Err(_) => Err(ValueError::NotAPort(s.to_string())),
         Ok(p) => Ok(p),
     }
 }
@@ -363,10 +374,10 @@ mod tests {
     #[test]
     fn value_parsers() {
         assert_eq!((zero_one("0"), zero_one("1")), (Ok(false), Ok(true)));
-        assert!(zero_one("2").unwrap_err().contains("not 0 or 1"));
+        assert!(zero_one("2").unwrap_err().to_string().contains("not 0 or 1"));
         assert_eq!(port("1503"), Ok(1503));
         for bad in ["0", "65536", "-1", "x"] {
-            assert!(port(bad).unwrap_err().contains("not a port number"), "{bad}");
+            assert!(port(bad).unwrap_err().to_string().contains("not a port number"), "{bad}");
         }
     }
 }

@@ -22,12 +22,12 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file is not a valid configuration.
-    #[error("{path}: {message}")]
+    #[error("{path}: {source}")]
     Parse {
         /// Which file.
         path: PathBuf,
-        /// The TOML error.
-        message: String,
+        /// The TOML error: where, and what (an unknown key, a value out of range).
+        source: toml::de::Error,
     },
     /// No per-user location could be found.
     #[error("neither HOME nor XDG_CONFIG_HOME/XDG_STATE_HOME is set; use {options}")]
@@ -41,8 +41,8 @@ pub enum ConfigError {
 /// The provided methods are the whole file I/O; implementors only derive serde.
 pub trait TomlConfig: Serialize + DeserializeOwned + Default {
     /// Parses TOML text.
-    fn from_toml(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+    fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
     }
 
     /// The TOML text written to the file.
@@ -54,7 +54,7 @@ pub trait TomlConfig: Serialize + DeserializeOwned + Default {
     /// Reads the configuration; a missing file is the defaults.
     fn load(path: &Path) -> Result<Self, ConfigError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Self::from_toml(&text).map_err(|message| ConfigError::Parse { path: path.into(), message }),
+            Ok(text) => Self::from_toml(&text).map_err(|source| ConfigError::Parse { path: path.into(), source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(source) => Err(ConfigError::Io { path: path.into(), source }),
         }
@@ -77,16 +77,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Atomic write of a private file (0600 under a 0700 directory, created if missing): a
 /// key lives there. A file it replaces keeps its owner and group, not a looser mode. The
 /// error names the file.
-pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ConfigError> {
     use std::os::unix::fs::DirBuilderExt;
     if let Some(dir) = path.parent() {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
+            .map_err(|source| ConfigError::Io { path: dir.into(), source })?;
     }
-    replace(path, bytes, Mode::OwnerOnly).map_err(|e| format!("{}: {e}", path.display()))
+    replace(path, bytes, Mode::OwnerOnly).map_err(|source| ConfigError::Io { path: path.into(), source })
 }
 
 /// The mode of a file that replaces another.
@@ -225,7 +225,9 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "idle-timeout = 5\nlog-file = \"/l\"\n");
         assert_eq!(Sample::load(&path).unwrap(), s);
         std::fs::write(&path, "idle-timeout = 1\nbogus = 2\n").unwrap();
-        assert!(matches!(Sample::load(&path), Err(ConfigError::Parse { message, .. }) if message.contains("bogus")));
+        assert!(
+            matches!(Sample::load(&path), Err(ConfigError::Parse { source, .. }) if source.to_string().contains("bogus"))
+        );
         assert_eq!(cert_dir(&path), dir.path().join("sub/cert"));
     }
 

@@ -16,18 +16,46 @@ use ped_wire::ErrorCode;
 use serde::de::DeserializeOwned;
 
 use crate::admin;
-use crate::config_file::TomlConfig;
+use crate::config_file::{ConfigError, TomlConfig};
 use crate::seconds::{Seconds, Timeout};
+
+/// Why one of the shared modes failed; the message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ModeError {
+    /// The configuration could not be read or written.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The background process could not be started.
+    #[error("cannot start the background process: {0}")]
+    Spawn(std::io::Error),
+    /// The admin port failed mid-request.
+    #[error("{0}")]
+    Admin(std::io::Error),
+    /// The daemon answered `stop` with something else than `ok`.
+    #[error("{refuser} refused to stop: {answer}")]
+    StopRefused {
+        /// How the daemon is named, e.g. `the server`.
+        refuser: String,
+        /// Its answer.
+        answer: String,
+    },
+    /// The foreground run's runtime could not be built.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    /// The JSON output could not be written.
+    #[error("JSON output: {0}")]
+    Json(#[from] serde_json::Error),
+}
 
 /// Runs one invocation: the banner first (`Ped Server Version 0.1.0`), as the seed's
 /// programs print it, except before JSON, which is for machines and so alone on stdout;
 /// then `command`. An error is printed as `Error: ...` (it says what to do) and gives exit
 /// status 1.
-pub fn run_command(
+pub fn run_command<E: std::fmt::Display>(
     title: &str,
     version: &str,
     json: bool,
-    command: impl FnOnce() -> Result<ExitCode, String>,
+    command: impl FnOnce() -> Result<ExitCode, E>,
 ) -> ExitCode {
     if !json {
         println!("{title} Version {version}");
@@ -62,9 +90,9 @@ impl<C: TomlConfig + Clone, P> CommandConfig<C, P> {
         config_file: Option<&Path>,
         default_file: impl FnOnce(&P) -> &Path,
         overrides: impl FnOnce(&mut C),
-    ) -> Result<CommandConfig<C, P>, String> {
+    ) -> Result<CommandConfig<C, P>, ConfigError> {
         let file = config_file.unwrap_or_else(|| default_file(&paths)).to_path_buf();
-        let stored = C::load(&file).map_err(|e| e.to_string())?;
+        let stored = C::load(&file)?;
         let mut effective = stored.clone();
         overrides(&mut effective);
         Ok(CommandConfig { paths, file, stored, effective })
@@ -72,19 +100,19 @@ impl<C: TomlConfig + Clone, P> CommandConfig<C, P> {
 
     /// Reads the file again, changes it, writes it atomically and prints the change's
     /// message: a change made by another command since this one started is kept.
-    pub fn update(&self, change: impl FnOnce(&mut C) -> Result<String, String>) -> Result<(), String> {
-        let mut config = C::load(&self.file).map_err(|e| e.to_string())?;
+    pub fn update<E: From<ConfigError>>(&self, change: impl FnOnce(&mut C) -> Result<String, E>) -> Result<(), E> {
+        let mut config = C::load(&self.file)?;
         let message = change(&mut config)?;
-        config.save(&self.file).map_err(|e| e.to_string())?;
+        config.save(&self.file)?;
         println!("{message}");
         Ok(())
     }
 
     /// `-mode config -show`: the effective configuration as JSON, or as the file's TOML
     /// after the `files` in force (the log, say, when the configuration names none).
-    pub fn show(&self, title: &str, json: bool, files: &[(&str, &Path)]) -> Result<ExitCode, String> {
+    pub fn show(&self, title: &str, json: bool, files: &[(&str, &Path)]) -> Result<ExitCode, ModeError> {
         if json {
-            println!("{}", serde_json::to_string_pretty(&self.effective).map_err(|e| e.to_string())?);
+            println!("{}", serde_json::to_string_pretty(&self.effective)?);
             return Ok(ExitCode::SUCCESS);
         }
         println!("{title} launched in config mode.");
@@ -98,11 +126,11 @@ impl<C: TomlConfig + Clone, P> CommandConfig<C, P> {
     }
 
     /// `-mode config -set`: writes the command line's settings into the file.
-    pub fn set(&self, title: &str, settings: impl FnOnce(&mut C)) -> Result<ExitCode, String> {
+    pub fn set(&self, title: &str, settings: impl FnOnce(&mut C)) -> Result<ExitCode, ModeError> {
         println!("{title} launched in config mode.");
         self.update(|c| {
             settings(c);
-            Ok(format!("Configuration written to {}", self.file.display()))
+            Ok::<_, ModeError>(format!("Configuration written to {}", self.file.display()))
         })?;
         println!("Config command passed.");
         Ok(ExitCode::SUCCESS)
@@ -145,18 +173,18 @@ impl DaemonControl<'_> {
         startup_timeout: Seconds,
         silent_failure: &str,
         started: impl FnOnce(&R),
-    ) -> Result<ExitCode, String> {
+    ) -> Result<ExitCode, ModeError> {
         let title = self.title;
         if let Some(report) = self.status::<R>() {
             println!("{title} is already running (pid {}, admin port {}).", report.pid(), report.admin_port());
             return Ok(ExitCode::FAILURE);
         }
         println!("Starting background process");
-        let exe = running_program().map_err(|e| e.to_string())?;
+        let exe = running_program().map_err(ModeError::Spawn)?;
         // Both of the child's outputs go into one pipe: its `Error: ...` line (stdout) and
         // clap's complaints (stderr) are the reason a failed start is reported with.
-        let (mut output, into) = std::io::pipe().map_err(|e| format!("cannot start the background process: {e}"))?;
-        let also_into = into.try_clone().map_err(|e| format!("cannot start the background process: {e}"))?;
+        let (mut output, into) = std::io::pipe().map_err(ModeError::Spawn)?;
+        let also_into = into.try_clone().map_err(ModeError::Spawn)?;
         let mut child = std::process::Command::new(exe)
             .arg0(std::env::args_os().next().unwrap_or_default())
             .args(std::env::args_os().skip(1))
@@ -166,7 +194,7 @@ impl DaemonControl<'_> {
             .stderr(into)
             .process_group(0)
             .spawn()
-            .map_err(|e| format!("cannot start the background process: {e}"))?;
+            .map_err(ModeError::Spawn)?;
         let deadline = Instant::now() + startup_timeout.get();
         while Instant::now() < deadline {
             if let Ok(Some(status)) = child.try_wait() {
@@ -193,7 +221,11 @@ impl DaemonControl<'_> {
 
     /// `-mode stop`: asks the daemon to stop on its admin port and waits until the port
     /// is closed.
-    pub fn stop<R: DaemonStatus>(&self, write_timeout: Timeout, shutdown_timeout: Seconds) -> Result<ExitCode, String> {
+    pub fn stop<R: DaemonStatus>(
+        &self,
+        write_timeout: Timeout,
+        shutdown_timeout: Seconds,
+    ) -> Result<ExitCode, ModeError> {
         let (title, addr) = (self.title, self.admin);
         println!("{title} launched in shutdown mode.");
         if self.status::<R>().is_none() {
@@ -201,9 +233,9 @@ impl DaemonControl<'_> {
             return Ok(ExitCode::FAILURE);
         }
         let timeout = write_timeout.get();
-        let answer = admin::request(addr, "stop", timeout).map_err(|e| e.to_string())?;
+        let answer = admin::request(addr, "stop", timeout).map_err(ModeError::Admin)?;
         if answer != "ok" {
-            return Err(format!("{} refused to stop: {answer}", self.refuser));
+            return Err(ModeError::StopRefused { refuser: self.refuser.to_string(), answer });
         }
         let deadline = Instant::now() + shutdown_timeout.get();
         while Instant::now() < deadline {
@@ -221,8 +253,8 @@ impl DaemonControl<'_> {
 /// The runtime of a daemon in the foreground: one thread. A relay of a few connections
 /// moving small frames needs no more, and it keeps idle memory and per-frame latency
 /// low (libusb's blocking calls have their own threads).
-pub fn foreground_runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())
+pub fn foreground_runtime() -> Result<tokio::runtime::Runtime, ModeError> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ModeError::Runtime)
 }
 
 /// Calls `stop` on SIGTERM (systemd's stop) or SIGINT (Ctrl-C), once; the daemon then

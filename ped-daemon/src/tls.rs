@@ -164,18 +164,24 @@ pub fn identity_files(dir: &Path, common_name: &str) -> (PathBuf, PathBuf) {
     (dir.join(format!("{common_name}.pem")), dir.join(format!("{common_name}Key.pem")))
 }
 
+/// A name that cannot be a file name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{what} {name:?} must be 1-64 letters, digits, '.', '_' or '-', not starting with '.'")]
+pub struct FileNameError {
+    /// What the name is, e.g. `the common name`.
+    pub what: &'static str,
+    /// The name given.
+    pub name: String,
+}
+
 /// Names and common names become file names: letters, digits, `.`, `_`, `-`, not
 /// starting with `.`, at most 64 characters (X.509's upper bound for a common name).
-pub fn check_file_name(what: &str, name: &str) -> Result<(), String> {
+pub fn check_file_name(what: &'static str, name: &str) -> Result<(), FileNameError> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && !name.starts_with('.')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{what} {name:?} must be 1-64 letters, digits, '.', '_' or '-', not starting with '.'"))
-    }
+    if ok { Ok(()) } else { Err(FileNameError { what, name: name.to_string() }) }
 }
 
 fn provider() -> Arc<CryptoProvider> {

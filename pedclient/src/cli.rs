@@ -6,14 +6,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use ped_daemon::args::ModeCommand;
-use ped_daemon::config_file::write_private;
+use ped_daemon::config_file::{ConfigError, write_private};
 use ped_daemon::logging::LogConfig;
-use ped_daemon::modes::{self, CommandConfig, DaemonControl};
-use ped_daemon::tls::{self, GeneratedIdentity};
+use ped_daemon::modes::{self, CommandConfig, DaemonControl, ModeError};
+use ped_daemon::tls::{self, FileNameError, GeneratedIdentity, TlsError};
 use ped_wire::ErrorCode;
 
 use crate::args::{Command, Invocation};
-use crate::config::{Config, Paths, RegisteredServer};
+use crate::config::{Config, MappingError, Paths, RegisteredServer};
 use crate::daemon::{Daemon, admin_target};
 use crate::pedinit;
 use crate::status::{Show, StatusReport};
@@ -24,8 +24,46 @@ const TITLE: &str = "Ped Client";
 /// What every command needs: the paths and the configuration with this run's overrides.
 type Context = CommandConfig<Config, Paths>;
 
-fn context(inv: &Invocation) -> Result<Context, String> {
-    let paths = Paths::for_command(inv.config_file.as_deref()).map_err(|e| e.to_string())?;
+/// Why a command failed; printed as `Error: ...`, it says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The configuration, or a file beside it, could not be read or written.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// One of the modes pedserver has too.
+    #[error(transparent)]
+    Mode(#[from] ModeError),
+    /// A mapping change the rules refuse.
+    #[error(transparent)]
+    Mapping(#[from] MappingError),
+    /// A certificate or key of PED-initiated mode.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// A common name that cannot name a file.
+    #[error(transparent)]
+    FileName(#[from] FileNameError),
+    /// `testid` of a PED ID with no mapping.
+    #[error("PED ID {0} is not mapped; create it with pedclient -mode setid -id {0} -id_ip HOST -id_port PORT")]
+    NotMapped(u32),
+    /// The log file or the configuration's path could not be opened or resolved.
+    #[error("{0}")]
+    Io(std::io::Error),
+    /// The daemon could not start (its reason and code).
+    #[error("{0}")]
+    Startup(String),
+    /// `-regen` without `-force` over an identity pedservers registered.
+    #[error(
+        "a certificate already exists (common name {0:?}) and pedservers registered it; repeat with -force to \
+replace it, then register the new one with each pedserver"
+    )]
+    IdentityExists(String),
+    /// `-register` without `-force` over a registered pedserver.
+    #[error("a pedserver certificate is already registered (common name {0:?}); repeat with -force to replace it")]
+    ServerRegistered(String),
+}
+
+fn context(inv: &Invocation) -> Result<Context, ConfigError> {
+    let paths = Paths::for_command(inv.config_file.as_deref())?;
     CommandConfig::load(paths, inv.config_file.as_deref(), |p| &p.files.config_file, |c| inv.settings.apply(c))
 }
 
@@ -33,7 +71,7 @@ fn context(inv: &Invocation) -> Result<Context, String> {
 pub fn run(inv: Invocation) -> ExitCode {
     let json = matches!(&inv.command, Command::Mode(mode) if mode.json());
     let version = env!("CARGO_PKG_VERSION");
-    modes::run_command(TITLE, version, json, || context(&inv).and_then(|ctx| dispatch(&inv, ctx)))
+    modes::run_command(TITLE, version, json, || dispatch(&inv, context(&inv)?))
 }
 
 /// The admin port, for the commands that use the running pedclient.
@@ -41,14 +79,14 @@ fn control(config: &Config) -> DaemonControl<'static> {
     DaemonControl { title: TITLE, refuser: "pedclient", admin: admin_target(config) }
 }
 
-fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
+fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, CliError> {
     let effective = &ctx.effective;
     match &inv.command {
         Command::Mode(ModeCommand::ConfigShow { json }) => {
             let (log, hsm_link) = (effective.log_file_or(&ctx.paths), effective.hsm_link_or(&ctx.paths));
-            ctx.show(TITLE, *json, &[("Log file", &log), ("HSM link", &hsm_link)])
+            Ok(ctx.show(TITLE, *json, &[("Log file", &log), ("HSM link", &hsm_link)])?)
         }
-        Command::Mode(ModeCommand::ConfigSet) => ctx.set(TITLE, |c| inv.settings.apply(c)),
+        Command::Mode(ModeCommand::ConfigSet) => Ok(ctx.set(TITLE, |c| inv.settings.apply(c))?),
         Command::Mode(ModeCommand::Start { foreground: in_foreground }) => {
             println!("Ped Client launched in startup mode.");
             if inv.settings.winservice {
@@ -61,13 +99,14 @@ fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
                 foreground(&ctx)?;
                 Ok(ExitCode::SUCCESS)
             } else {
-                start(effective)
+                Ok(start(effective)?)
             }
         }
         Command::Mode(ModeCommand::Stop) => {
-            control(effective).stop::<StatusReport>(effective.common.socket_write_timeout, effective.p_shutdown_timeout)
+            let (write, shutdown) = (effective.common.socket_write_timeout, effective.p_shutdown_timeout);
+            Ok(control(effective).stop::<StatusReport>(write, shutdown)?)
         }
-        Command::Mode(ModeCommand::Show { json }) => show(&ctx, *json),
+        Command::Mode(ModeCommand::Show { json }) => Ok(show(&ctx, *json)?),
         Command::SetId { id, host, port } => mapping(&ctx, "setid", |c| c.set_id(*id, host, *port)),
         Command::AssignId { id, serial } => mapping(&ctx, "assignid", |c| c.assign_id(*id, serial)),
         Command::ReleaseId { id } => mapping(&ctx, "releaseid", |c| c.release_id(*id)),
@@ -81,10 +120,10 @@ fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
 fn mapping(
     ctx: &Context,
     mode: &str,
-    change: impl FnOnce(&mut Config) -> Result<String, String>,
-) -> Result<ExitCode, String> {
+    change: impl FnOnce(&mut Config) -> Result<String, MappingError>,
+) -> Result<ExitCode, CliError> {
     println!("Ped Client launched in {mode} mode.");
-    ctx.update(change)?;
+    ctx.update(|c| change(c).map_err(CliError::from))?;
     println!("{} command passed.", capitalise(mode));
     Ok(ExitCode::SUCCESS)
 }
@@ -94,11 +133,9 @@ fn capitalise(s: &str) -> String {
     chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
 }
 
-fn testid(ctx: &Context, id: u32) -> Result<ExitCode, String> {
+fn testid(ctx: &Context, id: u32) -> Result<ExitCode, CliError> {
     println!("Ped Client launched in testid mode.");
-    let m = ctx.stored.mapping(id).ok_or_else(|| {
-        format!("PED ID {id} is not mapped; create it with pedclient -mode setid -id {id} -id_ip HOST -id_port PORT")
-    })?;
+    let m = ctx.stored.mapping(id).ok_or(CliError::NotMapped(id))?;
     let target = crate::hsm_session::host_port(&m.host, m.port);
     println!("Testing PED ID {id}: pedserver at {target}");
     let timeout = ctx.effective.common.socket_read_timeout.get();
@@ -133,15 +170,15 @@ fn testid(ctx: &Context, id: u32) -> Result<ExitCode, String> {
 }
 
 /// Runs the daemon in this process until stopped (admin `stop`, SIGTERM or SIGINT).
-fn foreground(ctx: &Context) -> Result<(), String> {
+fn foreground(ctx: &Context) -> Result<(), CliError> {
     let config = ctx.effective.clone();
-    ped_daemon::logging::init(config.common.log_settings(), &config.log_file_or(&ctx.paths))
-        .map_err(|e| e.to_string())?;
+    ped_daemon::logging::init(config.common.log_settings(), &config.log_file_or(&ctx.paths)).map_err(CliError::Io)?;
     let hsm_link = config.hsm_link_or(&ctx.paths);
-    let config_file = std::path::absolute(&ctx.file).map_err(|e| e.to_string())?;
+    let config_file = std::path::absolute(&ctx.file).map_err(CliError::Io)?;
     modes::foreground_runtime()?.block_on(async {
-        let (daemon, bound) = Daemon::bind(config, config_file, hsm_link).await.inspect_err(|e| {
+        let (daemon, bound) = Daemon::bind(config, config_file, hsm_link).await.map_err(|e| {
             tracing::error!("startup failed: {e}");
+            CliError::Startup(e)
         })?;
         let on_signal = Arc::clone(&daemon);
         modes::stop_on_signal(move || on_signal.stop());
@@ -154,7 +191,7 @@ fn running(config: &Config) -> Option<StatusReport> {
     control(config).status()
 }
 
-fn start(config: &Config) -> Result<ExitCode, String> {
+fn start(config: &Config) -> Result<ExitCode, ModeError> {
     control(config).start(config.p_startup_timeout, "see the log", |report: &StatusReport| {
         println!("HSM link: {}", report.hsm_link);
         if let Some(p) = &report.ped_initiated {
@@ -164,11 +201,11 @@ fn start(config: &Config) -> Result<ExitCode, String> {
 }
 
 /// The daemon's status (when it runs) and the mappings; exit 1 when it does not run.
-fn show(ctx: &Context, json: bool) -> Result<ExitCode, String> {
+fn show(ctx: &Context, json: bool) -> Result<ExitCode, ModeError> {
     let daemon = running(&ctx.effective);
     let show = Show { running: daemon.is_some(), daemon, mappings: ctx.stored.mappings.clone() };
     if json {
-        println!("{}", serde_json::to_string_pretty(&show).map_err(|e| e.to_string())?);
+        println!("{}", serde_json::to_string_pretty(&show)?);
     } else {
         println!("Ped Client launched in status mode.");
         print!("{}", show.to_text());
@@ -186,19 +223,16 @@ fn show(ctx: &Context, json: bool) -> Result<ExitCode, String> {
 
 /// `-regen -commonname CN`: this pedclient's P-521 key and self-signed certificate, which
 /// pedserver registers with `-appliance register`.
-fn regen(ctx: &Context, common_name: &str, force: bool) -> Result<ExitCode, String> {
+fn regen(ctx: &Context, common_name: &str, force: bool) -> Result<ExitCode, CliError> {
     tls::check_file_name("the common name", common_name)?;
     if let Some(old) = &ctx.stored.common_name
         && !force
         && pedinit::identity_files(&ctx.file, old).0.exists()
     {
-        return Err(format!(
-            "a certificate already exists (common name {old:?}) and pedservers registered it; \
-repeat with -force to replace it, then register the new one with each pedserver"
-        ));
+        return Err(CliError::IdentityExists(old.clone()));
     }
-    let generated = GeneratedIdentity::new(common_name).map_err(|e| e.to_string())?;
-    let fingerprint = tls::fingerprint(&generated.identity().map_err(|e| e.to_string())?.cert);
+    let generated = GeneratedIdentity::new(common_name)?;
+    let fingerprint = tls::fingerprint(&generated.identity()?.cert);
     let (cert_file, key_file) = pedinit::identity_files(&ctx.file, common_name);
     write_private(&key_file, generated.key_pem.as_bytes())?;
     println!("Private Key created and written to: {}", key_file.display());
@@ -207,7 +241,7 @@ repeat with -force to replace it, then register the new one with each pedserver"
     let mut previous = None;
     ctx.update(|c| {
         previous = c.common_name.replace(common_name.to_string());
-        Ok("Configuration updated.".into())
+        Ok::<_, CliError>("Configuration updated.".into())
     })?;
     if let Some(old) = previous.filter(|old| old != common_name) {
         let (old_cert, old_key) = pedinit::identity_files(&ctx.file, &old);
@@ -221,21 +255,18 @@ repeat with -force to replace it, then register the new one with each pedserver"
 }
 
 /// `-register -certificate FILE`: pins the pedserver certificate (made by its `-regen`).
-fn register(ctx: &Context, certificate: &Path, force: bool) -> Result<ExitCode, String> {
+fn register(ctx: &Context, certificate: &Path, force: bool) -> Result<ExitCode, CliError> {
     if let Some(existing) = &ctx.stored.pedserver
         && !force
     {
-        return Err(format!(
-            "a pedserver certificate is already registered (common name {:?}); repeat with -force to replace it",
-            existing.common_name
-        ));
+        return Err(CliError::ServerRegistered(existing.common_name.clone()));
     }
-    let cert = tls::read_certificate(certificate).map_err(|e| e.to_string())?;
+    let cert = tls::read_certificate(certificate)?;
     let registered = RegisteredServer { common_name: tls::common_name(&cert), fingerprint: tls::fingerprint(&cert) };
     write_private(&pedinit::pedserver_file(&ctx.file), cert.as_ref())?;
     ctx.update(|c| {
         c.pedserver = Some(registered.clone());
-        Ok(format!("pedserver certificate registered, common name {:?}.", registered.common_name))
+        Ok::<_, CliError>(format!("pedserver certificate registered, common name {:?}.", registered.common_name))
     })?;
     println!("Certificate SHA-256 fingerprint: {}", tls::fingerprint_for_humans(&registered.fingerprint));
     println!("Compare it with the PED host's own before its first pedserver -mode connect.");

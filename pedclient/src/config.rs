@@ -169,16 +169,13 @@ impl Config {
         self.mappings.iter().find(|m| m.hsm_serial.as_deref() == Some(serial))
     }
 
-    fn mapping_mut(&mut self, id: u32) -> Result<&mut Mapping, String> {
-        self.mappings
-            .iter_mut()
-            .find(|m| m.id == id)
-            .ok_or_else(|| format!("PED ID {id} is not mapped; create it with pedclient -mode setid -id {id} ..."))
+    fn mapping_mut(&mut self, id: u32) -> Result<&mut Mapping, MappingError> {
+        self.mappings.iter_mut().find(|m| m.id == id).ok_or(MappingError::NotMapped { id })
     }
 
     /// `setid`: creates the mapping, or moves an existing one to a new pedserver (an
     /// assignment is kept). Returns what was done.
-    pub fn set_id(&mut self, id: u32, host: &str, port: u16) -> Result<String, String> {
+    pub fn set_id(&mut self, id: u32, host: &str, port: u16) -> Result<String, MappingError> {
         check_text("the host name", host, 255)?;
         if let Ok(m) = self.mapping_mut(id) {
             (m.host, m.port) = (host.to_string(), port);
@@ -191,19 +188,14 @@ impl Config {
 
     /// `assignid`: the HSM `serial` uses PED ID `id` when it connects without an address.
     /// One PED ID per HSM and one HSM per PED ID: a taken one must be released first.
-    pub fn assign_id(&mut self, id: u32, serial: &str) -> Result<String, String> {
+    pub fn assign_id(&mut self, id: u32, serial: &str) -> Result<String, MappingError> {
         check_text("the HSM serial number", serial, ped_wire::hsm_link::MAX_SERIAL_LEN)?;
         if let Some(other) = self.assigned_to(serial).filter(|m| m.id != id) {
-            return Err(format!(
-                "HSM {serial} is already assigned PED ID {}; release it first (pedclient -mode releaseid -id {})",
-                other.id, other.id
-            ));
+            return Err(MappingError::HsmTaken { serial: serial.to_string(), id: other.id });
         }
         let m = self.mapping_mut(id)?;
         match m.hsm_serial.as_deref() {
-            Some(current) if current != serial => Err(format!(
-                "PED ID {id} is assigned to HSM {current}; release it first (pedclient -mode releaseid -id {id})"
-            )),
+            Some(current) if current != serial => Err(MappingError::IdTaken { id, serial: current.to_string() }),
             _ => {
                 m.hsm_serial = Some(serial.to_string());
                 Ok(format!("PED ID {id} ({}:{}) is assigned to HSM {serial}.", m.host, m.port))
@@ -212,7 +204,7 @@ impl Config {
     }
 
     /// `releaseid`: the mapping stays, no HSM uses it.
-    pub fn release_id(&mut self, id: u32) -> Result<String, String> {
+    pub fn release_id(&mut self, id: u32) -> Result<String, MappingError> {
         let m = self.mapping_mut(id)?;
         Ok(match m.hsm_serial.take() {
             Some(serial) => format!("PED ID {id} is released from HSM {serial}."),
@@ -222,24 +214,59 @@ impl Config {
 
     /// `deleteid`: removes the mapping; an assigned one must be released first, so that
     /// an HSM is never left pointing at nothing by accident.
-    pub fn delete_id(&mut self, id: u32) -> Result<String, String> {
+    pub fn delete_id(&mut self, id: u32) -> Result<String, MappingError> {
         if let Some(serial) = &self.mapping_mut(id)?.hsm_serial {
-            return Err(format!(
-                "PED ID {id} is assigned to HSM {serial}; release it first (pedclient -mode releaseid -id {id})"
-            ));
+            return Err(MappingError::IdTaken { id, serial: serial.clone() });
         }
         self.mappings.retain(|m| m.id != id);
         Ok(format!("PED ID {id} is deleted."))
     }
 }
 
+/// Why a change of the PED ID mappings is refused; each says what to do.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MappingError {
+    /// No mapping has this PED ID.
+    #[error("PED ID {id} is not mapped; create it with pedclient -mode setid -id {id} ...")]
+    NotMapped {
+        /// The PED ID.
+        id: u32,
+    },
+    /// The PED ID serves another HSM.
+    #[error("PED ID {id} is assigned to HSM {serial}; release it first (pedclient -mode releaseid -id {id})")]
+    IdTaken {
+        /// The PED ID.
+        id: u32,
+        /// The HSM it is assigned to.
+        serial: String,
+    },
+    /// The HSM has another PED ID.
+    #[error("HSM {serial} is already assigned PED ID {id}; release it first (pedclient -mode releaseid -id {id})")]
+    HsmTaken {
+        /// The HSM.
+        serial: String,
+        /// Its PED ID.
+        id: u32,
+    },
+    /// A host name or serial that cannot travel in an HSM link frame.
+    #[error("{what} {value:?} must be 1-{max} printable characters without spaces")]
+    BadText {
+        /// What it is, e.g. `the host name`.
+        what: &'static str,
+        /// The text given.
+        value: String,
+        /// Its longest length.
+        max: usize,
+    },
+}
+
 /// Host names and serials travel in HSM link frames and are printed: 1..=max printable
 /// ASCII characters without spaces.
-fn check_text(what: &str, s: &str, max: usize) -> Result<(), String> {
+fn check_text(what: &'static str, s: &str, max: usize) -> Result<(), MappingError> {
     if !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_graphic()) {
         Ok(())
     } else {
-        Err(format!("{what} {s:?} must be 1-{max} printable characters without spaces"))
+        Err(MappingError::BadText { what, value: s.to_string(), max })
     }
 }
 
@@ -267,23 +294,23 @@ mod tests {
         let text = c.to_toml();
         assert!(text.contains("[[ped-id]]") && text.contains("hsm-serial = \"123456789\""), "{text}");
         assert_eq!(Config::from_toml(&text).unwrap(), c);
-        assert!(Config::from_toml("admin-port = 1\nbogus = 2\n").unwrap_err().contains("bogus"));
-        assert!(Config::from_toml("idle-timeout = 0").unwrap_err().contains("more than 0"));
+        assert!(Config::from_toml("admin-port = 1\nbogus = 2\n").unwrap_err().to_string().contains("bogus"));
+        assert!(Config::from_toml("idle-timeout = 0").unwrap_err().to_string().contains("more than 0"));
         assert!(text.contains("idle-timeout = 0.5\n"), "{text}");
     }
 
     #[test]
     fn mapping_rules() {
         let mut c = Config::default();
-        assert!(c.assign_id(1, "S1").unwrap_err().contains("not mapped"));
+        assert!(c.assign_id(1, "S1").unwrap_err().to_string().contains("not mapped"));
         c.set_id(2, "b", 1503).unwrap();
         c.set_id(1, "a", 1503).unwrap();
         assert_eq!(c.mappings.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2]);
         c.assign_id(1, "S1").unwrap();
         c.assign_id(1, "S1").unwrap();
-        assert!(c.assign_id(1, "S2").unwrap_err().contains("assigned to HSM S1"));
-        assert!(c.assign_id(2, "S1").unwrap_err().contains("already assigned PED ID 1"));
-        assert!(c.delete_id(1).unwrap_err().contains("release it first"));
+        assert!(c.assign_id(1, "S2").unwrap_err().to_string().contains("assigned to HSM S1"));
+        assert!(c.assign_id(2, "S1").unwrap_err().to_string().contains("already assigned PED ID 1"));
+        assert!(c.delete_id(1).unwrap_err().to_string().contains("release it first"));
         c.set_id(1, "c", 1600).unwrap();
         assert_eq!(c.assigned_to("S1").map(|m| (m.host.as_str(), m.port)), Some(("c", 1600)));
         assert!(c.release_id(1).unwrap().contains("released from HSM S1"));

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use ped_daemon::admin;
 use ped_daemon::args::ModeCommand;
-use ped_daemon::config_file::{TomlConfig, write_private};
+use ped_daemon::config_file::{ConfigError, TomlConfig, write_private};
 use ped_daemon::logging::LogConfig;
-use ped_daemon::modes::{self, CommandConfig, DaemonControl};
+use ped_daemon::modes::{self, CommandConfig, DaemonControl, ModeError};
 use ped_daemon::seconds::Timeout;
 use ped_wire::ErrorCode;
 
@@ -26,8 +26,73 @@ const TITLE: &str = "Ped Server";
 /// What every command needs: the paths and the configuration with this run's overrides.
 type Context = CommandConfig<Config, Paths>;
 
-fn context(inv: &Invocation) -> Result<Context, String> {
-    let paths = config::command_paths(inv.config_file.as_deref()).map_err(|e| e.to_string())?;
+/// Why a command failed; printed as `Error: ...`, it says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The configuration, or a file beside it, could not be read or written.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// One of the modes pedclient has too.
+    #[error(transparent)]
+    Mode(#[from] ModeError),
+    /// A certificate or key of PED-initiated mode.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// A name that cannot name a file.
+    #[error(transparent)]
+    FileName(#[from] tls::FileNameError),
+    /// The log file or the configuration's path could not be opened or resolved.
+    #[error("{0}")]
+    Io(std::io::Error),
+    /// The server could not bind its ports.
+    #[error("{0}: {code}", code = ErrorCode::RcSocketError)]
+    Bind(std::io::Error),
+    /// `-regen` without `-force` over a certificate the appliances registered.
+    #[error(
+        "a client certificate already exists (common name {0:?}) and the appliances registered it; repeat with \
+-force to replace it, then register the new one with each appliance"
+    )]
+    IdentityExists(String),
+    /// `-appliance register` of a name in use.
+    #[error("an appliance named {0:?} is already registered; delete it first")]
+    ApplianceExists(String),
+    /// `-appliance delete` of an unknown name.
+    #[error("no appliance named {0:?} is registered")]
+    NoAppliance(String),
+    /// `-mode connect` of an unknown name.
+    #[error("no appliance named {0:?} is registered (pedserver -appliance list)")]
+    NoApplianceToConnect(String),
+    /// `-appliance delete` of the appliance the server is linked to, without `-force`.
+    #[error("appliance {0} is connected: run pedserver -mode disconnect -name {0} first, or add -force")]
+    ApplianceConnected(String),
+    /// A command that needs the running server, and none answers.
+    #[error("Ped Server is not running (nothing answers on admin port {0}); start it with pedserver -mode start")]
+    NotRunning(std::net::SocketAddr),
+    /// The running server refused the request, in its words.
+    #[error("{0}")]
+    Refused(String),
+    /// The admin port answered something else than `ok ...` or `error ...`.
+    #[error("unexpected answer from the server: {0}")]
+    Unexpected(String),
+    /// `-mode update` while the server holds the PED.
+    #[error(
+        "Ped Server is running (pid {pid}, admin port {admin_port}) and holds the PED; a firmware update needs \
+the PED to itself. Stop the server with pedserver -mode stop, run the update, then start it again with pedserver \
+-mode start."
+    )]
+    ServerHoldsPed {
+        /// The server's process.
+        pid: u32,
+        /// Its admin port.
+        admin_port: u16,
+    },
+    /// `-mode update` failed: the image, the PED or the person at it (what to do included).
+    #[error(transparent)]
+    Update(#[from] crate::update::run::UpdateError),
+}
+
+fn context(inv: &Invocation) -> Result<Context, ConfigError> {
+    let paths = config::command_paths(inv.config_file.as_deref())?;
     CommandConfig::load(paths, inv.config_file.as_deref(), |p| &p.config_file, |c| inv.settings.apply(c))
 }
 
@@ -35,7 +100,7 @@ fn context(inv: &Invocation) -> Result<Context, String> {
 pub fn run(inv: Invocation) -> ExitCode {
     let json = matches!(&inv.command, Command::Mode(mode) if mode.json());
     let version = env!("CARGO_PKG_VERSION");
-    modes::run_command(TITLE, version, json, || context(&inv).and_then(|ctx| dispatch(&inv, ctx)))
+    modes::run_command(TITLE, version, json, || dispatch(&inv, context(&inv)?))
 }
 
 /// The admin port, for the commands that use the running server.
@@ -43,21 +108,23 @@ fn control(config: &Config) -> DaemonControl<'static> {
     DaemonControl { title: TITLE, refuser: "the server", admin: admin_addr(config) }
 }
 
-fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
+fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, CliError> {
     let effective = &ctx.effective;
     match &inv.command {
         Command::Mode(ModeCommand::ConfigShow { json }) => {
-            ctx.show(TITLE, *json, &[("Log file", &effective.log_file_or(&ctx.paths))])
+            Ok(ctx.show(TITLE, *json, &[("Log file", &effective.log_file_or(&ctx.paths))])?)
         }
-        Command::Mode(ModeCommand::ConfigSet) => ctx.set(TITLE, |c| inv.settings.apply(c)),
+        Command::Mode(ModeCommand::ConfigSet) => Ok(ctx.set(TITLE, |c| inv.settings.apply(c))?),
         Command::Mode(ModeCommand::Start { foreground: true }) => {
             foreground(effective.clone(), &effective.log_file_or(&ctx.paths))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Mode(ModeCommand::Start { foreground: false }) => start(effective),
-        Command::Mode(ModeCommand::Stop) => control(effective)
-            .stop::<StatusReport>(effective.common.socket_write_timeout, effective.bg_process_shutdown_timeout),
-        Command::Mode(ModeCommand::Show { json }) => show(effective, *json),
+        Command::Mode(ModeCommand::Start { foreground: false }) => Ok(start(effective)?),
+        Command::Mode(ModeCommand::Stop) => {
+            let (write, shutdown) = (effective.common.socket_write_timeout, effective.bg_process_shutdown_timeout);
+            Ok(control(effective).stop::<StatusReport>(write, shutdown)?)
+        }
+        Command::Mode(ModeCommand::Show { json }) => Ok(show(effective, *json)?),
         Command::Regen { common_name, force } => regen(&ctx, common_name, *force),
         Command::Register { name, certificate, ip, port } => register(&ctx, name, certificate, *ip, *port),
         Command::List => {
@@ -72,12 +139,12 @@ fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, String> {
 }
 
 /// Runs the server in this process until stopped (admin `stop`, SIGTERM or SIGINT).
-fn foreground(config: Config, log_file: &Path) -> Result<(), String> {
-    ped_daemon::logging::init(config.common.log_settings(), log_file).map_err(|e| e.to_string())?;
+fn foreground(config: Config, log_file: &Path) -> Result<(), CliError> {
+    ped_daemon::logging::init(config.common.log_settings(), log_file).map_err(CliError::Io)?;
     modes::foreground_runtime()?.block_on(async {
         let (server, bound) = Server::bind(config).await.map_err(|e| {
             tracing::error!("startup failed: {e}");
-            format!("{e}: {}", ErrorCode::RcSocketError)
+            CliError::Bind(e)
         })?;
         let on_signal = Arc::clone(&server);
         modes::stop_on_signal(move || on_signal.stop());
@@ -90,7 +157,7 @@ fn running(config: &Config) -> Option<StatusReport> {
     control(config).status()
 }
 
-fn start(config: &Config) -> Result<ExitCode, String> {
+fn start(config: &Config) -> Result<ExitCode, ModeError> {
     println!("Ped Server launched in startup mode.");
     control(config).start(config.bg_process_startup_timeout, "", |report: &StatusReport| {
         if report.ped.connected {
@@ -101,7 +168,7 @@ fn start(config: &Config) -> Result<ExitCode, String> {
     })
 }
 
-fn show(config: &Config, json: bool) -> Result<ExitCode, String> {
+fn show(config: &Config, json: bool) -> Result<ExitCode, ModeError> {
     if !json {
         println!("Ped Server launched in status mode.");
     }
@@ -114,7 +181,7 @@ fn show(config: &Config, json: bool) -> Result<ExitCode, String> {
         return Ok(ExitCode::FAILURE);
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&report.to_json()).map_err(|e| e.to_string())?);
+        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
     } else {
         print!("{}", report.to_text());
         println!("Show command passed.");
@@ -123,20 +190,17 @@ fn show(config: &Config, json: bool) -> Result<ExitCode, String> {
 }
 
 /// `-regen -commonname CN`: a new P-521 key and self-signed certificate.
-fn regen(ctx: &Context, common_name: &str, force: bool) -> Result<ExitCode, String> {
+fn regen(ctx: &Context, common_name: &str, force: bool) -> Result<ExitCode, CliError> {
     tls::check_file_name("the common name", common_name)?;
     let cert_dir = config::cert_dir(&ctx.file);
     if let Some(old) = &ctx.stored.client_common_name
         && !force
         && tls::client_files(&cert_dir, old).0.exists()
     {
-        return Err(format!(
-            "a client certificate already exists (common name {old:?}) and the appliances registered it; \
-repeat with -force to replace it, then register the new one with each appliance"
-        ));
+        return Err(CliError::IdentityExists(old.clone()));
     }
-    let generated = GeneratedIdentity::new(common_name).map_err(|e| e.to_string())?;
-    let fingerprint = tls::fingerprint(&generated.identity().map_err(|e| e.to_string())?.cert);
+    let generated = GeneratedIdentity::new(common_name)?;
+    let fingerprint = tls::fingerprint(&generated.identity()?.cert);
     let (cert_file, key_file) = tls::client_files(&cert_dir, common_name);
     write_private(&key_file, generated.key_pem.as_bytes())?;
     println!("Private Key created and written to: {}", key_file.display());
@@ -144,7 +208,7 @@ repeat with -force to replace it, then register the new one with each appliance"
     println!("Certificate created and written to: {}", cert_file.display());
     let mut updated = ctx.stored.clone();
     let previous = updated.client_common_name.replace(common_name.to_string());
-    updated.save(&ctx.file).map_err(|e| e.to_string())?;
+    updated.save(&ctx.file)?;
     if let Some(old) = previous.filter(|old| old != common_name) {
         let (old_cert, old_key) = tls::client_files(&cert_dir, &old);
         let _ = std::fs::remove_file(old_cert);
@@ -163,12 +227,12 @@ fn register(
     certificate: &Path,
     ip: std::net::IpAddr,
     port: u16,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, CliError> {
     tls::check_file_name("the appliance name", name)?;
     if ctx.stored.appliances.iter().any(|a| a.name == name) {
-        return Err(format!("an appliance named {name:?} is already registered; delete it first"));
+        return Err(CliError::ApplianceExists(name.to_string()));
     }
-    let cert = tls::read_certificate(certificate).map_err(|e| e.to_string())?;
+    let cert = tls::read_certificate(certificate)?;
     let appliance = Appliance {
         name: name.to_string(),
         ip,
@@ -179,7 +243,7 @@ fn register(
     write_private(&tls::appliance_file(&config::cert_dir(&ctx.file), name), cert.as_ref())?;
     let mut updated = ctx.stored.clone();
     updated.appliances.push(appliance.clone());
-    updated.save(&ctx.file).map_err(|e| e.to_string())?;
+    updated.save(&ctx.file)?;
     println!("Appliance {name} registered: {ip} port {port}, certificate common name {:?}.", appliance.common_name);
     println!("Certificate SHA-256 fingerprint: {}", tls::fingerprint_for_humans(&appliance.fingerprint));
     println!("Compare it with the appliance's own before the first -mode connect.");
@@ -223,16 +287,14 @@ pub fn appliance_table(appliances: &[Appliance]) -> String {
 
 /// `-appliance delete`: refused while the running server is linked to it, unless -force,
 /// which ends the link first.
-fn delete(ctx: &Context, name: &str, force: bool) -> Result<ExitCode, String> {
+fn delete(ctx: &Context, name: &str, force: bool) -> Result<ExitCode, CliError> {
     if !ctx.stored.appliances.iter().any(|a| a.name == name) {
-        return Err(format!("no appliance named {name:?} is registered"));
+        return Err(CliError::NoAppliance(name.to_string()));
     }
     let linked = running(&ctx.effective).and_then(|r| r.appliance_link).is_some_and(|link| link.name == name);
     if linked {
         if !force {
-            return Err(format!(
-                "appliance {name} is connected: run pedserver -mode disconnect -name {name} first, or add -force"
-            ));
+            return Err(CliError::ApplianceConnected(name.to_string()));
         }
         admin_call(
             &ctx.effective,
@@ -243,42 +305,39 @@ fn delete(ctx: &Context, name: &str, force: bool) -> Result<ExitCode, String> {
     }
     let mut updated = ctx.stored.clone();
     updated.appliances.retain(|a| a.name != name);
-    updated.save(&ctx.file).map_err(|e| e.to_string())?;
+    updated.save(&ctx.file)?;
     let _ = std::fs::remove_file(tls::appliance_file(&config::cert_dir(&ctx.file), name));
     println!("Appliance {name} deleted.");
     Ok(ExitCode::SUCCESS)
 }
 
 /// One admin request whose answer is `ok MESSAGE` or `error MESSAGE`.
-fn admin_call(config: &Config, request: &str, timeout: Duration) -> Result<String, String> {
+fn admin_call(config: &Config, request: &str, timeout: Duration) -> Result<String, CliError> {
     if running(config).is_none() {
-        return Err(format!(
-            "Ped Server is not running (nothing answers on admin port {}); start it with pedserver -mode start",
-            admin_addr(config)
-        ));
+        return Err(CliError::NotRunning(admin_addr(config)));
     }
-    let answer = admin::request(admin_addr(config), request, timeout).map_err(|e| e.to_string())?;
+    let answer = admin::request(admin_addr(config), request, timeout).map_err(ModeError::Admin)?;
     match answer.split_once(' ').unwrap_or((answer.as_str(), "")) {
         ("ok", message) => Ok(message.to_string()),
-        ("error", message) => Err(message.to_string()),
-        _ => Err(format!("unexpected answer from the server: {answer}")),
+        ("error", message) => Err(CliError::Refused(message.to_string())),
+        _ => Err(CliError::Unexpected(answer)),
     }
 }
 
 /// `-mode connect`: the running server connects out and relays; this waits for the outcome.
-fn connect(ctx: &Context, name: &str) -> Result<ExitCode, String> {
+fn connect(ctx: &Context, name: &str) -> Result<ExitCode, CliError> {
     let appliance = ctx
         .stored
         .appliances
         .iter()
         .find(|a| a.name == name)
-        .ok_or_else(|| format!("no appliance named {name:?} is registered (pedserver -appliance list)"))?;
+        .ok_or_else(|| CliError::NoApplianceToConnect(name.to_string()))?;
     println!("Connecting to appliance {name} ({}:{}). Please wait....", appliance.ip, appliance.port);
     // The server makes up to 20 attempts, each bounded by its read timeout and followed
     // by the retry delay; this waits for all of them with room to spare.
     let c = &ctx.effective;
     let per_attempt = c.common.socket_read_timeout.get() + Duration::from_millis(c.connect_retry_delay_ms);
-    let config_file = std::path::absolute(&ctx.file).map_err(|e| e.to_string())?;
+    let config_file = std::path::absolute(&ctx.file).map_err(CliError::Io)?;
     let request = format!("connect {name} {}", config_file.display());
     let message = admin_call(c, &request, per_attempt * MAX_ATTEMPTS + Duration::from_secs(10))?;
     println!("Successfully connected to appliance {name}: {message}.");
@@ -286,7 +345,7 @@ fn connect(ctx: &Context, name: &str) -> Result<ExitCode, String> {
 }
 
 /// `-mode disconnect`.
-fn disconnect(config: &Config, name: &str) -> Result<ExitCode, String> {
+fn disconnect(config: &Config, name: &str) -> Result<ExitCode, CliError> {
     admin_call(config, &format!("disconnect {name}"), config.internal_shutdown_timeout.get() + Duration::from_secs(5))?;
     println!("Connection to appliance {name} terminated.");
     Ok(ExitCode::SUCCESS)
@@ -294,14 +353,10 @@ fn disconnect(config: &Config, name: &str) -> Result<ExitCode, String> {
 
 /// `-mode update`: the PED's USB device can have one owner, so a running server must be
 /// stopped first (the seed's "rx error" when it is not).
-fn update(config: &Config, file: &Path, timeout: Timeout) -> Result<ExitCode, String> {
+fn update(config: &Config, file: &Path, timeout: Timeout) -> Result<ExitCode, CliError> {
     println!("Ped Server launched in update mode.");
     if let Some(report) = running(config) {
-        return Err(format!(
-            "Ped Server is running (pid {}, admin port {}) and holds the PED; a firmware update needs the PED \
-to itself. Stop the server with pedserver -mode stop, run the update, then start it again with pedserver -mode start.",
-            report.pid, report.admin_port
-        ));
+        return Err(CliError::ServerHoldsPed { pid: report.pid, admin_port: report.admin_port });
     }
-    crate::update::run::run(config, file, timeout.get())
+    Ok(crate::update::run::run(config, file, timeout.get())?)
 }

@@ -21,7 +21,7 @@
 //!    "Save Image? YES/NO") or `VerifyFailed`.
 //! 5. The key holder's YES or NO: `Success`, `SaveFailed` or `Refused`.
 
-pub(crate) mod run;
+pub mod run;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -64,6 +64,8 @@ impl fmt::Display for ImageLenError {
         }
     }
 }
+
+impl std::error::Error for ImageLenError {}
 
 /// The length of a file that may be an image, as `UpdateBegin` carries it.
 pub fn check_image_len(len: u64) -> Result<u32, ImageLenError> {

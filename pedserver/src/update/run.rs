@@ -4,7 +4,7 @@
 #![allow(clippy::print_stdout, reason = "this module is the command line's output")]
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -14,35 +14,70 @@ use ped_wire::device::{DeviceMessage, PedMode};
 use ped_wire::frame::Frame;
 use ped_wire::usb::Reassembler;
 
-use super::{Event, Outcome, Upload, check_image_len, plain_progress};
+use super::{Event, ImageLenError, Outcome, Upload, check_image_len, plain_progress};
 use crate::config::Config;
 use crate::device::Pipe;
 
+/// Why `-mode update` failed; each says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    /// The image file could not be read.
+    #[error("cannot read the image {}: {source}", file.display())]
+    Unreadable {
+        /// The image.
+        file: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not the size of a PED image.
+    #[error("{}: {source}", file.display())]
+    NotAnImage {
+        /// The file.
+        file: PathBuf,
+        /// Its length, and the lengths an image has.
+        source: ImageLenError,
+    },
+    /// The update's runtime could not be built.
+    #[error("{0}")]
+    Runtime(std::io::Error),
+    /// The PED's USB pipe could not be opened.
+    #[error(
+        "cannot open the PED at {spec} ({source}): {code}. Check the cable and that the PED is powered on. If a \
+pedserver runs on this computer, it holds the PED: stop it with pedserver -mode stop.",
+        code = ErrorCode::CkrPedUnplugged
+    )]
+    NoPed {
+        /// The device.
+        spec: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The PED did not install the image: what it said, and what to do (see [`Outcome`]).
+    #[error("{0}")]
+    AtThePed(String),
+}
+
 /// Loads `file` into the PED of `config.device`, waiting up to `timeout` for each answer
 /// at the PED. The caller has checked that no pedserver daemon holds the PED.
-pub(crate) fn run(config: &Config, file: &Path, timeout: Duration) -> Result<ExitCode, String> {
-    let unreadable = |e: std::io::Error| format!("cannot read the image {}: {e}", file.display());
+pub(crate) fn run(config: &Config, file: &Path, timeout: Duration) -> Result<ExitCode, UpdateError> {
+    let unreadable = |source| UpdateError::Unreadable { file: file.to_path_buf(), source };
     // The length first, so that a wrong (huge) file is refused before it is read.
     let len = std::fs::metadata(file).map_err(unreadable)?.len();
-    check_image_len(len).map_err(|e| format!("{}: {e}", file.display()))?;
+    let not_an_image = |source| UpdateError::NotAnImage { file: file.to_path_buf(), source };
+    check_image_len(len).map_err(not_an_image)?;
     let image = std::fs::read(file).map_err(unreadable)?;
     println!("Image {}: {} bytes.", file.display(), image.len());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(UpdateError::Runtime)?;
     let outcome = runtime.block_on(async {
         let spec = &config.device;
-        let mut pipe = Pipe::open(spec).await.map_err(|e| {
-            format!(
-                "cannot open the PED at {spec} ({e}): {}. Check the cable and that the PED is powered on. \
-If a pedserver runs on this computer, it holds the PED: stop it with pedserver -mode stop.",
-                ErrorCode::CkrPedUnplugged
-            )
-        })?;
-        let upload = Upload::new(image, timeout, Instant::now()).map_err(|e| e.to_string())?;
+        let mut pipe =
+            Pipe::open(spec).await.map_err(|source| UpdateError::NoPed { spec: spec.to_string(), source })?;
+        let upload = Upload::new(image, timeout, Instant::now()).map_err(not_an_image)?;
         let write_delay = Duration::from_micros(u64::from(config.ped_write_delay));
         let write_timeout = config.common.socket_write_timeout.get();
-        Ok::<_, String>(drive(&mut pipe, upload, write_delay, write_timeout).await)
+        Ok::<_, UpdateError>(drive(&mut pipe, upload, write_delay, write_timeout).await)
     })?;
-    let line = outcome.result()?;
+    let line = outcome.result().map_err(UpdateError::AtThePed)?;
     println!("{line}");
     println!("Update command passed.");
     Ok(ExitCode::SUCCESS)
