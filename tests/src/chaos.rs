@@ -3,19 +3,18 @@
 //!
 //! The proxy reads whole link frames (8-byte header, then the body), so that a fault
 //! hits one frame of the HSM's channel and not an arbitrary TCP segment. Each fault acts
-//! in one [`Direction`], on the channel's Record frames (type `10`; [`Fault::Reorder`]
-//! also on HsmFinished): relay control (hellos, pings, status) passes untouched and
-//! does not use a fault up.
+//! in one [`Direction`], on the channel's Record frames (type `10`): relay control
+//! (hellos, pings, status) passes untouched and does not use a fault up. Only what a
+//! socket shows is here (end of stream, half-close, a stall); the faults inside the
+//! stream (truncated, corrupted, replayed, reordered frames) are the in-memory net's
+//! taps (ped-testkit's `wire`).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 /// The link frame type of an end-to-end Record.
 const RECORD: u8 = 0x10;
-/// The link frame type of HsmFinished, the handshake's last frame.
-const HSM_FINISHED: u8 = 0x03;
 
 /// Which way the faulted frames travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,34 +34,14 @@ pub enum Fault {
     /// the proxy; that Record is lost with it. (TCP cannot lose one frame and carry on:
     /// a lost frame is a cut link.)
     Drop(Direction),
-    /// Sends each Record's header, waits this long, then sends its body: a slow link,
-    /// or, past the receiving daemon's `socketreadtimeout`, a started frame never
-    /// completed.
-    Delay(Direction, Duration),
-    /// Sends a Record's header and half its body, then closes the connection.
-    Truncate(Direction),
-    /// Flips one byte in the middle of a Record's body.
-    Corrupt(Direction),
+    /// Sends the next Record's header and never its body, nor anything after it this
+    /// way: a started frame that never completes, until the receiving daemon's
+    /// `socketreadtimeout` gives up on it and closes the connection (the proxy then
+    /// closes the other side too).
+    Stall(Direction),
     /// Ends this direction at the next Record (its receiver reads end of stream) while
     /// the other direction stays open.
     HalfClose(Direction),
-    /// Sends the connection's first Record in this direction again just before each
-    /// Record: an old but authentic frame, so only the receiver's sequence check can
-    /// refuse it, and the genuine Record still follows, so a receiver that skipped it
-    /// would go on unharmed.
-    Replay(Direction),
-    /// Holds the next Record (or HsmFinished) going this way and sends the next channel
-    /// frame that follows it in the same direction first, then the held one: two
-    /// authentic frames swapped in flight. Relay control is not held back.
-    ///
-    /// Where two channel frames travel back to back (protocol §14): towards the HSM, a
-    /// PED Notice (wrong colour, repeated split, no key) and the reply that follows it
-    /// with no HSM frame between; towards the PED, the HSM answers each reply with one
-    /// command, so the only pair is HsmFinished and the first command right behind it,
-    /// at the first PED command of a new link. A held frame with nothing behind it is
-    /// never sent (its receiver times out), until the fault is switched off: then it
-    /// goes out, in order, ahead of the next frame.
-    Reorder(Direction),
 }
 
 impl Fault {
@@ -70,13 +49,7 @@ impl Fault {
     pub fn direction(self) -> Option<Direction> {
         match self {
             Fault::Pass => None,
-            Fault::Drop(d)
-            | Fault::Delay(d, _)
-            | Fault::Truncate(d)
-            | Fault::Corrupt(d)
-            | Fault::HalfClose(d)
-            | Fault::Replay(d)
-            | Fault::Reorder(d) => Some(d),
+            Fault::Drop(d) | Fault::Stall(d) | Fault::HalfClose(d) => Some(d),
         }
     }
 }
@@ -153,7 +126,6 @@ impl Chaos {
 }
 
 /// One link frame as read: its 8 header bytes and its body.
-#[derive(Clone)]
 struct Frame {
     header: [u8; 8],
     body: Vec<u8>,
@@ -179,71 +151,29 @@ impl Frame {
 /// when it acts this way; when either side ends, closes both so that the other
 /// direction ends too.
 fn pump(mut from: TcpStream, mut to: TcpStream, record: &Mutex<Vec<u8>>, fault: &Mutex<Fault>, direction: Direction) {
-    // Kept from the start, faulty or not, so that a Replay switched on later has a frame
-    // from an earlier command of the same connection to send.
-    let mut first: Option<Frame> = None;
-    // The frame a Reorder holds back.
-    let mut held: Option<Frame> = None;
-    while let Some(mut frame) = Frame::read(&mut from) {
+    while let Some(frame) = Frame::read(&mut from) {
         {
             let mut r = lock(record);
             r.extend_from_slice(&frame.header);
             r.extend_from_slice(&frame.body);
         }
-        let kind = frame.header[3];
-        // The HSM's channel (handshake frames `01`-`04` and Records), not relay control.
-        let channel = matches!(kind, 0x01..=0x04 | RECORD);
         let now = match *lock(fault) {
-            f if f.direction() != Some(direction) => Fault::Pass,
-            f @ Fault::Reorder(_) if channel => f,
-            _ if kind != RECORD => Fault::Pass,
-            f => f,
+            f if f.direction() == Some(direction) && frame.header[3] == RECORD => f,
+            _ => Fault::Pass,
         };
-        let is_first = kind == RECORD && first.is_none();
-        if is_first {
-            first = Some(frame.clone());
-        }
-        if channel && let Some(old) = held.take() {
-            // Reordering: the later frame first. With the fault switched off, in order.
-            let swapped = matches!(now, Fault::Reorder(_));
-            let (a, b) = if swapped { (&frame, &old) } else { (&old, &frame) };
-            if a.write(&mut to).and_then(|()| b.write(&mut to)).is_err() {
-                break;
-            }
-            continue;
-        }
         let sent = match now {
             Fault::Pass => frame.write(&mut to),
             Fault::Drop(_) => break,
-            Fault::Delay(_, pause) => to.write_all(&frame.header).and_then(|()| {
-                std::thread::sleep(pause);
-                to.write_all(&frame.body)
-            }),
-            Fault::Truncate(_) => {
+            Fault::Stall(_) => {
                 let _ = to.write_all(&frame.header);
-                let _ = to.write_all(&frame.body[..frame.body.len() / 2]);
+                stall(&mut from, record);
                 break;
-            }
-            Fault::Corrupt(_) => {
-                let middle = frame.body.len() / 2;
-                frame.body[middle] ^= 0x01;
-                frame.write(&mut to)
             }
             Fault::HalfClose(_) => {
                 // The receiver reads end of stream; the other direction still carries.
                 let _ = to.shutdown(Shutdown::Write);
                 return;
             }
-            Fault::Replay(_) => {
-                // The first Record has nothing older before it: it passes, to be replayed later.
-                let old = first.as_ref().filter(|_| !is_first);
-                old.map_or(Ok(()), |o| o.write(&mut to)).and_then(|()| frame.write(&mut to))
-            }
-            Fault::Reorder(_) if matches!(kind, RECORD | HSM_FINISHED) => {
-                held = Some(frame);
-                Ok(())
-            }
-            Fault::Reorder(_) => frame.write(&mut to),
         };
         if sent.is_err() {
             break;
@@ -251,4 +181,14 @@ fn pump(mut from: TcpStream, mut to: TcpStream, record: &Mutex<Vec<u8>>, fault: 
     }
     let _ = from.shutdown(Shutdown::Both);
     let _ = to.shutdown(Shutdown::Both);
+}
+
+/// Holds everything that comes `from` back (recorded, never sent) until the connection
+/// ends: the receiver that gave up on the stalled frame closes its side, the other
+/// direction's pump then shuts this socket down, and the read here returns.
+fn stall(from: &mut TcpStream, record: &Mutex<Vec<u8>>) {
+    let mut buf = [0u8; 4096];
+    while let Ok(n @ 1..) = from.read(&mut buf) {
+        lock(record).extend_from_slice(&buf[..n]);
+    }
 }

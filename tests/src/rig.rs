@@ -270,7 +270,7 @@ pub fn regenerated(o: &Output) -> Certificate {
 }
 
 /// Prints the remote ped-sim's command line for a person to run, then waits up to `wait`
-/// for `seen` (polled twice a second; a Ctrl-C kills pedserver, and `seen` then panics).
+/// for `seen` (polled every 50 ms; a Ctrl-C kills pedserver, and `seen` then panics).
 #[allow(clippy::print_stdout, reason = "the command line is for the person at the rig (`ped-rig --interactive`)")]
 fn wait_for_person(remote: &PedSim, wait: Duration, mut seen: impl FnMut() -> bool) {
     let command = remote.command_line().join(" ");
@@ -282,7 +282,7 @@ fn wait_for_person(remote: &PedSim, wait: Duration, mut seen: impl FnMut() -> bo
         // them, so it ends this wait and dropping the rig stops them.
         assert!(!crate::killed(), "interrupted");
         assert!(Instant::now() < deadline, "timed out waiting for the remote PED started by hand");
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(50));
     }
     println!("ped-rig: pedserver sees the remote PED");
 }

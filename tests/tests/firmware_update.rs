@@ -368,12 +368,15 @@ fn nobody_answering_yes_ends_with_rc_operation_timed_out_and_the_ped_untouched()
     let bench = Bench::new();
     let file = bench.image_file("new.bin", &signed_image(&bench.vendor, NEW_VERSION));
     let _holder = bench.at_software_update();
-    let (status, lines, stderr) = bench.update_waiting(&file, &bench.sim.device(), "1").finish();
+    let (status, lines, stderr) = bench.update_waiting(&file, &bench.sim.device(), "0.2").finish();
     let all = format!("{}\n{stderr}", lines.join("\n"));
     assert_eq!(status.code(), Some(1), "{all}");
     assert!(lines.iter().any(|l| l == "The PED says: Answer YES to Upload Image? on the PED first"), "{all}");
     let error = &lines[position(&lines, "Error: ")];
-    assert!(error.starts_with("Error: no answer after waiting 1 s for YES to \"Upload Image?\" on the PED"), "{error}");
+    assert!(
+        error.starts_with("Error: no answer after waiting 0.2 s for YES to \"Upload Image?\" on the PED"),
+        "{error}"
+    );
     assert!(error.contains("0xc0000303 (RC_OPERATION_TIMED_OUT)"), "{error}");
     assert!(!shown(&bench.screens(), "Uploading image"));
 }

@@ -215,7 +215,7 @@ fn ckr_ped_unplugged_reconnect_remote_ped_before_issuing_commands() {
 
 #[test]
 fn remote_ped_firewall_blocking_and_blocked_port_access() {
-    let mut rig = Rig::start(&Settings { pedclient: &["-socketreadtimeout", "1"], ..Settings::default() });
+    let mut rig = Rig::start(&Settings { pedclient: &["-socketreadtimeout", "0.2"], ..Settings::default() });
     let (_, blue) = initialised(&mut rig);
     rig.hsm.cli(&["ped", "disconnect"]).ok();
     wait_until("pedserver to lose its client", || rig.pedserver.show()["client"].is_null());
@@ -226,7 +226,7 @@ fn remote_ped_firewall_blocking_and_blocked_port_access() {
     refused.failed_with("0xc0000500 (RC_SOCKET_ERROR)");
 
     // A firewall that drops the packets: the connection never answers; pedclient gives up
-    // after its socket read timeout (1 s here).
+    // after its socket read timeout (0.2 s here).
     let silent = TcpListener::bind("127.0.0.1:0").expect("a listener that never answers");
     let silent_port = silent.local_addr().expect("its address").port().to_string();
     let dropped = rig.hsm.cli(&["ped", "connect", "-ip", "127.0.0.1", "-port", &silent_port]);
