@@ -14,11 +14,14 @@ use ped_testkit::ceremony::{self, ORANGE_PIN, Plan};
 use ped_testkit::{Fault, Hop, KeyHolder, Match, Net, Settings, Tap, Toward, Which};
 use ped_wire::frame::{FrameHeader, FrameType, HEADER_LEN};
 
+/// How long the HSM waits for the key holders.
+const KEY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A started frame must complete within a second at either daemon, and a key holder
 /// answers within five, as the process rig's chaos settings.
 fn short_reads() -> Settings {
     let mut settings = Settings::default();
-    settings.hsm.key = Duration::from_secs(5);
+    settings.hsm.key = KEY_TIMEOUT;
     settings.pedclient.read = Duration::from_secs(1);
     settings.pedserver.read = Duration::from_secs(1);
     settings
@@ -69,6 +72,7 @@ enum When {
 /// What happens on the link once the tap has acted and the net has nothing more to do.
 #[derive(Debug, Clone, Copy)]
 enum Then {
+    /// Nothing more.
     Nothing,
     /// The link is cut: a TCP link that ends right after what the tap let through.
     Cut,
@@ -134,8 +138,12 @@ fn login_under(case: Case) -> String {
             net.relay_inject(toward, old);
         }
     }
+    let faulted = net.elapsed();
     let out = net.finish();
     net.clear_taps();
+    // The fault ends the command when it happens (a stall at the read timeout), not
+    // when the HSM gives up waiting for the key holder.
+    assert!(net.elapsed() - faulted < KEY_TIMEOUT, "{name}: took {:?}", net.elapsed() - faulted);
     assert!(
         out.code == Some(1) && out.result().contains(case.result),
         "{name}: expected {}:\n{}",
