@@ -14,7 +14,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use der::Decode;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms, aws_lc_rs};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
@@ -131,18 +130,68 @@ fn parse_certificate(bytes: &[u8], path: &Path) -> Result<CertificateDer<'static
     } else {
         CertificateDer::from(bytes.to_vec())
     };
-    x509_cert::Certificate::from_der(der.as_ref())
-        .map_err(|e| format_error(path, format!("not an X.509 certificate: {e}")))?;
+    x509::subject(der.as_ref()).map_err(|e| format_error(path, format!("not an X.509 certificate: {e}")))?;
     Ok(der)
 }
 
 /// The subject common name of a certificate (empty if it has none).
 pub fn common_name(cert: &CertificateDer<'_>) -> String {
-    x509_cert::Certificate::from_der(cert.as_ref())
-        .ok()
-        .and_then(|c| c.tbs_certificate().subject().common_name().ok().flatten())
-        .map(|cn| cn.value().into_owned())
-        .unwrap_or_default()
+    x509::subject(cert.as_ref()).ok().and_then(|subject| x509::common_name(subject).ok().flatten()).unwrap_or_default()
+}
+
+/// The two things the daemons read in a certificate, its shape and its subject's common
+/// name, through `der`'s generic decoder rather than x509-cert: the relays link no
+/// certificate or channel crypto crate (DESIGN.md rule 2; `.ci/run` checks the graph), and
+/// the trust decision is the pin, not anything in the certificate.
+mod x509 {
+    use der::asn1::{AnyRef, ObjectIdentifier};
+    use der::{Decode, Reader, SliceReader, Tag, Tagged};
+
+    /// id-at-commonName.
+    const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
+
+    /// The elements of a SEQUENCE or SET, in order.
+    fn elements<'a>(any: AnyRef<'a>) -> der::Result<Vec<AnyRef<'a>>> {
+        let mut reader = SliceReader::new(any.value())?;
+        let mut out = Vec::new();
+        while !reader.is_finished() {
+            out.push(AnyRef::decode(&mut reader)?);
+        }
+        Ok(out)
+    }
+
+    /// Checks the Certificate shape (RFC 5280 §4.1: tbsCertificate, signatureAlgorithm,
+    /// signatureValue) and returns the subject Name.
+    pub(super) fn subject(der: &[u8]) -> der::Result<AnyRef<'_>> {
+        let certificate = AnyRef::from_der(der)?;
+        certificate.tag().assert_eq(Tag::Sequence)?;
+        let [tbs, algorithm, signature] = <[AnyRef<'_>; 3]>::try_from(elements(certificate)?)
+            .map_err(|_| der::Error::from(der::ErrorKind::Length { tag: Tag::Sequence }))?;
+        tbs.tag().assert_eq(Tag::Sequence)?;
+        algorithm.tag().assert_eq(Tag::Sequence)?;
+        signature.tag().assert_eq(Tag::BitString)?;
+        // version [0] is optional; then serialNumber, signature, issuer, validity, subject.
+        let fields = elements(tbs)?;
+        let skip = usize::from(fields.first().is_some_and(|f| f.tag().is_context_specific()));
+        let subject =
+            *fields.get(skip + 4).ok_or_else(|| der::Error::from(der::ErrorKind::Length { tag: Tag::Sequence }))?;
+        subject.tag().assert_eq(Tag::Sequence)?;
+        Ok(subject)
+    }
+
+    /// The first commonName of a Name (a SEQUENCE of SETs of AttributeTypeAndValue).
+    pub(super) fn common_name(subject: AnyRef<'_>) -> der::Result<Option<String>> {
+        for rdn in elements(subject)? {
+            for attribute in elements(rdn)? {
+                let [kind, value] = <[AnyRef<'_>; 2]>::try_from(elements(attribute)?)
+                    .map_err(|_| der::Error::from(der::ErrorKind::Length { tag: Tag::Sequence }))?;
+                if ObjectIdentifier::try_from(kind)? == COMMON_NAME {
+                    return Ok(Some(String::from_utf8_lossy(value.value()).into_owned()));
+                }
+            }
+        }
+        Ok(None)
+    }
 }
 
 /// SHA-256 of the certificate's DER, lower-case hex: the pin stored in the configuration.
@@ -331,7 +380,7 @@ mod tests {
         assert!(generated.key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
         let identity = generated.identity().unwrap();
         assert_eq!(common_name(&identity.cert), "laptop");
-        let cert = x509_cert::Certificate::from_der(identity.cert.as_ref()).unwrap();
+        let cert = <x509_cert::Certificate as der::Decode>::from_der(identity.cert.as_ref()).unwrap();
         let spki = cert.tbs_certificate().subject_public_key_info();
         // id-ecPublicKey with the secp521r1 parameter.
         let params = spki.algorithm.parameters.as_ref().unwrap();

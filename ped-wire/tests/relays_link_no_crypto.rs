@@ -2,8 +2,8 @@
 //! they share, ped-daemon) link the protocol's wire formats through this crate alone,
 //! and this crate links nothing at all. So no code path of a relay can derive, hold or
 //! use a key of the end-to-end channel. (`.ci/run` also checks the resolved graph:
-//! `cargo tree -e normal` of each relay shows no P-521, ECDSA, AES key wrap or PBKDF2
-//! crate.)
+//! `cargo tree -e normal` of each relay shows no P-521, ECDSA, AES key wrap, PBKDF2 or
+//! X.509 crate.)
 
 use std::path::Path;
 
@@ -32,11 +32,22 @@ fn the_relays_depend_on_the_wire_formats_and_never_on_the_channel_crate() {
     for relay in ["pedserver", "pedclient", "ped-daemon"] {
         let deps = dependencies(&root.join(relay).join("Cargo.toml"));
         assert!(deps.iter().any(|d| d == "ped-wire"), "{relay} links ped-wire: {deps:?}");
-        // x509-cert and sha2 in ped-daemon read and fingerprint the pinned TLS
-        // certificates of PED-initiated mode (an outer transport); nothing of the channel.
-        for crypto in
-            ["ped-proto", "ped-firmware", "hsm-emu", "p521", "ecdsa", "aes", "aes-kw", "ctr", "hmac", "pbkdf2"]
-        {
+        // sha2 and der in ped-daemon fingerprint the pinned TLS certificates of
+        // PED-initiated mode and read their subject (an outer transport); nothing of the
+        // channel, and no certificate crate.
+        for crypto in [
+            "ped-proto",
+            "ped-firmware",
+            "hsm-emu",
+            "p521",
+            "ecdsa",
+            "aes",
+            "aes-kw",
+            "ctr",
+            "hmac",
+            "pbkdf2",
+            "x509-cert",
+        ] {
             assert!(!deps.iter().any(|d| d == crypto), "{relay} must not link {crypto}: {deps:?}");
         }
     }
