@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use ped_firmware::update::image::{self, HEADER_LEN, Header, VendorKey};
-use ped_proto::ecdh::EcdhKeyPair;
+use ped_proto::internal::ecdh::EcdhKeyPair;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 

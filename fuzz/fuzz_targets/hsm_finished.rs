@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use ped_proto::frame::{Frame, FrameType};
 use ped_proto::handshake::HsmFinished;
-use ped_proto::mac::TAG_LEN;
+use ped_proto::internal::mac::TAG_LEN;
 use ped_proto_fuzz::{Input, body_of, fixture, frame_of};
 
 fuzz_target!(|data: &[u8]| {

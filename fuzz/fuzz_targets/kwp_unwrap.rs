@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ped_proto::kwp;
+use ped_proto::internal::kwp;
 use ped_proto_fuzz::{Input, KWP_KEY, KWP_PLAINTEXT, fixture};
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ped_proto::ecdh::EcdhPublicKey;
+use ped_proto::internal::ecdh::EcdhPublicKey;
 use ped_proto_fuzz::{Input, fixture};
 
 fuzz_target!(|data: &[u8]| {

@@ -12,18 +12,19 @@ pub mod seeds;
 
 use std::sync::{Mutex, OnceLock};
 
+use ped_proto::Error;
 use ped_proto::cert::ChainCache;
-use ped_proto::ecdh::EcdhKeyPair;
 use ped_proto::factory::Factory;
 use ped_proto::frame::Frame;
 use ped_proto::handshake::hsm::{self, HsmIdentity};
 use ped_proto::handshake::ped::{AwaitingFinished, AwaitingHello};
 use ped_proto::handshake::{ChannelKind, SUPPORTED_VERSIONS};
+use ped_proto::internal::ecdh::EcdhKeyPair;
+use ped_proto::internal::kwp;
 use ped_proto::orange::{ORANGE_SEED_LEN, RpkCredential, RpkEntry};
 use ped_proto::quorum::KeysetId;
 use ped_proto::record::{ChannelSession, Role};
 use ped_proto::secrets::{OneTimePassword, PasswordDigits};
-use ped_proto::{Error, kwp};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 

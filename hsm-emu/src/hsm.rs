@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use ped_proto::ErrorCode;
 use ped_proto::cert::CertificateAuthority;
 use ped_proto::command::{Activity, HsmCommand, Notice, PedFailure, PedReply, Prompt, Role, ShapeChoice, WrappedSplit};
-use ped_proto::ecdh::EcdhPublicKey;
+use ped_proto::EcdhPublicKey;
 use ped_proto::factory::Factory;
 use ped_proto::handshake::ChannelKind;
 use ped_proto::handshake::hsm::HsmIdentity;

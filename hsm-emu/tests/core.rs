@@ -11,7 +11,7 @@ use hsm_emu::{Code, Hsm, HsmCode, HsmError, Request, RoleName, Step};
 use ped_firmware::io::Button;
 use ped_proto::ErrorCode;
 use ped_proto::command::{HsmCommand, Notice, PedReply, Role};
-use ped_proto::ecdh::EcdhKeyPair;
+use ped_proto::EcdhKeyPair;
 use ped_proto::frame::{Frame, FrameType};
 use ped_proto::handshake::{ChannelKind, PedKeyShare, SUPPORTED_VERSIONS};
 use ped_proto::pedkey::{KeyColour, PedKeyPayload};

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use ped_proto::ErrorCode;
 use ped_proto::command::{Activity, HsmCommand, PedFailure, PedReply, Role};
-use ped_proto::ecdh::EcdhKeyPair;
+use ped_proto::EcdhKeyPair;
 use ped_proto::frame::FrameType;
 use ped_proto::pedkey::KeyColour;
 use ped_proto::quorum::Quorum;

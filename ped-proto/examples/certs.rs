@@ -19,7 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use der::pem::LineEnding;
 use getrandom::SysRng;
 use ped_proto::cert::{CertificateAuthority, LeafRole};
-use ped_proto::ecdh::EcdhKeyPair;
+use ped_proto::internal::ecdh::EcdhKeyPair;
 use rand_core::{CryptoRng, UnwrapErr};
 
 /// The HSM serial number the emulated factory stamps on this HSM's certificates.

@@ -14,14 +14,9 @@ extern crate alloc;
 
 pub mod cert;
 pub mod command;
-pub mod ctr;
-pub mod ecdh;
 pub mod error;
 pub mod factory;
 pub mod handshake;
-pub mod kdf;
-pub mod kwp;
-pub mod mac;
 pub mod orange;
 pub mod pedkey;
 pub mod pin;
@@ -29,7 +24,15 @@ pub mod quorum;
 pub mod record;
 pub mod secrets;
 
+pub use ecdh::{EcdhKeyPair, EcdhPublicKey, PUBLIC_KEY_LEN};
 pub use error::{CertificateError, DecodeError, Error, ErrorCode};
+
+/// The primitives under the channel, for the fuzz targets, the ACVP harness, the benches
+/// and the known-answer tests only (see the module).
+#[doc(hidden)]
+pub mod internal;
+// The crate's own modules name them as they always did.
+use internal::{ctr, ecdh, kdf, kwp, mac};
 // The wire formats without cryptography live in `ped-wire`, which the relays link
 // alone; the endpoints see them here, under the same paths as ever.
 pub(crate) use ped_wire::wire;

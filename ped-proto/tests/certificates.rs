@@ -15,7 +15,7 @@ use ped_proto::cert::{
     CertificateAuthority, ChainCache, HSM_STATIC_KEY_PURPOSE_UUID, IssueError, LeafRole, MAX_CERT_LEN, MAX_CHAIN_LEN,
     RPK_STATIC_KEY_PURPOSE_UUID, VerifiedHsmChain, verify_chain, verify_hsm_chain, verify_rpk_cert,
 };
-use ped_proto::ecdh::EcdhKeyPair;
+use ped_proto::internal::ecdh::EcdhKeyPair;
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;

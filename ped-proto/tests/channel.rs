@@ -2,14 +2,14 @@
 //! handshake or a record can be attacked.
 
 use ped_proto::cert::{self, ChainCache, LeafRole};
-use ped_proto::ecdh::{EcdhKeyPair, PUBLIC_KEY_LEN};
 use ped_proto::factory::Factory;
 use ped_proto::frame::{self, Frame, FrameType, HEADER_LEN};
 use ped_proto::handshake::hsm::{self, HsmIdentity};
 use ped_proto::handshake::messages::PROTOCOL_VERSION_2;
 use ped_proto::handshake::ped::AwaitingHello;
 use ped_proto::handshake::{ChannelKind, HsmHello, PedKeyShare, SUPPORTED_VERSIONS};
-use ped_proto::mac::TAG_LEN;
+use ped_proto::internal::ecdh::{EcdhKeyPair, PUBLIC_KEY_LEN};
+use ped_proto::internal::mac::TAG_LEN;
 use ped_proto::orange::{RpkCredential, RpkEntry};
 use ped_proto::quorum::KeysetId;
 use ped_proto::record::{ChannelSession, Opened};

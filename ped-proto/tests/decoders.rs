@@ -17,7 +17,6 @@ use std::sync::OnceLock;
 
 use ped_proto::cert::{self, ChainCache, LeafRole};
 use ped_proto::command::{HsmCommand, PedFailure, PedReply};
-use ped_proto::ecdh::{EcdhKeyPair, EcdhPublicKey, FIELD_LEN, PUBLIC_KEY_LEN};
 use ped_proto::factory::Factory;
 use ped_proto::frame::{self, FORMAT_VERSION, Frame, FrameHeader, FrameType, HEADER_LEN, MAGIC, MAX_BODY_LEN};
 use ped_proto::handshake::hsm::{self, HsmIdentity};
@@ -26,8 +25,9 @@ use ped_proto::handshake::messages::{
 };
 use ped_proto::handshake::ped::{AwaitingFinished, AwaitingHello};
 use ped_proto::handshake::{ChannelKind, HsmEphemeral, HsmFinished, HsmHello, PedKeyShare, SUPPORTED_VERSIONS};
-use ped_proto::kwp;
-use ped_proto::mac::TAG_LEN;
+use ped_proto::internal::ecdh::{EcdhKeyPair, EcdhPublicKey, FIELD_LEN, PUBLIC_KEY_LEN};
+use ped_proto::internal::kwp;
+use ped_proto::internal::mac::TAG_LEN;
 use ped_proto::orange::{RpkCredential, RpkEntry};
 use ped_proto::pedkey::{self, KeyColour, PedKeyPayload};
 use ped_proto::quorum::KeysetId;

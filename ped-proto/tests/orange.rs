@@ -3,7 +3,7 @@
 //! the HSM's entry for every seed.
 
 use ped_proto::Error;
-use ped_proto::ecdh::EcdhPrivateKey;
+use ped_proto::internal::ecdh::EcdhPrivateKey;
 use ped_proto::orange::{self, ORANGE_SEED_LEN, RPK_CONTEXT, RPK_INFO, RPV_LABEL, RpkCredential, RpkEntry};
 use ped_proto::quorum::KeysetId;
 use ped_proto::secrets::Rpv;

@@ -14,8 +14,8 @@ use std::fs;
 use p521::NistP521;
 use p521::elliptic_curve::ALGORITHM_OID;
 use p521::pkcs8::{AssociatedOid, DecodePublicKey, SubjectPublicKeyInfoRef};
-use ped_proto::ecdh::{EcdhKeyPair, EcdhPublicKey, FIELD_LEN, PUBLIC_KEY_LEN};
-use ped_proto::{kwp, mac};
+use ped_proto::internal::ecdh::{EcdhKeyPair, EcdhPublicKey, FIELD_LEN, PUBLIC_KEY_LEN};
+use ped_proto::internal::{kwp, mac};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 

@@ -60,7 +60,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use ped_proto::ecdh::EcdhKeyPair;
+use ped_proto::EcdhKeyPair;
 use ped_testkit::KeyHolder;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;

@@ -2,7 +2,7 @@
 //! self-checking payloads for the crash tests.
 #![allow(dead_code, unreachable_pub, reason = "each test binary uses a different part")]
 
-use ped_proto::ecdh::EcdhKeyPair;
+use ped_proto::EcdhKeyPair;
 use ped_proto::factory::Factory;
 use ped_proto::orange::ORANGE_SEED_LEN;
 use ped_proto::pedkey::{KeyColour, PedKeyPayload};

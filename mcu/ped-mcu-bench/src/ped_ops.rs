@@ -24,7 +24,7 @@ use ped_firmware::hal::{InsertedKey, KeyContent, KeySerial};
 use ped_firmware::io::{Button, Effect, Event};
 use ped_firmware::{Ped, PedConfig};
 use ped_proto::cert::{self, ChainCache};
-use ped_proto::ecdh::EcdhKeyPair;
+use ped_proto::EcdhKeyPair;
 use ped_proto::factory::Factory;
 use ped_proto::frame::{Frame, FrameType};
 use ped_proto::handshake::SUPPORTED_VERSIONS;

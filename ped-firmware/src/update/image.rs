@@ -22,7 +22,7 @@
 use core::fmt;
 
 use ped_proto::cert::verify_ecdsa_p521_sha512_p1363;
-use ped_proto::ecdh::{EcdhPublicKey, PUBLIC_KEY_LEN};
+use ped_proto::{EcdhPublicKey, PUBLIC_KEY_LEN};
 use sha2::{Digest, Sha512};
 
 /// The first eight bytes of every image.

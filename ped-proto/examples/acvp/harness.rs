@@ -383,7 +383,7 @@ fn compare(what: &str, computed: &[u8], expected: &[u8]) -> Outcome {
 /// Compares a MAC tag with the expected one through `mac::tags_equal`, the channel's
 /// own comparison.
 fn compare_tag(computed: &[u8], expected: &[u8]) -> Outcome {
-    if ped_proto::mac::tags_equal(computed, expected) {
+    if ped_proto::internal::mac::tags_equal(computed, expected) {
         Outcome::passed()
     } else {
         Outcome::Failed(format!(

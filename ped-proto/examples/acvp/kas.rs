@@ -2,8 +2,8 @@
 //! `mac::kc_tag` (HMAC-SHA2-224 groups: our MacData under the MAC they name), and KAS-ECC-SSC (the shared secret Z, §6) through `ecdh`.
 
 use hmac::{Hmac, KeyInit, Mac};
-use ped_proto::ecdh::{EcdhKeyPair, EcdhPublicKey, FIELD_LEN, PUBLIC_KEY_LEN};
-use ped_proto::mac::{self, KcMessage, KcParties};
+use ped_proto::internal::ecdh::{EcdhKeyPair, EcdhPublicKey, FIELD_LEN, PUBLIC_KEY_LEN};
+use ped_proto::internal::mac::{self, KcMessage, KcParties};
 use serde_json::Value;
 use sha2::Sha224;
 

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use ped_proto::kdf::{self, AuxFunction};
+use ped_proto::internal::kdf::{self, AuxFunction};
 use serde_json::Value;
 
 use super::{Case, Outcome, bits_field, compare, field, hex_field, judge_val, no_expected_results, str_field};

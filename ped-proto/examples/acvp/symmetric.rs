@@ -1,6 +1,6 @@
 //! AES-KWP through `kwp`, AES-256-CTR through `ctr`, HMAC-SHA-512 through `mac`.
 
-use ped_proto::{ctr, kwp, mac};
+use ped_proto::internal::{ctr, kwp, mac};
 
 use super::{Case, Outcome, bits_field, compare, compare_tag, hex_field, no_expected_results, str_field};
 
