@@ -20,8 +20,8 @@
 #![allow(clippy::print_stdout, reason = "a command-line program: its output is the point")]
 
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -37,22 +37,40 @@ const BLUE_PINS: [&str; 3] = ["739146", "528371", "604815"];
 /// The red keyset's PINs.
 const RED_PINS: [&str; 3] = ["472913", "193847", "385917"];
 
+/// What `--help` says first.
+const ABOUT: &str = "ped-rig: the whole remote-PED system on this machine (emulated keys, a local PED, a remote \
+PED behind pedserver, pedclient, the HSM), running a key ceremony in front of you.";
+
+/// The command line, for `--help` and after a mistake.
+const USAGE: &str = "Usage: ped-rig [--no-build] [--interactive] [--ped sim|mcu]
+
+Options:
+  --no-build      run the binaries already built, without `cargo build` first
+  --interactive   you are the remote PED's key holder: run the printed ped-sim command
+                  (its terminal UI) in a second terminal and follow the instructions
+  --ped sim|mcu   the remote PED: ped-sim's core (sim, the default) or the firmware
+                  image under QEMU mps2-an386 (mcu; first: mcu/run-ped.sh --build-only)
+  -h, --help      print this help";
+
 /// Set by Ctrl-C: the failures that follow are the teardown's, not the ceremony's.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let options = match Options::parse(&args) {
-        Ok(options) => options,
+        Ok(Request::Run(options)) => options,
+        Ok(Request::Help) => {
+            println!("{ABOUT}\n\n{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(bad) => {
-            eprintln!("ped-rig: unknown argument {bad:?}\nusage: ped-rig [--no-build] [--interactive] [--ped sim|mcu]");
+            eprintln!("ped-rig: unknown argument {bad:?}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
     let build_started = Instant::now();
     if options.build
-        && let Err(e) =
-            tests::build_rig_binaries(|args| println!("ped-rig: building the rig's binaries (cargo {args})"))
+        && let Err(e) = build_rig_binaries()
     {
         eprintln!("ped-rig: FAILED to build the rig's binaries: {e}");
         return ExitCode::FAILURE;
@@ -122,6 +140,15 @@ fn warn(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Request {
+    /// Run the rig.
+    Run(Options),
+    /// `--help`.
+    Help,
+}
+
 /// The command line's options.
 #[derive(Debug, PartialEq, Eq)]
 struct Options {
@@ -134,12 +161,13 @@ struct Options {
 }
 
 impl Options {
-    /// The options of `args`, or the first argument that is none.
-    fn parse(args: &[String]) -> Result<Options, String> {
+    /// What `args` ask for, or the first argument that is no option.
+    fn parse(args: &[String]) -> Result<Request, String> {
         let mut options = Options { build: true, interactive: false, remote: RemotePed::Sim };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
+                "-h" | "--help" => return Ok(Request::Help),
                 "--no-build" => options.build = false,
                 "--interactive" => options.interactive = true,
                 "--ped" => {
@@ -156,8 +184,38 @@ impl Options {
         if options.interactive && options.remote == RemotePed::Mcu {
             return Err("--interactive with --ped mcu (a person runs ped-sim's own core)".to_owned());
         }
-        Ok(options)
+        Ok(Request::Run(options))
     }
+}
+
+/// `cargo build` of the rig's binaries ([`tests::RIG_PACKAGES`]) in this program's
+/// profile, with cargo's own progress on this terminal: on a first run it takes minutes,
+/// which a silent build would leave looking like a hang.
+fn build_rig_binaries() -> Result<(), String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let profile_dir = tests::profile_dir();
+    let mut args = vec!["build".to_owned()];
+    match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => {}
+        Some("release") => args.push("--release".to_owned()),
+        Some(other) => args.extend(["--profile".to_owned(), other.to_owned()]),
+        None => return Err(format!("{} is not a target profile directory", profile_dir.display())),
+    }
+    for package in tests::RIG_PACKAGES {
+        args.extend(["-p".to_owned(), package.to_owned()]);
+    }
+    args.push("--bins".to_owned());
+    println!("ped-rig: building the rig's binaries (cargo {})", args.join(" "));
+    // The workspace manifest this program was built from, so that it works from any directory.
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let status = Command::new(&cargo)
+        .args(&args)
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("{}: {e}", PathBuf::from(&cargo).display()))?;
+    if status.success() { Ok(()) } else { Err(format!("cargo build ended with {status} (its messages are above)")) }
 }
 
 /// How long a person has to start the remote PED, and for each PED-key action.
@@ -368,23 +426,29 @@ fn frame(name: &str, lines: &[String]) -> String {
 
 #[cfg(test)]
 mod test {
-    use super::{Options, RemotePed};
+    use super::{Options, RemotePed, Request};
 
-    fn parse(args: &[&str]) -> Result<Options, String> {
+    fn parse(args: &[&str]) -> Result<Request, String> {
         Options::parse(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
+    }
+
+    fn run(options: Options) -> Result<Request, String> {
+        Ok(Request::Run(options))
     }
 
     #[test]
     fn interactive_is_accepted_and_unknown_options_are_refused() {
-        assert_eq!(parse(&[]), Ok(Options { build: true, interactive: false, remote: RemotePed::Sim }));
+        assert_eq!(parse(&[]), run(Options { build: true, interactive: false, remote: RemotePed::Sim }));
         assert_eq!(
             parse(&["--no-build", "--interactive"]),
-            Ok(Options { build: false, interactive: true, remote: RemotePed::Sim })
+            run(Options { build: false, interactive: true, remote: RemotePed::Sim })
         );
         assert_eq!(parse(&["--interactive", "--bogus"]), Err("--bogus".to_owned()));
-        assert_eq!(parse(&["--ped", "mcu"]), Ok(Options { build: true, interactive: false, remote: RemotePed::Mcu }));
-        assert_eq!(parse(&["--ped", "sim"]).map(|o| o.remote), Ok(RemotePed::Sim));
+        assert_eq!(parse(&["--ped", "mcu"]), run(Options { build: true, interactive: false, remote: RemotePed::Mcu }));
+        assert_eq!(parse(&["--ped", "sim"]), parse(&[]));
         assert!(parse(&["--ped", "fpga"]).is_err() && parse(&["--ped"]).is_err());
         assert!(parse(&["--ped", "mcu", "--interactive"]).is_err());
+        assert_eq!(parse(&["--no-build", "--help"]), Ok(Request::Help));
+        assert_eq!(parse(&["-h"]), Ok(Request::Help));
     }
 }
