@@ -16,8 +16,9 @@ use ped_wire::ErrorCode;
 use serde::de::DeserializeOwned;
 
 use crate::admin;
-use crate::config_file::{ConfigError, TomlConfig};
+use crate::config_file::{ConfigError, TomlConfig, write_private};
 use crate::seconds::{Seconds, Timeout};
+use crate::tls::{self, FileNameError, GeneratedIdentity, TlsError};
 
 /// Why one of the shared modes failed; the message says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,12 @@ pub enum ModeError {
     /// The JSON output could not be written.
     #[error("JSON output: {0}")]
     Json(#[from] serde_json::Error),
+    /// A key or certificate of PED-initiated mode could not be made or read.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// A name that is to name a file cannot.
+    #[error(transparent)]
+    FileName(#[from] FileNameError),
 }
 
 /// Runs one invocation: the banner first (`Ped Server Version 0.1.0`), as the seed's
@@ -250,10 +257,25 @@ impl DaemonControl<'_> {
     }
 }
 
+/// `-regen -commonname CN`'s new identity: a P-521 key and its self-signed certificate,
+/// written to `cert_file` and `key_file` (owner-only) as the seed prints it. Returns the
+/// certificate's fingerprint, which the other side registers.
+pub fn write_identity(common_name: &str, cert_file: &Path, key_file: &Path) -> Result<String, ModeError> {
+    let generated = GeneratedIdentity::new(common_name)?;
+    let fingerprint = tls::fingerprint(&generated.identity()?.cert);
+    write_private(key_file, generated.key_pem.as_bytes())?;
+    println!("Private Key created and written to: {}", key_file.display());
+    write_private(cert_file, generated.cert_pem.as_bytes())?;
+    println!("Certificate created and written to: {}", cert_file.display());
+    Ok(fingerprint)
+}
+
 /// The runtime of a daemon in the foreground: one thread. A relay of a few connections
 /// moving small frames needs no more, and it keeps idle memory and per-frame latency
-/// low (libusb's blocking calls have their own threads).
+/// low (libusb's blocking calls have their own threads). The process is first named
+/// after its program ([`name_after_program`]).
 pub fn foreground_runtime() -> Result<tokio::runtime::Runtime, ModeError> {
+    name_after_program();
     tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ModeError::Runtime)
 }
 
@@ -280,6 +302,19 @@ pub fn stop_on_signal(stop: impl FnOnce() + Send + 'static) {
 fn running_program() -> std::io::Result<PathBuf> {
     let own = Path::new("/proc/self/exe");
     if cfg!(target_os = "linux") && own.exists() { Ok(own.to_path_buf()) } else { std::env::current_exe() }
+}
+
+/// Names this process (the `comm` that `ps`, `top`, `pgrep` and `killall` match) after the
+/// name it was run as, `pedserver` or the seed's `PedServer`, as the kernel names a program
+/// started by that name. The background start runs [`running_program`], /proc/self/exe,
+/// which the kernel would name `exe`. Outside Linux there is no such file and nothing to do.
+fn name_after_program() {
+    use std::os::unix::ffi::OsStrExt;
+    let argv0 = std::env::args_os().next().map(PathBuf::from);
+    if let Some(name) = argv0.as_deref().and_then(Path::file_name) {
+        // The kernel keeps the first 15 bytes.
+        let _ = std::fs::write("/proc/self/comm", name.as_bytes());
+    }
 }
 
 /// Why a background process ended before it answered, from what it printed: its

@@ -9,7 +9,7 @@ use ped_daemon::args::ModeCommand;
 use ped_daemon::config_file::{ConfigError, write_private};
 use ped_daemon::logging::LogConfig;
 use ped_daemon::modes::{self, CommandConfig, DaemonControl, ModeError};
-use ped_daemon::tls::{self, FileNameError, GeneratedIdentity, TlsError};
+use ped_daemon::tls;
 use ped_wire::ErrorCode;
 
 use crate::args::{Command, Invocation};
@@ -27,21 +27,9 @@ type Context = CommandConfig<Config, Paths>;
 /// Why a command failed; printed as `Error: ...`, it says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// The configuration, or a file beside it, could not be read or written.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// One of the modes pedserver has too.
-    #[error(transparent)]
-    Mode(#[from] ModeError),
     /// A mapping change the rules refuse.
     #[error(transparent)]
     Mapping(#[from] MappingError),
-    /// A certificate or key of PED-initiated mode.
-    #[error(transparent)]
-    Tls(#[from] TlsError),
-    /// A common name that cannot name a file.
-    #[error(transparent)]
-    FileName(#[from] FileNameError),
     /// `testid` of a PED ID with no mapping.
     #[error("PED ID {0} is not mapped; create it with pedclient -mode setid -id {0} -id_ip HOST -id_port PORT")]
     NotMapped(u32),
@@ -60,6 +48,13 @@ replace it, then register the new one with each pedserver"
     /// `-register` without `-force` over a registered pedserver.
     #[error("a pedserver certificate is already registered (common name {0:?}); repeat with -force to replace it")]
     ServerRegistered(String),
+    /// What pedserver's commands can meet too: the configuration, the background
+    /// process, the admin port, keys and certificates.
+    #[error(transparent)]
+    Mode(#[from] ModeError),
+    /// The configuration, or a file beside it, could not be read or written.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 fn context(inv: &Invocation) -> Result<Context, ConfigError> {
@@ -224,20 +219,15 @@ fn show(ctx: &Context, json: bool) -> Result<ExitCode, ModeError> {
 /// `-regen -commonname CN`: this pedclient's P-521 key and self-signed certificate, which
 /// pedserver registers with `-appliance register`.
 fn regen(ctx: &Context, common_name: &str, force: bool) -> Result<ExitCode, CliError> {
-    tls::check_file_name("the common name", common_name)?;
+    tls::check_file_name("the common name", common_name).map_err(ModeError::from)?;
     if let Some(old) = &ctx.stored.common_name
         && !force
         && pedinit::identity_files(&ctx.file, old).0.exists()
     {
         return Err(CliError::IdentityExists(old.clone()));
     }
-    let generated = GeneratedIdentity::new(common_name)?;
-    let fingerprint = tls::fingerprint(&generated.identity()?.cert);
     let (cert_file, key_file) = pedinit::identity_files(&ctx.file, common_name);
-    write_private(&key_file, generated.key_pem.as_bytes())?;
-    println!("Private Key created and written to: {}", key_file.display());
-    write_private(&cert_file, generated.cert_pem.as_bytes())?;
-    println!("Certificate created and written to: {}", cert_file.display());
+    let fingerprint = modes::write_identity(common_name, &cert_file, &key_file)?;
     let mut previous = None;
     ctx.update(|c| {
         previous = c.common_name.replace(common_name.to_string());
@@ -261,7 +251,7 @@ fn register(ctx: &Context, certificate: &Path, force: bool) -> Result<ExitCode, 
     {
         return Err(CliError::ServerRegistered(existing.common_name.clone()));
     }
-    let cert = tls::read_certificate(certificate)?;
+    let cert = tls::read_certificate(certificate).map_err(ModeError::from)?;
     let registered = RegisteredServer { common_name: tls::common_name(&cert), fingerprint: tls::fingerprint(&cert) };
     write_private(&pedinit::pedserver_file(&ctx.file), cert.as_ref())?;
     ctx.update(|c| {

@@ -114,7 +114,7 @@ impl Daemon {
             .await
             .map_err(|e| format!("admin port {admin_at}: {e}: {}", ErrorCode::RcSocketError))?;
         let (ped, ped_listen) = if config.ped_initiated {
-            let acceptor = pedinit::acceptor(&config, &config_file)?;
+            let acceptor = pedinit::acceptor(&config, &config_file).map_err(|e| e.to_string())?;
             let ip = config.listen_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
             let at = SocketAddr::new(ip, config.listen_port);
             let listener = accept::listen(at)

@@ -17,7 +17,8 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use ped_daemon::frames::{FrameReader, READ_CHUNK, relay_control};
-use ped_daemon::tls::{self, Identity};
+use ped_daemon::tls::{self, Identity, TlsError};
+use ped_wire::DecodeError;
 use ped_wire::frame::Frame;
 use ped_wire::relay::{RELAY_VERSION, RelayMessage, RelayRole};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -41,26 +42,35 @@ pub fn pedserver_file(config_file: &Path) -> PathBuf {
     config::cert_dir(config_file).join("client").join("pedserver.der")
 }
 
+/// Why PED-initiated mode cannot listen; each says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// `-regen` has not been run.
+    #[error("PED-initiated mode needs a certificate: run pedclient -regen -commonname NAME first")]
+    NoIdentity,
+    /// `-register` has not been run.
+    #[error("PED-initiated mode needs pedserver's certificate: run pedclient -register -certificate FILE first")]
+    NoPedserver,
+    /// The identity or the pinned certificate could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The stored certificate is not the one registered.
+    #[error("the stored pedserver certificate does not match its registered fingerprint: register it again")]
+    PinMismatch,
+}
+
 /// The TLS configuration: this pedclient's identity, and only the registered pedserver
 /// accepted, its stored certificate checked against the registered fingerprint.
-pub fn acceptor(config: &Config, config_file: &Path) -> Result<TlsAcceptor, String> {
-    let cn = config
-        .common_name
-        .as_deref()
-        .ok_or("PED-initiated mode needs a certificate: run pedclient -regen -commonname NAME first")?;
-    let registered = config
-        .pedserver
-        .as_ref()
-        .ok_or("PED-initiated mode needs pedserver's certificate: run pedclient -register -certificate FILE first")?;
+pub fn acceptor(config: &Config, config_file: &Path) -> Result<TlsAcceptor, ListenError> {
+    let cn = config.common_name.as_deref().ok_or(ListenError::NoIdentity)?;
+    let registered = config.pedserver.as_ref().ok_or(ListenError::NoPedserver)?;
     let (cert_file, key_file) = identity_files(config_file, cn);
-    let identity = Identity::load(&cert_file, &key_file).map_err(|e| e.to_string())?;
-    let pinned = tls::read_certificate(&pedserver_file(config_file)).map_err(|e| e.to_string())?;
+    let identity = Identity::load(&cert_file, &key_file)?;
+    let pinned = tls::read_certificate(&pedserver_file(config_file))?;
     if tls::fingerprint(&pinned) != registered.fingerprint {
-        return Err(
-            "the stored pedserver certificate does not match its registered fingerprint: register it again".to_string()
-        );
+        return Err(ListenError::PinMismatch);
     }
-    let server_config = tls::server_config(&identity, pinned).map_err(|e| e.to_string())?;
+    let server_config = tls::server_config(&identity, pinned)?;
     Ok(TlsAcceptor::from(server_config))
 }
 
@@ -165,7 +175,7 @@ pub(crate) async fn admit(daemon: Arc<Daemon>, mut stream: TlsStream<TcpStream>,
                 Ok(n) => {
                     pending.feed(Instant::now(), &buf[..n]);
                     if let Err(why) = answer_parked(&mut pending, &mut stream).await {
-                        break why;
+                        break why.to_string();
                     }
                 }
             },
@@ -178,19 +188,39 @@ pub(crate) async fn admit(daemon: Arc<Daemon>, mut stream: TlsStream<TcpStream>,
     tracing::info!("PED-initiated: the connection from {description} ended: {why}");
 }
 
+/// Why a parked connection ended, for the log.
+#[derive(Debug, thiserror::Error)]
+enum ParkedEnd {
+    /// A frame that does not parse.
+    #[error("malformed frame: {0:?}")]
+    Malformed(DecodeError),
+    /// The pong could not be sent.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// pedserver ended the connection in order.
+    #[error("pedserver said bye")]
+    Bye,
+    /// pedserver reported an error.
+    #[error("pedserver reported: {0}")]
+    Reported(String),
+    /// Anything else than a ping or an end.
+    #[error("unexpected while no HSM uses it: {0}")]
+    Unexpected(String),
+}
+
 /// While parked, only pings (answered) and an orderly end are expected.
-async fn answer_parked<S: AsyncWrite + Unpin>(pending: &mut FrameReader, stream: &mut S) -> Result<(), String> {
-    while let Some((_, frame)) = pending.next_frame().map_err(|e| format!("malformed frame: {e:?}"))? {
+async fn answer_parked<S: AsyncWrite + Unpin>(pending: &mut FrameReader, stream: &mut S) -> Result<(), ParkedEnd> {
+    while let Some((_, frame)) = pending.next_frame().map_err(ParkedEnd::Malformed)? {
         let message = Frame::decode_exact(&frame).and_then(RelayMessage::decode);
         match message {
             Ok(RelayMessage::Ping { nonce }) => {
                 let pong = RelayMessage::Pong { nonce }.encode().unwrap_or_default();
-                stream.write_all(&pong).await.map_err(|e| e.to_string())?;
-                stream.flush().await.map_err(|e| e.to_string())?;
+                stream.write_all(&pong).await?;
+                stream.flush().await?;
             }
-            Ok(RelayMessage::Bye) => return Err("pedserver said bye".into()),
-            Ok(RelayMessage::Error { message, .. }) => return Err(format!("pedserver reported: {message}")),
-            other => return Err(format!("unexpected while no HSM uses it: {other:?}")),
+            Ok(RelayMessage::Bye) => return Err(ParkedEnd::Bye),
+            Ok(RelayMessage::Error { message, .. }) => return Err(ParkedEnd::Reported(message)),
+            other => return Err(ParkedEnd::Unexpected(format!("{other:?}"))),
         }
     }
     Ok(())

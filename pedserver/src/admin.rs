@@ -17,6 +17,7 @@
 
 use std::sync::Arc;
 
+use crate::outbound::LinkError;
 use crate::server::Server;
 
 /// Answers one request (server side).
@@ -41,7 +42,7 @@ pub(crate) async fn handle(server: &Arc<Server>, line: &str) -> String {
     }
 }
 
-fn answer(result: Result<String, String>) -> String {
+fn answer(result: Result<String, LinkError>) -> String {
     match result {
         Ok(message) => format!("ok {message}"),
         Err(message) => format!("error {message}"),

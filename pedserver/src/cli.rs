@@ -18,7 +18,7 @@ use crate::args::{Command, Invocation};
 use crate::config::{self, Appliance, Config, Paths};
 use crate::server::{Server, admin_addr};
 use crate::status::StatusReport;
-use crate::tls::{self, GeneratedIdentity, MAX_ATTEMPTS};
+use crate::tls::{self, MAX_ATTEMPTS};
 
 /// How the seed's messages name pedserver.
 const TITLE: &str = "Ped Server";
@@ -29,18 +29,6 @@ type Context = CommandConfig<Config, Paths>;
 /// Why a command failed; printed as `Error: ...`, it says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// The configuration, or a file beside it, could not be read or written.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// One of the modes pedclient has too.
-    #[error(transparent)]
-    Mode(#[from] ModeError),
-    /// A certificate or key of PED-initiated mode.
-    #[error(transparent)]
-    Tls(#[from] tls::TlsError),
-    /// A name that cannot name a file.
-    #[error(transparent)]
-    FileName(#[from] tls::FileNameError),
     /// The log file or the configuration's path could not be opened or resolved.
     #[error("{0}")]
     Io(std::io::Error),
@@ -89,6 +77,13 @@ the PED to itself. Stop the server with pedserver -mode stop, run the update, th
     /// `-mode update` failed: the image, the PED or the person at it (what to do included).
     #[error(transparent)]
     Update(#[from] crate::update::run::UpdateError),
+    /// What pedclient's commands can meet too: the configuration, the background
+    /// process, the admin port, keys and certificates.
+    #[error(transparent)]
+    Mode(#[from] ModeError),
+    /// The configuration, or a file beside it, could not be read or written.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 fn context(inv: &Invocation) -> Result<Context, ConfigError> {
@@ -191,7 +186,7 @@ fn show(config: &Config, json: bool) -> Result<ExitCode, ModeError> {
 
 /// `-regen -commonname CN`: a new P-521 key and self-signed certificate.
 fn regen(ctx: &Context, common_name: &str, force: bool) -> Result<ExitCode, CliError> {
-    tls::check_file_name("the common name", common_name)?;
+    tls::check_file_name("the common name", common_name).map_err(ModeError::from)?;
     let cert_dir = config::cert_dir(&ctx.file);
     if let Some(old) = &ctx.stored.client_common_name
         && !force
@@ -199,13 +194,8 @@ fn regen(ctx: &Context, common_name: &str, force: bool) -> Result<ExitCode, CliE
     {
         return Err(CliError::IdentityExists(old.clone()));
     }
-    let generated = GeneratedIdentity::new(common_name)?;
-    let fingerprint = tls::fingerprint(&generated.identity()?.cert);
     let (cert_file, key_file) = tls::client_files(&cert_dir, common_name);
-    write_private(&key_file, generated.key_pem.as_bytes())?;
-    println!("Private Key created and written to: {}", key_file.display());
-    write_private(&cert_file, generated.cert_pem.as_bytes())?;
-    println!("Certificate created and written to: {}", cert_file.display());
+    let fingerprint = modes::write_identity(common_name, &cert_file, &key_file)?;
     let mut updated = ctx.stored.clone();
     let previous = updated.client_common_name.replace(common_name.to_string());
     updated.save(&ctx.file)?;
@@ -228,11 +218,11 @@ fn register(
     ip: std::net::IpAddr,
     port: u16,
 ) -> Result<ExitCode, CliError> {
-    tls::check_file_name("the appliance name", name)?;
+    tls::check_file_name("the appliance name", name).map_err(ModeError::from)?;
     if ctx.stored.appliances.iter().any(|a| a.name == name) {
         return Err(CliError::ApplianceExists(name.to_string()));
     }
-    let cert = tls::read_certificate(certificate)?;
+    let cert = tls::read_certificate(certificate).map_err(ModeError::from)?;
     let appliance = Appliance {
         name: name.to_string(),
         ip,

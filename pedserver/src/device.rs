@@ -33,26 +33,44 @@ pub enum DeviceSpec {
     Tcp(SocketAddr),
 }
 
-impl FromStr for DeviceSpec {
-    type Err = String;
+/// A `-device` that names no PED.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceSpecError {
+    /// `tcp:` with no address after it.
+    #[error("`{addr}`: {source}")]
+    BadAddress {
+        /// What followed `tcp:`.
+        addr: String,
+        /// Why it is not an address.
+        source: std::net::AddrParseError,
+    },
+    /// Neither `usb`, `socket:PATH` nor `tcp:HOST:PORT`.
+    #[error("`{0}` is not a device: use usb, socket:PATH or tcp:HOST:PORT")]
+    Unknown(String),
+}
 
-    fn from_str(s: &str) -> Result<Self, String> {
+impl FromStr for DeviceSpec {
+    type Err = DeviceSpecError;
+
+    fn from_str(s: &str) -> Result<Self, DeviceSpecError> {
         if s == "usb" {
             Ok(DeviceSpec::Usb)
         } else if let Some(path) = s.strip_prefix("socket:").filter(|p| !p.is_empty()) {
             Ok(DeviceSpec::Socket(path.into()))
         } else if let Some(addr) = s.strip_prefix("tcp:") {
-            addr.parse().map(DeviceSpec::Tcp).map_err(|e| format!("`{addr}`: {e}"))
+            addr.parse()
+                .map(DeviceSpec::Tcp)
+                .map_err(|source| DeviceSpecError::BadAddress { addr: addr.into(), source })
         } else {
-            Err(format!("`{s}` is not a device: use usb, socket:PATH or tcp:HOST:PORT"))
+            Err(DeviceSpecError::Unknown(s.to_string()))
         }
     }
 }
 
 impl TryFrom<String> for DeviceSpec {
-    type Error = String;
+    type Error = DeviceSpecError;
 
-    fn try_from(s: String) -> Result<Self, String> {
+    fn try_from(s: String) -> Result<Self, DeviceSpecError> {
         s.parse()
     }
 }

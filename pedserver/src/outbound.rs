@@ -4,7 +4,7 @@
 //! speaks first and still plays the relay's server role; only the TCP direction changes.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::config::{self, Appliance, Config, TomlConfig};
+use crate::config::{self, Appliance, Config, ConfigError, TomlConfig};
 use crate::server::Server;
 use crate::status::LinkReport;
 use crate::tls::{self, Identity, MAX_ATTEMPTS};
@@ -68,6 +68,74 @@ impl Link {
     }
 }
 
+/// Why `-mode connect` or `-mode disconnect` could not be carried out; the admin port
+/// answers it as `error MESSAGE`, which the command line prints.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LinkError {
+    /// The configuration file the command names could not be read.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// No appliance has this name.
+    #[error("no appliance named {name:?} is registered in {}", file.display())]
+    NoAppliance {
+        /// The name asked for.
+        name: String,
+        /// The configuration file.
+        file: PathBuf,
+    },
+    /// `-regen` has not been run.
+    #[error("this server has no client certificate yet: run pedserver -regen -commonname NAME first")]
+    NoClientCertificate,
+    /// This server's identity or the appliance's certificate could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The stored certificate is not the one registered.
+    #[error("the stored certificate of {0:?} does not match its registered fingerprint: delete and register it again")]
+    PinMismatch(String),
+    /// One link at a time.
+    #[error("already linked to appliance {0:?}: run pedserver -mode disconnect -name {0} first")]
+    AlreadyLinked(String),
+    /// The link's task ended without an answer.
+    #[error("the link ended unexpectedly")]
+    Vanished,
+    /// `-mode disconnect` of an appliance not linked.
+    #[error("appliance {0:?} is not connected")]
+    NotConnected(String),
+    /// The link did not end in time.
+    #[error("the link to {name} did not end within {grace:?}")]
+    DidNotEnd {
+        /// The appliance.
+        name: String,
+        /// How long it was given.
+        grace: Duration,
+    },
+    /// `-mode disconnect` came first.
+    #[error("disconnected before the link was up")]
+    Disconnected,
+    /// The server is shutting down.
+    #[error("the server is stopping")]
+    Stopping,
+    /// TLS refused the handshake (a certificate does not match): not retried.
+    #[error("{0}; check that the fingerprints match on both sides")]
+    TlsRefused(String),
+    /// Every attempt failed.
+    #[error("no connection to {name} ({address}) after {MAX_ATTEMPTS} attempts: {last}")]
+    GaveUp {
+        /// The appliance.
+        name: String,
+        /// Its pedclient.
+        address: SocketAddr,
+        /// Why the last attempt failed.
+        last: String,
+    },
+    /// The TLS connection closed before the relay hellos.
+    #[error(
+        "the appliance ended the connection before its relay hello ({0}); check that it registered this server's \
+client certificate"
+    )]
+    EndedBeforeHello(String),
+}
+
 /// What the link needs, resolved from the configuration file the command names.
 struct Target {
     appliance: Appliance,
@@ -76,27 +144,23 @@ struct Target {
 
 /// Reads the appliance, this server's client identity and the pinned certificate; checks
 /// the stored certificate against the fingerprint registered with it.
-fn target(name: &str, config_file: &Path) -> Result<Target, String> {
-    let config = Config::load(config_file).map_err(|e| e.to_string())?;
+fn target(name: &str, config_file: &Path) -> Result<Target, LinkError> {
+    let config = Config::load(config_file)?;
     let appliance = config
         .appliances
         .iter()
         .find(|a| a.name == name)
         .cloned()
-        .ok_or_else(|| format!("no appliance named {name:?} is registered in {}", config_file.display()))?;
-    let cn = config
-        .client_common_name
-        .ok_or("this server has no client certificate yet: run pedserver -regen -commonname NAME first")?;
+        .ok_or_else(|| LinkError::NoAppliance { name: name.to_string(), file: config_file.to_path_buf() })?;
+    let cn = config.client_common_name.ok_or(LinkError::NoClientCertificate)?;
     let cert_dir = config::cert_dir(config_file);
     let (cert_file, key_file) = tls::client_files(&cert_dir, &cn);
-    let identity = Identity::load(&cert_file, &key_file).map_err(|e| e.to_string())?;
-    let pinned = tls::read_certificate(&tls::appliance_file(&cert_dir, name)).map_err(|e| e.to_string())?;
+    let identity = Identity::load(&cert_file, &key_file)?;
+    let pinned = tls::read_certificate(&tls::appliance_file(&cert_dir, name))?;
     if tls::fingerprint(&pinned) != appliance.fingerprint {
-        return Err(format!(
-            "the stored certificate of {name:?} does not match its registered fingerprint: delete and register it again"
-        ));
+        return Err(LinkError::PinMismatch(name.to_string()));
     }
-    let tls = tls::client_config(&identity, pinned).map_err(|e| e.to_string())?;
+    let tls = tls::client_config(&identity, pinned)?;
     Ok(Target { appliance, tls })
 }
 
@@ -124,20 +188,30 @@ async fn attempt(connector: &TlsConnector, address: SocketAddr) -> Result<TlsStr
     })
 }
 
+/// Resolves when a link that is not up yet must stop trying: `-mode disconnect`, or the
+/// server stopping.
+async fn interrupted(link: &Link, shutdown: &mut watch::Receiver<bool>) -> LinkError {
+    tokio::select! {
+        _ = link.ended() => LinkError::Disconnected,
+        _ = shutdown.changed() => LinkError::Stopping,
+    }
+}
+
 impl Server {
     /// `-mode connect`: starts the link and answers once its relay session is up, or
     /// with why it could not be brought up.
-    pub(crate) async fn connect_appliance(self: &Arc<Self>, name: &str, config_file: &Path) -> Result<String, String> {
+    pub(crate) async fn connect_appliance(
+        self: &Arc<Self>,
+        name: &str,
+        config_file: &Path,
+    ) -> Result<String, LinkError> {
         let target = target(name, config_file)?;
         let address = SocketAddr::new(target.appliance.ip, target.appliance.port);
         let (outcome_tx, outcome_rx) = oneshot::channel();
         let link = {
             let mut slot = self.link_slot();
             if let Some(existing) = slot.as_ref() {
-                return Err(format!(
-                    "already linked to appliance {:?}: run pedserver -mode disconnect -name {} first",
-                    existing.name, existing.name
-                ));
+                return Err(LinkError::AlreadyLinked(existing.name.clone()));
             }
             let link = Arc::new(Link {
                 name: name.to_string(),
@@ -151,21 +225,21 @@ impl Server {
             link
         };
         tokio::spawn(Arc::clone(self).run_link(link, target.tls, outcome_tx));
-        outcome_rx.await.unwrap_or_else(|_| Err("the link ended unexpectedly".to_string()))
+        outcome_rx.await.unwrap_or(Err(LinkError::Vanished))
     }
 
     /// `-mode disconnect`: ends the link's session (the pedclient gets Bye) and waits for it.
-    pub(crate) async fn disconnect_appliance(&self, name: &str) -> Result<String, String> {
+    pub(crate) async fn disconnect_appliance(&self, name: &str) -> Result<String, LinkError> {
         let link = self.link_slot().clone().filter(|l| l.name == name);
         let Some(link) = link else {
-            return Err(format!("appliance {name:?} is not connected"));
+            return Err(LinkError::NotConnected(name.to_string()));
         };
         let mut done = link.done.subscribe();
         link.end.notify_one();
         let grace = self.config.internal_shutdown_timeout.get().max(Duration::from_secs(1));
         match tokio::time::timeout(grace, done.wait_for(|d| *d)).await {
             Ok(_) => Ok(format!("link to {name} ended")),
-            Err(_) => Err(format!("the link to {name} did not end within {grace:?}")),
+            Err(_) => Err(LinkError::DidNotEnd { name: name.to_string(), grace }),
         }
     }
 
@@ -173,7 +247,7 @@ impl Server {
         self: Arc<Self>,
         link: Arc<Link>,
         tls: Arc<rustls::ClientConfig>,
-        outcome: oneshot::Sender<Result<String, String>>,
+        outcome: oneshot::Sender<Result<String, LinkError>>,
     ) {
         let connector = TlsConnector::from(tls);
         let per_attempt = self.config.common.socket_read_timeout.get();
@@ -187,12 +261,8 @@ impl Server {
             *lock(&link.attempt) = n;
             let tried = tokio::select! {
                 r = tokio::time::timeout(per_attempt, attempt(&connector, address)) => r,
-                _ = link.ended() => {
-                    result = Some(Err("disconnected before the link was up".to_string()));
-                    break;
-                }
-                _ = shutdown.changed() => {
-                    result = Some(Err("the server is stopping".to_string()));
+                why = interrupted(&link, &mut shutdown) => {
+                    result = Some(Err(why));
                     break;
                 }
             };
@@ -204,7 +274,7 @@ impl Server {
                 }
                 Ok(Err(AttemptError::Fatal(why))) => {
                     tracing::warn!("link to {name} ({address}): {why}");
-                    result = Some(Err(format!("{why}; check that the fingerprints match on both sides")));
+                    result = Some(Err(LinkError::TlsRefused(why)));
                     break;
                 }
                 Ok(Err(AttemptError::Retry(why))) => last = why,
@@ -216,19 +286,13 @@ impl Server {
             tracing::info!("link to {name} ({address}): attempt {n} of {MAX_ATTEMPTS} failed ({last}); retrying");
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                _ = link.ended() => {
-                    result = Some(Err("disconnected before the link was up".to_string()));
-                    break;
-                }
-                _ = shutdown.changed() => {
-                    result = Some(Err("the server is stopping".to_string()));
+                why = interrupted(&link, &mut shutdown) => {
+                    result = Some(Err(why));
                     break;
                 }
             }
         }
-        let result = result.unwrap_or_else(|| {
-            Err(format!("no connection to {name} ({address}) after {MAX_ATTEMPTS} attempts: {last}"))
-        });
+        let result = result.unwrap_or_else(|| Err(LinkError::GaveUp { name: name.clone(), address, last }));
         if let Err(why) = &result {
             tracing::warn!("link to {name} ({address}) failed: {why}");
         }
@@ -253,7 +317,7 @@ impl Server {
         link: &Arc<Link>,
         stream: TlsStream<TcpStream>,
         n: u32,
-    ) -> (Result<String, String>, Option<JoinHandle<String>>) {
+    ) -> (Result<String, LinkError>, Option<JoinHandle<String>>) {
         let (tx, rx) = oneshot::channel();
         *lock(&link.established) = Some(tx);
         let peer = format!("appliance {} ({})", link.name, link.address);
@@ -266,11 +330,7 @@ impl Server {
             }
             ended = &mut session => {
                 let reason = ended.unwrap_or_else(|e| e.to_string());
-                let why = format!(
-                    "the appliance ended the connection before its relay hello ({reason}); check that it registered \
-        this server's client certificate"
-                );
-                (Err(why), None)
+                (Err(LinkError::EndedBeforeHello(reason)), None)
             }
         }
     }

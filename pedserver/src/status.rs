@@ -282,17 +282,22 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_client_and_a_missing_ped_are_shown() {
-        let mut r = report();
-        r.ped = PedReport::default();
-        r.client = Some(ClientReport {
+    /// A client connected 10 s, idle 2 s now and 5 s in all.
+    fn client() -> ClientReport {
+        ClientReport {
             address: "10.0.0.9:40000".into(),
             software: "pedclient 0.1.0".into(),
             connection_secs: 10,
             idle_secs: 2,
             total_idle_secs: 5,
-        });
+        }
+    }
+
+    #[test]
+    fn a_client_and_a_missing_ped_are_shown() {
+        let mut r = report();
+        r.ped = PedReport::default();
+        r.client = Some(client());
         let text = r.to_text();
         assert!(text.contains("Ped2 Connection Status:     Disconnected"));
         assert!(text.contains("Firmware Version:           (unknown)"));
@@ -317,13 +322,7 @@ mod tests {
         assert_eq!((&none["current_connection_secs"], &none["current_connection_idle_secs"]), (&0.into(), &0.into()));
         assert_eq!((&none["server_idle_percent"], &none["ped_rpk_count"]), (&100.into(), &1.into()));
         assert_eq!(none["idle_timeout_secs"], 1800);
-        r.client = Some(ClientReport {
-            address: "10.0.0.9:40000".into(),
-            software: "pedclient 0.1.0".into(),
-            connection_secs: 10,
-            idle_secs: 2,
-            total_idle_secs: 5,
-        });
+        r.client = Some(client());
         let v = serde_json::to_value(r.to_json()).unwrap();
         let text = r.to_text();
         for (key, line) in [

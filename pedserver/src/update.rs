@@ -142,27 +142,46 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// `Ok` with the closing line for a saved image; otherwise the error, saying what to do.
-    pub fn result(&self) -> Result<&'static str, String> {
+    /// `Ok` with the closing line for a saved image; otherwise the outcome as the error,
+    /// whose message says what to do.
+    pub fn result(&self) -> Result<&'static str, Outcome> {
+        match self {
+            Outcome::Saved => Ok(SAVED),
+            failed => Err(failed.clone()),
+        }
+    }
+}
+
+/// The closing line of a saved image.
+const SAVED: &str =
+    "PED: Success. Press ENTER on the PED; it runs the new firmware after it is unplugged and reconnected.";
+
+impl std::error::Error for Outcome {}
+
+impl fmt::Display for Outcome {
+    /// What happened and what to do (the closing line for a saved image).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const OLD_IMAGE_STAYS: &str = "The PED keeps the image it runs.";
         match self {
-            Outcome::Saved => Ok(
-                "PED: Success. Press ENTER on the PED; it runs the new firmware after it is unplugged and reconnected.",
-            ),
-            Outcome::Refused { detail } => Err(format!(
+            Outcome::Saved => f.write_str(SAVED),
+            Outcome::Refused { detail } => write!(
+                f,
                 "the update was refused at the PED ({detail}). {OLD_IMAGE_STAYS} Run the update again and answer YES to both questions on the PED."
-            )),
-            Outcome::VerifyFailed { detail } => Err(format!(
+            ),
+            Outcome::VerifyFailed { detail } => write!(
+                f,
                 "{detail}. The PED did not accept the image (it is not the vendor's image for this PED, or it was damaged); {} Check the file (docs/firmware.md, \"Failure numbers\"), then press Enter on the PED.",
                 OLD_IMAGE_STAYS.to_lowercase()
-            )),
-            Outcome::SaveFailed { detail } => Err(format!(
+            ),
+            Outcome::SaveFailed { detail } => write!(
+                f,
                 "{detail}. The PED could not save the image; it boots the old image or the new one, both verified. Press Enter on the PED and run the update again; if it fails again, have the PED serviced."
-            )),
-            Outcome::TimedOut { phase: Phase::Identify, .. } => Err(format!(
+            ),
+            Outcome::TimedOut { phase: Phase::Identify, .. } => write!(
+                f,
                 "the PED did not answer (rx error): {}. Check the cable and that the PED is powered on, then run the update again. If a pedserver runs on this computer, stop it first: pedserver -mode stop.",
                 ErrorCode::RcOperationTimedOut
-            )),
+            ),
             Outcome::TimedOut { phase, after, last_refusal } => {
                 let said = last_refusal.as_ref().map(|d| format!(" (the PED said: {d})")).unwrap_or_default();
                 let next = match phase {
@@ -174,26 +193,30 @@ impl Outcome {
                     }
                     _ => "The PED keeps the image it runs; run the update again.",
                 };
-                Err(format!(
+                write!(
+                    f,
                     "no answer after waiting {} s for {}{said}: {}. {next}",
                     in_seconds(*after),
                     phase.waiting_for(),
                     ErrorCode::RcOperationTimedOut
-                ))
+                )
             }
-            Outcome::Unplugged { phase: Phase::Identify } => Err(format!(
+            Outcome::Unplugged { phase: Phase::Identify } => write!(
+                f,
                 "the PED closed the link before it answered (rx error): {}. Another program may hold the PED: if a pedserver runs on this computer, stop it with pedserver -mode stop; otherwise check the cable. Then run the update again.",
                 ErrorCode::CkrPedUnplugged
-            )),
-            Outcome::Unplugged { phase: Phase::WaitingForSave | Phase::Done } => Err(format!(
+            ),
+            Outcome::Unplugged { phase: Phase::WaitingForSave | Phase::Done } => write!(
+                f,
                 "the PED was unplugged before it reported the save: {}. Look at the PED: \"Success\" means the new image is saved; otherwise it keeps the image it runs.",
                 ErrorCode::CkrPedUnplugged
-            )),
-            Outcome::Unplugged { phase } => Err(format!(
+            ),
+            Outcome::Unplugged { phase } => write!(
+                f,
                 "the PED was unplugged while waiting for {}: {}. {OLD_IMAGE_STAYS} Reconnect it and run the update again.",
                 phase.waiting_for(),
                 ErrorCode::CkrPedUnplugged
-            )),
+            ),
         }
     }
 }
@@ -542,7 +565,7 @@ mod tests {
                 last_refusal: Some("Not in Admin mode, Software Update".into())
             }
         );
-        let message = outcome.result().unwrap_err();
+        let message = outcome.result().unwrap_err().to_string();
         assert!(message.contains("RC_OPERATION_TIMED_OUT"), "{message}");
         assert!(message.contains("7 (Software Update)"), "{message}");
     }
@@ -607,9 +630,9 @@ mod tests {
             u.handle_message(status(UpdateState::Refused, "Answer YES to Upload Image? on the PED first"), t0);
             assert_eq!(u.outcome(), Some(&expected));
         }
-        let message = Outcome::VerifyFailed { detail: seven.into() }.result().unwrap_err();
+        let message = Outcome::VerifyFailed { detail: seven.into() }.result().unwrap_err().to_string();
         assert!(message.starts_with("Failure (VERIFY) (7): image not signed by the vendor key. "), "{message}");
-        let message = Outcome::Refused { detail: "Save declined".into() }.result().unwrap_err();
+        let message = Outcome::Refused { detail: "Save declined".into() }.result().unwrap_err().to_string();
         assert!(message.contains("refused"), "{message}");
     }
 
@@ -623,7 +646,7 @@ mod tests {
         u.handle_unplugged();
         let outcome = u.outcome().unwrap().clone();
         assert_eq!(outcome, Outcome::Unplugged { phase: Phase::Sending });
-        let message = outcome.result().unwrap_err();
+        let message = outcome.result().unwrap_err().to_string();
         assert!(message.contains("0x8000002e (CKR_PED_UNPLUGGED)"), "{message}");
         assert!(message.contains("keeps the image it runs"), "{message}");
         u.handle_unplugged();
@@ -633,7 +656,7 @@ mod tests {
         let mut busy = Upload::new(vec![0; 1000], TIMEOUT, t0).unwrap();
         busy.poll_transmit(t0);
         busy.handle_unplugged();
-        let message = busy.outcome().unwrap().result().unwrap_err();
+        let message = busy.outcome().unwrap().result().unwrap_err().to_string();
         assert!(message.contains("pedserver -mode stop"), "{message}");
     }
 
@@ -644,7 +667,7 @@ mod tests {
         u.poll_transmit(t0);
         assert_eq!(u.poll_timeout(), Some(t0 + INFO_TIMEOUT));
         u.handle_timeout(t0 + INFO_TIMEOUT);
-        let message = u.outcome().unwrap().result().unwrap_err();
+        let message = u.outcome().unwrap().result().unwrap_err().to_string();
         assert!(message.contains("did not answer (rx error)"), "{message}");
     }
 

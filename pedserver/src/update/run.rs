@@ -52,9 +52,9 @@ pedserver runs on this computer, it holds the PED: stop it with pedserver -mode 
         /// Why.
         source: std::io::Error,
     },
-    /// The PED did not install the image: what it said, and what to do (see [`Outcome`]).
-    #[error("{0}")]
-    AtThePed(String),
+    /// The PED did not install the image: what it said, and what to do.
+    #[error(transparent)]
+    AtThePed(#[from] Outcome),
 }
 
 /// Loads `file` into the PED of `config.device`, waiting up to `timeout` for each answer
@@ -77,7 +77,7 @@ pub(crate) fn run(config: &Config, file: &Path, timeout: Duration) -> Result<Exi
         let write_timeout = config.common.socket_write_timeout.get();
         Ok::<_, UpdateError>(drive(&mut pipe, upload, write_delay, write_timeout).await)
     })?;
-    let line = outcome.result().map_err(UpdateError::AtThePed)?;
+    let line = outcome.result()?;
     println!("{line}");
     println!("Update command passed.");
     Ok(ExitCode::SUCCESS)
