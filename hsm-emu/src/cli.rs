@@ -65,18 +65,23 @@ pub fn main(args: Vec<String>) -> ExitCode {
             }
             send(&control, &words)
         }
+        (Some("-h" | "--help" | "help"), None) => {
+            let _ = writeln!(std::io::stdout(), "{USAGE}");
+            ExitCode::SUCCESS
+        }
         _ => {
-            eprintln!(
-                "usage: hsm-emu serve --state DIR --control socket:PATH [--local-ped socket:PATH] \
-                 [--pedclient socket:PATH]\n       hsm-emu --control socket:PATH <command>  \
-                 (ped connect|disconnect|set|show|vector init, hsm init|factoryreset|changepolicy, \
-                 partition create|delete|init, role login|init|changepw|resetpw)\n       \
-                 `ped connect -password -` reads the one-time password from standard input"
-            );
+            eprintln!("{USAGE}");
             ExitCode::from(2)
         }
     }
 }
+
+/// The command line, for `--help` and after a mistake.
+const USAGE: &str = "usage: hsm-emu serve --state DIR --control socket:PATH [--local-ped socket:PATH] \
+[--pedclient socket:PATH]   (hsm-emu serve --help: every option)
+       hsm-emu --control socket:PATH <command>   (ped connect|disconnect|set|show|vector init, \
+hsm init|factoryreset|changepolicy, partition create|delete|init, role login|init|changepw|resetpw)
+       `ped connect -password -` reads the one-time password from standard input";
 
 fn serve(args: &[String]) -> ExitCode {
     // `serve` may come after a --control; clap sees only serve's own arguments.
