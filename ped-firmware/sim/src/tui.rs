@@ -12,7 +12,7 @@ use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, Ke
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use crate::command::{Command, Controller};
 use crate::display::{Display, View};
@@ -54,15 +54,34 @@ pub fn map_key(key: KeyEvent) -> Option<KeyAction> {
     })
 }
 
-/// Draws one frame: the LCD in its bezel, the keypad, the status line.
+/// The rows the drawn PED needs: the LCD in its bezel, the keypad in its box, the status.
+pub const ROWS: u16 = LCD_ROWS + KEYPAD.len() as u16 + 2 + 1;
+/// The rows of the LCD in its bezel.
+const LCD_ROWS: u16 = LINES as u16 + 2;
+/// The columns of the LCD in its bezel.
+const LCD_COLUMNS: u16 = COLUMNS as u16 + 2;
+
+/// Draws one frame: the LCD in its bezel, the keypad, the status line. A terminal too
+/// short for the keypad keeps the LCD and says the keypad is hidden; one too small for the
+/// LCD itself says so rather than show part of a screen.
 pub fn draw(frame: &mut Frame<'_>, view: &View) {
-    let [lcd, keypad, status] = Layout::vertical([
-        Constraint::Length(LINES as u16 + 2),
-        Constraint::Length(KEYPAD.len() as u16 + 2),
-        Constraint::Length(1),
-    ])
-    .areas(frame.area());
-    let lcd = Rect { width: lcd.width.min(COLUMNS as u16 + 2), ..lcd };
+    let area = frame.area();
+    if area.height < LCD_ROWS + 1 || area.width < LCD_COLUMNS {
+        let notice = format!(
+            "This terminal is {} × {}: the PED's display needs {LCD_COLUMNS} × {} and the keypad \
+{ROWS} rows. Enlarge the terminal; Esc quits.",
+            area.width,
+            area.height,
+            LCD_ROWS + 1
+        );
+        frame.render_widget(Paragraph::new(notice).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let keypad_rows = if area.height >= ROWS { KEYPAD.len() as u16 + 2 } else { 0 };
+    let [lcd, keypad, status] =
+        Layout::vertical([Constraint::Length(LCD_ROWS), Constraint::Length(keypad_rows), Constraint::Length(1)])
+            .areas(area);
+    let lcd = Rect { width: LCD_COLUMNS, ..lcd };
     let lines: Vec<Line<'_>> = view.screen.lines().iter().map(|l| Line::raw(l.as_str())).collect();
     frame.render_widget(
         Paragraph::new(lines)
@@ -70,11 +89,16 @@ pub fn draw(frame: &mut Frame<'_>, view: &View) {
             .block(Block::bordered().title("PED")),
         lcd,
     );
-    let keys: Vec<Line<'_>> = KEYPAD.iter().map(|row| Line::raw(*row)).collect();
-    frame.render_widget(Paragraph::new(keys).block(Block::bordered().title("Keypad")), keypad);
     let key = view.key.map_or_else(|| "no key".to_owned(), |k| format!("key {k}"));
     let host = if view.host { "host connected" } else { "no host" };
-    frame.render_widget(Line::raw(format!("{:?} · {host} · {key} · Esc quits", view.mode)), status);
+    let mut line = format!("{:?} · {host} · {key} · Esc quits", view.mode);
+    if keypad_rows == 0 {
+        line = format!("keypad hidden: the terminal needs {ROWS} rows, has {} · {line}", area.height);
+    } else {
+        let keys: Vec<Line<'_>> = KEYPAD.iter().map(|row| Line::raw(*row)).collect();
+        frame.render_widget(Paragraph::new(keys).block(Block::bordered().title("Keypad")), keypad);
+    }
+    frame.render_widget(Line::raw(line), status);
 }
 
 /// Runs the UI until Esc or Ctrl-C.

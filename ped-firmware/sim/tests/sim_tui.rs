@@ -54,3 +54,37 @@ fn terminal_keys_press_the_keypad() {
     assert_eq!(map_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(KeyAction::Quit));
     assert_eq!(key(KeyCode::Char('x')), None);
 }
+
+fn drawn(width: u16, height: u16, view: &View) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| draw(frame, view)).unwrap();
+    rows(&terminal).join("\n")
+}
+
+#[test]
+fn a_terminal_too_short_for_the_keypad_keeps_every_lcd_line_and_says_the_keypad_is_hidden() {
+    let screen = screens::select_mode("2.9.0-1");
+    let view = View { seq: 0, screen: screen.clone(), mode: PedMode::SelectMode, host: false, key: None };
+    assert_eq!(ped_sim::tui::ROWS, 17);
+    for height in [11, 16] {
+        let text = drawn(80, height, &view);
+        for line in screen.text_lines() {
+            assert!(text.contains(&format!("│{line}")), "{line:?} hidden at {height} rows:\n{text}");
+        }
+        assert!(text.contains(&format!("keypad hidden: the terminal needs 17 rows, has {height}")), "{text}");
+        assert!(!text.contains("[Enter]"), "{text}");
+    }
+    assert!(!drawn(80, 17, &view).contains("keypad hidden"));
+}
+
+#[test]
+fn a_terminal_too_small_for_the_lcd_says_so_instead_of_a_part_of_the_screen() {
+    let screen = screens::select_mode("2.9.0-1");
+    let view = View { seq: 0, screen: screen.clone(), mode: PedMode::SelectMode, host: false, key: None };
+    for (width, height) in [(80, 10), (21, 24)] {
+        let text = drawn(width, height, &view).split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(text.contains(&format!("This terminal is {width} × {height}")), "{text}");
+        assert!(text.contains("Enlarge the terminal; Esc quits."), "{text}");
+        assert!(!text.contains(screen.text_lines()[0].trim()), "{text}");
+    }
+}
