@@ -108,7 +108,8 @@ fn a_second_client_is_refused_busy_and_the_first_goes_on() {
 fn idle_timeout_and_ping_with_short_settings() {
     let dir = tempfile::tempdir().unwrap();
     let ped = FakePed::new(dir.path());
-    let server = PedServer::start(&ped.spec(), &["-idletimeout", "3", "-pinginterval", "1", "-pingtimeout", "1"]);
+    let server =
+        PedServer::start(&ped.spec(), &["-idletimeout", "0.45", "-pinginterval", "0.1", "-pingtimeout", "0.2"]);
     // A client that answers pings is still closed by the idle timeout.
     let mut c = server.connect();
     let start = Instant::now();
@@ -127,7 +128,7 @@ fn idle_timeout_and_ping_with_short_settings() {
         }
     }
     assert!(pings >= 2, "{pings} pings");
-    assert!(start.elapsed() >= Duration::from_secs(3));
+    assert!(start.elapsed() >= Duration::from_millis(450));
     assert_eq!(c.frame(), None);
 
     // A client that ignores pings is closed after interval + timeout.
@@ -135,7 +136,7 @@ fn idle_timeout_and_ping_with_short_settings() {
     let start = Instant::now();
     assert!(matches!(silent.relay(), RelayMessage::Ping { .. }));
     assert_eq!(silent.frame(), None);
-    assert!(start.elapsed() < Duration::from_secs(3), "closed by the ping timeout, before the idle one");
+    assert!(start.elapsed() < Duration::from_millis(450), "closed by the ping timeout, before the idle one");
     assert!(server.log_has("ping not answered in time"));
 }
 
@@ -202,15 +203,27 @@ fn relayed_bytes_are_exactly_those_sent_blindness() {
     assert!(!server.log().contains("TEST-SECRET"));
 }
 
+/// The descriptors of process `pid` once it has settled: the same count three looks in
+/// a row, 20 ms apart.
+fn settled_fd_count(pid: u32) -> usize {
+    let mut counts = vec![fd_count(pid)];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while counts.len() < 3 || counts[counts.len() - 3..].iter().any(|&c| c != counts[counts.len() - 1]) {
+        assert!(Instant::now() < deadline, "the descriptors of {pid} never settled: {counts:?}");
+        std::thread::sleep(Duration::from_millis(20));
+        counts.push(fd_count(pid));
+    }
+    counts[counts.len() - 1]
+}
+
 #[test]
 fn five_hundred_hostile_connections_while_a_session_relays() {
     let dir = tempfile::tempdir().unwrap();
     let ped = FakePed::new(dir.path());
-    let server = PedServer::start(&ped.spec(), &["-socketreadtimeout", "2"]);
+    let server = PedServer::start(&ped.spec(), &["-socketreadtimeout", "0.2"]);
     server.wait_for("the PED", |v| v["ped"]["connected"] == true);
     let pid = server.pid();
-    std::thread::sleep(Duration::from_millis(200));
-    let baseline = fd_count(pid);
+    let baseline = settled_fd_count(pid);
 
     let mut session = server.connect();
     session.echo(b"login starts");
@@ -242,7 +255,7 @@ fn five_hundred_hostile_connections_while_a_session_relays() {
     drop(session);
     let deadline = Instant::now() + Duration::from_secs(10);
     while fd_count(pid) > baseline && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(20));
     }
     assert!(fd_count(pid) <= baseline, "descriptors {} > baseline {baseline}", fd_count(pid));
     assert!(server.log_has("busy"));
@@ -252,16 +265,21 @@ fn five_hundred_hostile_connections_while_a_session_relays() {
 fn connections_that_never_say_hello_are_bounded_and_time_out() {
     let dir = tempfile::tempdir().unwrap();
     let ped = FakePed::new(dir.path());
-    let server = PedServer::start(&ped.spec(), &["-socketreadtimeout", "1"]);
+    let server = PedServer::start(&ped.spec(), &["-socketreadtimeout", "0.2"]);
     server.wait_for("the PED", |v| v["ped"]["connected"] == true);
-    let baseline = fd_count(server.pid());
+    let pid = server.pid();
+    let baseline = settled_fd_count(pid);
+    let opened = Instant::now();
     let idle: Vec<TcpStream> = (0..200).map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap()).collect();
-    std::thread::sleep(Duration::from_millis(300));
-    // At most max-pending-connections (64) of them are held; the rest were closed at once.
-    assert!(fd_count(server.pid()) <= baseline + 64 + 2, "{} open", fd_count(server.pid()));
+    // At most max-pending-connections (64) of them are held; the rest are closed at once,
+    // before the read timeout would close them.
+    let held = |n: usize| n <= baseline + 64 + 2;
+    while !held(fd_count(pid)) && opened.elapsed() < Duration::from_millis(150) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(held(fd_count(pid)), "{} open", fd_count(pid));
     // After the read timeout every one of them is gone and a real client gets through.
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(fd_count(server.pid()) <= baseline);
+    wait_until("the held connections' read timeout", || fd_count(pid) <= baseline);
     server.connect().echo(b"through");
     drop(idle);
     assert!(server.log_has("no hello within the socket read timeout"));
