@@ -848,32 +848,9 @@ impl Net {
         self.drive();
     }
 
-    /// pedclient's link, for its state.
-    pub fn pedclient_relaying(&self) -> bool {
-        self.client.as_ref().is_some_and(|c| c.link.is_relaying())
-    }
-
     /// Which relay connection holds the PED at pedserver.
     pub fn pedserver_holder(&self) -> Option<u64> {
         self.server.holder
-    }
-
-    /// A raw relay client: a connection to pedserver the test writes and reads itself.
-    pub fn open_relay(&mut self) -> u64 {
-        let conn = self.accept_relay();
-        self.drive();
-        conn
-    }
-
-    /// Bytes from a raw relay client to pedserver.
-    pub fn relay_send(&mut self, conn: u64, bytes: Vec<u8>) {
-        self.send(Hop::Relay, Toward::Ped, conn, Packet::Bytes(bytes));
-        self.drive();
-    }
-
-    /// Forgets the wires of a connection (its sockets are gone).
-    pub fn forget(&mut self, hop: Hop, conn: u64) {
-        self.wires.forget(hop, conn);
     }
 }
 
@@ -905,7 +882,6 @@ impl crate::ceremony::Bench for Net {
     }
 }
 
-// ---- added for M1 (chaos and remote links onto the Net) ----
 impl Net {
     /// The relay connection pedclient holds dies, both ways at once, as a TCP link cut
     /// (what is already in flight on it still arrives first).

@@ -265,12 +265,6 @@ impl Wires {
         self.flying.iter().map(|p| p.at).min()
     }
 
-    /// Forgets what is in flight on connection `conn` of `hop` (its sockets are gone).
-    pub(crate) fn forget(&mut self, hop: Hop, conn: u64) {
-        self.flying.retain(|p| !(p.hop == hop && p.conn == conn));
-        self.held.retain(|p| !(p.hop == hop && p.conn == conn));
-    }
-
     /// Lets the taps go: nothing more is changed.
     pub(crate) fn clear_taps(&mut self) {
         self.taps.clear();
