@@ -6,7 +6,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{FakePed, PedClient, PedServer, closed, text, wait_until};
 use ped_wire::ErrorCode;
@@ -124,7 +124,7 @@ fn the_idle_timeout_ends_a_quiet_link_unless_waived_for_assigned_ids() {
     let port = server.port.to_string();
     assert!(client.run("setid", &["-id", "5", "-id_ip", "127.0.0.1", "-id_port", &port]).status.success());
     assert!(client.run("assignid", &["-id", "5", "-id_serialnumber", "150123"]).status.success());
-    let client = client.start(&["-idletimeout", "1", "-ignoreidletimeout"]);
+    let client = client.start(&["-idletimeout", "0.2", "-ignoreidletimeout"]);
     let mut hsm = client.hsm();
     // By address: the idle timeout applies.
     assert_eq!(hsm.connect_to("127.0.0.1", server.port), connected(server.port));
@@ -133,7 +133,12 @@ fn the_idle_timeout_ends_a_quiet_link_unless_waived_for_assigned_ids() {
     // Through the assigned PED ID with -ignoreidletimeout: it does not.
     wait_until("pedserver to free the PED", || server.show()["client"].is_null());
     assert_eq!(hsm.connect_to("", 0), connected(server.port), "the mapped pedserver");
-    std::thread::sleep(Duration::from_millis(2500));
+    // Quiet for one and a half idle timeouts, pedserver still holding the link all along.
+    let quiet = Instant::now();
+    while quiet.elapsed() < Duration::from_millis(300) {
+        assert!(!server.show()["client"].is_null(), "the waived link ended after {:?}", quiet.elapsed());
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let record = frame::encode(FrameType::Record, b"after a quiet while");
     hsm.send(&record);
     assert_eq!(hsm.frame(), Some(record));
@@ -151,26 +156,29 @@ fn fake_peer(behave: impl Fn(std::net::TcpStream) + Send + 'static) -> u16 {
     port
 }
 
+/// Holds a peer's connection open, reading and dropping what comes, until pedclient
+/// closes it.
+fn until_closed(mut s: std::net::TcpStream) {
+    let _ = std::io::copy(&mut s, &mut std::io::sink());
+}
+
 fn server_hello() -> Vec<u8> {
     RelayMessage::Hello { version: RELAY_VERSION, role: RelayRole::Server, software: "fake".into() }.encode().unwrap()
 }
 
 #[test]
 fn garbage_silence_a_cut_link_and_no_listener_have_their_codes() {
-    let client = PedClient::new().start(&["-socketreadtimeout", "1"]);
+    let client = PedClient::new().start(&["-socketreadtimeout", "0.2"]);
     let mut hsm = client.hsm();
 
     let garbage = fake_peer(|mut s| {
         let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
-        std::thread::sleep(Duration::from_secs(2));
+        until_closed(s);
     });
     let why = closed(hsm.connect_to("127.0.0.1", garbage), ErrorCode::CkrCallbackError.value());
     assert!(why.contains("garbage"), "{why}");
 
-    let silent = fake_peer(|s| {
-        std::thread::sleep(Duration::from_secs(3));
-        drop(s);
-    });
+    let silent = fake_peer(until_closed);
     closed(hsm.connect_to("127.0.0.1", silent), ErrorCode::RcOperationTimedOut.value());
 
     // Hellos and a status, one record relayed, then the TCP link is cut.
@@ -187,7 +195,10 @@ fn garbage_silence_a_cut_link_and_no_listener_have_their_codes() {
         };
         let _ = s.write_all(&RelayMessage::Status(status).encode().unwrap());
         let _ = s.write_all(&frame::encode(FrameType::Record, b"one"));
-        std::thread::sleep(Duration::from_millis(200));
+        // The cut: end of stream after the record (a close with pedclient's bytes unread
+        // could reset the connection before the record is read).
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        until_closed(s);
     });
     assert_eq!(hsm.connect_to("127.0.0.1", cut), connected(cut));
     assert_eq!(hsm.frame(), Some(frame::encode(FrameType::Record, b"one")));
