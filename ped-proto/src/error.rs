@@ -55,6 +55,13 @@ pub enum Error {
     KdfLengthInvalid,
     /// A key had a length that the algorithm does not accept.
     KeyLengthInvalid,
+    /// The legacy channel's nonce did not come back (R1 at the HSM, R2 at the PED): a
+    /// wrong RPV, or a message altered on the way.
+    NonceMismatch,
+    /// The legacy channel (firmware 7.4.2 and older) was refused: the hello claims a
+    /// firmware that speaks the current channel, or names an HSM this PED knows to
+    /// speak it, or arrived while a current channel was open.
+    LegacyRefused,
     /// An M-of-N operation was refused: a bad quorum, a split of the wrong keyset, a split
     /// presented twice, too few splits.
     Quorum(QuorumError),
@@ -102,8 +109,9 @@ impl Error {
             | Error::KeyConfirmationFailed
             | Error::PasswordRejected { .. }
             | Error::UnknownRpk
-            | Error::PeerFailed => ErrorCode::PedAuthFailed,
-            Error::NoCommonVersion => ErrorCode::PedVersionMismatch,
+            | Error::PeerFailed
+            | Error::NonceMismatch => ErrorCode::PedAuthFailed,
+            Error::NoCommonVersion | Error::LegacyRefused => ErrorCode::PedVersionMismatch,
             Error::PasswordBurnt => ErrorCode::PedPasswordBurnt,
             Error::RecordIntegrity | Error::CspUnwrapFailed => ErrorCode::PedIntegrityError,
             Error::SessionLimitReached => ErrorCode::PedSessionLimit,
@@ -179,6 +187,14 @@ impl fmt::Display for Error {
             Error::PasswordBurnt => f.write_str("one-time password is burnt or not set"),
             Error::UnknownRpk => f.write_str("the orange key is not for this HSM (its RPV is not one the HSM holds)"),
             Error::PeerFailed => f.write_str("the peer ended the handshake"),
+            Error::NonceMismatch => f.write_str(
+                "the legacy (firmware 7.4.2) channel's nonce did not come back: wrong RPV (orange key or its PIN) or \
+                 an altered message",
+            ),
+            Error::LegacyRefused => f.write_str(
+                "legacy (firmware 7.4.2) channel refused: this HSM speaks the firmware 7.7 channel, which cannot be \
+                 downgraded",
+            ),
             Error::UnexpectedMessage => f.write_str("unexpected message for the current state"),
             Error::RecordIntegrity => f.write_str("record failed its integrity check"),
             Error::CspUnwrapFailed => f.write_str("wrapped CSP failed its integrity check"),

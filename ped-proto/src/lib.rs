@@ -17,6 +17,8 @@ pub mod command;
 pub mod error;
 pub mod factory;
 pub mod handshake;
+#[cfg(feature = "legacy-7-4")]
+pub mod legacy;
 pub mod orange;
 pub mod pedkey;
 pub mod pin;

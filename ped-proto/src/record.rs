@@ -50,9 +50,19 @@ pub enum Opened {
     Closed,
 }
 
-/// One direction's keys and sequence number.
+/// How one direction's records are protected.
+enum Protection {
+    /// AES-256-CTR then HMAC-SHA-512, CSPs under AES-256-KWP: every current kind.
+    CtrHmac(DirectionKeys),
+    /// The legacy channel of HSMs on firmware 7.4.2 and older (protocol §17): one
+    /// AES-256-OFB stream with a SHA-256 digest inside each record.
+    #[cfg(feature = "legacy-7-4")]
+    LegacyOfb(alloc::boxed::Box<crate::legacy::stream::Stream>),
+}
+
+/// One direction's protection and sequence number.
 struct Direction {
-    keys: DirectionKeys,
+    keys: Protection,
     seq: u64,
 }
 
@@ -84,11 +94,35 @@ impl ChannelSession {
         ChannelSession {
             kind,
             role,
-            send: Direction { keys: send, seq: 0 },
-            recv: Direction { keys: recv, seq: 0 },
+            send: Direction { keys: Protection::CtrHmac(send), seq: 0 },
+            recv: Direction { keys: Protection::CtrHmac(recv), seq: 0 },
             max_records: MAX_RECORDS,
             failed: false,
             peer_closed: false,
+        }
+    }
+
+    /// A session of the legacy channel (protocol §17). Its kind is
+    /// [`ChannelKind::RemoteRpv`]: a remote channel authenticated by the RPV.
+    #[cfg(feature = "legacy-7-4")]
+    pub(crate) fn legacy(role: Role, send: crate::legacy::stream::Stream, recv: crate::legacy::stream::Stream) -> Self {
+        ChannelSession {
+            kind: ChannelKind::RemoteRpv,
+            role,
+            send: Direction { keys: Protection::LegacyOfb(alloc::boxed::Box::new(send)), seq: 0 },
+            recv: Direction { keys: Protection::LegacyOfb(alloc::boxed::Box::new(recv)), seq: 0 },
+            max_records: MAX_RECORDS,
+            failed: false,
+            peer_closed: false,
+        }
+    }
+
+    /// Whether this is a session of the legacy channel of firmware 7.4.2 and older.
+    pub fn is_legacy(&self) -> bool {
+        match self.send.keys {
+            Protection::CtrHmac(_) => false,
+            #[cfg(feature = "legacy-7-4")]
+            Protection::LegacyOfb(_) => true,
         }
     }
 
@@ -143,7 +177,12 @@ impl ChannelSession {
             self.failed = true;
             return Err(Error::SessionLimitReached);
         }
-        let mut content = match open_ctr_hmac(&self.recv, frame) {
+        let opened = match &mut self.recv.keys {
+            Protection::CtrHmac(keys) => open_ctr_hmac(keys, self.recv.seq, frame),
+            #[cfg(feature = "legacy-7-4")]
+            Protection::LegacyOfb(stream) => stream.open(self.recv.seq, frame),
+        };
+        let mut content = match opened {
             Ok(content) => content,
             Err(e) => {
                 self.failed = true;
@@ -173,12 +212,20 @@ impl ChannelSession {
     /// Wraps a CSP (a split, a secret) under this end's sending CWK, so that it stays
     /// wrapped inside the record and after it is opened.
     pub fn wrap_csp(&self, csp: &[u8]) -> Result<Vec<u8>, Error> {
-        kwp::wrap(&self.send.keys.cwk, csp)
+        match &self.send.keys {
+            Protection::CtrHmac(keys) => kwp::wrap(&keys.cwk, csp),
+            #[cfg(feature = "legacy-7-4")]
+            Protection::LegacyOfb(_) => Ok(crate::legacy::stream::wrap_csp(csp)),
+        }
     }
 
     /// Unwraps a CSP wrapped by the peer.
     pub fn unwrap_csp(&self, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
-        kwp::unwrap(&self.recv.keys.cwk, wrapped)
+        match &self.recv.keys {
+            Protection::CtrHmac(keys) => kwp::unwrap(&keys.cwk, wrapped),
+            #[cfg(feature = "legacy-7-4")]
+            Protection::LegacyOfb(_) => crate::legacy::stream::unwrap_csp(wrapped),
+        }
     }
 
     fn seal_content(&mut self, content_type: u8, payload: &[u8]) -> Result<Vec<u8>, Error> {
@@ -188,7 +235,17 @@ impl ChannelSession {
         if self.send.seq >= self.max_records {
             return Err(Error::SessionLimitReached);
         }
-        let frame = seal_ctr_hmac(&self.send, content_type, payload);
+        let seq = self.send.seq;
+        let frame = match &mut self.send.keys {
+            Protection::CtrHmac(keys) => seal_ctr_hmac(keys, seq, content_type, payload),
+            #[cfg(feature = "legacy-7-4")]
+            Protection::LegacyOfb(stream) => {
+                let mut content = Zeroizing::new(Vec::with_capacity(1 + payload.len()));
+                content.push(content_type);
+                content.extend_from_slice(payload);
+                stream.seal(seq, &content)
+            }
+        };
         self.send.seq += 1;
         Ok(frame)
     }
@@ -206,31 +263,31 @@ fn record_mac(dmk: &[u8], seq: u64, header: &[u8; HEADER_LEN], ciphertext: &[u8]
     mac::hmac_sha512(dmk, &[&seq.to_be_bytes(), header, ciphertext])
 }
 
-fn seal_ctr_hmac(dir: &Direction, content_type: u8, payload: &[u8]) -> Vec<u8> {
-    let (dek, dmk) = (&dir.keys.dek, &dir.keys.dmk);
+fn seal_ctr_hmac(keys: &DirectionKeys, seq: u64, content_type: u8, payload: &[u8]) -> Vec<u8> {
+    let (dek, dmk) = (&keys.dek, &keys.dmk);
     let body_len = 1 + payload.len() + TAG_LEN;
     let header = FrameHeader { frame_type: FrameType::Record, body_len }.encode();
     let mut out = Vec::with_capacity(HEADER_LEN + body_len);
     out.extend_from_slice(&header);
     out.push(content_type);
     out.extend_from_slice(payload);
-    aes256_ctr_apply(dek, &counter_block(dir.seq), &mut out[HEADER_LEN..]);
-    let tag = record_mac(dmk, dir.seq, &header, &out[HEADER_LEN..]);
+    aes256_ctr_apply(dek, &counter_block(seq), &mut out[HEADER_LEN..]);
+    let tag = record_mac(dmk, seq, &header, &out[HEADER_LEN..]);
     out.extend_from_slice(&tag);
     out
 }
 
-fn open_ctr_hmac(dir: &Direction, frame: frame::Frame<'_>) -> Result<Zeroizing<Vec<u8>>, Error> {
-    let (dek, dmk) = (&dir.keys.dek, &dir.keys.dmk);
+fn open_ctr_hmac(keys: &DirectionKeys, seq: u64, frame: frame::Frame<'_>) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let (dek, dmk) = (&keys.dek, &keys.dmk);
     if frame.body.len() < 1 + TAG_LEN {
         return Err(Error::RecordIntegrity);
     }
     let (ciphertext, tag) = frame.body.split_at(frame.body.len() - TAG_LEN);
-    let expected = record_mac(dmk, dir.seq, &frame.header().encode(), ciphertext);
+    let expected = record_mac(dmk, seq, &frame.header().encode(), ciphertext);
     if !mac::tags_equal(&expected, tag) {
         return Err(Error::RecordIntegrity);
     }
     let mut content = Zeroizing::new(ciphertext.to_vec());
-    aes256_ctr_apply(dek, &counter_block(dir.seq), &mut content);
+    aes256_ctr_apply(dek, &counter_block(seq), &mut content);
     Ok(content)
 }
