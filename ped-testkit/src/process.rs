@@ -209,7 +209,7 @@ impl PedServer {
         let mut s = PedServer { dir, port, admin, config, pid: None };
         let o = s.run("start", &[&["-device", device], extra].concat());
         assert!(o.status.success(), "pedserver start failed:\n{}", text(&o));
-        s.pid = Some(s.show()["pid"].as_u64().unwrap() as u32);
+        s.pid = Some(s.status()["pid"].as_u64().unwrap() as u32);
         s
     }
 
@@ -267,13 +267,17 @@ impl PedServer {
         self.pid.unwrap()
     }
 
-    /// Waits until `check` holds on the JSON status.
+    /// The running server's status report, asked on its admin port: what `-mode show
+    /// -json` prints of it, without starting a process per look.
+    pub fn status(&self) -> serde_json::Value {
+        let admin = std::net::SocketAddr::from(([127, 0, 0, 1], self.admin));
+        let answer = ped_daemon::admin::request(admin, "show", Duration::from_secs(2)).unwrap();
+        serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer}"))
+    }
+
+    /// Waits until `check` holds on the status report.
     pub fn wait_for(&self, what: &str, check: impl Fn(&serde_json::Value) -> bool) {
-        let mut last = serde_json::Value::Null;
-        wait_until(what, || {
-            last = self.show();
-            check(&last)
-        });
+        wait_until(what, || check(&self.status()));
     }
 
     /// A relay client that has exchanged hellos with this server.
