@@ -149,6 +149,9 @@ fn rc_socket_error_pedserver_requires_administrator_privileges() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let taken = TcpListener::bind("127.0.0.1:0").expect("a port to occupy");
     let taken_port = taken.local_addr().expect("its address").port().to_string();
+    // The program holding the port hangs up on whoever connects: a pedserver asking there
+    // whether one of its own already runs is told no at once, not after its 2 s wait.
+    std::thread::spawn(move || taken.incoming().for_each(drop));
     let laptop = Laptop::new(dir.path(), "pedserver");
     let log = dir.path().join("pedserver.log");
     let log = log.to_str().expect("UTF-8");
@@ -178,7 +181,6 @@ fn rc_socket_error_pedserver_requires_administrator_privileges() {
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("Background process started"), "{text}");
     assert_eq!(laptop.show()["server_port"].as_u64(), Some(port.parse().expect("a port")));
-    drop(taken);
 }
 
 #[test]
