@@ -26,6 +26,37 @@ pub enum Button {
     Enter,
 }
 
+/// A keypad key's name that is none of [`Button`]'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnknownButton;
+
+impl core::fmt::Display for UnknownButton {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("press 0-9, enter, clear, <, >, yes or no")
+    }
+}
+
+/// A key by the name a person or a script gives it (any case): a digit, `enter`, `clear`
+/// or `c`, `back` or `<`, `log` or `>`, `yes` or `y`, `no` or `n`. ped-sim's control
+/// commands and the test kit's key holders both read keys this way.
+impl core::str::FromStr for Button {
+    type Err = UnknownButton;
+
+    fn from_str(name: &str) -> Result<Self, UnknownButton> {
+        let is = |word: &str| name.eq_ignore_ascii_case(word);
+        Ok(match name.as_bytes() {
+            [d] if d.is_ascii_digit() => Button::Digit(d - b'0'),
+            _ if is("enter") => Button::Enter,
+            _ if is("clear") || is("c") => Button::Clear,
+            _ if is("back") || is("<") => Button::Back,
+            _ if is("log") || is(">") => Button::Log,
+            _ if is("yes") || is("y") => Button::Yes,
+            _ if is("no") || is("n") => Button::No,
+            _ => return Err(UnknownButton),
+        })
+    }
+}
+
 /// Something that happened to the PED.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {

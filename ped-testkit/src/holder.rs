@@ -92,20 +92,6 @@ pub trait KeyHolder {
     }
 }
 
-/// A keypad key by the name ped-sim's control socket takes.
-pub fn button(key: &str) -> Button {
-    match key {
-        "enter" => Button::Enter,
-        "clear" | "c" => Button::Clear,
-        "back" | "<" => Button::Back,
-        "log" | ">" => Button::Log,
-        "yes" | "y" => Button::Yes,
-        "no" | "n" => Button::No,
-        digit if digit.len() == 1 && digit.as_bytes()[0].is_ascii_digit() => Button::Digit(digit.as_bytes()[0] - b'0'),
-        other => panic!("`{other}` is not a keypad key"),
-    }
-}
-
 /// The key holders at one PED of a [`Net`]: each action lets the net run on until
 /// nothing is due now; a wait lets virtual time pass until the screen comes.
 #[derive(Debug)]
@@ -132,7 +118,7 @@ impl<'a> NetHolder<'a> {
 
 impl KeyHolder for NetHolder<'_> {
     fn press(&mut self, key: &str) {
-        self.net.press(self.which, button(key));
+        self.net.press(self.which, key.parse::<Button>().unwrap_or_else(|e| panic!("`{key}`: {e}")));
     }
 
     fn type_digits(&mut self, digits: &str) {

@@ -126,18 +126,9 @@ fn build(verb: &str, arg: &str, timeout: Option<Duration>, quoted: bool) -> Resu
     })
 }
 
-/// A keypad key by its name: a digit, enter, clear, back or `<`, log or `>`, yes, no.
+/// A keypad key by its name ([`Button`]'s `FromStr`).
 pub fn button(name: &str) -> Result<Button, String> {
-    Ok(match name.to_ascii_lowercase().as_str() {
-        d if d.len() == 1 && d.as_bytes()[0].is_ascii_digit() => Button::Digit(d.as_bytes()[0] - b'0'),
-        "enter" => Button::Enter,
-        "clear" | "c" => Button::Clear,
-        "back" | "<" => Button::Back,
-        "log" | ">" => Button::Log,
-        "yes" | "y" => Button::Yes,
-        "no" | "n" => Button::No,
-        other => return Err(format!("no key `{other}`: press 0-9, enter, clear, <, >, yes or no")),
-    })
+    name.parse().map_err(|e| format!("no key `{name}`: {e}"))
 }
 
 /// Runs commands against a running driver.
