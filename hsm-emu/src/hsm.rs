@@ -11,10 +11,10 @@
 
 use std::collections::VecDeque;
 
+use ped_proto::EcdhPublicKey;
 use ped_proto::ErrorCode;
 use ped_proto::cert::CertificateAuthority;
 use ped_proto::command::{Activity, HsmCommand, Notice, PedFailure, PedReply, Prompt, Role, ShapeChoice, WrappedSplit};
-use ped_proto::EcdhPublicKey;
 use ped_proto::factory::Factory;
 use ped_proto::handshake::ChannelKind;
 use ped_proto::handshake::hsm::HsmIdentity;
@@ -34,7 +34,8 @@ pub const SECRET_LEN: usize = 32;
 pub const HSM_SO_MAX_FAILURES: u32 = 3;
 /// Consecutive failed Partition SO logins that zeroise the partition.
 pub const PARTITION_SO_MAX_FAILURES: u32 = 10;
-/// Consecutive failed CO/CU logins that lock CO and CU.
+/// Consecutive failed logins (partition policy 20) that lock CO and CU, counted
+/// together, or the Limited Crypto Officer, counted on its own.
 pub const USER_MAX_FAILURES: u32 = 10;
 /// Consecutive failed RPV logins (this project's rule; the seed has none) after which
 /// the HSM erases its RPV: remote PED access then needs `ped vector init` at a local
@@ -54,20 +55,36 @@ pub enum RoleName {
     Co,
     /// Crypto User (`cu`).
     Cu,
+    /// Limited Crypto Officer (`lco`; seed 6643-6693): made and reset by the CO, its own
+    /// failed-login counter and lockout.
+    Lco,
     /// Auditor (`au`).
     Au,
 }
 
 impl RoleName {
-    /// Parses `so`, `po`, `co`, `cu`, `au`.
+    /// Parses `so`, `po`, `co`, `lco`, `cu`, `au`.
     pub fn parse(name: &str) -> Option<Self> {
         match name.to_ascii_lowercase().as_str() {
             "so" => Some(RoleName::So),
             "po" => Some(RoleName::Po),
             "co" => Some(RoleName::Co),
             "cu" => Some(RoleName::Cu),
+            "lco" => Some(RoleName::Lco),
             "au" => Some(RoleName::Au),
             _ => None,
+        }
+    }
+
+    /// The role as the seed names it in prose ("log in as Crypto Officer first").
+    pub const fn title(self) -> &'static str {
+        match self {
+            RoleName::So => "HSM SO",
+            RoleName::Po => "Partition SO",
+            RoleName::Co => "Crypto Officer",
+            RoleName::Cu => "Crypto User",
+            RoleName::Lco => "Limited Crypto Officer",
+            RoleName::Au => "Auditor",
         }
     }
 
@@ -78,6 +95,7 @@ impl RoleName {
             RoleName::Po => Role::PartitionSo,
             RoleName::Co => Role::CryptoOfficer,
             RoleName::Cu => Role::CryptoUser,
+            RoleName::Lco => Role::LimitedCryptoOfficer,
             RoleName::Au => Role::Auditor,
         }
     }
@@ -98,13 +116,15 @@ pub enum Request {
     },
     /// `role login -name …`.
     Login(RoleName),
-    /// `role init -name co|cu|au`.
+    /// `role init -name co|lco|cu|au`: the CO by the Partition SO, the LCO by the CO,
+    /// the CU by the CO or the LCO (seed 6660).
     RoleInit(RoleName),
     /// `role changepw -name …`: the old keyset, then a new one.
     ChangePw(RoleName),
-    /// `role resetpw -name co|cu` (seed 5118-5142, 6815-6842): a new keyset for a role
-    /// whose keys are lost, the old one never read; the CO's by the Partition SO (only
-    /// with HSM policy 15 on), the CU's by the CO.
+    /// `role resetpw -name co|lco|cu` (seed 5118-5142, 6815-6842): a new keyset for a
+    /// role whose keys are lost or locked out, the old one never read; the CO's by the
+    /// Partition SO (only with HSM policy 15 on), the LCO's and the CU's by the CO
+    /// (whatever policy 15 says, seed 6842).
     ResetPw(RoleName),
     /// `ped vector init`: a new orange keyset (RPV and RPK).
     VectorInit,
@@ -174,13 +194,14 @@ struct Logins {
     po: bool,
     co: bool,
     cu: bool,
+    lco: bool,
 }
 
 impl Logins {
-    /// Ends the partition's sessions (Partition SO, CO, CU): its roles were erased or
-    /// replaced.
+    /// Ends the partition's sessions (Partition SO, CO, CU, LCO): its roles were erased
+    /// or replaced.
     fn leave_partition(&mut self) {
-        (self.po, self.co, self.cu) = (false, false, false);
+        (self.po, self.co, self.cu, self.lco) = (false, false, false, false);
     }
 }
 
@@ -325,6 +346,7 @@ impl Hsm {
             RoleName::Po => self.logins.po,
             RoleName::Co => self.logins.co,
             RoleName::Cu => self.logins.cu,
+            RoleName::Lco => self.logins.lco,
         }
     }
 
@@ -665,9 +687,11 @@ impl Hsm {
 
     fn prompt(&self, role: Role, activity: Activity) -> Prompt {
         let label = match role {
-            Role::PartitionSo | Role::PartitionDomain | Role::CryptoOfficer | Role::CryptoUser => {
-                self.state.partition.as_ref().map(|p| p.label.clone())
-            }
+            Role::PartitionSo
+            | Role::PartitionDomain
+            | Role::CryptoOfficer
+            | Role::CryptoUser
+            | Role::LimitedCryptoOfficer => self.state.partition.as_ref().map(|p| p.label.clone()),
             _ => self.state.label.clone(),
         };
         let slot = label
@@ -713,17 +737,30 @@ impl Hsm {
             Request::Login(role) => {
                 match role {
                     RoleName::So | RoleName::Au => hsm_initialised()?,
-                    RoleName::Po | RoleName::Co | RoleName::Cu => {
-                        if partition()?.users_locked && matches!(role, RoleName::Co | RoleName::Cu) {
+                    RoleName::Po => {
+                        partition()?;
+                    }
+                    RoleName::Co | RoleName::Cu => {
+                        if partition()?.users_locked {
                             // Seed 6756-6759: policy 15 makes the lockout one the Partition SO lifts.
                             let remedy = if self.state.so_reset_partition_pin {
                                 "the Partition SO resets the CO with `role resetpw -name co`"
                             } else {
-                                "HSM policy 15 is 0, so the lockout is for good: the Partition SO re-initialises the partition (`partition init`, which destroys its contents) and the Crypto Officer"
+                                "HSM policy 15 is 0, so the lockout is for good: the Partition SO re-initialises \
+                                 the partition (`partition init`, which destroys its contents) and the Crypto Officer"
                             };
                             return Err(HsmError::hsm(
                                 HsmCode::PinLocked,
                                 format!("CO and CU are locked out by failed logins; {remedy}"),
+                            ));
+                        }
+                    }
+                    RoleName::Lco => {
+                        if partition()?.lco_locked {
+                            return Err(HsmError::hsm(
+                                HsmCode::PinLocked,
+                                "the Limited Crypto Officer is locked out by failed logins (the CO and CU are not); \
+                                 the Crypto Officer resets it with `role resetpw -name lco`",
                             ));
                         }
                     }
@@ -734,28 +771,31 @@ impl Hsm {
             }
             Request::RoleInit(role) => match role {
                 RoleName::Co if !self.logins.po => return Err(login_needed("Partition SO")),
-                RoleName::Cu if !self.logins.co => return Err(login_needed("Crypto Officer")),
-                RoleName::Co | RoleName::Cu => {
-                    // Seed 6756-6759: a CO or CU credential already there is replaced only
-                    // by a reset (policy 15 for the CO) or by re-initialising the
-                    // partition; an init over it would be a way around policy 15.
+                RoleName::Lco if !self.logins.co => return Err(login_needed("Crypto Officer")),
+                // Seed 6660: the LCO, too, initialises the Crypto User.
+                RoleName::Cu if !self.logins.co && !self.logins.lco => {
+                    return Err(login_needed("Crypto Officer (or Limited Crypto Officer)"));
+                }
+                RoleName::Co | RoleName::Lco | RoleName::Cu => {
+                    // Seed 6756-6759: a credential already there is replaced only by a
+                    // reset (policy 15 for the CO) or by re-initialising the partition; an
+                    // init over it would be a way around policy 15 and the lockouts.
                     let p = partition()?;
-                    let (there, who, remedy) = match role {
+                    let (there, remedy) = match role {
                         RoleName::Co => (
                             p.co.is_some(),
-                            "Crypto Officer",
-                            "the Partition SO replaces it with `role resetpw -name co` (HSM policy 15 at 1) or                              re-initialises the partition (`partition init`, which destroys its contents)",
+                            "the Partition SO replaces it with `role resetpw -name co` (HSM policy 15 at 1) or \
+                             re-initialises the partition (`partition init`, which destroys its contents)",
                         ),
-                        _ => (
-                            p.cu.is_some(),
-                            "Crypto User",
-                            "the Crypto Officer replaces it with `role resetpw -name cu`",
-                        ),
+                        RoleName::Lco => {
+                            (p.lco.is_some(), "the Crypto Officer replaces it with `role resetpw -name lco`")
+                        }
+                        _ => (p.cu.is_some(), "the Crypto Officer replaces it with `role resetpw -name cu`"),
                     };
                     if there {
                         return Err(HsmError::hsm(
                             HsmCode::NotAllowed,
-                            format!("the {who} is already initialised; {remedy}"),
+                            format!("the {} is already initialised; {remedy}", role.title()),
                         ));
                     }
                 }
@@ -763,14 +803,20 @@ impl Hsm {
                 RoleName::So | RoleName::Po => {
                     return Err(HsmError::hsm(
                         HsmCode::ArgumentsBad,
-                        "the SO roles are made by `hsm init` and `partition init`; `role init` takes co, cu or au",
+                        "the SO roles are made by `hsm init` and `partition init`; `role init` takes co, lco, cu or au",
                     ));
                 }
             },
-            Request::ChangePw(role) if !self.is_logged_in(*role) => {
-                return Err(login_needed(&format!("{role:?}").to_uppercase()));
+            Request::ChangePw(role) => {
+                // A role that is not there says so, rather than asking for a login that
+                // cannot happen.
+                if self.record(role.role()).is_none() {
+                    return Err(not_initialised(role.role()));
+                }
+                if !self.is_logged_in(*role) {
+                    return Err(login_needed(role.title()));
+                }
             }
-            Request::ChangePw(_) => {}
             Request::ResetPw(role) => {
                 match role {
                     RoleName::Co => {
@@ -788,7 +834,8 @@ impl Hsm {
                             ));
                         }
                     }
-                    RoleName::Cu => {
+                    // Seed 6842: the CO resets the LCO whatever policy 15 says.
+                    RoleName::Lco | RoleName::Cu => {
                         partition()?;
                         if !self.logins.co {
                             return Err(login_needed("Crypto Officer"));
@@ -797,7 +844,8 @@ impl Hsm {
                     RoleName::So | RoleName::Po | RoleName::Au => {
                         return Err(HsmError::hsm(
                             HsmCode::ArgumentsBad,
-                            "role resetpw takes co (by the Partition SO) or cu (by the Crypto Officer)",
+                            "role resetpw takes co (by the Partition SO) or cu (by the Crypto Officer), or lco (also by the \
+                             Crypto Officer)",
                         ));
                     }
                 }
@@ -830,7 +878,8 @@ impl Hsm {
             Role::PartitionDomain => p.and_then(|p| p.domain.clone()),
             Role::CryptoOfficer => p.and_then(|p| p.co.clone()),
             Role::CryptoUser => p.and_then(|p| p.cu.clone()),
-            Role::Rpv | Role::LimitedCryptoOfficer => None,
+            Role::LimitedCryptoOfficer => p.and_then(|p| p.lco.clone()),
+            Role::Rpv => None,
         }
     }
 
@@ -886,6 +935,25 @@ impl Hsm {
                 }
                 incorrect(n, USER_MAX_FAILURES, "lock CO and CU")
             }
+            // Seed 6674: its own counter, under the same partition policy 20; its lockout
+            // leaves the CO and CU working.
+            Role::LimitedCryptoOfficer => {
+                let Some(p) = self.state.partition.as_mut() else { return not_initialised(role) };
+                p.lco_failures += 1;
+                let n = p.lco_failures;
+                if n >= USER_MAX_FAILURES {
+                    p.lco_locked = true;
+                    self.logins.lco = false;
+                    return HsmError::hsm(
+                        HsmCode::PinLocked,
+                        format!(
+                            "{n} consecutive failed LCO logins: the Limited Crypto Officer is locked out (the CO \
+                             and CU are not); the Crypto Officer resets it with `role resetpw -name lco`"
+                        ),
+                    );
+                }
+                incorrect(n, USER_MAX_FAILURES, "lock the LCO")
+            }
             _ => {
                 self.state.auditor_failures += 1;
                 HsmError::hsm(HsmCode::PinIncorrect, "the keys or PINs presented are not this role's")
@@ -899,6 +967,7 @@ impl Hsm {
             Role::Auditor => Some(&mut self.state.auditor_failures),
             Role::PartitionSo => self.state.partition.as_mut().map(|p| &mut p.so_failures),
             Role::CryptoOfficer | Role::CryptoUser => self.state.partition.as_mut().map(|p| &mut p.user_failures),
+            Role::LimitedCryptoOfficer => self.state.partition.as_mut().map(|p| &mut p.lco_failures),
             _ => None,
         };
         if let Some(c) = counter.filter(|c| **c != 0) {
@@ -941,17 +1010,19 @@ impl Hsm {
                 RoleName::Po => self.logins.po = true,
                 RoleName::Co => self.logins.co = true,
                 RoleName::Cu => self.logins.cu = true,
+                RoleName::Lco => self.logins.lco = true,
             },
             Request::RoleInit(role) | Request::ChangePw(role) => {
                 let record = find(role.role());
                 match role {
                     RoleName::So => self.state.so = record,
                     RoleName::Au => self.state.auditor = record,
-                    RoleName::Po | RoleName::Co | RoleName::Cu => {
+                    RoleName::Po | RoleName::Co | RoleName::Cu | RoleName::Lco => {
                         if let Some(p) = self.state.partition.as_mut() {
                             match role {
                                 RoleName::Po => p.so = record,
                                 RoleName::Co => p.co = record,
+                                RoleName::Lco => p.lco = record,
                                 _ => p.cu = record,
                             }
                         }
@@ -961,16 +1032,21 @@ impl Hsm {
             Request::ResetPw(role) => {
                 let record = find(role.role());
                 if let Some(p) = self.state.partition.as_mut() {
-                    // The seed's "unlock ... and reset" (6758): the one CO/CU counter and
-                    // any lockout go; a session opened with the lost keys ends with them.
-                    p.user_failures = 0;
-                    p.users_locked = false;
-                    if *role == RoleName::Co {
-                        p.co = record;
-                        self.logins.co = false;
-                    } else {
-                        p.cu = record;
-                        self.logins.cu = false;
+                    // The seed's "unlock ... and reset" (6758, 6675): the role's counter
+                    // and lockout go; a session opened with the lost keys ends with them.
+                    match role {
+                        RoleName::Lco => {
+                            (p.lco, p.lco_failures, p.lco_locked) = (record, 0, false);
+                            self.logins.lco = false;
+                        }
+                        RoleName::Co => {
+                            (p.co, p.user_failures, p.users_locked) = (record, 0, false);
+                            self.logins.co = false;
+                        }
+                        _ => {
+                            (p.cu, p.user_failures, p.users_locked) = (record, 0, false);
+                            self.logins.cu = false;
+                        }
                     }
                 }
             }
@@ -994,7 +1070,18 @@ fn valid_label(label: &str) -> bool {
 }
 
 fn not_initialised(role: Role) -> HsmError {
-    HsmError::hsm(HsmCode::NotInitialized, format!("the {role:?} role is not initialised"))
+    let (who, remedy) = match role {
+        Role::HsmSo | Role::HsmDomain => ("HSM", "run `hsm init`"),
+        Role::PartitionSo | Role::PartitionDomain => ("partition", "run `partition init`"),
+        Role::CryptoOfficer => ("Crypto Officer", "the Partition SO makes it with `role init -name co`"),
+        Role::LimitedCryptoOfficer => {
+            ("Limited Crypto Officer", "the Crypto Officer makes it with `role init -name lco`")
+        }
+        Role::CryptoUser => ("Crypto User", "the Crypto Officer makes it with `role init -name cu`"),
+        Role::Auditor => ("Auditor", "make it with `role init -name au`"),
+        Role::Rpv => ("RPV", "run `ped vector init`"),
+    };
+    HsmError::hsm(HsmCode::NotInitialized, format!("the {who} is not initialised; {remedy}"))
 }
 
 fn keyset_record(id: &KeysetId, secret: &[u8], q: Quorum) -> KeysetRecord {

@@ -120,7 +120,7 @@ fn change_policy(opts: &Options<'_>) -> Result<Command, HsmError> {
 }
 
 fn role(opts: &Options<'_>) -> Result<RoleName, HsmError> {
-    RoleName::parse(opts.need("name")?).ok_or_else(|| opts.bad("-name is one of so, po, co, cu, au"))
+    RoleName::parse(opts.need("name")?).ok_or_else(|| opts.bad("-name is one of so, po, co, lco, cu, au"))
 }
 
 const PED_CONNECT: &str = "ped connect [-slot 0] [-ip <address>] [-port <port>] [-password [<8 digits>]]";
@@ -134,10 +134,10 @@ const HSM_CHANGEPOLICY: &str = "hsm changepolicy -policy 15 -value 0|1 [-force]"
 const PARTITION_CREATE: &str = "partition create";
 const PARTITION_DELETE: &str = "partition delete -force";
 const PARTITION_INIT: &str = "partition init -label <label>";
-const ROLE_LOGIN: &str = "role login -name so|po|co|cu|au";
-const ROLE_INIT: &str = "role init -name co|cu|au";
-const ROLE_CHANGEPW: &str = "role changepw -name so|po|co|cu|au";
-const ROLE_RESETPW: &str = "role resetpw -name co|cu";
+const ROLE_LOGIN: &str = "role login -name so|po|co|lco|cu|au";
+const ROLE_INIT: &str = "role init -name co|lco|cu|au";
+const ROLE_CHANGEPW: &str = "role changepw -name so|po|co|lco|cu|au";
+const ROLE_RESETPW: &str = "role resetpw -name co|lco|cu";
 
 /// How an option takes its value.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -657,6 +657,16 @@ mod tests {
         );
     }
 
+    /// Seed 6643-6693: the Limited Crypto Officer's four commands.
+    #[test]
+    fn the_limited_crypto_officer_is_lco() {
+        assert_eq!(ok("role init -name lco"), Command::Ped(Request::RoleInit(RoleName::Lco)));
+        assert_eq!(ok("role login -name LCO"), Command::Ped(Request::Login(RoleName::Lco)));
+        assert_eq!(ok("role changepw -n lco"), Command::Ped(Request::ChangePw(RoleName::Lco)));
+        assert_eq!(ok("role resetpw -name lco"), Command::Ped(Request::ResetPw(RoleName::Lco)));
+        assert_eq!(RoleName::Lco.role(), ped_proto::command::Role::LimitedCryptoOfficer);
+    }
+
     #[test]
     fn role_commands_name_a_role_in_any_case() {
         assert_eq!(ok("role login -name so"), Command::Ped(Request::Login(RoleName::So)));
@@ -664,10 +674,14 @@ mod tests {
         assert_eq!(ok("role init -name co"), Command::Ped(Request::RoleInit(RoleName::Co)));
         assert_eq!(ok("role changepw -name cu"), Command::Ped(Request::ChangePw(RoleName::Cu)));
         assert_eq!(ok("role resetpw -name Au"), Command::Ped(Request::ResetPw(RoleName::Au)));
-        assert_eq!(refused("role login"), "-name is needed; usage: role login -name so|po|co|cu|au");
+        assert_eq!(refused("role login"), format!("-name is needed; usage: {ROLE_LOGIN}"));
         assert_eq!(
             refused("role login -name admin"),
-            "-name is one of so, po, co, cu, au; usage: role login -name so|po|co|cu|au"
+            format!("-name is one of so, po, co, lco, cu, au; usage: {ROLE_LOGIN}")
+        );
+        assert_eq!(
+            refused("role init -name lc"),
+            format!("-name is one of so, po, co, lco, cu, au; usage: {ROLE_INIT}")
         );
         assert_eq!(refused("role logout -name so"), COMMANDS);
     }
@@ -685,7 +699,7 @@ mod tests {
         );
         assert_eq!(
             refused("role login -name so -slot 0"),
-            "-slot is not an option of role login; usage: role login -name so|po|co|cu|au"
+            "-slot is not an option of role login; usage: role login -name so|po|co|lco|cu|au"
         );
         assert_eq!(refused("hsm init -label L -"), "- is not an option of hsm init; usage: hsm init -label <label>");
     }

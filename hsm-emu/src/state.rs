@@ -116,6 +116,16 @@ pub struct PartitionState {
     pub user_failures: u32,
     /// CO and CU are locked out.
     pub users_locked: bool,
+    /// Limited Crypto Officer (black; a gray sticker). A partition of an `hsm.json`
+    /// written before the role existed reads as having none.
+    #[serde(default)]
+    pub lco: Option<KeysetRecord>,
+    /// Consecutive failed LCO logins (its own counter: seed 6674).
+    #[serde(default)]
+    pub lco_failures: u32,
+    /// The LCO is locked out (CO and CU are not).
+    #[serde(default)]
+    pub lco_locked: bool,
 }
 
 /// `hsm.json`: everything else that survives a restart.
@@ -304,6 +314,19 @@ mod tests {
             .unwrap();
         let state = store.load_state().unwrap();
         assert_eq!((state.label.as_deref(), state.so_reset_partition_pin), (Some("lab"), false));
+    }
+
+    #[test]
+    fn a_partition_from_before_the_lco_reads_as_one_without_an_lco() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let partition = r#"{"label":"p","so":null,"domain":null,"co":null,"cu":null,"so_failures":0,
+            "user_failures":3,"users_locked":false}"#;
+        let file =
+            format!(r#"{{"version":1,"label":"lab","so_failures":0,"auditor_failures":0,"partition":{partition}}}"#);
+        fs::write(dir.path().join(STATE_FILE), file).unwrap();
+        let p = store.load_state().unwrap().partition.expect("the partition");
+        assert_eq!((p.user_failures, p.lco, p.lco_failures, p.lco_locked), (3, None, 0, false));
     }
 
     #[test]
