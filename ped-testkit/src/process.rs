@@ -58,6 +58,13 @@ pub fn fd_count(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
 }
 
+/// A daemon's status report on its admin port at `port` (loopback).
+fn admin_status(port: u16) -> serde_json::Value {
+    let admin = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let answer = ped_daemon::admin::request(admin, "show", Duration::from_secs(2)).unwrap();
+    serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer}"))
+}
+
 /// What the fake PED says of itself.
 pub fn ped_info() -> PedInfo {
     PedInfo {
@@ -270,9 +277,7 @@ impl PedServer {
     /// The running server's status report, asked on its admin port: what `-mode show
     /// -json` prints of it, without starting a process per look.
     pub fn status(&self) -> serde_json::Value {
-        let admin = std::net::SocketAddr::from(([127, 0, 0, 1], self.admin));
-        let answer = ped_daemon::admin::request(admin, "show", Duration::from_secs(2)).unwrap();
-        serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer}"))
+        admin_status(self.admin)
     }
 
     /// Waits until `check` holds on the status report.
@@ -416,6 +421,12 @@ impl PedClient {
     pub fn show(&self) -> serde_json::Value {
         let o = self.run("show", &["-json"]);
         serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)))
+    }
+
+    /// The running daemon's status report, asked on its admin port (`-mode show -json`'s
+    /// `daemon`), without starting a process per look.
+    pub fn status(&self) -> serde_json::Value {
+        admin_status(self.admin)
     }
 
     /// An HSM on this client's HSM link.

@@ -124,3 +124,12 @@ fn a_reader_that_went_away_ends_the_command_quietly() {
     assert!(stderr.is_empty(), "{stderr}");
     assert_eq!(o.status.code(), Some(ped_daemon::broken_pipe::STATUS));
 }
+
+#[test]
+fn the_admin_port_reports_what_show_json_says_of_the_daemon() {
+    let c = PedClient::new().start(&["-idletimeout", "0.5"]);
+    let (report, shown) = (c.status(), c.show());
+    assert_eq!(report["pid"], shown["daemon"]["pid"]);
+    assert_eq!(report["idle_timeout"], 0.5);
+    assert_eq!(shown["running"], true);
+}
