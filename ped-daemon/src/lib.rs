@@ -15,7 +15,8 @@
 //! - [`logging`]: the size-rotated log file and the seed's four level switches;
 //! - [`admin`]: the admin port's one-line request/answer protocol, both ends;
 //! - [`admission`]: which connections may wait for their hello or TLS handshake, and
-//!   which one makes room when too many wait;
+//!   which one makes room when too many wait; [`accept`]: the listeners' queue and pace
+//!   under a flood;
 //! - [`modes`]: the modes both daemons have, as the seed prints them: `-mode start` (a
 //!   background copy, waited for until it answers), `-mode stop`, `-mode config
 //!   -show/-set`, and the foreground run's runtime and signal handling;
@@ -26,6 +27,7 @@
 //! Like the daemons it is blind: it uses ped-proto's wire formats only.
 #![forbid(unsafe_code)]
 
+pub mod accept;
 pub mod admin;
 pub mod admission;
 pub mod args;
