@@ -22,7 +22,9 @@
 //!   -show/-set`, and the foreground run's runtime and signal handling;
 //! - [`frames`]: the frame stream reader with its slow-frame timer, keepalive pings and
 //!   the encoding of relay control messages;
-//! - [`tls`]: PED-initiated mode's mutual TLS with both certificates pinned.
+//! - [`tls`]: PED-initiated mode's mutual TLS with both certificates pinned;
+//! - `packaging` (feature `packaging`): the man page and the shell completions, with the
+//!   seed's single-dash forms, that the daemons' `packaging` examples write.
 //!
 //! Like the daemons it is blind: it uses ped-proto's wire formats only.
 #![forbid(unsafe_code)]
@@ -36,6 +38,8 @@ pub mod config_file;
 pub mod frames;
 pub mod logging;
 pub mod modes;
+#[cfg(feature = "packaging")]
+pub mod packaging;
 pub mod seconds;
 pub mod settings;
 pub mod tls;

@@ -9,6 +9,7 @@ _pedserver() {
     prev="$3"
     cmd=""
     opts=""
+    [[ ${cur} == --* ]] || opts="${opts//--/-}"
 
     for i in "${COMP_WORDS[@]:0:COMP_CWORD}"
     do
@@ -24,12 +25,13 @@ _pedserver() {
     case "${cmd}" in
         pedserver)
             opts="-m -h -V --mode --show --set --json --foreground --commonname --force --configfile --appliance --regen --name --certificate --file --timeout --port --admin --eserverport --eadmin --ip --device --internalshutdowntimeout --bgprocessstartuptimeout --bgprocessshutdowntimeout --pedwritelay --connectretrydelay --idletimeout --socketreadtimeout --socketwritetimeout --pinginterval --pingtimeout --logfilename --loginfo --logwarning --logerror --logtrace --maxlogfilesize --help --version"
+            [[ ${cur} == --* ]] || opts="${opts//--/-}"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --mode)
+                --mode|-mode)
                     COMPREPLY=($(compgen -W "start stop show config connect disconnect update" -- "${cur}"))
                     return 0
                     ;;
@@ -37,119 +39,119 @@ _pedserver() {
                     COMPREPLY=($(compgen -W "start stop show config connect disconnect update" -- "${cur}"))
                     return 0
                     ;;
-                --commonname)
+                --commonname|-commonname)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --configfile)
+                --configfile|-configfile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --appliance)
+                --appliance|-appliance)
                     COMPREPLY=($(compgen -W "register list delete" -- "${cur}"))
                     return 0
                     ;;
-                --name)
+                --name|-name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --certificate)
+                --certificate|-certificate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --file)
+                --file|-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
+                --timeout|-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --port)
+                --port|-port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --admin)
+                --admin|-admin)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --eserverport)
+                --eserverport|-eserverport)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --eadmin)
+                --eadmin|-eadmin)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --ip)
+                --ip|-ip)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --device)
+                --device|-device)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --internalshutdowntimeout)
+                --internalshutdowntimeout|-internalshutdowntimeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --bgprocessstartuptimeout)
+                --bgprocessstartuptimeout|-bgprocessstartuptimeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --bgprocessshutdowntimeout)
+                --bgprocessshutdowntimeout|-bgprocessshutdowntimeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --pedwritelay)
+                --pedwritelay|-pedwritelay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --connectretrydelay)
+                --connectretrydelay|-connectretrydelay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --idletimeout)
+                --idletimeout|-idletimeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --socketreadtimeout)
+                --socketreadtimeout|-socketreadtimeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --socketwritetimeout)
+                --socketwritetimeout|-socketwritetimeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --pinginterval)
+                --pinginterval|-pinginterval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --pingtimeout)
+                --pingtimeout|-pingtimeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --logfilename)
+                --logfilename|-logfilename)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --loginfo)
+                --loginfo|-loginfo)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --logwarning)
+                --logwarning|-logwarning)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --logerror)
+                --logerror|-logerror)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --logtrace)
+                --logtrace|-logtrace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --maxlogfilesize)
+                --maxlogfilesize|-maxlogfilesize)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -164,7 +166,7 @@ _pedserver() {
 }
 
 if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERSINFO[0]}" -gt 4 ]]; then
-    complete -F _pedserver -o nosort -o bashdefault -o default pedserver
+    complete -F _pedserver -o nosort -o bashdefault -o default pedserver PedServer
 else
-    complete -F _pedserver -o bashdefault -o default pedserver
+    complete -F _pedserver -o bashdefault -o default pedserver PedServer
 fi
