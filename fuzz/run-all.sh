@@ -23,8 +23,12 @@ export CARGO_TARGET_DIR=target/run-all
 export RUSTC_WRAPPER="$PWD/rustc-wrapper.sh"
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
--Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
+-Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks \
+-Zshare-generics=y"
 # An explicit --target keeps the flags off build scripts and proc macros, as cargo-fuzz does.
+# -Zshare-generics: the curve code that ped-proto calls (primeorder's generics for
+# NistP521) runs from p521's uninstrumented instance instead of one instantiated, and
+# instrumented, in ped-proto.
 cargo +nightly build --release --target "$host" --bins
 mkdir -p "$CARGO_TARGET_DIR/logs"
 failed=

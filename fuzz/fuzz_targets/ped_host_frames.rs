@@ -1,11 +1,12 @@
 //! The PED core fed any sequence of host frames and key presses: no panic, and every
 //! frame it sends is a well-formed frame. Genuine hellos of each channel kind (verified
 //! against the fixture's root) can be picked, two at most per input, so the fuzzer
-//! reaches the states behind the handshake.
+//! reaches the states behind the handshake. Every PED starts warm (the fixture's chain
+//! verified, its first ephemeral key drawn), so the first hello costs it no chain
+//! verification and the first tick no key generation; later ones draw their own.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ped_firmware::Ped;
 use ped_firmware::config::PedConfig;
 use ped_firmware::io::{Button, Effect, Event};
 use ped_proto::frame::Frame;
@@ -20,7 +21,7 @@ const BUTTONS: [Button; 6] = [Button::Clear, Button::Back, Button::Log, Button::
 
 fuzz_target!(|data: &[u8]| {
     let fx = fixture();
-    let mut ped = Ped::new(PedConfig::new("PED-FUZZ", "2.9.0-1", fx.root.clone()));
+    let mut ped = fx.warm_ped(PedConfig::new("PED-FUZZ", "2.9.0-1", fx.root.clone()));
     let mut rng = ChaCha20Rng::seed_from_u64(7);
     let mut events = vec![Event::PowerOn, Event::Tick { monotonic_ms: 0, unix_seconds: NOW }];
     let mut rest = data;

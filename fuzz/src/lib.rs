@@ -12,6 +12,8 @@ pub mod seeds;
 
 use std::sync::{Mutex, OnceLock};
 
+#[cfg(fuzzing)]
+use ped_firmware::{Ped, PedConfig};
 use ped_proto::Error;
 use ped_proto::cert::ChainCache;
 use ped_proto::factory::Factory;
@@ -78,6 +80,10 @@ pub struct Fixture {
     pub rpk_cert: Vec<u8>,
     /// One transcript per kind, indexed as [`KINDS`].
     pub transcripts: [Transcript; 3],
+    /// The two ends' sessions of each transcript, `[HSM, PED]`, indexed as [`KINDS`]:
+    /// each has sealed its first record and received nothing. `fresh_session` copies
+    /// them.
+    pub sessions: Vec<[ChannelSession; 2]>,
     /// The PED's chain cache: warm after the first replay, so a replay costs the PED
     /// its ECDH only.
     cache: Mutex<ChainCache>,
@@ -123,17 +129,22 @@ impl Fixture {
             rpk,
             rpk_cert,
             transcripts: Default::default(),
+            sessions: Vec::new(),
             cache: Mutex::new(ChainCache::default()),
             ped_ephemeral: EcdhKeyPair::generate(&mut ChaCha20Rng::seed_from_u64(PED_SEED)),
             kwp_wrapped: kwp::wrap(&KWP_KEY, KWP_PLAINTEXT).expect("wrap"),
         };
-        fixture.transcripts = KINDS.map(|kind| fixture.record(kind));
+        for (i, kind) in KINDS.into_iter().enumerate() {
+            let (transcript, sessions) = fixture.record(kind);
+            fixture.transcripts[i] = transcript;
+            fixture.sessions.push(sessions);
+        }
         fixture
     }
 
     /// The transcript of `kind`.
     pub fn transcript(&self, kind: ChannelKind) -> &Transcript {
-        &self.transcripts[KINDS.iter().position(|k| *k == kind).expect("every kind is recorded")]
+        &self.transcripts[kind_index(kind)]
     }
 
     /// The HSM's first step, replayed from its seed: the hello is the recorded one.
@@ -182,21 +193,25 @@ impl Fixture {
         }
     }
 
-    /// A fresh session of one end of a recorded channel. A failed open poisons a session
-    /// for good, so each input needs its own; replaying one end costs only that end's
-    /// ECDH (one or two) and, for the RPV kind's HSM, its ephemeral key.
+    /// A fresh session of one end of a recorded channel (nothing received yet): a copy
+    /// of the one its handshake left. A failed open poisons a session for good, so each input needs
+    /// its own, and a copy costs a few hundred bytes where replaying one end of the
+    /// handshake cost one or two ECDH. `ChannelSession` is `Clone` only under
+    /// `cfg(fuzzing)`.
+    #[cfg(fuzzing)]
     pub fn fresh_session(&self, kind: ChannelKind, role: Role) -> ChannelSession {
-        let t = self.transcript(kind);
-        match role {
-            Role::Hsm => {
-                let (state, _) = self.hsm_start(kind);
-                self.hsm_receive(state, frame_of(&t.share)).expect("recorded share").0
-            }
-            Role::Ped => {
-                let (ped, _) = self.ped_respond(frame_of(&t.hello)).expect("recorded hello");
-                ped.receive_finished(frame_of(&t.finished)).expect("recorded finished")
-            }
-        }
+        let [hsm, ped] = &self.sessions[kind_index(kind)];
+        if role == Role::Hsm { hsm.clone() } else { ped.clone() }
+    }
+
+    /// A PED at power-on whose chain cache already holds the fixture's verified chain
+    /// and whose first handshake's ephemeral key is the fixture's: what every new PED
+    /// would spend first (four ECDSA verifications at the first genuine hello, a key
+    /// generation at the first tick) is spent once per process.
+    #[cfg(fuzzing)]
+    pub fn warm_ped(&self, config: PedConfig) -> Ped {
+        let cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        Ped::warmed_up(config, cache, self.ped_ephemeral.clone())
     }
 
     /// The genuine record the peer of `role` sends first.
@@ -205,15 +220,22 @@ impl Fixture {
         if role == Role::Hsm { &t.ped_record } else { &t.hsm_record }
     }
 
-    fn record(&self, kind: ChannelKind) -> Transcript {
+    /// One handshake of `kind`, and its two sessions (`[HSM, PED]`), each having sealed
+    /// its first record and received nothing.
+    fn record(&self, kind: ChannelKind) -> (Transcript, [ChannelSession; 2]) {
         let (hsm, hello) = self.hsm_start(kind);
         let (ped, share) = self.ped_respond(frame_of(&hello)).expect("genuine hello");
         let (mut hsm_session, finished) = self.hsm_receive(hsm, frame_of(&share)).expect("genuine share");
         let mut ped_session = ped.receive_finished(frame_of(&finished)).expect("genuine finished");
         let hsm_record = hsm_session.seal(RECORD_PAYLOAD).expect("seal");
         let ped_record = ped_session.seal(RECORD_PAYLOAD).expect("seal");
-        Transcript { hello, share, finished, hsm_record, ped_record }
+        (Transcript { hello, share, finished, hsm_record, ped_record }, [hsm_session, ped_session])
     }
+}
+
+/// Where `kind` is in [`KINDS`], and so in the fixture's arrays.
+fn kind_index(kind: ChannelKind) -> usize {
+    KINDS.iter().position(|k| *k == kind).expect("every kind is recorded")
 }
 
 /// A frame this crate encoded.

@@ -148,6 +148,14 @@ impl Ped {
     pub fn new(config: PedConfig) -> Self {
         Ped::with_flash(config, None)
     }
+
+    /// [`Ped::new`] with `chains` as its chain cache and `ephemeral` drawn for its first
+    /// handshake: the fuzz targets start one PED per input without the chain
+    /// verification and the key generation that every input would otherwise repeat.
+    #[cfg(fuzzing)]
+    pub fn warmed_up(config: PedConfig, chains: ChainCache, ephemeral: EcdhKeyPair) -> Self {
+        Ped { chains, next_ephemeral: Some(ephemeral), ..Ped::new(config) }
+    }
 }
 
 impl<F: ImageSlots> Ped<F> {

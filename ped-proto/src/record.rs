@@ -51,6 +51,7 @@ pub enum Opened {
 }
 
 /// How one direction's records are protected.
+#[cfg_attr(fuzzing, derive(Clone))]
 enum Protection {
     /// AES-256-CTR then HMAC-SHA-512, CSPs under AES-256-KWP: every current kind.
     CtrHmac(DirectionKeys),
@@ -61,12 +62,18 @@ enum Protection {
 }
 
 /// One direction's protection and sequence number.
+#[cfg_attr(fuzzing, derive(Clone))]
 struct Direction {
     keys: Protection,
     seq: u64,
 }
 
 /// An established channel: seals and opens records, wraps and unwraps CSPs.
+///
+/// Not `Clone`: two copies would seal under the same key and sequence numbers. The
+/// fuzz targets (`cfg(fuzzing)`) clone sessions built once, since a refused record
+/// poisons a session and each input needs a fresh one.
+#[cfg_attr(fuzzing, derive(Clone))]
 pub struct ChannelSession {
     kind: ChannelKind,
     role: Role,

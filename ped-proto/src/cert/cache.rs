@@ -32,7 +32,11 @@ const LINK_LABEL: &[u8] = b"PED verified link";
 ///
 /// Only chains that verified whole are remembered, with their links; failures never
 /// are. When full, the oldest entry of each kind is evicted.
+///
+/// `Clone` under `cfg(fuzzing)` only: the fuzz targets start every PED with a copy of
+/// one warm cache.
 #[derive(Debug)]
+#[cfg_attr(fuzzing, derive(Clone))]
 pub struct ChainCache {
     capacity: usize,
     entries: VecDeque<([u8; 64], VerifiedHsmChain)>,
