@@ -85,7 +85,7 @@ impl Default for Config {
             bg_process_shutdown_timeout: Seconds::from_secs(10),
             ped_write_delay: 0,
             common: CommonConfig::default(),
-            max_pending_connections: 64,
+            max_pending_connections: 512,
             connect_retry_delay_ms: 3000,
             client_common_name: None,
             appliances: Vec::new(),

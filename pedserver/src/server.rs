@@ -44,6 +44,8 @@ const MAX_REFUSING: usize = 256;
 /// Busy: the holder may have said Bye in bytes its task has not read yet (a client that
 /// disconnects and connects again at once must not be refused by its own old session).
 const HOLDER_GRACE: Duration = Duration::from_millis(250);
+/// The read buffer of a session until it holds the PED: a hello is a few dozen bytes.
+const HELLO_CHUNK: usize = 512;
 /// Admin connections served at once.
 const MAX_ADMIN: usize = 8;
 /// Longest admin request line: `connect` carries a path, up to PATH_MAX.
@@ -328,7 +330,8 @@ impl Server {
         let write_timeout = self.config.common.socket_write_timeout.get();
         let mut shutdown = self.shutdown.subscribe();
         let mut from_device: Option<mpsc::Receiver<FromDevice>> = None;
-        let mut buf = vec![0u8; READ_CHUNK];
+        // Small until the hello: up to max-pending-connections sessions wait for one.
+        let mut buf = vec![0u8; HELLO_CHUNK];
         let (reason, end) = 'session: loop {
             while let Some(output) = session.poll_output() {
                 match output {
@@ -360,6 +363,7 @@ impl Server {
                             let (tx, rx) = mpsc::channel(64);
                             self.hub.attach(Some(tx));
                             from_device = Some(rx);
+                            buf.resize(READ_CHUNK, 0);
                             tracing::info!("client {peer} ({software}) holds the PED");
                             if let Some(link) = &link {
                                 link.established();

@@ -153,8 +153,9 @@ fn open_files_limit() -> String {
 }
 
 #[test]
-fn five_hundred_connections_that_never_say_hello_do_not_keep_a_real_client_out() {
-    const ATTACKERS: usize = 500;
+fn six_hundred_connections_that_never_say_hello_do_not_keep_a_real_client_out() {
+    // The issue's 500, and more than the 512 the waiting room holds: evictions happen.
+    const ATTACKERS: usize = 600;
     const ROUNDS: usize = 10;
     // The generous bound the assertion holds on a loaded machine; the figures printed are
     // what the issue asks for (under 1 s).

@@ -270,10 +270,10 @@ fn connections_that_never_say_hello_are_bounded_and_time_out() {
     let pid = server.pid();
     let baseline = settled_fd_count(pid);
     let opened = Instant::now();
-    let idle: Vec<TcpStream> = (0..200).map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap()).collect();
-    // At most max-pending-connections (64) of them are held; the rest are closed at once,
-    // before the read timeout would close them.
-    let held = |n: usize| n <= baseline + 64 + 2;
+    let idle: Vec<TcpStream> = (0..600).map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap()).collect();
+    // At most max-pending-connections (512) of them are held; the oldest make room for
+    // the rest at once, before the read timeout would close them.
+    let held = |n: usize| n <= baseline + 512 + 2;
     while !held(fd_count(pid)) && opened.elapsed() < Duration::from_millis(150) {
         std::thread::sleep(Duration::from_millis(20));
     }
