@@ -116,9 +116,11 @@ impl CliResult {
         self.text.lines().rev().find_map(|l| l.strip_prefix("Command Result : ")).unwrap_or("")
     }
 
-    /// Asserts `Command Result : No Error` and exit 0.
+    /// Asserts success and exit 0: `Command Result : No Error`, or lunacm's `0 (Success)`
+    /// of `ped set` (seed 4170-4174).
     pub fn ok(&self) -> &Self {
-        assert!(self.code == Some(0) && self.result() == "No Error", "the command failed:\n{}", self.text);
+        let succeeded = matches!(self.result(), "No Error" | "0 (Success)");
+        assert!(self.code == Some(0) && succeeded, "the command failed:\n{}", self.text);
         self
     }
 

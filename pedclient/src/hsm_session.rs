@@ -207,7 +207,7 @@ impl Link {
                 if let Some(idle) = t.idle.filter(|_| self.idle_applies)
                     && now >= self.last_activity + idle
                 {
-                    let why = format!("remote PED link idle for {} s; run ped connect again", idle.as_secs());
+                    let why = format!("remote PED link idle for {} s; run ped connect again", ped_daemon::seconds::in_seconds(idle));
                     return self.fail(timed_out, why);
                 }
                 match self.keepalive.on_timer(now) {
