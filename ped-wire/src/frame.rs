@@ -63,6 +63,8 @@ pub enum FrameType {
     LinkDisconnect,
     /// HSM link (pedclient → HSM): the remote link could not be made, or ended.
     LinkClosed,
+    /// HSM link (HSM → pedclient): one audit record for pedclient's audit log.
+    LinkAudit,
     /// Device control (host → PED): who are you?
     DeviceInfoRequest,
     /// Device control (PED → host): firmware version, serial, mode, cached RPKs.
@@ -100,6 +102,7 @@ impl FrameType {
             FrameType::LinkConnected => 0x29,
             FrameType::LinkDisconnect => 0x2a,
             FrameType::LinkClosed => 0x2b,
+            FrameType::LinkAudit => 0x2c,
             FrameType::DeviceInfoRequest => 0x30,
             FrameType::DeviceInfo => 0x31,
             FrameType::UpdateBegin => 0x32,
@@ -142,6 +145,7 @@ impl FrameType {
             0x29 => FrameType::LinkConnected,
             0x2a => FrameType::LinkDisconnect,
             0x2b => FrameType::LinkClosed,
+            0x2c => FrameType::LinkAudit,
             0x30 => FrameType::DeviceInfoRequest,
             0x31 => FrameType::DeviceInfo,
             0x32 => FrameType::UpdateBegin,
