@@ -49,6 +49,11 @@ struct Build {
     /// Firmware version carried in the header, e.g. 2.9.1-0 (1-31 printable ASCII, no space).
     #[arg(long, required = true)]
     version: Option<String>,
+    /// Anti-rollback level: a PED that has run this image refuses any image below it
+    /// (docs/firmware.md, "Anti-rollback"). Raise it only for a fix that older images
+    /// must not undo.
+    #[arg(long, default_value_t = 0)]
+    security_version: u16,
     /// The vendor signing key (PKCS#8 or SEC1 PEM).
     #[arg(long, required = true)]
     key: Option<PathBuf>,
@@ -111,16 +116,29 @@ fn build(args: &Build) -> Result<String, Box<dyn Error>> {
     let version = FirmwareVersion::new(version).ok_or("the version must be 1-31 printable ASCII, without spaces")?;
     let key = read_signing_key(key)?;
     let payload = fs::read(payload).map_err(|e| format!("{}: {e}", payload.display()))?;
-    let image = sign_image(&key, version, &payload)?;
+    let image = sign_image(&key, version, args.security_version, &payload)?;
     // The image must pass the PED's own checks before it leaves the vendor.
     image::verify(&image, &vendor_key(&key)?)?;
     write_atomically(out, &image)?;
-    Ok(format!("{}: version {version}, {} bytes", out.display(), image.len()))
+    Ok(format!(
+        "{}: version {version}, security version {}, {} bytes",
+        out.display(),
+        args.security_version,
+        image.len()
+    ))
 }
 
 /// `header ‖ payload ‖ signature`, the signature over the header.
-fn sign_image(key: &SigningKey, version: FirmwareVersion, payload: &[u8]) -> Result<Vec<u8>, Box<dyn Error>> {
-    let header = Header::for_payload(version, payload).ok_or("the payload must be 1 byte to 4 GiB")?.encode();
+fn sign_image(
+    key: &SigningKey,
+    version: FirmwareVersion,
+    security_version: u16,
+    payload: &[u8],
+) -> Result<Vec<u8>, Box<dyn Error>> {
+    let header = Header::for_payload(version, payload)
+        .ok_or("the payload must be 1 byte to 4 GiB")?
+        .with_security_version(security_version)
+        .encode();
     let signature: Signature = key.sign(&header);
     let mut image = Vec::with_capacity(header.len() + payload.len() + image::SIGNATURE_LEN);
     image.extend_from_slice(&header);
@@ -149,7 +167,12 @@ fn verify(pubkey: &Path, image_path: &Path) -> Result<String, Box<dyn Error>> {
     let key = parse_public_key(&text)?;
     let image = fs::read(image_path).map_err(|e| format!("{}: {e}", image_path.display()))?;
     match image::verify(&image, &key) {
-        Ok(header) => Ok(format!("OK: version {}, payload {} bytes", header.version(), header.payload_len())),
+        Ok(header) => Ok(format!(
+            "OK: version {}, security version {}, payload {} bytes",
+            header.version(),
+            header.security_version(),
+            header.payload_len()
+        )),
         Err(e) => Err(format!("Failure (VERIFY) ({}): {e}", e.verify_number()).into()),
     }
 }
@@ -232,12 +255,13 @@ mod tests {
         let out = dir.path().join("image.bin");
         let build_args = Build {
             version: Some("2.9.1-0".into()),
+            security_version: 3,
             key: Some(key.clone()),
             out: Some(out.clone()),
             payload: Some(payload),
         };
         build(&build_args).unwrap();
-        assert_eq!(verify(&pub_path(&key), &out).unwrap(), "OK: version 2.9.1-0, payload 16 bytes");
+        assert_eq!(verify(&pub_path(&key), &out).unwrap(), "OK: version 2.9.1-0, security version 3, payload 16 bytes");
 
         let mut bytes = fs::read(&out).unwrap();
         bytes[image::HEADER_LEN] ^= 1;

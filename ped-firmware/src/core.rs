@@ -370,6 +370,7 @@ impl<F: ImageSlots> Ped<F> {
             self.send_device(status, out);
             if leave {
                 self.ui = Ui::Admin(Admin::new());
+                self.deadline = None;
             }
             return;
         }
@@ -406,7 +407,7 @@ impl<F: ImageSlots> Ped<F> {
 
     /// Clear held five seconds: resets the operation in progress; nothing otherwise.
     fn clear_held(&mut self, out: &mut Vec<Effect>) {
-        if self.busy() || self.admin_waiting() {
+        if self.busy() || self.admin_waiting() || matches!(self.ui, Ui::Update(_)) {
             self.log.push("Reset by Clear");
             self.end_operation(Some(PedFailure::Cancelled), "Operation reset.", out);
         }
@@ -452,6 +453,8 @@ impl<F: ImageSlots> Ped<F> {
             Outcome::SoftwareUpdate => {
                 self.log.push("Software update");
                 self.ui = Ui::Update(SoftwareUpdate::new(self.config.running_slot));
+                // Software Update waits for the key holder as Admin mode's tools do.
+                self.start_deadline();
             }
         }
         if let Ui::Admin(_) = self.ui {
@@ -472,6 +475,14 @@ impl<F: ImageSlots> Ped<F> {
     /// Ends the foreground operation: an HSM command gets `failure`, a handshake that
     /// waited for the key holder is refused; the screen says `reason`.
     fn end_operation(&mut self, failure: Option<PedFailure>, reason: &str, out: &mut Vec<Effect>) {
+        if let Ui::Update(update) = &mut self.ui {
+            let status = update.abandon(reason);
+            self.send_device(status, out);
+            self.ui = Ui::Admin(Admin::new());
+            self.deadline = None;
+            self.overlay = Some(screens::operation_ended("Software update", reason));
+            return;
+        }
         if let Ui::Admin(admin) = &mut self.ui {
             // Admin mode's tools answer no HSM: the key holder is back at their menu.
             if let Some(title) = admin.reset() {
@@ -550,6 +561,10 @@ impl<F: ImageSlots> Ped<F> {
                 | DeviceMessage::UpdateChunk { .. }
                 | DeviceMessage::UpdateEnd),
             ) => {
+                if matches!(self.ui, Ui::Update(_)) {
+                    // The host's frames keep an upload alive as the key holder's presses do.
+                    self.touch();
+                }
                 let status = match (&mut self.ui, &self.config.vendor_key) {
                     (Ui::Update(update), Some(key)) => update.on_message(message, dyn_flash(&mut self.flash), key),
                     _ => Some(DeviceMessage::UpdateStatus {

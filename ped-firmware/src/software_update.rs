@@ -1,5 +1,11 @@
 //! Admin → 7 Software Update: the screens and key presses around `update::Updater`,
-//! which owns the image format, the flash writes and the A/B rule.
+//! which owns the image format, the flash writes and the A/B rule. Every screen of it
+//! can be left as the PED's other screens are: `<` (or NO) goes back to the Admin
+//! menu, and the core's Clear held and PED-key action timeout [`abandon`] it.
+//!
+//! [`abandon`]: SoftwareUpdate::abandon
+
+use alloc::format;
 
 use ped_proto::device::{DeviceMessage, UpdateState};
 
@@ -56,8 +62,14 @@ impl SoftwareUpdate {
     ) -> (bool, Option<DeviceMessage>) {
         match (&self.phase, button) {
             (Phase::Prompt, Button::Yes) => self.phase = Phase::Uploading,
-            (Phase::Prompt | Phase::Uploading, Button::No | Button::Back) => return (true, None),
-            (Phase::Save(_), Button::No) => {
+            (Phase::Prompt, Button::No | Button::Back) => return (true, None),
+            (Phase::Uploading, Button::No | Button::Back) => {
+                return (
+                    true,
+                    Some(status(UpdateState::Refused, "Upload cancelled at the PED; the image in use stays")),
+                );
+            }
+            (Phase::Save(_), Button::No | Button::Back) => {
                 self.phase = Phase::Prompt;
                 return (true, Some(status(UpdateState::Refused, "Save declined; the image in use stays")));
             }
@@ -71,10 +83,20 @@ impl SoftwareUpdate {
                 };
                 return (false, Some(self.end(saved.map(|()| status(UpdateState::Success, "Success")))));
             }
-            (Phase::Ended(_), Button::Enter) => return (true, None),
+            (Phase::Ended(_), Button::Enter | Button::Back) => return (true, None),
             _ => {}
         }
         (false, None)
+    }
+
+    /// Clear held or the timeout ended the visit, `reason` on the screen: the status
+    /// to send a host that waits for this PED (an upload or a save under way), if any.
+    /// Nothing is written: the image in use stays, and an image awaiting its save is
+    /// named by no boot record.
+    pub(crate) fn abandon(&mut self, reason: &str) -> Option<DeviceMessage> {
+        let waiting = matches!(self.phase, Phase::Uploading | Phase::Save(_));
+        self.phase = Phase::Prompt;
+        waiting.then(|| status(UpdateState::Refused, &format!("{reason} The image in use stays.")))
     }
 
     /// An update frame from the host.

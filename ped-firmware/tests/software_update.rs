@@ -233,3 +233,146 @@ fn on_blank_flash_an_upload_cut_midway_never_boots() {
     assert!(answers[1].1.starts_with("Failure (VERIFY) (9): upload: power lost"), "{answers:?}");
     assert_eq!(power_on(&mut rig, &public), blank_boot());
 }
+
+/// An image at security version `security` (docs/firmware.md, "Anti-rollback").
+fn image_at(signing: &SigningKey, version: &str, security: u16) -> Vec<u8> {
+    let payload = [8; 2000];
+    let header = Header::for_payload(FirmwareVersion::new(version).unwrap(), &payload)
+        .unwrap()
+        .with_security_version(security)
+        .encode();
+    let signature: Signature = signing.sign(&header);
+    [&header[..], &payload, &signature.to_bytes()].concat()
+}
+
+#[test]
+fn an_image_below_the_minimum_shows_failure_rollback_and_the_old_one_still_boots() {
+    let mut flash = MemorySlots::new(CAPACITY);
+    let old = image_at(&vendor().0, "2.9.0-1", 2);
+    flash.slot_mut(Slot::A)[..old.len()].copy_from_slice(&old);
+    // The factory image's first start records its level as the PED's minimum.
+    let booted = boot(&mut flash, &vendor().1).unwrap();
+    ped_firmware::update::confirm(&mut flash, &booted).unwrap();
+    let (mut rig, signing, public) = rig_at_update(Some(Slot::A), flash);
+    rig.press(Button::Yes);
+    let answers = upload(&mut rig, &image_at(&signing, "2.8.0-0", 1));
+    assert_eq!(
+        answers.last().unwrap(),
+        &(UpdateState::Rollback, "Failure (ROLLBACK): security version 1 < minimum 2".into())
+    );
+    rig.shows(&["Failure (ROLLBACK)", "Image older than", "this PED accepts", "Press Enter"]);
+    assert!(!rig.lines().iter().any(|l| l.contains("Save Image?")));
+    rig.enter();
+    assert_eq!(rig.lines()[0], "Admin mode...");
+    let booted = power_on(&mut rig, &public).unwrap();
+    assert_eq!((booted.slot, booted.version.as_str(), booted.fell_back), (Slot::A, "2.9.0-1", false));
+}
+
+const ADMIN: &[&str] = &["Admin mode...", "1 PED Key", "5 Backup Devices", "7 Software Update", "9 Self Test"];
+
+/// How a Software Update screen is left.
+#[derive(Clone, Copy, Debug)]
+enum Leave {
+    Back,
+    ClearHeld,
+    Timeout,
+}
+
+/// Software Update's screens, each reached on a factory PED: the upload question, the
+/// upload under way, the Save question and the Success screen.
+fn at_phase(phase: &str) -> (Rig, VendorKey) {
+    let (mut rig, signing, public) = rig_with_flash();
+    let new = image(&signing, "2.9.1-0", &[9; 2000]);
+    match phase {
+        "Upload Image?" => {}
+        "Uploading" => {
+            rig.press(Button::Yes);
+            rig.host(DeviceMessage::UpdateBegin { image_len: new.len() as u32 }.encode().unwrap());
+        }
+        "Save Image?" => {
+            rig.press(Button::Yes);
+            upload(&mut rig, &new);
+        }
+        "Success" => {
+            rig.press(Button::Yes);
+            upload(&mut rig, &new);
+            rig.press(Button::Yes);
+        }
+        _ => unreachable!("{phase}"),
+    }
+    statuses(&mut rig);
+    (rig, public)
+}
+
+/// Every Software Update screen can be left as the PED's other screens are (issue 14
+/// item 14; tests/leave_screens.rs): `<` goes back to the Admin menu, Clear held and
+/// the 200-second PED-key action timeout end it with their notice. A host waiting for
+/// an upload or a save hears that it is over; an image that waited for its save does
+/// not boot.
+#[test]
+fn every_software_update_screen_can_be_left() {
+    for phase in ["Upload Image?", "Uploading", "Save Image?", "Success"] {
+        for leave in [Leave::Back, Leave::ClearHeld, Leave::Timeout] {
+            let at = format!("{phase} / {leave:?}");
+            let (mut rig, public) = at_phase(phase);
+            let before = rig.lines();
+            let notice = match leave {
+                Leave::Back => {
+                    rig.press(Button::Back);
+                    None
+                }
+                Leave::ClearHeld => {
+                    rig.press(Button::Clear);
+                    rig.event(Event::ClearHeld);
+                    Some("Operation reset.")
+                }
+                Leave::Timeout => {
+                    rig.tick(199_999);
+                    assert_eq!(rig.lines(), before, "{at}: still there 1 ms before the timeout");
+                    rig.tick(1);
+                    Some("Operation timed out.")
+                }
+            };
+            let told = statuses(&mut rig);
+            let waiting = matches!(phase, "Uploading" | "Save Image?");
+            if waiting {
+                assert_eq!(told.len(), 1, "{at}: {told:?}");
+                assert_eq!(told[0].0, UpdateState::Refused, "{at}");
+                if let Some(text) = notice {
+                    assert_eq!(told[0].1, format!("{text} The image in use stays."), "{at}");
+                }
+            } else {
+                assert!(told.is_empty(), "{at}: {told:?}");
+            }
+            if let Some(text) = notice {
+                rig.shows(&["Software update", text, "", "Press ENTER."]);
+                rig.enter();
+            }
+            assert_eq!(rig.lines()[..ADMIN.len()], *ADMIN, "{at}");
+            // Back at the menu, no timeout runs.
+            rig.tick(400_000);
+            assert_eq!(rig.lines()[..ADMIN.len()], *ADMIN, "{at}");
+            let booted = power_on(&mut rig, &public).unwrap();
+            let expected = if phase == "Success" { "2.9.1-0" } else { "2.9.0-1" };
+            assert_eq!(booted.version.as_str(), expected, "{at}");
+        }
+    }
+}
+
+/// The host's frames count as activity: an upload that takes longer than the timeout
+/// in all is not cut off while its chunks keep coming.
+#[test]
+fn an_upload_in_progress_keeps_the_timeout_away() {
+    let (mut rig, signing, _) = rig_with_flash();
+    rig.press(Button::Yes);
+    let new = image(&signing, "2.9.1-0", &[9; 5000]);
+    rig.host(DeviceMessage::UpdateBegin { image_len: new.len() as u32 }.encode().unwrap());
+    for (i, chunk) in new.chunks(1000).enumerate() {
+        rig.tick(150_000);
+        rig.host(DeviceMessage::UpdateChunk { offset: (i * 1000) as u32, data: chunk.to_vec() }.encode().unwrap());
+    }
+    rig.tick(150_000);
+    rig.host(DeviceMessage::UpdateEnd.encode().unwrap());
+    assert_eq!(statuses(&mut rig).last().unwrap().0, UpdateState::AwaitingConfirmation);
+    assert_eq!(rig.lines().last().unwrap(), "Save Image? YES/NO");
+}

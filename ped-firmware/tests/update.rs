@@ -370,7 +370,7 @@ fn torn_or_erased_boot_records_only_change_the_first_choice() {
     // copy); its save wrote 2 (slot B) to the second.
     let mut buf = [0u8; RECORD_LEN];
     slots.read_record(RecordCopy::Second, &mut buf).unwrap();
-    assert_eq!(BootRecord::decode(&buf), Some(BootRecord { slot: Slot::B, sequence: 2 }));
+    assert_eq!(BootRecord::decode(&buf), Some(BootRecord { slot: Slot::B, sequence: 2, minimum: 0 }));
     let mut torn = buf;
     torn[RECORD_LEN - 1] ^= 0x01;
     slots.write_record(RecordCopy::Second, &torn).unwrap();
@@ -384,9 +384,9 @@ fn torn_or_erased_boot_records_only_change_the_first_choice() {
 
 #[test]
 fn boot_record_encoding_is_exact() {
-    let record = BootRecord { slot: Slot::B, sequence: 0x0102_0304_0506_0708 };
+    let record = BootRecord { slot: Slot::B, sequence: 0x0102_0304_0506_0708, minimum: 0x0a0b };
     let bytes = record.encode();
-    assert_eq!(&bytes[..16], b"PEDB\x01\x01\x00\x00\x01\x02\x03\x04\x05\x06\x07\x08");
+    assert_eq!(&bytes[..16], b"PEDB\x01\x01\x0a\x0b\x01\x02\x03\x04\x05\x06\x07\x08");
     assert_eq!(BootRecord::decode(&bytes), Some(record));
     for i in 0..RECORD_LEN {
         let mut changed = bytes;

@@ -89,16 +89,20 @@ pub enum UpdateState {
     VerifyFailed,
     /// Saving failed; the previous image still boots.
     SaveFailed,
+    /// The image is older than the PED's minimum security version ("Failure
+    /// (ROLLBACK)", anti-rollback).
+    Rollback,
 }
 
 impl UpdateState {
-    const ALL: [UpdateState; 6] = [
+    const ALL: [UpdateState; 7] = [
         UpdateState::Uploading,
         UpdateState::AwaitingConfirmation,
         UpdateState::Success,
         UpdateState::Refused,
         UpdateState::VerifyFailed,
         UpdateState::SaveFailed,
+        UpdateState::Rollback,
     ];
 
     const fn to_byte(self) -> u8 {
@@ -109,6 +113,7 @@ impl UpdateState {
             UpdateState::Refused => 4,
             UpdateState::VerifyFailed => 5,
             UpdateState::SaveFailed => 6,
+            UpdateState::Rollback => 7,
         }
     }
 }

@@ -18,7 +18,8 @@
 //! 3. `UpdateChunk`s in order, each at most [`MAX_CHUNK_LEN`] bytes; the PED answers only
 //!    a failure.
 //! 4. `UpdateEnd`: the PED verifies the image and answers `AwaitingConfirmation` (it asks
-//!    "Save Image? YES/NO") or `VerifyFailed`.
+//!    "Save Image? YES/NO"), `VerifyFailed`, or `Rollback` for a signed image older than
+//!    the PED's minimum (anti-rollback, "Failure (ROLLBACK)").
 //! 5. The key holder's YES or NO: `Success`, `SaveFailed` or `Refused`.
 
 pub mod run;
@@ -120,6 +121,11 @@ pub enum Outcome {
         /// The PED's words, e.g. "Failure (VERIFY) (7): image not signed by the vendor key".
         detail: String,
     },
+    /// The image is older than the PED's minimum security version ("Failure (ROLLBACK)").
+    Rollback {
+        /// The PED's words, e.g. "Failure (ROLLBACK): security version 1 < minimum 2".
+        detail: String,
+    },
     /// The PED could not save the image.
     SaveFailed {
         /// The PED's words.
@@ -171,6 +177,11 @@ impl fmt::Display for Outcome {
             Outcome::VerifyFailed { detail } => write!(
                 f,
                 "{detail}. The PED did not accept the image (it is not the vendor's image for this PED, or it was damaged); {} Check the file (docs/firmware.md, \"Failure numbers\"), then press Enter on the PED.",
+                OLD_IMAGE_STAYS.to_lowercase()
+            ),
+            Outcome::Rollback { detail } => write!(
+                f,
+                "{detail}. The PED refuses firmware older than the newest it has run (anti-rollback); {} Load the current image for this PED or a newer one (docs/firmware.md, \"Anti-rollback\"), then press Enter on the PED.",
                 OLD_IMAGE_STAYS.to_lowercase()
             ),
             Outcome::SaveFailed { detail } => write!(
@@ -403,6 +414,9 @@ impl Upload {
             (Phase::WaitingForYes | Phase::Sending | Phase::Verifying, UpdateState::VerifyFailed) => {
                 self.finish(Outcome::VerifyFailed { detail })
             }
+            (Phase::WaitingForYes | Phase::Sending | Phase::Verifying, UpdateState::Rollback) => {
+                self.finish(Outcome::Rollback { detail })
+            }
             (Phase::WaitingForSave, UpdateState::SaveFailed) => self.finish(Outcome::SaveFailed { detail }),
             _ => {}
         }
@@ -585,7 +599,8 @@ mod tests {
     fn failures_end_the_update_with_the_peds_words() {
         let t0 = Instant::now();
         let seven = "Failure (VERIFY) (7): image not signed by the vendor key";
-        let cases: [(Phase, DeviceMessage, Outcome); 5] = [
+        let rollback = "Failure (ROLLBACK): security version 1 < minimum 2";
+        let cases: [(Phase, DeviceMessage, Outcome); 6] = [
             (
                 Phase::Verifying,
                 status(UpdateState::VerifyFailed, seven),
@@ -596,6 +611,7 @@ mod tests {
                 status(UpdateState::VerifyFailed, "Failure (VERIFY) (9): flash"),
                 Outcome::VerifyFailed { detail: "Failure (VERIFY) (9): flash".into() },
             ),
+            (Phase::Verifying, status(UpdateState::Rollback, rollback), Outcome::Rollback { detail: rollback.into() }),
             (
                 Phase::Sending,
                 status(UpdateState::Refused, "Not in Admin mode, Software Update"),
@@ -632,6 +648,9 @@ mod tests {
         }
         let message = Outcome::VerifyFailed { detail: seven.into() }.result().unwrap_err().to_string();
         assert!(message.starts_with("Failure (VERIFY) (7): image not signed by the vendor key. "), "{message}");
+        let message = Outcome::Rollback { detail: rollback.into() }.result().unwrap_err().to_string();
+        assert!(message.starts_with(&format!("{rollback}. The PED refuses firmware older than")), "{message}");
+        assert!(message.contains("keeps the image it runs"), "{message}");
         let message = Outcome::Refused { detail: "Save declined".into() }.result().unwrap_err().to_string();
         assert!(message.contains("refused"), "{message}");
     }

@@ -46,10 +46,19 @@ fn public_hex(key: &SigningKey) -> String {
     point.as_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `header ‖ payload ‖ signature` (docs/firmware.md, "Image format"), as `make_image` builds it.
+/// `header ‖ payload ‖ signature` (docs/firmware.md, "Image format"), as `make_image` builds it,
+/// at security version 0.
 fn signed_image(key: &SigningKey, version: &str) -> Vec<u8> {
+    signed_image_at(key, version, 0)
+}
+
+/// [`signed_image`] at security version `security` (docs/firmware.md, "Anti-rollback").
+fn signed_image_at(key: &SigningKey, version: &str, security: u16) -> Vec<u8> {
     let payload: Vec<u8> = (0..PAYLOAD_LEN).map(|i| (i % 253) as u8).collect();
-    let header = Header::for_payload(FirmwareVersion::new(version).unwrap(), &payload).unwrap().encode();
+    let header = Header::for_payload(FirmwareVersion::new(version).unwrap(), &payload)
+        .unwrap()
+        .with_security_version(security)
+        .encode();
     let signature: Signature = key.sign(&header);
     [&header[..], &payload, &signature.to_bytes()].concat()
 }
@@ -379,4 +388,52 @@ fn nobody_answering_yes_ends_with_rc_operation_timed_out_and_the_ped_untouched()
     );
     assert!(error.contains("0xc0000303 (RC_OPERATION_TIMED_OUT)"), "{error}");
     assert!(!shown(&bench.screens(), "Uploading image"));
+}
+
+/// Anti-rollback (issue 16 item 5), end to end: an image at security version 2 is
+/// installed and the PED restarted, which makes 2 its minimum; the factory's image
+/// (security version 0) is then refused with "Failure (ROLLBACK)" on the PED, in
+/// pedserver's output and in its exit status, and the PED still boots the new image.
+#[test]
+fn a_rolled_back_image_is_refused_with_failure_rollback_and_the_new_image_still_boots() {
+    let mut bench = Bench::new();
+    let file = bench.image_file("level-2.bin", &signed_image_at(&bench.vendor, NEW_VERSION, 2));
+    let mut holder = bench.at_software_update();
+    let mut run = bench.update(&file, &bench.sim.device());
+    run.wait_line("PED operation is required (to upload image)...");
+    holder.press("yes");
+    run.wait_line("PED operation is required (to save image)...");
+    holder.press("yes");
+    holder.wait("Success", 30);
+    holder.press("enter");
+    let (status, lines, stderr) = run.finish();
+    assert!(status.success(), "{}\n{stderr}", lines.join("\n"));
+    drop(holder);
+    let screen = bench.restarted_ped_screen();
+    assert!(screen.contains(&format!("PED V.{NEW_VERSION}")), "{screen:?}");
+
+    let old = bench.image_file("factory.bin", &signed_image(&bench.vendor, OLD_VERSION));
+    let mut holder = bench.at_software_update();
+    holder.press("yes");
+    let (status, lines, stderr) = bench.update(&old, &bench.sim.device()).finish();
+    let all = format!("{}\n{stderr}", lines.join("\n"));
+    assert_eq!(status.code(), Some(1), "{all}");
+    assert!(lines.iter().any(|l| l.starts_with("(Sent ")), "the whole image went: {all}");
+    assert!(!lines.iter().any(|l| l.contains("(to save image)")), "no save prompt: {all}");
+    assert!(!lines.iter().any(|l| l.contains("Update command passed.")), "{all}");
+    let error = &lines[position(&lines, "Error: ")];
+    assert!(
+        error.starts_with(
+            "Error: Failure (ROLLBACK): security version 0 < minimum 2. The PED refuses firmware older than the newest it has run"
+        ),
+        "{error}"
+    );
+    assert!(error.contains("keeps the image it runs"), "{error}");
+    holder.wait("Failure (ROLLBACK)", 10);
+    assert!(!shown(&bench.screens(), "Save Image? YES/NO"), "no chance to save an older image");
+    holder.press("enter");
+    drop(holder);
+
+    let screen = bench.restarted_ped_screen();
+    assert!(screen.contains(&format!("PED V.{NEW_VERSION}")), "{screen:?}");
 }

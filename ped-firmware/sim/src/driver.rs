@@ -137,6 +137,8 @@ pub fn boot(mut config: PedConfig, state: Option<&Path>) -> Result<(PedConfig, O
     if let Some(key) = &config.vendor_key {
         match update::boot(&mut flash, key) {
             Ok(booted) => {
+                // The firmware has started: its level becomes the PED's minimum (anti-rollback).
+                update::confirm(&mut flash, &booted).map_err(|e| format!("flash in {}: {e}", dir.display()))?;
                 config.firmware_version = booted.version.to_string();
                 config.running_slot = Some(booted.slot);
             }

@@ -4,7 +4,7 @@
 //! offset  len  field
 //!      0    8  magic                "PEDFWIMG"
 //!      8    2  format version       u16 big-endian, 1
-//!     10    2  reserved             zero
+//!     10    2  security version     u16 big-endian: the anti-rollback level (docs/firmware.md, "Anti-rollback")
 //!     12    4  payload length L     u32 big-endian, at least 1
 //!     16    1  version length n     1..=31
 //!     17   31  firmware version     n graphic ASCII bytes (0x21..=0x7e), then 31 - n zero bytes
@@ -129,18 +129,26 @@ impl core::error::Error for InvalidVendorKey {}
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
     version: FirmwareVersion,
+    security_version: u16,
     payload_len: u32,
     payload_digest: [u8; DIGEST_LEN],
 }
 
 impl Header {
-    /// The header for `payload`, for the tool that builds images. `None` if the payload
-    /// is empty or longer than `u32::MAX` bytes.
+    /// The header for `payload`, for the tool that builds images, at security version
+    /// 0 (see [`with_security_version`](Self::with_security_version)). `None` if the
+    /// payload is empty or longer than `u32::MAX` bytes.
     pub fn for_payload(version: FirmwareVersion, payload: &[u8]) -> Option<Self> {
         let payload_len = u32::try_from(payload.len()).ok().filter(|&n| n > 0)?;
         let mut payload_digest = [0u8; DIGEST_LEN];
         payload_digest.copy_from_slice(&Sha512::digest(payload));
-        Some(Header { version, payload_len, payload_digest })
+        Some(Header { version, security_version: 0, payload_len, payload_digest })
+    }
+
+    /// The same header at security version `security_version`: a PED that has run
+    /// this image refuses any image below it.
+    pub fn with_security_version(self, security_version: u16) -> Self {
+        Header { security_version, ..self }
     }
 
     /// Decodes a header. Every field is checked, padding included, so that one header
@@ -153,9 +161,7 @@ impl Header {
         if format != FORMAT_VERSION {
             return Err(ImageError::UnsupportedFormat(format));
         }
-        if bytes[10..12] != [0, 0] {
-            return Err(ImageError::MalformedHeader("reserved"));
-        }
+        let security_version = u16::from_be_bytes([bytes[10], bytes[11]]);
         let payload_len = u32::from_be_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
         if payload_len == 0 {
             return Err(ImageError::MalformedHeader("payload length"));
@@ -172,7 +178,7 @@ impl Header {
         }
         let mut payload_digest = [0u8; DIGEST_LEN];
         payload_digest.copy_from_slice(&bytes[DIGEST_OFFSET..HEADER_LEN]);
-        Ok(Header { version, payload_len, payload_digest })
+        Ok(Header { version, security_version, payload_len, payload_digest })
     }
 
     /// The 112 bytes the vendor signs.
@@ -180,6 +186,7 @@ impl Header {
         let mut out = [0u8; HEADER_LEN];
         out[..8].copy_from_slice(&MAGIC);
         out[8..10].copy_from_slice(&FORMAT_VERSION.to_be_bytes());
+        out[10..12].copy_from_slice(&self.security_version.to_be_bytes());
         out[12..16].copy_from_slice(&self.payload_len.to_be_bytes());
         out[16] = self.version.len;
         out[VERSION_OFFSET..DIGEST_OFFSET].copy_from_slice(&self.version.bytes);
@@ -190,6 +197,13 @@ impl Header {
     /// The firmware version the image carries.
     pub fn version(&self) -> FirmwareVersion {
         self.version
+    }
+
+    /// Its anti-rollback level: a PED refuses the image if it is below the minimum
+    /// recorded in its boot record, and records it as the minimum once the image has
+    /// booted and confirmed itself ([`crate::update::confirm`]).
+    pub fn security_version(&self) -> u16 {
+        self.security_version
     }
 
     /// Length of the payload.

@@ -45,6 +45,12 @@ pub fn verify_failure(number: u8) -> Screen {
     Screen::new(&[format!("Failure (VERIFY) ({number})").as_str(), "Press Enter"])
 }
 
+/// The image verified but is older than this PED's minimum security version
+/// (anti-rollback; not in the seed, whose PED installs any image).
+pub fn rollback_failure() -> Screen {
+    Screen::new(&["Failure (ROLLBACK)", "Image older than", "this PED accepts", "Press Enter"])
+}
+
 /// Saving failed (not in the seed, which only warns that a power failure during save
 /// is unsupported; here it is survivable, and the PED runs the old image or the new
 /// one, both verified).

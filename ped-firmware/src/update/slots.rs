@@ -4,8 +4,8 @@
 //! [`RECORD_LEN`]) are `ped-hal`'s, re-exported here; the record's format, the boot
 //! loader's choice and [`MemorySlots`] are the firmware's.
 //!
-//! The boot record names the slot to boot and carries a sequence number and a
-//! checksum. A save writes a new record, with the next sequence number, over the
+//! The boot record names the slot to boot and carries a sequence number, the PED's
+//! minimum security version (anti-rollback) and a checksum. A save writes a new record, with the next sequence number, over the
 //! *older* copy only, so a power cut while writing it leaves the newer copy whole:
 //! after the cut one copy is torn (its checksum fails) and the other still names the
 //! previous slot. The boot loader takes the valid copy with the highest sequence, and
@@ -22,17 +22,20 @@ const RECORD_MAGIC: [u8; 4] = *b"PEDB";
 const RECORD_FORMAT: u8 = 1;
 const CHECKSUM_OFFSET: usize = 16;
 
-/// Which slot to boot, and how recent that choice is.
+/// Which slot to boot, how recent that choice is, and the oldest image the PED takes.
 ///
 /// ```text
 /// offset len field
 ///      0   4 magic     "PEDB"
 ///      4   1 format    1
 ///      5   1 slot      0 = A, 1 = B
-///      6   2 reserved  zero
+///      6   2 minimum   u16 big-endian: the lowest security version the PED installs or boots
 ///      8   8 sequence  u64 big-endian; the higher valid copy wins
 ///     16   8 checksum  the first 8 bytes of SHA-512(bytes 0..16)
 /// ```
+///
+/// Bytes 6..8 were reserved (zero) before anti-rollback: a record written then reads
+/// as minimum 0, which is what it meant.
 ///
 /// The checksum detects a torn or erased copy, not an attacker: whoever can write the
 /// flash can write a valid record. What boots is still only a vendor-signed image,
@@ -43,6 +46,8 @@ pub struct BootRecord {
     pub slot: Slot,
     /// Incremented by every save.
     pub sequence: u64,
+    /// The PED's minimum security version (docs/firmware.md, "Anti-rollback").
+    pub minimum: u16,
 }
 
 impl BootRecord {
@@ -52,6 +57,7 @@ impl BootRecord {
         out[..4].copy_from_slice(&RECORD_MAGIC);
         out[4] = RECORD_FORMAT;
         out[5] = self.slot.index() as u8;
+        out[6..8].copy_from_slice(&self.minimum.to_be_bytes());
         out[8..16].copy_from_slice(&self.sequence.to_be_bytes());
         let checksum = Sha512::digest(&out[..CHECKSUM_OFFSET]);
         out[CHECKSUM_OFFSET..].copy_from_slice(&checksum[..RECORD_LEN - CHECKSUM_OFFSET]);
@@ -64,7 +70,6 @@ impl BootRecord {
         if bytes[CHECKSUM_OFFSET..] != checksum[..RECORD_LEN - CHECKSUM_OFFSET]
             || bytes[..4] != RECORD_MAGIC
             || bytes[4] != RECORD_FORMAT
-            || bytes[6..8] != [0, 0]
         {
             return None;
         }
@@ -75,27 +80,9 @@ impl BootRecord {
         };
         let mut sequence = [0u8; 8];
         sequence.copy_from_slice(&bytes[8..16]);
-        Some(BootRecord { slot, sequence: u64::from_be_bytes(sequence) })
+        let minimum = u16::from_be_bytes([bytes[6], bytes[7]]);
+        Some(BootRecord { slot, sequence: u64::from_be_bytes(sequence), minimum })
     }
-}
-
-/// The valid boot-record copy with the highest sequence number, and where it is. A
-/// copy that cannot be read counts as invalid; on equal sequence numbers (which
-/// [`crate::update::Updater::save`] never writes) the first copy wins.
-pub fn current_record<S: ImageSlots + ?Sized>(slots: &mut S) -> Option<(RecordCopy, BootRecord)> {
-    let mut best: Option<(RecordCopy, BootRecord)> = None;
-    for copy in RecordCopy::BOTH {
-        let mut buf = [0u8; RECORD_LEN];
-        if slots.read_record(copy, &mut buf).is_err() {
-            continue;
-        }
-        if let Some(record) = BootRecord::decode(&buf)
-            && best.is_none_or(|(_, b)| record.sequence > b.sequence)
-        {
-            best = Some((copy, record));
-        }
-    }
-    best
 }
 
 /// No update flash: the flash of a PED built with [`crate::Ped::new`], whose Software
