@@ -1,9 +1,11 @@
 //! The HSM's end of a channel handshake, sans-IO: which of the three kinds a link
-//! gets, and the one-time password's lifetime across attempts.
+//! gets (or, on firmware 7.4.2 and older, the legacy channel of protocol §17), and the
+//! one-time password's lifetime across attempts.
 
 use ped_proto::frame::Frame;
 use ped_proto::handshake::SUPPORTED_VERSIONS;
 use ped_proto::handshake::hsm::{self, AwaitingLocalKeyShare, AwaitingPasswordProof, AwaitingRpvKeyShare};
+use ped_proto::legacy::{self, FirmwareVersion, HsmAwaitingEcho, HsmAwaitingShare};
 use ped_proto::record::ChannelSession;
 use ped_proto::secrets::OneTimePassword;
 use ped_proto::{Error, ErrorCode};
@@ -11,6 +13,36 @@ use rand_core::CryptoRng;
 
 use crate::error::{HsmCode, HsmError};
 use crate::hsm::{Hsm, Request};
+
+/// The HSM's firmware as `serve --firmware` sets it: which remote channel it speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Firmware {
+    /// 7.7.0 or newer (the default): the current channels only.
+    #[default]
+    Current,
+    /// 7.4.2 or older: its remote links speak only the legacy channel (protocol §17).
+    Legacy(FirmwareVersion),
+}
+
+impl Firmware {
+    /// `7.4.2` and older, or `7.7.0` and newer; the versions between are neither
+    /// channel's and are refused.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let version = FirmwareVersion::parse(text)
+            .ok_or_else(|| format!("--firmware {text}: not a firmware version (MAJOR.MINOR.PATCH, e.g. 7.4.2)"))?;
+        if version.is_legacy() {
+            Ok(Firmware::Legacy(version))
+        } else if version >= FirmwareVersion::CURRENT_OLDEST {
+            Ok(Firmware::Current)
+        } else {
+            Err(format!(
+                "--firmware {text}: this emulator is an HSM on firmware {} or older, or {} or newer",
+                FirmwareVersion::LEGACY_NEWEST,
+                FirmwareVersion::CURRENT_OLDEST
+            ))
+        }
+    }
+}
 
 /// How a link's channel is authenticated.
 #[derive(Debug)]
@@ -21,22 +53,45 @@ pub enum Auth {
     Password(OneTimePassword),
     /// Remote with the RPV: C(2e,2s).
     Rpv,
+    /// Remote with the RPV, on firmware 7.4.2 and older: the legacy channel.
+    Legacy(FirmwareVersion),
 }
 
 impl Auth {
     /// The authentication a remote link gets: the password if one was given (only on a
     /// zeroised HSM), the RPV otherwise (which must exist).
     pub fn remote(hsm: &Hsm, password: Option<OneTimePassword>) -> Result<Self, HsmError> {
-        Self::check_remote(hsm, password.is_some())?;
-        Ok(match password {
-            Some(p) => Auth::Password(p),
-            None => Auth::Rpv,
+        Self::remote_on(hsm, password, Firmware::Current)
+    }
+
+    /// [`Auth::remote`] on `firmware`: an HSM on 7.4.2 or older has the RPV only, and
+    /// speaks the legacy channel with it.
+    pub fn remote_on(hsm: &Hsm, password: Option<OneTimePassword>, firmware: Firmware) -> Result<Self, HsmError> {
+        Self::check_remote_on(hsm, password.is_some(), firmware)?;
+        Ok(match (password, firmware) {
+            (Some(p), _) => Auth::Password(p),
+            (None, Firmware::Legacy(version)) => Auth::Legacy(version),
+            (None, Firmware::Current) => Auth::Rpv,
         })
     }
 
     /// Whether a remote link may be authenticated with a one-time password
     /// (`with_password`) or the RPV, before one is lent to it.
     pub fn check_remote(hsm: &Hsm, with_password: bool) -> Result<(), HsmError> {
+        Self::check_remote_on(hsm, with_password, Firmware::Current)
+    }
+
+    /// [`Auth::check_remote`] on `firmware` (7.4.2 and older: no password).
+    pub fn check_remote_on(hsm: &Hsm, with_password: bool, firmware: Firmware) -> Result<(), HsmError> {
+        if let (true, Firmware::Legacy(version)) = (with_password, firmware) {
+            return Err(HsmError::hsm(
+                HsmCode::NotAllowed,
+                format!(
+                    "an HSM on firmware {version} has no remote RPV initialisation: run `ped vector init` on a \
+                     local PED, then `ped connect` without a password"
+                ),
+            ));
+        }
         if with_password && !hsm.is_zeroised() {
             return Err(HsmError::hsm(
                 HsmCode::NotAllowed,
@@ -77,6 +132,19 @@ pub enum Handshake {
     Password(AwaitingPasswordProof),
     /// C(2e,2s).
     Rpv(AwaitingRpvKeyShare),
+    /// The legacy channel: the PED's public value awaited.
+    Legacy(HsmAwaitingShare),
+    /// The legacy channel: R1 back from the PED awaited.
+    LegacyEcho(HsmAwaitingEcho),
+}
+
+/// Where a handshake stands after the PED's message.
+#[derive(Debug)]
+pub enum HandshakeStep {
+    /// The channel is open; the last frame goes to the PED.
+    Open(Box<ChannelSession>, Vec<u8>),
+    /// The legacy channel's next message goes to the PED; its answer is awaited.
+    Continue(Box<Handshake>, Vec<u8>),
 }
 
 impl Handshake {
@@ -96,11 +164,58 @@ impl Handshake {
                 let (p, hello) = hsm::start_rpv(id, SUPPORTED_VERSIONS, hsm.rpks(), rng)?;
                 (Handshake::Rpv(p), hello)
             }
+            Auth::Legacy(version) => {
+                let (p, hello) = legacy::hsm_start(&id.id, *version, hsm.rpks(), rng)?;
+                (Handshake::Legacy(p), hello)
+            }
         })
     }
 
-    /// Takes the PED's answer; returns the session and the HsmFinished frame. On
-    /// failure the caller sends HandshakeFailed (`ped_proto::frame::handshake_failed`).
+    /// Takes the PED's message: the session and the HsmFinished frame, or (legacy
+    /// channel) the next message to send. On failure the caller sends HandshakeFailed
+    /// (`ped_proto::frame::handshake_failed`). The legacy channel's R1 that does not
+    /// come back is a failed RPV login and is counted, as [`Handshake::finish`]'s
+    /// failed key confirmation is.
+    pub fn step<R: CryptoRng + ?Sized>(
+        self,
+        frame: &[u8],
+        hsm: &mut Hsm,
+        auth: &mut Auth,
+        rng: &mut R,
+    ) -> Result<HandshakeStep, HsmError> {
+        let legacy_frame = || -> Result<Frame<'_>, HsmError> {
+            let frame = Frame::decode_exact(frame).map_err(Error::from)?;
+            if frame.frame_type == ped_proto::frame::FrameType::HandshakeFailed {
+                return Err(Error::PeerFailed.into());
+            }
+            Ok(frame)
+        };
+        match self {
+            Handshake::Legacy(p) => {
+                let (next, challenge) = p.receive_share(legacy_frame()?, hsm.rpks(), rng)?;
+                Ok(HandshakeStep::Continue(Box::new(Handshake::LegacyEcho(next)), challenge))
+            }
+            Handshake::LegacyEcho(p) => match p.receive_echo(legacy_frame()?, rng) {
+                Ok((session, proof)) => {
+                    hsm.reset_rpv_failures();
+                    Ok(HandshakeStep::Open(Box::new(session), proof))
+                }
+                Err(Error::NonceMismatch) => {
+                    let counted = hsm.count_rpv_failure();
+                    let detail = format!("the PED's R1 did not come back on the legacy channel: {}", counted.detail);
+                    Err(HsmError { code: counted.code, detail })
+                }
+                Err(e) => Err(e.into()),
+            },
+            current => current
+                .finish(frame, hsm, auth)
+                .map(|(session, finished)| HandshakeStep::Open(Box::new(session), finished)),
+        }
+    }
+
+    /// Takes the PED's answer to a current hello; returns the session and the
+    /// HsmFinished frame. On failure the caller sends HandshakeFailed
+    /// (`ped_proto::frame::handshake_failed`).
     ///
     /// A C(2e,2s) key confirmation that fails for an orange keyset the HSM holds is a
     /// failed RPV login and is counted ([`Hsm::count_rpv_failure`]); an orange keyset

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::channel::Firmware;
 use crate::lunacm;
 use crate::server::{ServeConfig, Server, SystemClock, os_rng};
 
@@ -43,6 +44,11 @@ struct Serve {
     /// (the same root and MIC, a HOC of its own), so that one PED trusts both.
     #[arg(long)]
     manufacturer: Option<PathBuf>,
+    /// The HSM's firmware version: 7.4.2 or older makes its remote links speak only the
+    /// legacy channel of those firmwares (docs/protocol.md §17); 7.7.0 and newer (the
+    /// default) the current one.
+    #[arg(long, value_parser = Firmware::parse)]
+    firmware: Option<Firmware>,
 }
 
 /// Runs the command line; `args` excludes the program name.
@@ -127,6 +133,7 @@ fn config(s: Serve) -> Result<ServeConfig, String> {
         link_timeout: Duration::from_secs(s.link_timeout),
         unix_time: s.unix_time,
         manufacturer: s.manufacturer,
+        firmware: s.firmware.unwrap_or_default(),
     })
 }
 

@@ -30,7 +30,7 @@ use ped_proto::record::{ChannelSession, Opened};
 use ped_proto::secrets::{OneTimePassword, PasswordDigits};
 use rand_core::CryptoRng;
 
-use crate::channel::{Auth, Handshake};
+use crate::channel::{Auth, Handshake, HandshakeStep};
 use crate::error::{Code, HsmCode, HsmError};
 use crate::hsm::{Hsm, Operation, Request, Step};
 
@@ -226,7 +226,7 @@ impl Conductor {
     pub fn into_password(self) -> Option<OneTimePassword> {
         match self.auth {
             Auth::Password(password) => Some(password),
-            Auth::Local | Auth::Rpv => None,
+            Auth::Local | Auth::Rpv | Auth::Legacy(_) => None,
         }
     }
 
@@ -324,11 +324,16 @@ impl Conductor {
             // left Local PED-USB or Remote PED mode): whatever comes means the two ends
             // no longer share it; the next command opens a new one.
             Work::Idle => self.session = None,
-            Work::Handshake { pending, request } => match pending.finish(bytes, hsm, &mut self.auth) {
-                Ok((session, finished)) => {
+            Work::Handshake { pending, request } => match pending.step(bytes, hsm, &mut self.auth, rng) {
+                Ok(HandshakeStep::Open(session, finished)) => {
                     self.out.push_back(Output::Transmit(finished));
-                    self.session = Some(session);
+                    self.session = Some(*session);
                     self.begin(now, hsm, request);
+                }
+                // The legacy channel's nonce exchange: two more messages.
+                Ok(HandshakeStep::Continue(pending, next)) => {
+                    self.out.push_back(Output::Transmit(next));
+                    self.wait(now, Work::Handshake { pending, request });
                 }
                 Err(e) => {
                     let refused = Frame::decode_exact(bytes).is_ok_and(|f| f.frame_type == FrameType::HandshakeFailed);

@@ -28,7 +28,7 @@ use ped_proto::ErrorCode;
 use ped_proto::secrets::{OneTimePassword, PasswordDigits};
 use rand_core::CryptoRng;
 
-use crate::channel::Auth;
+use crate::channel::{Auth, Firmware};
 use crate::conductor::{self, Conductor, LinkState, Timeouts, ended_before};
 use crate::error::{HsmCode, HsmError};
 use crate::hsm::{Hsm, Request, RoleName};
@@ -124,6 +124,7 @@ pub struct Console {
     hsm: Hsm,
     store: Box<dyn Persist + Send>,
     config: ConsoleConfig,
+    firmware: Firmware,
     started: Duration,
     ped: Option<Conductor>,
     /// How the last remote link ended, for `ped show`; cleared by the next `ped connect`.
@@ -137,6 +138,7 @@ impl std::fmt::Debug for Console {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Console")
             .field("config", &self.config)
+            .field("firmware", &self.firmware)
             .field("ped", &self.ped.as_ref().map(Conductor::state))
             .field("last_end", &self.last_end)
             .field("running", &self.running)
@@ -160,6 +162,7 @@ impl Console {
             hsm,
             store,
             config,
+            firmware: Firmware::Current,
             started,
             ped: None,
             last_end: None,
@@ -167,6 +170,13 @@ impl Console {
             running: None,
             out: VecDeque::new(),
         }
+    }
+
+    /// The console of an HSM on `firmware` (`serve --firmware`): on 7.4.2 and older its
+    /// remote links speak only the legacy channel (docs/protocol.md §17).
+    pub fn with_firmware(mut self, firmware: Firmware) -> Self {
+        self.firmware = firmware;
+        self
     }
 
     /// The HSM.
@@ -373,9 +383,9 @@ impl Console {
             Some(Password::Generate) => Some(PasswordDigits::generate(rng)),
             Some(Password::Given(digits)) => Some(digits),
         };
-        Auth::check_remote(&self.hsm, digits.is_some())?;
+        Auth::check_remote_on(&self.hsm, digits.is_some(), self.firmware)?;
         let password = digits.as_ref().map(|d| self.password_for(d)).transpose()?;
-        let auth = Auth::remote(&self.hsm, password)?;
+        let auth = Auth::remote_on(&self.hsm, password, self.firmware)?;
         // One link at a time: while remote is connected, the local PED is not used.
         if let Some(local) = self.ped.take() {
             self.release(local);

@@ -24,6 +24,7 @@ use getrandom::SysRng;
 use ped_proto::ErrorCode;
 use rand_core::{CryptoRng, UnwrapErr};
 
+use crate::channel::Firmware;
 use crate::conductor::Timeouts;
 use crate::console::{Console, ConsoleConfig, LinkKind, Output};
 use crate::error::{HsmCode, HsmError};
@@ -55,6 +56,8 @@ pub struct ServeConfig {
     /// The state directory of an HSM of the factory a new HSM is made in; `None`: a
     /// factory of its own.
     pub manufacturer: Option<PathBuf>,
+    /// The firmware version, which picks the remote channel (`--firmware`).
+    pub firmware: Firmware,
 }
 
 /// The clock the HSM reads: the time since the Unix epoch (certificates' validity,
@@ -144,7 +147,7 @@ impl Server {
             pedclient: config.pedclient.is_some(),
             timeouts: Timeouts { key: config.key_timeout, link: config.link_timeout },
         };
-        let console = Console::new(hsm, Box::new(store), console_config, started);
+        let console = Console::new(hsm, Box::new(store), console_config, started).with_firmware(config.firmware);
         Ok(Server { config, clock, rng, console })
     }
 

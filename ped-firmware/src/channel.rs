@@ -7,6 +7,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use ped_proto::handshake::ped::{AwaitingFinished, HelloReceived};
+#[cfg(feature = "legacy-7-4")]
+use ped_proto::legacy::{PedAwaitingChallenge, PedAwaitingProof, PedHelloReceived};
 use ped_proto::orange::RpkCredential;
 use ped_proto::record::ChannelSession;
 
@@ -35,6 +37,17 @@ pub(crate) enum Channel {
     },
     /// Established: HSM commands arrive in records.
     Open { session: ChannelSession, hsm: String },
+    /// A legacy hello (HSM firmware 7.4.2 and older, protocol §17) waits for the
+    /// orange key.
+    #[cfg(feature = "legacy-7-4")]
+    LegacyHello { hello: Box<PedHelloReceived>, hsm: String },
+    /// The PED sent its public value and awaits R1; `rpk` is cached once the channel
+    /// opens, unless it came from the cache (`cached`, dropped from it on failure).
+    #[cfg(feature = "legacy-7-4")]
+    LegacyChallenge { state: Box<PedAwaitingChallenge>, hsm: String, rpk: RpkCredential, cached: bool },
+    /// The PED echoed R1 with its R2 and awaits R2 back.
+    #[cfg(feature = "legacy-7-4")]
+    LegacyProof { state: Box<PedAwaitingProof>, hsm: String, rpk: RpkCredential, cached: bool },
 }
 
 impl Channel {
@@ -55,6 +68,24 @@ impl Channel {
                 None
             }
         }
+    }
+
+    /// The legacy hello that waited for the orange key, and its HSM.
+    #[cfg(feature = "legacy-7-4")]
+    pub(crate) fn take_legacy_hello(&mut self) -> Option<(Box<PedHelloReceived>, String)> {
+        match core::mem::take(self) {
+            Channel::LegacyHello { hello, hsm } => Some((hello, hsm)),
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+
+    /// Whether the legacy channel's nonce exchange is under way.
+    #[cfg(feature = "legacy-7-4")]
+    pub(crate) fn in_legacy_exchange(&self) -> bool {
+        matches!(self, Channel::LegacyChallenge { .. } | Channel::LegacyProof { .. })
     }
 
     /// The serial number of the HSM at the other end of an open channel.
@@ -96,5 +127,33 @@ impl RpkCache {
 
     pub(crate) fn serials(&self) -> Vec<String> {
         self.entries.iter().map(|(id, _)| id.clone()).collect()
+    }
+}
+
+/// HSMs that opened a current (firmware 7.7+) channel with this PED since power-on, by
+/// serial: a legacy hello naming one of them is a downgrade attempt and is refused.
+#[cfg(feature = "legacy-7-4")]
+#[derive(Debug, Default)]
+pub(crate) struct CurrentHsms {
+    serials: Vec<String>,
+}
+
+#[cfg(feature = "legacy-7-4")]
+impl CurrentHsms {
+    /// Serials remembered at most (the oldest is forgotten first).
+    const CAPACITY: usize = 16;
+
+    pub(crate) fn remember(&mut self, hsm: &str) {
+        if self.contains(hsm) {
+            return;
+        }
+        if self.serials.len() == Self::CAPACITY {
+            self.serials.remove(0);
+        }
+        self.serials.push(hsm.into());
+    }
+
+    pub(crate) fn contains(&self, hsm: &str) -> bool {
+        self.serials.iter().any(|s| s == hsm)
     }
 }

@@ -23,6 +23,8 @@ use ped_proto::secrets::PasswordDigits;
 use rand_core::CryptoRng;
 
 use crate::admin::{Admin, AdminStep};
+#[cfg(feature = "legacy-7-4")]
+use crate::channel::CurrentHsms;
 use crate::channel::{Channel, RpkCache};
 use crate::config::PedConfig;
 use crate::flows::copy::Copier;
@@ -39,6 +41,9 @@ use crate::screen::Screen;
 use crate::screens::{self, Header};
 use crate::software_update::SoftwareUpdate;
 use crate::update::slots::{ImageSlots, NoFlash};
+
+#[cfg(feature = "legacy-7-4")]
+mod legacy;
 
 /// What the PED is doing in the foreground: the screen and what the keys mean.
 #[derive(Debug)]
@@ -127,6 +132,9 @@ pub struct Ped<F: ImageSlots = NoFlash> {
     overlay: Option<Screen>,
     channel: Channel,
     rpks: RpkCache,
+    /// HSMs seen with a certified (7.7+) hello: never spoken to on the legacy channel.
+    #[cfg(feature = "legacy-7-4")]
+    current_hsms: CurrentHsms,
     chains: ChainCache,
     /// The ephemeral key of the next handshake, drawn on an idle [`Event::Tick`] so
     /// that the key generation (as costly as an ECDH) is off the handshake's critical
@@ -172,6 +180,8 @@ impl<F: ImageSlots> Ped<F> {
             overlay: None,
             channel: Channel::Idle,
             rpks: RpkCache::default(),
+            #[cfg(feature = "legacy-7-4")]
+            current_hsms: CurrentHsms::default(),
             chains: ChainCache::default(),
             next_ephemeral: None,
             log: ActionLog::default(),
@@ -542,6 +552,12 @@ impl<F: ImageSlots> Ped<F> {
         };
         match frame.frame_type {
             t if t.is_device_control() => self.device_control(frame, out),
+            #[cfg(feature = "legacy-7-4")]
+            FrameType::HsmHello if ped_proto::legacy::is_legacy_hello(frame.body) => self.legacy_hello(frame, rng, out),
+            #[cfg(feature = "legacy-7-4")]
+            FrameType::HsmFinished | FrameType::HandshakeFailed if self.channel.in_legacy_exchange() => {
+                self.legacy_exchange(frame, rng, out)
+            }
             FrameType::HsmHello => self.hello(frame, rng, out),
             FrameType::HsmFinished | FrameType::HandshakeFailed => self.finished(frame, out),
             FrameType::Record => self.record(frame, out),
@@ -646,6 +662,8 @@ impl<F: ImageSlots> Ped<F> {
             _ => return refuse(self, out, "Wrong PED mode."),
         }
         let hsm = hsm_label(&hello);
+        #[cfg(feature = "legacy-7-4")]
+        self.current_hsms.remember(&hsm);
         self.log.push("HSM connecting");
         match hello.kind() {
             ChannelKind::Local => match hello.respond_local_with(self.take_ephemeral(rng)) {
@@ -714,10 +732,14 @@ impl<F: ImageSlots> Ped<F> {
     fn orange_complete<R: CryptoRng>(&mut self, rng: &mut R, out: &mut Vec<Effect>) {
         let Ui::Orange { splits, .. } = core::mem::replace(&mut self.ui, Ui::Home) else { return };
         self.deadline = None;
-        let Some((hello, hsm)) = self.channel.take_hello() else { return };
         let credential = splits.first().map(|s| *s.info().keyset_id()).and_then(|keyset| {
             quorum::reassemble(&splits).ok().and_then(|seed| RpkCredential::from_seed(keyset, &seed).ok())
         });
+        #[cfg(feature = "legacy-7-4")]
+        if let Some((hello, hsm)) = self.channel.take_legacy_hello() {
+            return self.legacy_orange(*hello, hsm, credential, rng, out);
+        }
+        let Some((hello, hsm)) = self.channel.take_hello() else { return };
         let Some(rpk) = credential else {
             out.push(Effect::SendFrame(frame::handshake_failed()));
             self.overlay = Some(screens::operation_ended("Connection", "RPK unreadable."));

@@ -17,6 +17,7 @@ use std::num::NonZeroU32;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use hsm_emu::channel::Firmware;
 use hsm_emu::conductor::Timeouts as HsmTimeouts;
 use hsm_emu::console::{Console, ConsoleConfig, LinkKind, Output as ConsoleOutput};
 use hsm_emu::state::Store;
@@ -66,6 +67,9 @@ pub struct Settings {
     pub pedserver: SessionTimeouts,
     /// The PED ID mapping pedclient has for the HSM (`ped connect` without `-ip`).
     pub mapped: bool,
+    /// The HSM's firmware (`hsm-emu serve --firmware`): 7.4.2 and older speak the
+    /// legacy remote channel.
+    pub hsm_firmware: Firmware,
 }
 
 impl Default for Settings {
@@ -87,6 +91,7 @@ impl Default for Settings {
                 ping_timeout: Duration::from_secs(10),
             },
             mapped: true,
+            hsm_firmware: Firmware::Current,
         }
     }
 }
@@ -210,7 +215,8 @@ impl Net {
         let hsm = Hsm::start(&store, HSM_SERIAL, &mut rng, NOW).expect("a new HSM");
         let root = hsm.root_der().to_vec();
         let config = ConsoleConfig { local_ped: true, pedclient: true, timeouts: settings.hsm };
-        let console = Console::new(hsm, Box::new(store), config, Duration::from_secs(NOW));
+        let console =
+            Console::new(hsm, Box::new(store), config, Duration::from_secs(NOW)).with_firmware(settings.hsm_firmware);
         let drawer = Rc::new(RefCell::new(Drawer::default()));
         let iterations = NonZeroU32::new(settings.pin_iterations).expect("a positive iteration count");
         let ped_config = |serial: &str| {

@@ -89,7 +89,22 @@ pub enum Fault {
     Reorder,
     /// The packet arrives, then the sender's half closes.
     HalfClose,
+    /// The packet is replaced by what the function makes of its bytes: a man in the
+    /// middle who rewrites a frame (the legacy-downgrade test rewrites the HSM's hello).
+    Rewrite(Rewriter),
 }
+
+/// The function of a [`Fault::Rewrite`].
+#[derive(Clone, Copy, Debug)]
+pub struct Rewriter(pub fn(&[u8]) -> Vec<u8>);
+
+impl PartialEq for Rewriter {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::fn_addr_eq(self.0, other.0)
+    }
+}
+
+impl Eq for Rewriter {}
 
 /// A fault on the packets of one hop, one way.
 #[derive(Clone, Debug)]
@@ -239,6 +254,9 @@ impl Wires {
             (Some(Fault::HalfClose), packet) => {
                 put(self, now, packet);
                 put(self, now, Packet::End);
+            }
+            (Some(Fault::Rewrite(Rewriter(rewrite))), Packet::Bytes(bytes)) => {
+                put(self, now, Packet::Bytes(rewrite(&bytes)));
             }
             (Some(_), Packet::End) => put(self, now, Packet::End),
         }
