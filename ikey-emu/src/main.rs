@@ -1,11 +1,12 @@
 //! `ikey-emu`: make, inspect, insert, remove, move and break emulated PED keys.
 //! Exit codes: 0 ok, 1 bad input, 2 not found, 3 damaged file, 4 busy, 5 over
-//! capacity, 6 I/O, 7 conflict, 8 injected fault (`docs/ikey-emu.md`).
+//! capacity, 6 I/O, 7 conflict, 8 injected fault (`docs/ikey-emu.md`); 141 when its
+//! reader went away (`ikey-emu list | head -1`), quietly, as the daemons end then.
 #![forbid(unsafe_code)]
 
 use std::env;
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -115,6 +116,13 @@ enum Command {
     },
 }
 
+/// Where the output goes, as an I/O error names it.
+const STDOUT: &str = "standard output";
+/// The status a shell shows for a program that SIGPIPE ended (128 + 13), as `yes | head`
+/// gives. Rust ignores SIGPIPE, so a write to a closed pipe fails with EPIPE instead; the
+/// work is done by then, and the reader that left wants no advice about directories.
+const CLOSED_PIPE: u8 = 128 + 13;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -125,6 +133,9 @@ fn main() -> ExitCode {
     };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Error::Io { path, source }) if path == Path::new(STDOUT) && source.kind() == io::ErrorKind::BrokenPipe => {
+            ExitCode::from(CLOSED_PIPE)
+        }
         Err(e) => {
             let _ = writeln!(io::stderr(), "ikey-emu: {e}");
             ExitCode::from(e.kind().exit_code())
@@ -266,7 +277,7 @@ struct Output {
 impl Output {
     fn write(&self, text: &str) -> Result<(), Error> {
         let mut stdout = io::stdout().lock();
-        stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).map_err(|e| Error::io("standard output", e))
+        stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).map_err(|e| Error::io(STDOUT, e))
     }
 
     fn text(&self, text: &str) -> Result<(), Error> {
@@ -274,7 +285,7 @@ impl Output {
     }
 
     fn json(&self, value: &impl Serialize) -> Result<(), Error> {
-        let mut text = serde_json::to_string_pretty(value).map_err(|e| Error::io("standard output", e.into()))?;
+        let mut text = serde_json::to_string_pretty(value).map_err(|e| Error::io(STDOUT, e.into()))?;
         text.push('\n');
         self.write(&text)
     }
