@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::fmt::Write as _;
 
 use aes::Aes256;
-use aes::cipher::{BlockCipherEncrypt, KeyInit};
+use aes::cipher::{BlockCipherEncrypt, KeyInit, KeyIvInit, StreamCipher};
 use ped_proto::frame::{self, Frame, FrameType};
 use ped_proto::legacy::dh::{DH_LEN, DhKeyPair, DhPublic};
 use ped_proto::legacy::{self, FirmwareVersion, LegacyHello, LegacyShare, PedHelloReceived};
@@ -335,6 +335,18 @@ fn render() -> String {
     let by_hand: Vec<u8> = plain.iter().zip(&keystream).map(|(p, k)| p ^ k).collect();
     assert_eq!(&record[frame::HEADER_LEN..], by_hand.as_slice(), "OFB by hand");
     assert_eq!(open_data(&mut run.ped, &record), PAYLOAD);
+    // The stream runs on across records, as the `ofb` crate's one stream does.
+    let mut reference = ofb::Ofb::<Aes256>::new_from_slices(k_h2p, &iv).unwrap();
+    let mut first = plain.clone();
+    reference.apply_keystream(&mut first);
+    assert_eq!(&record[frame::HEADER_LEN..], first.as_slice(), "the ofb crate's first record");
+    let next = run.hsm.seal(CSP).unwrap();
+    let next_plain = open_data(&mut run.ped, &next);
+    let header = &next[..frame::HEADER_LEN];
+    let hasher = Sha256::new().chain_update(1u64.to_be_bytes()).chain_update(header).chain_update([0x01]);
+    let mut expected = [&[0x01], next_plain.as_slice(), &hasher.chain_update(CSP).finalize()].concat();
+    reference.apply_keystream(&mut expected);
+    assert_eq!(&next[frame::HEADER_LEN..], expected.as_slice(), "the ofb crate's second record");
 
     let mut out = String::new();
     writeln!(

@@ -14,7 +14,7 @@
 use alloc::vec::Vec;
 
 use aes::Aes256;
-use ofb::cipher::{KeyIvInit, StreamCipher};
+use aes::cipher::{BlockCipherEncrypt, KeyInit};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -25,10 +25,16 @@ use crate::frame::{Frame, FrameHeader, FrameType, HEADER_LEN};
 /// Length of the SHA-256 digest.
 pub const DIGEST_LEN: usize = 32;
 
-/// One direction's OFB stream.
+/// One direction's OFB stream (SP 800-38A §6.4), written out over the `aes` block
+/// cipher: the `ofb` crate's stream is not `Clone`, and the fuzz targets clone sessions
+/// (`cfg(fuzzing)`). tests/legacy.rs checks it against the `ofb` crate.
 #[cfg_attr(fuzzing, derive(Clone))]
 pub(crate) struct Stream {
-    cipher: ofb::Ofb<Aes256>,
+    cipher: Aes256,
+    /// The feedback buffer: the last output block, whose bytes from `used` on are
+    /// the keystream not yet spent.
+    feedback: Zeroizing<[u8; 16]>,
+    used: usize,
 }
 
 impl core::fmt::Debug for Stream {
@@ -39,7 +45,22 @@ impl core::fmt::Debug for Stream {
 
 impl Stream {
     pub(crate) fn new(key: &[u8; 32], iv: &[u8; 16]) -> Self {
-        Stream { cipher: ofb::Ofb::<Aes256>::new(key.into(), iv.into()) }
+        // `used` at the end: the first byte encrypts the IV.
+        Stream { cipher: Aes256::new(key.into()), feedback: Zeroizing::new(*iv), used: 16 }
+    }
+
+    /// XORs the next `data.len()` keystream bytes into `data`.
+    pub(crate) fn apply_keystream(&mut self, data: &mut [u8]) {
+        for byte in data {
+            if self.used == self.feedback.len() {
+                let mut block = aes::Block::from(*self.feedback);
+                self.cipher.encrypt_block(&mut block);
+                self.feedback.copy_from_slice(&block);
+                self.used = 0;
+            }
+            *byte ^= self.feedback[self.used];
+            self.used += 1;
+        }
     }
 
     /// Seals `content` (content type ‖ payload) as record `seq`: a whole frame.
@@ -50,7 +71,7 @@ impl Stream {
         out.extend_from_slice(&header);
         out.extend_from_slice(content);
         out.extend_from_slice(&digest);
-        self.cipher.apply_keystream(&mut out[HEADER_LEN..]);
+        self.apply_keystream(&mut out[HEADER_LEN..]);
         out
     }
 
@@ -60,7 +81,7 @@ impl Stream {
             return Err(Error::RecordIntegrity);
         }
         let mut plain = Zeroizing::new(frame.body.to_vec());
-        self.cipher.apply_keystream(&mut plain);
+        self.apply_keystream(&mut plain);
         let content_len = plain.len() - DIGEST_LEN;
         let expected = record_digest(seq, &frame.header().encode(), &plain[..content_len]);
         if !bool::from(expected.ct_eq(&plain[content_len..])) {
