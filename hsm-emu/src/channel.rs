@@ -240,3 +240,21 @@ impl Handshake {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Firmware;
+
+    #[test]
+    fn firmware_7_4_2_and_older_is_legacy_7_7_0_and_newer_current_and_between_refused() {
+        assert!(matches!(Firmware::parse("7.4.2"), Ok(Firmware::Legacy(v)) if v.to_string() == "7.4.2"));
+        assert!(matches!(Firmware::parse("6.3.0"), Ok(Firmware::Legacy(_))));
+        assert_eq!(Firmware::parse("7.7.0"), Ok(Firmware::Current));
+        assert_eq!(Firmware::parse("7.9.1"), Ok(Firmware::Current));
+        let between = Firmware::parse("7.5.0").unwrap_err();
+        assert!(between.contains("7.4.2 or older, or 7.7.0 or newer"), "{between}");
+        for bad in ["7.4", "7.4.2.1", "seven", "7.4.256", ""] {
+            assert!(Firmware::parse(bad).unwrap_err().contains("not a firmware version"), "{bad}");
+        }
+    }
+}
