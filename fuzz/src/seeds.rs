@@ -9,6 +9,8 @@ use ped_proto::command::{Activity, HsmCommand, Notice, PedFailure, PedReply, Pro
 use ped_proto::device::{DeviceMessage, PedInfo, PedMode, SessionEndReason, UpdateState};
 use ped_proto::frame::FrameType;
 use ped_proto::hsm_link::HsmLinkMessage;
+use ped_proto::legacy::dh::DhKeyPair;
+use ped_proto::legacy::{LegacyHello, LegacyShare};
 use ped_proto::pedkey::{FORMAT, KeyColour, MAGIC, PedKeyPayload};
 use ped_proto::pin::PinSalt;
 use ped_proto::quorum::{KeysetId, Quorum, SplitInfo};
@@ -26,6 +28,7 @@ pub fn all() -> Vec<(&'static str, Vec<Seed>)> {
     vec![
         ("frame_parse", frame_parse()),
         ("hsm_hello", handshake_bodies("hello", |t| &t.hello)),
+        ("legacy_messages", legacy_messages()),
         ("ped_key_share", handshake_bodies("share", |t| &t.share)),
         ("hsm_finished", handshake_bodies("finished", |t| &t.finished)),
         ("record_open", record_open()),
@@ -65,6 +68,24 @@ fn frame_parse() -> Vec<Seed> {
     let hello = RelayMessage::Hello { version: 1, role: RelayRole::Client, software: "pedclient 0.1.0".into() };
     seeds.push(("raw-relay-hello".into(), [&[0][..], &hello.encode().expect("encodes")].concat()));
     seeds
+}
+
+/// The legacy channel's hello and share (docs/protocol.md §17), and a nonce block.
+fn legacy_messages() -> Vec<Seed> {
+    let public = *DhKeyPair::from_exponent(&[7; 32]).expect("a valid exponent").public();
+    let keyset = KeysetId::from_bytes([0x0a; 16]);
+    let hello = LegacyHello {
+        firmware: ped_proto::legacy::FirmwareVersion::LEGACY_NEWEST,
+        hsm_id: b"150001".to_vec(),
+        orange_keysets: vec![keyset],
+        public,
+    };
+    let share = LegacyShare { ped_id: b"REMOTE".to_vec(), orange_keyset: keyset, public };
+    vec![
+        ("hello".into(), hello.encode().expect("encodes")),
+        ("share".into(), share.encode().expect("encodes")),
+        ("nonce-block".into(), (0..16).collect()),
+    ]
 }
 
 /// Edit-mode selectors of each kind's genuine message, and the raw bodies.
