@@ -9,12 +9,13 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Parser, ValueEnum, error::ErrorKind};
 use ped_daemon::args::{
-    DaemonMode, ModeCommand, ModeOptions, ModeParser, parse_seed_argv, port, set_if_given as set, usage_error, zero_one,
+    DaemonMode, ModeCommand, ModeOptions, ModeParser, SharedMode, parse_seed_argv, port, set_if_given as set,
+    usage_error, zero_one,
 };
 use ped_daemon::seconds::{Seconds, Timeout};
 use ped_daemon::settings::CommonArgs;
 
-use crate::config::{Config, MAX_PED_WRITE_DELAY};
+use crate::config::{Appliance, Config, LinkSettings, MAX_PED_WRITE_DELAY};
 use crate::device::DeviceSpec;
 
 /// pedserver's own `-mode` values, after `start`, `stop`, `show` and `config`.
@@ -99,6 +100,80 @@ impl Settings {
         set(&mut config.connect_retry_delay_ms, &self.connectretrydelay);
         self.common.apply(&mut config.common);
     }
+
+    /// The settings an appliance can have of its own, for `-mode config -name NAME -set`;
+    /// a setting of the server alone is a usage error naming it.
+    fn appliance_change(&self) -> Result<ApplianceChange, clap::Error> {
+        let c = &self.common;
+        let server_only = [
+            ("-admin", self.admin.is_some()),
+            ("-eserverport", self.eserverport.is_some()),
+            ("-eadmin", self.eadmin.is_some()),
+            ("-device", self.device.is_some()),
+            ("-internalshutdowntimeout", self.internalshutdowntimeout.is_some()),
+            ("-bgprocessstartuptimeout", self.bgprocessstartuptimeout.is_some()),
+            ("-bgprocessshutdowntimeout", self.bgprocessshutdowntimeout.is_some()),
+            ("-pedwritelay", self.pedwritelay.is_some()),
+            ("-logfilename", c.logfilename.is_some()),
+            ("-loginfo", c.log.loginfo.is_some()),
+            ("-logwarning", c.log.logwarning.is_some()),
+            ("-logerror", c.log.logerror.is_some()),
+            ("-logtrace", c.log.logtrace.is_some()),
+            ("-maxlogfilesize", c.log.maxlogfilesize.is_some()),
+        ];
+        let given: Vec<&str> = server_only.iter().filter(|(_, given)| *given).map(|(name, _)| *name).collect();
+        if !given.is_empty() {
+            let (are, them) = if given.len() == 1 { ("is a setting", "it") } else { ("are settings", "them") };
+            let what = format!(
+                "{} {are} of the server, not of an appliance: set {them} with -mode config -set, without -name",
+                given.join(", ")
+            );
+            return Err(usage_error::<Cli>(ErrorKind::ArgumentConflict, &what));
+        }
+        Ok(ApplianceChange {
+            ip: self.ip,
+            port: self.port,
+            link: LinkSettings {
+                idle_timeout: c.idletimeout,
+                socket_read_timeout: c.socketreadtimeout,
+                socket_write_timeout: c.socketwritetimeout,
+                ping_interval: c.pinginterval,
+                ping_timeout: c.pingtimeout,
+                connect_retry_delay_ms: self.connectretrydelay,
+            },
+        })
+    }
+}
+
+/// What `-mode config -name NAME -set` changes of a registered appliance: where its
+/// pedclient listens, and its link's own settings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ApplianceChange {
+    /// Its pedclient's new address.
+    pub ip: Option<IpAddr>,
+    /// Its pedclient's new port.
+    pub port: Option<u16>,
+    /// The link settings given (the others stay as they are).
+    pub link: LinkSettings,
+}
+
+impl ApplianceChange {
+    /// Writes every given setting into `appliance`.
+    pub fn apply(&self, appliance: &mut Appliance) {
+        set(&mut appliance.ip, &self.ip);
+        set(&mut appliance.port, &self.port);
+        let (own, given) = (&mut appliance.link, &self.link);
+        own.idle_timeout = given.idle_timeout.or(own.idle_timeout);
+        own.socket_read_timeout = given.socket_read_timeout.or(own.socket_read_timeout);
+        own.socket_write_timeout = given.socket_write_timeout.or(own.socket_write_timeout);
+        own.ping_interval = given.ping_interval.or(own.ping_interval);
+        own.ping_timeout = given.ping_timeout.or(own.ping_timeout);
+        own.connect_retry_delay_ms = given.connect_retry_delay_ms.or(own.connect_retry_delay_ms);
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == ApplianceChange::default()
+    }
 }
 
 /// The whole command line, after ped-daemon's `normalise`.
@@ -110,7 +185,8 @@ impl Settings {
     long_about = None,
     after_help = "Every option is also accepted with one dash (-mode start, -m start, mode start), \
 as in the Luna documentation.\nExamples:\n  pedserver -mode start\n  pedserver -mode show\n  \
-pedserver -mode config -set -pedwritelay 50\n  pedserver -mode stop\n  \
+pedserver -mode config -set -pedwritelay 50\n  \
+pedserver -mode config -name abox -set -idletimeout 600\n  pedserver -mode stop\n  \
 pedserver -mode update -file ped-2.9.1-0.bin",
     group(ArgGroup::new("what").required(true).args(["mode", "appliance", "regen"])),
 )]
@@ -126,7 +202,7 @@ pub struct Cli {
     /// Regenerate the client key and certificate of PED-initiated mode (with -commonname).
     #[arg(long)]
     pub regen: bool,
-    /// Name of a registered appliance.
+    /// Name of a registered appliance; -mode config -name shows and sets its own link settings.
     #[arg(long)]
     pub name: Option<String>,
     /// With -appliance register: the appliance's certificate (PEM).
@@ -148,6 +224,20 @@ pub struct Cli {
 pub enum Command {
     /// `-mode start`, `stop`, `show` and `config`, as pedclient has them.
     Mode(ModeCommand),
+    /// `-mode config -name NAME -show`: an appliance's settings.
+    ApplianceShow {
+        /// The appliance.
+        name: String,
+        /// Machine-readable output.
+        json: bool,
+    },
+    /// `-mode config -name NAME -set`.
+    ApplianceSet {
+        /// The appliance.
+        name: String,
+        /// What to change.
+        change: ApplianceChange,
+    },
     /// `-mode connect -name`.
     Connect {
         /// The appliance.
@@ -215,6 +305,9 @@ impl Cli {
         }
         let name = |n: Option<String>| n.ok_or_else(|| missing("this command needs -name <appliance name>"));
         let command = match (self.mode, self.appliance) {
+            (Some(DaemonMode::Shared(SharedMode::Config)), None) if self.name.is_some() => {
+                return self.appliance_config();
+            }
             (Some(DaemonMode::Shared(mode)), None) => Command::Mode(self.options.command::<Cli>(mode)?),
             (Some(DaemonMode::Own(Mode::Connect)), None) => Command::Connect { name: name(self.name)? },
             (Some(DaemonMode::Own(Mode::Disconnect)), None) => Command::Disconnect { name: name(self.name)? },
@@ -244,6 +337,33 @@ impl Cli {
             settings.port = None;
         }
         Ok(Invocation { command, config_file: self.options.configfile, settings })
+    }
+}
+
+impl Cli {
+    /// `-mode config -name NAME`: the settings given are the appliance's, none of them
+    /// overrides the server's for this run.
+    fn appliance_config(self) -> Result<Invocation, clap::Error> {
+        let name = self.name.unwrap_or_default();
+        let command = match self.options.command::<Cli>(SharedMode::Config)? {
+            ModeCommand::ConfigShow { json } => {
+                if self.settings != Settings::default() {
+                    let what = "-mode config -name NAME -show takes no settings; give them with -set";
+                    return Err(usage_error::<Cli>(ErrorKind::ArgumentConflict, what));
+                }
+                Command::ApplianceShow { name, json }
+            }
+            _ => {
+                let change = self.settings.appliance_change()?;
+                if change.is_empty() {
+                    let what = "-mode config -name NAME -set needs a setting: -ip, -port, -idletimeout, \
+-socketreadtimeout, -socketwritetimeout, -pinginterval, -pingtimeout or -connectretrydelay";
+                    return Err(usage_error::<Cli>(ErrorKind::MissingRequiredArgument, what));
+                }
+                Command::ApplianceSet { name, change }
+            }
+        };
+        Ok(Invocation { command, config_file: self.options.configfile, settings: Settings::default() })
     }
 }
 
@@ -355,6 +475,38 @@ mod tests {
         assert_eq!(cmd(&["-mode", "connect"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
         assert_eq!(cmd(&["-mode", "start", "-show"]).unwrap_err().kind(), ErrorKind::ArgumentConflict);
         assert_eq!(cmd(&["-mode", "start", "-regen"]).unwrap_err().kind(), ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn config_with_a_name_sets_the_appliance_not_the_server() {
+        let inv = cmd(&["-mode", "config", "-name", "abox", "-set", "-port", "9700", "-idletimeout", "60"]).unwrap();
+        let Command::ApplianceSet { name, change } = inv.command else { panic!("{:?}", inv.command) };
+        assert_eq!((name.as_str(), change.port, change.ip), ("abox", Some(9700), None));
+        assert_eq!(change.link.idle_timeout, Some(Timeout::from_secs(60)));
+        assert_eq!(inv.settings, Settings::default(), "-port is the appliance's, not the listener's");
+        let mut appliance = Appliance {
+            name,
+            ip: "10.0.0.1".parse().unwrap(),
+            port: 9697,
+            common_name: String::new(),
+            fingerprint: String::new(),
+            link: LinkSettings { ping_timeout: Some(Timeout::from_secs(5)), ..LinkSettings::default() },
+        };
+        change.apply(&mut appliance);
+        assert_eq!((appliance.port, appliance.link.ping_timeout), (9700, Some(Timeout::from_secs(5))));
+        assert_eq!(appliance.link.idle_timeout, Some(Timeout::from_secs(60)));
+
+        assert_eq!(
+            cmd(&["-mode", "config", "-name", "abox", "-show", "-json"]).unwrap().command,
+            Command::ApplianceShow { name: "abox".into(), json: true }
+        );
+        let kind = |args: &[&str]| cmd(args).unwrap_err().kind();
+        assert_eq!(kind(&["-mode", "config", "-name", "a", "-set", "-admin", "1600"]), ErrorKind::ArgumentConflict);
+        assert_eq!(kind(&["-mode", "config", "-name", "a", "-set", "-loginfo", "0"]), ErrorKind::ArgumentConflict);
+        assert_eq!(kind(&["-mode", "config", "-name", "a", "-show", "-port", "1"]), ErrorKind::ArgumentConflict);
+        assert_eq!(kind(&["-mode", "config", "-name", "a", "-set"]), ErrorKind::MissingRequiredArgument);
+        assert_eq!(kind(&["-mode", "config", "-name", "a"]), ErrorKind::MissingRequiredArgument);
+        assert_eq!(kind(&["-mode", "config", "-name", "a", "-set", "-idletimeout", "0"]), ErrorKind::ValueValidation);
     }
 
     #[test]

@@ -14,8 +14,9 @@ use ped_daemon::modes::{self, CommandConfig, DaemonControl, ModeError};
 use ped_daemon::seconds::Timeout;
 use ped_wire::ErrorCode;
 
+use crate::appliance_config;
 use crate::args::{Command, Invocation};
-use crate::config::{self, Appliance, Config, Paths};
+use crate::config::{self, Appliance, Config, LinkSettings, Paths};
 use crate::server::{Server, admin_addr};
 use crate::status::StatusReport;
 use crate::tls::{self, MAX_ATTEMPTS};
@@ -47,9 +48,9 @@ pub enum CliError {
     /// `-appliance delete` of an unknown name.
     #[error("no appliance named {0:?} is registered")]
     NoAppliance(String),
-    /// `-mode connect` of an unknown name.
-    #[error("no appliance named {0:?} is registered (pedserver -appliance list)")]
-    NoApplianceToConnect(String),
+    /// `-mode connect` or `-mode config -name` of a name not registered.
+    #[error(transparent)]
+    UnknownAppliance(#[from] config::UnknownAppliance),
     /// `-appliance delete` of the appliance the server is linked to, without `-force`.
     #[error("appliance {0} is connected: run pedserver -mode disconnect -name {0} first, or add -force")]
     ApplianceConnected(String),
@@ -93,7 +94,11 @@ fn context(inv: &Invocation) -> Result<Context, ConfigError> {
 
 /// Runs the invocation; errors are printed with what to do, and give exit status 1.
 pub fn run(inv: Invocation) -> ExitCode {
-    let json = matches!(&inv.command, Command::Mode(mode) if mode.json());
+    let json = match &inv.command {
+        Command::Mode(mode) => mode.json(),
+        Command::ApplianceShow { json, .. } => *json,
+        _ => false,
+    };
     let version = env!("CARGO_PKG_VERSION");
     modes::run_command(TITLE, version, json, || dispatch(&inv, context(&inv)?))
 }
@@ -120,6 +125,8 @@ fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, CliError> {
             Ok(control(effective).stop::<StatusReport>(write, shutdown)?)
         }
         Command::Mode(ModeCommand::Show { json }) => Ok(show(effective, *json)?),
+        Command::ApplianceShow { name, json } => appliance_config::show(&ctx, name, *json),
+        Command::ApplianceSet { name, change } => appliance_config::set(&ctx, name, change),
         Command::Regen { common_name, force } => regen(&ctx, common_name, *force),
         Command::Register { name, certificate, ip, port } => register(&ctx, name, certificate, *ip, *port),
         Command::List => {
@@ -229,6 +236,7 @@ fn register(
         port,
         common_name: tls::common_name(&cert),
         fingerprint: tls::fingerprint(&cert),
+        link: LinkSettings::default(),
     };
     write_private(&tls::appliance_file(&config::cert_dir(&ctx.file), name), cert.as_ref())?;
     let mut updated = ctx.stored.clone();
@@ -316,17 +324,14 @@ fn admin_call(config: &Config, request: &str, timeout: Duration) -> Result<Strin
 
 /// `-mode connect`: the running server connects out and relays; this waits for the outcome.
 fn connect(ctx: &Context, name: &str) -> Result<ExitCode, CliError> {
-    let appliance = ctx
-        .stored
-        .appliances
-        .iter()
-        .find(|a| a.name == name)
-        .ok_or_else(|| CliError::NoApplianceToConnect(name.to_string()))?;
+    let appliance = ctx.stored.appliance(name)?;
     println!("Connecting to appliance {name} ({}:{}). Please wait....", appliance.ip, appliance.port);
     // The server makes up to 20 attempts, each bounded by its read timeout and followed
-    // by the retry delay; this waits for all of them with room to spare.
+    // by the retry delay (the appliance's own, if it has them); this waits for all of them
+    // with room to spare.
     let c = &ctx.effective;
-    let per_attempt = c.common.socket_read_timeout.get() + Duration::from_millis(c.connect_retry_delay_ms);
+    let link = appliance.link.over(c);
+    let per_attempt = link.common.socket_read_timeout.get() + Duration::from_millis(link.connect_retry_delay_ms);
     let config_file = std::path::absolute(&ctx.file).map_err(CliError::Io)?;
     let request = format!("connect {name} {}", config_file.display());
     let message = admin_call(c, &request, per_attempt * MAX_ATTEMPTS + Duration::from_secs(10))?;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use ped_daemon::config_file::DefaultPaths;
 pub use ped_daemon::config_file::{ConfigError, TomlConfig, cert_dir};
-use ped_daemon::seconds::Seconds;
+use ped_daemon::seconds::{Seconds, Timeout};
 use ped_daemon::settings::CommonConfig;
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +69,78 @@ pub struct Appliance {
     pub common_name: String,
     /// SHA-256 of the certificate's DER, hex: the pin checked at every connection.
     pub fingerprint: String,
+    /// Its link's own settings (`-mode config -name NAME -set`).
+    #[serde(flatten)]
+    pub link: LinkSettings,
+}
+
+/// The settings of one appliance's link that may differ from the server's: an appliance
+/// across a slow WAN wants longer timeouts than one in the next rack. Each one unset is
+/// the server's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct LinkSettings {
+    /// Seconds without relayed traffic before the link is closed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<Timeout>,
+    /// Seconds each connection attempt (TCP, TLS) gets, and a started frame.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socket_read_timeout: Option<Timeout>,
+    /// Seconds allowed to send a frame.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socket_write_timeout: Option<Timeout>,
+    /// Seconds between pings on a quiet link; 0 disables them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ping_interval: Option<Seconds>,
+    /// Seconds a ping waits for its pong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ping_timeout: Option<Timeout>,
+    /// Milliseconds between the attempts of `-mode connect`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_retry_delay_ms: Option<u64>,
+}
+
+/// What one of an appliance's links runs with: its own settings, else the server's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkConfig {
+    /// The relay timeouts and pings (the log settings are the server's).
+    pub common: CommonConfig,
+    /// Milliseconds between attempts.
+    pub connect_retry_delay_ms: u64,
+}
+
+impl LinkSettings {
+    /// `server`'s settings with this appliance's own in their place.
+    pub fn over(&self, server: &Config) -> LinkConfig {
+        let mut common = server.common.clone();
+        common.idle_timeout = self.idle_timeout.unwrap_or(common.idle_timeout);
+        common.socket_read_timeout = self.socket_read_timeout.unwrap_or(common.socket_read_timeout);
+        common.socket_write_timeout = self.socket_write_timeout.unwrap_or(common.socket_write_timeout);
+        common.ping_interval = self.ping_interval.unwrap_or(common.ping_interval);
+        common.ping_timeout = self.ping_timeout.unwrap_or(common.ping_timeout);
+        LinkConfig {
+            common,
+            connect_retry_delay_ms: self.connect_retry_delay_ms.unwrap_or(server.connect_retry_delay_ms),
+        }
+    }
+}
+
+/// A name that no `-appliance register` gave; the message lists the ones registered.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("no appliance named {name:?} is registered{}", registered_list(.registered))]
+pub struct UnknownAppliance {
+    /// The name asked for.
+    pub name: String,
+    /// The names registered, in the file's order.
+    pub registered: Vec<String>,
+}
+
+fn registered_list(names: &[String]) -> String {
+    if names.is_empty() {
+        return "; none is (pedserver -appliance register -name NAME -certificate FILE -ip ADDRESS)".to_string();
+    }
+    let quoted: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+    format!("; the registered ones are {} (pedserver -appliance list)", quoted.join(", "))
 }
 
 impl Default for Config {
@@ -131,6 +203,23 @@ pub fn command_paths(config_file: Option<&Path>) -> Result<Paths, ConfigError> {
 }
 
 impl Config {
+    /// The appliance registered as `name`.
+    pub fn appliance(&self, name: &str) -> Result<&Appliance, UnknownAppliance> {
+        self.appliances.iter().find(|a| a.name == name).ok_or_else(|| UnknownAppliance {
+            name: name.to_string(),
+            registered: self.appliances.iter().map(|a| a.name.clone()).collect(),
+        })
+    }
+
+    /// The appliance registered as `name`, to change.
+    pub fn appliance_mut(&mut self, name: &str) -> Result<&mut Appliance, UnknownAppliance> {
+        let registered = self.appliances.iter().map(|a| a.name.clone()).collect();
+        self.appliances
+            .iter_mut()
+            .find(|a| a.name == name)
+            .ok_or_else(|| UnknownAppliance { name: name.to_string(), registered })
+    }
+
     /// The log file in force: the configured one or the per-user default.
     pub fn log_file_or(&self, paths: &Paths) -> PathBuf {
         self.common.log_file.clone().unwrap_or_else(|| paths.log_file.clone())
@@ -158,6 +247,7 @@ mod tests {
             port: 9697,
             common_name: "test2".into(),
             fingerprint: "00".repeat(32),
+            link: LinkSettings::default(),
         });
         let text = c.to_toml();
         assert!(text.contains("ped-write-delay = 50"), "{text}");
@@ -169,6 +259,48 @@ mod tests {
         }
         let fraction = Config::from_toml("socket-read-timeout = 0.2").unwrap();
         assert_eq!(fraction.common.socket_read_timeout.get(), std::time::Duration::from_millis(200));
+    }
+
+    #[test]
+    fn an_appliance_has_its_own_link_settings_or_the_servers() {
+        let text = "connect-retry-delay-ms = 3000\n\n[[appliance]]\nname = \"abox\"\nip = \"10.0.0.1\"\nport = 9697\n\
+common-name = \"t\"\nfingerprint = \"00\"\nidle-timeout = 0.5\nconnect-retry-delay-ms = 50\n";
+        let c = Config::from_toml(text).unwrap();
+        let own = c.appliance("abox").unwrap().link;
+        assert_eq!(own.idle_timeout, Some("0.5".parse().unwrap()));
+        assert_eq!((own.socket_read_timeout, own.ping_interval), (None, None));
+        let link = own.over(&c);
+        assert_eq!(link.common.idle_timeout.get(), std::time::Duration::from_millis(500));
+        assert_eq!(link.common.socket_read_timeout, c.common.socket_read_timeout);
+        assert_eq!(link.connect_retry_delay_ms, 50);
+        assert_eq!(Config::from_toml(&c.to_toml()).unwrap(), c);
+        assert!(c.to_toml().contains("idle-timeout = 0.5\nconnect-retry-delay-ms = 50\n"), "{}", c.to_toml());
+        for bad in ["idle-timeout = 0", "ping-timeout = -1", "socket-write-timeout = \"x\"", "bogus = 1"] {
+            let edited = text.replace("idle-timeout = 0.5", bad);
+            assert!(Config::from_toml(&edited).is_err(), "{edited}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_appliance_names_the_registered_ones() {
+        let mut c = Config::default();
+        let none = c.appliance("x").unwrap_err().to_string();
+        assert!(none.starts_with("no appliance named \"x\" is registered; none is (pedserver -appliance register"));
+        for name in ["a", "b"] {
+            c.appliances.push(Appliance {
+                name: name.into(),
+                ip: "10.0.0.1".parse().unwrap(),
+                port: 1,
+                common_name: String::new(),
+                fingerprint: String::new(),
+                link: LinkSettings::default(),
+            });
+        }
+        assert_eq!(
+            c.appliance_mut("x").unwrap_err().to_string(),
+            "no appliance named \"x\" is registered; the registered ones are \"a\", \"b\" (pedserver -appliance list)"
+        );
+        assert_eq!(c.appliance_mut("b").unwrap().name, "b");
     }
 
     #[test]

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+mod appliance_config;
 pub mod args;
 pub mod cli;
 pub mod config;

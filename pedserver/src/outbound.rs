@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::config::{self, Appliance, Config, ConfigError, TomlConfig};
+use crate::config::{self, Appliance, Config, ConfigError, LinkConfig, TomlConfig};
 use crate::server::Server;
 use crate::status::LinkReport;
 use crate::tls::{self, Identity, MAX_ATTEMPTS};
@@ -25,6 +25,8 @@ use crate::tls::{self, Identity, MAX_ATTEMPTS};
 pub(crate) struct Link {
     pub(crate) name: String,
     address: SocketAddr,
+    /// Its timeouts, pings and retry delay: the appliance's own, else the server's.
+    pub(crate) config: LinkConfig,
     /// The attempt in progress; 0 once the relay hellos are exchanged.
     attempt: Mutex<u32>,
     /// Told by `-mode disconnect`.
@@ -216,6 +218,7 @@ impl Server {
             let link = Arc::new(Link {
                 name: name.to_string(),
                 address,
+                config: target.appliance.link.over(&self.config),
                 attempt: Mutex::new(1),
                 end: Notify::new(),
                 done: watch::channel(false).0,
@@ -250,8 +253,8 @@ impl Server {
         outcome: oneshot::Sender<Result<String, LinkError>>,
     ) {
         let connector = TlsConnector::from(tls);
-        let per_attempt = self.config.common.socket_read_timeout.get();
-        let delay = Duration::from_millis(self.config.connect_retry_delay_ms);
+        let per_attempt = link.config.common.socket_read_timeout.get();
+        let delay = Duration::from_millis(link.config.connect_retry_delay_ms);
         let mut shutdown = self.shutdown.subscribe();
         let (name, address) = (link.name.clone(), link.address);
         let mut last = String::new();

@@ -12,6 +12,7 @@ use ped_daemon::accept::{self, Pacer};
 use ped_daemon::admin::{self, AdminLimits};
 use ped_daemon::admission::Admission;
 use ped_daemon::frames::READ_CHUNK;
+use ped_daemon::settings::CommonConfig;
 use ped_wire::device::{DeviceMessage, SessionEndReason};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -186,13 +187,13 @@ impl Server {
         self.shutdown.send_replace(true);
     }
 
-    fn timeouts(&self) -> Timeouts {
-        let c = &self.config;
+    /// The session timeouts of `common`: the server's, or an appliance link's.
+    fn timeouts(common: &CommonConfig) -> Timeouts {
         Timeouts {
-            idle: c.common.idle_timeout.get(),
-            read: c.common.socket_read_timeout.get(),
-            ping_interval: c.common.pings(),
-            ping_timeout: c.common.ping_timeout.get(),
+            idle: common.idle_timeout.get(),
+            read: common.socket_read_timeout.get(),
+            ping_interval: common.pings(),
+            ping_timeout: common.ping_timeout.get(),
         }
     }
 
@@ -326,8 +327,9 @@ impl Server {
         link: Option<Arc<Link>>,
     ) -> String {
         let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let mut session = Session::new(Instant::now(), self.timeouts(), seed as u64);
-        let write_timeout = self.config.common.socket_write_timeout.get();
+        let common = link.as_ref().map_or(&self.config.common, |l| &l.config.common);
+        let mut session = Session::new(Instant::now(), Self::timeouts(common), seed as u64);
+        let write_timeout = common.socket_write_timeout.get();
         let mut shutdown = self.shutdown.subscribe();
         let mut from_device: Option<mpsc::Receiver<FromDevice>> = None;
         // Small until the hello: up to max-pending-connections sessions wait for one.

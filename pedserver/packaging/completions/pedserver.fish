@@ -10,7 +10,7 @@ complete -c pedserver -l configfile -o configfile -d 'Configuration file [defaul
 complete -c pedserver -l appliance -o appliance -d 'Manage the appliances of PED-initiated mode' -r -f -a "register\t'Register an appliance certificate (-name -certificate -ip [-port])'
 list\t'List the registered appliances'
 delete\t'Deregister an appliance (-name [-force])'"
-complete -c pedserver -l name -o name -d 'Name of a registered appliance' -r
+complete -c pedserver -l name -o name -d 'Name of a registered appliance; -mode config -name shows and sets its own link settings' -r
 complete -c pedserver -l certificate -o certificate -d 'With -appliance register: the appliance\'s certificate (PEM)' -r -F
 complete -c pedserver -l file -o file -d 'With -mode update: the firmware image (.bin) to load into the PED' -r -F
 complete -c pedserver -l timeout -o timeout -d 'With -mode update: seconds to wait for each answer at the PED (YES to upload, the check of the image, YES to save) [default 200, the PED\'s action timeout]' -r
