@@ -23,6 +23,20 @@ use crate::conductor::closed;
 use crate::console::LinkKind;
 use crate::error::HsmError;
 
+/// Why pedclient's HSM link could not be reached, and what to check. Permission denied
+/// means pedclient runs but this user may not use its socket: asking whether pedclient
+/// runs would send the administrator the wrong way.
+fn link_refused(path: &Path, e: &io::Error) -> String {
+    let at = path.display();
+    if e.kind() == io::ErrorKind::PermissionDenied {
+        return format!(
+            "permission denied on pedclient's HSM link at {at} ({e}); this user must be in the socket's group \
+(pedclient's -hsmlinkgroup, hsmusers under the shipped unit) and able to enter its directory"
+        );
+    }
+    format!("pedclient's HSM link at {at} refused ({e}); is pedclient running?")
+}
+
 /// What a link's reader thread hands on.
 #[derive(Debug)]
 pub enum Arrival {
@@ -47,10 +61,7 @@ impl Transport {
     pub fn open(kind: LinkKind, path: &Path, deliver: Deliver) -> Result<Self, HsmError> {
         let stream = UnixStream::connect(path).map_err(|e| match kind {
             LinkKind::Local => HsmError::ped(ErrorCode::CkrPedUnplugged),
-            LinkKind::Pedclient => HsmError::ped_with(
-                ErrorCode::RcSocketError,
-                format!("pedclient's HSM link at {} refused ({e}); is pedclient running?", path.display()),
-            ),
+            LinkKind::Pedclient => HsmError::ped_with(ErrorCode::RcSocketError, link_refused(path, &e)),
         })?;
         let reader = stream.try_clone().map_err(|_| HsmError::ped(ErrorCode::RcSocketError))?;
         let name = match kind {
@@ -152,5 +163,26 @@ impl Frames {
                 Ok(None) => Ok(None),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A socket this user may not write (root passes any mode, so the refusal the kernel
+    /// gives another user is played here), and no socket at all.
+    #[test]
+    fn permission_denied_says_so_and_what_to_check() {
+        let path = Path::new("/run/pedclient/hsmlink.sock");
+        let denied = link_refused(path, &io::Error::from_raw_os_error(13));
+        assert!(denied.starts_with("permission denied on pedclient's HSM link at /run/pedclient/hsmlink.sock"));
+        assert!(denied.contains("-hsmlinkgroup") && denied.contains("hsmusers"), "{denied}");
+        assert!(!denied.contains("is pedclient running"), "{denied}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let absent = Transport::open(LinkKind::Pedclient, &dir.path().join("hsmlink.sock"), Box::new(|_| true));
+        let absent = absent.unwrap_err().detail;
+        assert!(absent.ends_with("is pedclient running?"), "{absent}");
     }
 }

@@ -46,6 +46,9 @@ pub struct Settings {
     /// The HSM link: the local socket an HSM (driver or hsm-emu) connects to.
     #[arg(long, value_name = "PATH")]
     pub hsmlink: Option<PathBuf>,
+    /// The group whose members may use the HSM link (a name or a number) [default: pedclient's group].
+    #[arg(long, value_name = "GROUP")]
+    pub hsmlinkgroup: Option<String>,
     /// The idle timeout does not apply to links made through an assigned PED ID (0 or 1; alone: 1).
     #[arg(long, value_parser = zero_one, value_name = "0|1", num_args = 0..=1, default_missing_value = "1")]
     pub ignoreidletimeout: Option<bool>,
@@ -84,6 +87,9 @@ impl Settings {
         set(&mut config.external_admin, &self.eadmin);
         if self.hsmlink.is_some() {
             config.hsm_link = self.hsmlink.clone();
+        }
+        if self.hsmlinkgroup.is_some() {
+            config.hsm_link_group = self.hsmlinkgroup.clone();
         }
         set(&mut config.ignore_idle_timeout, &self.ignoreidletimeout);
         set(&mut config.shutdown_timeout, &self.shutdowntimeout);

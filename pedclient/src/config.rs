@@ -26,6 +26,10 @@ pub struct Config {
     /// The HSM link socket; unset means the per-user default of [`Paths`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hsm_link: Option<PathBuf>,
+    /// The group given the HSM link socket (a name or a number); unset means this
+    /// process's group. Its members may connect: the socket is 0660.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hsm_link_group: Option<String>,
     /// The idle timeout does not apply to links made through an assigned PED ID.
     pub ignore_idle_timeout: bool,
     /// Seconds internal tasks get to end at shutdown.
@@ -89,6 +93,7 @@ impl Default for Config {
             admin_port: 1504,
             external_admin: false,
             hsm_link: None,
+            hsm_link_group: None,
             ignore_idle_timeout: false,
             shutdown_timeout: Seconds::from_secs(5),
             p_startup_timeout: Seconds::from_secs(10),

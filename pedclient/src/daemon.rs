@@ -91,9 +91,13 @@ pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-/// Binds the HSM link socket. A socket file left by a crash is replaced; one that a
-/// running pedclient answers on is not.
-fn bind_hsm_link(path: &Path) -> Result<UnixListener, String> {
+/// Binds the HSM link socket, mode 0660 and owned by `group` (this process's group when
+/// none is named): the HSM's users reach it through that group, whatever the umask (systemd's
+/// 0022 would leave it writable by pedclient's user alone, and connecting needs write
+/// permission). A socket file left by a crash is replaced; one that a running pedclient
+/// answers on is not.
+fn bind_hsm_link(path: &Path, group: Option<&str>) -> Result<UnixListener, String> {
+    use std::os::unix::fs::PermissionsExt;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("HSM link directory {}: {e}", dir.display()))?;
     }
@@ -103,7 +107,33 @@ fn bind_hsm_link(path: &Path) -> Result<UnixListener, String> {
         }
         std::fs::remove_file(path).map_err(|e| format!("stale HSM link {}: {e}", path.display()))?;
     }
-    UnixListener::bind(path).map_err(|e| format!("HSM link {}: {e}", path.display()))
+    let gid = group.map(group_id).transpose()?;
+    let listener = UnixListener::bind(path).map_err(|e| format!("HSM link {}: {e}", path.display()))?;
+    // Between the bind and these calls the socket has the umask's mode, which under any
+    // usual umask (0022, 0027, 0077) lets no one but pedclient's user connect.
+    if let Some((gid, name)) = gid.zip(group) {
+        std::os::unix::fs::chown(path, None, Some(gid)).map_err(|e| {
+            format!(
+                "HSM link {}: cannot give it to group {name} ({e}): pedclient's user must be a member",
+                path.display()
+            )
+        })?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .map_err(|e| format!("HSM link {}: {e}", path.display()))?;
+    Ok(listener)
+}
+
+/// A group named by `-hsmlinkgroup`: its number, or the number of the group of that name.
+fn group_id(group: &str) -> Result<u32, String> {
+    if let Ok(gid) = group.parse() {
+        return Ok(gid);
+    }
+    match nix::unistd::Group::from_name(group) {
+        Ok(Some(g)) => Ok(g.gid.as_raw()),
+        Ok(None) => Err(format!("HSM link group {group}: no such group (-hsmlinkgroup, hsm-link-group)")),
+        Err(e) => Err(format!("HSM link group {group}: {e}")),
+    }
 }
 
 impl Daemon {
@@ -124,7 +154,7 @@ impl Daemon {
         } else {
             (None, None)
         };
-        let hsm = bind_hsm_link(&hsm_link)?;
+        let hsm = bind_hsm_link(&hsm_link, config.hsm_link_group.as_deref())?;
         let daemon = Arc::new(Daemon {
             config,
             config_file,

@@ -17,6 +17,7 @@ complete -c pedclient -l certificate -o certificate -d 'With -register: pedserve
 complete -c pedclient -l admin -o admin -d 'Admin port, used by stop and show [default 1504]' -r
 complete -c pedclient -l eadmin -o eadmin -d '1: the admin port listens externally; 0: on localhost only [default 0]' -r
 complete -c pedclient -l hsmlink -o hsmlink -d 'The HSM link: the local socket an HSM (driver or hsm-emu) connects to' -r -F
+complete -c pedclient -l hsmlinkgroup -o hsmlinkgroup -d 'The group whose members may use the HSM link (a name or a number) [default: pedclient\'s group]' -r
 complete -c pedclient -l ignoreidletimeout -o ignoreidletimeout -d 'The idle timeout does not apply to links made through an assigned PED ID (0 or 1; alone: 1)' -r
 complete -c pedclient -l shutdowntimeout -o shutdowntimeout -d 'Seconds internal services get to end at shutdown [default 5]' -r
 complete -c pedclient -l pstartuptimeout -o pstartuptimeout -d 'Seconds `start` waits for the background process to be ready [default 10]' -r
