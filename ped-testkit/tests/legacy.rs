@@ -2,10 +2,13 @@
 //! its remote links speak only the legacy channel (docs/protocol.md §17), the Remote
 //! PED says so on its screen, a remote `hsm init` and SO login work over it with no
 //! secret on the wire; a wrong orange PIN and an altered nonce fail with their codes;
-//! and an HSM on 7.7 cannot be downgraded by a hello rewritten on the way.
+//! and an HSM on 7.7 cannot be downgraded by a hello rewritten on the way: a PED that
+//! has met it refuses the legacy hello, and the HSM refuses the legacy answer of one
+//! that has not.
 
 use hsm_emu::channel::Firmware;
 use ped_proto::frame::{self, Frame, FrameType};
+use ped_proto::handshake::HsmHello;
 use ped_proto::legacy::dh::DhKeyPair;
 use ped_proto::legacy::{FirmwareVersion, LEGACY_HELLO_MARKER, LegacyHello};
 use ped_proto::quorum::KeysetId;
@@ -106,14 +109,15 @@ fn an_altered_nonce_from_the_hsm_is_refused_by_the_ped() {
 }
 
 /// A man in the middle's legacy hello in place of the HSM's certified one, naming the
-/// same HSM.
+/// same HSM and the orange keysets it lists.
 fn downgrade(hello: &[u8]) -> Vec<u8> {
     assert_eq!(ped_testkit::wire::frame_type(hello), Some(FrameType::HsmHello));
-    let keyset = KeysetId::from_bytes([0x0a; 16]);
+    let genuine = Frame::decode_exact(hello).ok().and_then(|f| HsmHello::decode(f.body).ok());
+    let orange_keysets = genuine.map_or_else(|| vec![KeysetId::from_bytes([0x0a; 16])], |h| h.orange_keysets);
     let legacy = LegacyHello {
         firmware: FirmwareVersion::LEGACY_NEWEST,
         hsm_id: HSM_SERIAL.as_bytes().to_vec(),
-        orange_keysets: vec![keyset],
+        orange_keysets,
         public: *DhKeyPair::from_exponent(&[7; 32]).unwrap().public(),
     };
     frame::encode(FrameType::HsmHello, &legacy.encode().unwrap())
@@ -151,4 +155,26 @@ fn a_legacy_hello_while_a_current_channel_is_open_changes_nothing() {
     // The channel is still the one that was open: the next login needs no new hello.
     ceremony::so_login(&mut net, &c.blue_quorum()).ok();
     assert_eq!(hello_kinds(&net.stream(Hop::Relay, Toward::Ped)).len(), hellos + 1, "only the injected hello");
+}
+
+#[test]
+fn a_7_7_hsm_refuses_the_legacy_answer_of_a_ped_that_never_saw_it() {
+    let mut net = Net::default();
+    let orange = ceremony::local_rpv(&mut net);
+    net.cli(&["ped", "connect"]).ok();
+    let state = net.state_text();
+    net.tap(Tap::once(Hop::Relay, Toward::Ped, Match::Type(FrameType::HsmHello), Fault::Rewrite(Rewriter(downgrade))));
+    net.start(&["role", "login", "-name", "so"]);
+    // The Remote PED has not met this HSM: it takes the legacy hello, and says so.
+    net.remote().login(LEGACY_SCREEN, &[(&orange, ORANGE_PIN)]);
+    net.finish().failed_with("PED_ERROR_PROTOCOL");
+    assert_eq!(net.state_text(), state, "no failed RPV login counted, nothing changed");
+    let kinds: Vec<u8> = hello_kinds(&net.stream(Hop::Relay, Toward::Ped));
+    assert_eq!(kinds, [LEGACY_HELLO_MARKER], "the HSM sent one hello, the rewritten one arrived");
+    let finished = net.stream(Hop::Relay, Toward::Ped);
+    let mut rest = finished.as_slice();
+    while let Ok(Some((frame, used))) = Frame::parse(rest) {
+        assert!(frame.frame_type != FrameType::HsmFinished, "the HSM never answered the legacy share");
+        rest = &rest[used..];
+    }
 }
