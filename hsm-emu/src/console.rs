@@ -173,8 +173,11 @@ impl Console {
     }
 
     /// The console of an HSM on `firmware` (`serve --firmware`): on 7.4.2 and older its
-    /// remote links speak only the legacy channel (docs/protocol.md §17).
+    /// remote links speak only the legacy channel (docs/protocol.md §17), and it has no LCO.
     pub fn with_firmware(mut self, firmware: Firmware) -> Self {
+        if let Firmware::Legacy(version) = firmware {
+            self.hsm.set_firmware_without_lco(version.to_string());
+        }
         self.firmware = firmware;
         self
     }

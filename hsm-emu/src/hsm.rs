@@ -217,6 +217,8 @@ pub struct Hsm {
     rpk_cert: Option<Vec<u8>>,
     pending_rpk_cert: Option<Vec<u8>>,
     logins: Logins,
+    /// The firmware version of an HSM on 7.4.2 or older, which has no LCO.
+    firmware_without_lco: Option<String>,
     dirty: bool,
 }
 
@@ -294,6 +296,7 @@ impl Hsm {
             rpk_cert,
             pending_rpk_cert: None,
             logins: Logins::default(),
+            firmware_without_lco: None,
             dirty: false,
         })
     }
@@ -348,6 +351,13 @@ impl Hsm {
             RoleName::Cu => self.logins.cu,
             RoleName::Lco => self.logins.lco,
         }
+    }
+
+    /// The HSM runs firmware `version`, 7.4.2 or older (`serve --firmware`), which has no
+    /// Limited Crypto Officer (seed 6844: "LCO is applicable to Luna HSM Firmware 7.7.0
+    /// and newer"): every `-name lco` command is refused.
+    pub fn set_firmware_without_lco(&mut self, version: String) {
+        self.firmware_without_lco = Some(version);
     }
 
     /// `ped set -ip -port`: the default Remote PED server.
@@ -714,6 +724,22 @@ impl Hsm {
                 HsmError::hsm(HsmCode::NotInitialized, "the partition is not initialised; run `partition init` first")
             })
         };
+        if let (
+            Some(version),
+            Request::Login(RoleName::Lco)
+            | Request::RoleInit(RoleName::Lco)
+            | Request::ChangePw(RoleName::Lco)
+            | Request::ResetPw(RoleName::Lco),
+        ) = (&self.firmware_without_lco, request)
+        {
+            return Err(HsmError::hsm(
+                HsmCode::NotAllowed,
+                format!(
+                    "this HSM runs firmware {version}, which has no Limited Crypto Officer: the role needs firmware \
+                     7.7.0 or newer"
+                ),
+            ));
+        }
         match request {
             Request::HsmInit { label } | Request::PartitionInit { label } if !valid_label(label) => {
                 return Err(HsmError::hsm(HsmCode::ArgumentsBad, "a label is 1-16 printable characters"));

@@ -1,7 +1,8 @@
 //! The Limited Crypto Officer (seed 3328, 6643-6693, 6813-6844) at the command level: a
 //! [`Console`] with the real PED core (ped-firmware's test rig) as its local PED, 1-of-1
 //! keysets. Who may make, reset and use the LCO; its own failed-login counter and
-//! lockout; an LCO command on a partition that has none; what `hsm.json` keeps.
+//! lockout; an LCO command on a partition that has none, or on an HSM whose firmware has
+//! no LCO; what `hsm.json` keeps.
 
 #[path = "../../ped-firmware/tests/common/mod.rs"]
 mod common;
@@ -9,6 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::{NOW, Rig, present};
+use hsm_emu::channel::Firmware;
 use hsm_emu::conductor::Timeouts;
 use hsm_emu::console::{Console, ConsoleConfig, LinkKind, Output};
 use hsm_emu::state::Store;
@@ -23,6 +25,7 @@ const TIMEOUTS: Timeouts = Timeouts { key: Duration::from_secs(200), link: Durat
 /// A console and its local PED.
 struct Bench {
     console: Console,
+    firmware: Firmware,
     rig: Rig,
     rng: ChaCha20Rng,
     now: Duration,
@@ -37,26 +40,31 @@ struct Bench {
 
 impl Bench {
     fn new() -> Bench {
-        let dir = tempfile::tempdir().unwrap();
-        let mut rng = ChaCha20Rng::seed_from_u64(16);
-        let (console, root) = Bench::console(&dir, &mut rng);
-        let rig = Rig::new(root);
-        let now = Duration::from_secs(NOW);
-        Bench { console, rig, rng, now, linked: false, to_ped: 0, lines: Vec::new(), done: None, dir }
+        Bench::on(Firmware::Current)
     }
 
-    fn console(dir: &tempfile::TempDir, rng: &mut ChaCha20Rng) -> (Console, Vec<u8>) {
+    /// An HSM on `firmware`.
+    fn on(firmware: Firmware) -> Bench {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rng = ChaCha20Rng::seed_from_u64(16);
+        let (console, root) = Bench::console(&dir, &mut rng, firmware);
+        let rig = Rig::new(root);
+        let now = Duration::from_secs(NOW);
+        Bench { console, firmware, rig, rng, now, linked: false, to_ped: 0, lines: Vec::new(), done: None, dir }
+    }
+
+    fn console(dir: &tempfile::TempDir, rng: &mut ChaCha20Rng, firmware: Firmware) -> (Console, Vec<u8>) {
         let store = Store::open(dir.path().join("hsm")).unwrap();
         let hsm = Hsm::start(&store, "150001", rng, NOW).unwrap();
         let root = hsm.root_der().to_vec();
         let config = ConsoleConfig { local_ped: true, pedclient: false, timeouts: TIMEOUTS };
-        (Console::new(hsm, Box::new(store), config, Duration::from_secs(NOW)), root)
+        (Console::new(hsm, Box::new(store), config, Duration::from_secs(NOW)).with_firmware(firmware), root)
     }
 
     /// The HSM restarts (every login ends with the process, docs/hsm-emu.md) and a PED
     /// with the same keys is plugged in.
     fn restart(&mut self) {
-        let (console, root) = Bench::console(&self.dir, &mut self.rng);
+        let (console, root) = Bench::console(&self.dir, &mut self.rng, self.firmware);
         let keys = self.rig.take_keys();
         self.console = console;
         self.rig = Rig::new(root);
@@ -381,4 +389,26 @@ fn a_co_and_cu_lockout_leaves_the_lco_and_a_partition_reinit_erases_it() {
         e.detail,
         "the Limited Crypto Officer is not initialised; the Crypto Officer makes it with `role init -name lco`"
     );
+}
+
+/// Seed 6844: "LCO is applicable to Luna HSM Firmware 7.7.0 and newer".
+#[test]
+fn an_hsm_on_firmware_7_4_2_refuses_every_lco_command_and_keeps_its_other_roles() {
+    let mut b = Bench::on(Firmware::parse("7.4.2").unwrap());
+    let k = partition(&mut b);
+    let (before, frames) = (b.state_text(), b.to_ped);
+    for words in ["role init -name lco", "role login -name lco", "role changepw -name lco", "role resetpw -name lco"] {
+        let e = b.cli(words).expect_err(words);
+        assert_eq!(
+            refused(&e),
+            "this HSM runs firmware 7.4.2, which has no Limited Crypto Officer: the role needs firmware 7.7.0 or \
+             newer\nCommand Result : 0x00000054 (CKR_FUNCTION_NOT_SUPPORTED)",
+            "{words}"
+        );
+    }
+    assert_eq!(b.state_text(), before, "nothing changed");
+    assert_eq!(b.to_ped, frames, "the PED was asked nothing");
+    let cu = b.create("role init -name cu", "");
+    b.login("cu", cu, None).unwrap();
+    b.login("co", k.co, no_pin(CO_PIN)).unwrap();
 }
