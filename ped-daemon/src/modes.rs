@@ -16,7 +16,7 @@ use ped_wire::ErrorCode;
 use serde::de::DeserializeOwned;
 
 use crate::admin;
-use crate::config_file::{ConfigError, TomlConfig, write_private};
+use crate::config_file::{ConfigError, TomlConfig};
 use crate::seconds::{Seconds, Timeout};
 use crate::tls::{self, FileNameError, GeneratedIdentity, TlsError};
 
@@ -258,14 +258,13 @@ impl DaemonControl<'_> {
 }
 
 /// `-regen -commonname CN`'s new identity: a P-521 key and its self-signed certificate,
-/// written to `cert_file` and `key_file` (owner-only) as the seed prints it. Returns the
-/// certificate's fingerprint, which the other side registers.
+/// written to `cert_file` and `key_file` (owner-only, the two in one atomic step) as the
+/// seed prints it. Returns the certificate's fingerprint, which the other side registers.
 pub fn write_identity(common_name: &str, cert_file: &Path, key_file: &Path) -> Result<String, ModeError> {
     let generated = GeneratedIdentity::new(common_name)?;
     let fingerprint = tls::fingerprint(&generated.identity()?.cert);
-    write_private(key_file, generated.key_pem.as_bytes())?;
+    tls::write_identity_files(cert_file, key_file, &generated)?;
     println!("Private Key created and written to: {}", key_file.display());
-    write_private(cert_file, generated.cert_pem.as_bytes())?;
     println!("Certificate created and written to: {}", cert_file.display());
     Ok(fingerprint)
 }

@@ -134,6 +134,18 @@ fn parse_certificate(bytes: &[u8], path: &Path) -> Result<CertificateDer<'static
     Ok(der)
 }
 
+/// A certificate as PEM text, as a configuration file keeps a registered peer's beside its
+/// pin.
+pub fn certificate_pem(cert: &CertificateDer<'_>) -> String {
+    // Only an encoder's length overflow can fail, far beyond any certificate.
+    pem_rfc7468::encode_string("CERTIFICATE", pem_rfc7468::LineEnding::LF, cert.as_ref()).unwrap_or_default()
+}
+
+/// A certificate kept as PEM text in the file `origin` (a configuration).
+pub fn certificate_from_pem(text: &str, origin: &Path) -> Result<CertificateDer<'static>, TlsError> {
+    parse_certificate(text.as_bytes(), origin)
+}
+
 /// The subject common name of a certificate (empty if it has none).
 pub fn common_name(cert: &CertificateDer<'_>) -> String {
     x509::subject(cert.as_ref()).ok().and_then(|subject| x509::common_name(subject).ok().flatten()).unwrap_or_default()
@@ -211,6 +223,27 @@ pub fn fingerprint_for_humans(hex_fingerprint: &str) -> String {
 /// and `CNKey.pem`.
 pub fn identity_files(dir: &Path, common_name: &str) -> (PathBuf, PathBuf) {
     (dir.join(format!("{common_name}.pem")), dir.join(format!("{common_name}Key.pem")))
+}
+
+/// Writes a new identity as `cert_file` and `key_file`, which share a directory, in one
+/// atomic step (ped-fs's `replace_files`): after a kill at any instant both files are the
+/// old pair or both the new one, never a key beside another key's certificate. The
+/// directory's other files stay; each file is owner-only and keeps the owner of the file
+/// it replaces.
+pub fn write_identity_files(cert_file: &Path, key_file: &Path, generated: &GeneratedIdentity) -> Result<(), TlsError> {
+    let dir = cert_file.parent().filter(|d| Some(*d) == key_file.parent()).ok_or_else(|| TlsError::Format {
+        path: key_file.into(),
+        message: format!("not in the directory of {}", cert_file.display()),
+    })?;
+    let name = |path: &Path| path.file_name().and_then(|n| n.to_str()).map(str::to_owned);
+    let (Some(cert_name), Some(key_name)) = (name(cert_file), name(key_file)) else {
+        return Err(format_error(cert_file, "not a file name"));
+    };
+    // The certificate directory and its parents are private, as the keys in them.
+    ped_fs::private_dir(dir).map_err(|source| TlsError::Io { path: dir.into(), source })?;
+    let files =
+        [(cert_name.as_str(), generated.cert_pem.as_bytes()), (key_name.as_str(), generated.key_pem.as_bytes())];
+    ped_fs::replace_files(dir, &files, &[]).map_err(|source| TlsError::Io { path: dir.into(), source })
 }
 
 /// A name that cannot be a file name.
@@ -387,6 +420,31 @@ mod tests {
         assert_eq!(params.value(), [0x2b, 0x81, 0x04, 0x00, 0x23]);
         assert!(!format!("{identity:?}").contains("PRIVATE"));
         assert!(!format!("{generated:?}").contains("PRIVATE"));
+    }
+
+    /// `-regen` over an existing identity: the pair changes together, in a directory that
+    /// stays 0700 with its other files (the old common name's pair, which the command
+    /// deletes once the configuration names the new one).
+    #[test]
+    fn an_identity_is_written_as_one_pair() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let client = dir.path().join("cert/client");
+        let (cert, key) = identity_files(&client, "laptop");
+        let first = GeneratedIdentity::new("laptop").unwrap();
+        write_identity_files(&cert, &key, &first).unwrap();
+        let (old_cert, old_key) = identity_files(&client, "old");
+        write_identity_files(&old_cert, &old_key, &first).unwrap();
+        let second = GeneratedIdentity::new("laptop").unwrap();
+        write_identity_files(&cert, &key, &second).unwrap();
+        let loaded = Identity::load(&cert, &key).unwrap();
+        assert_eq!(loaded.cert, second.identity().unwrap().cert);
+        assert_eq!(std::fs::read_to_string(&key).unwrap(), *second.key_pem);
+        assert!(old_cert.exists() && old_key.exists());
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&client), mode(&key), mode(&cert)), (0o700, 0o600, 0o600));
+        let elsewhere = dir.path().join("k.pem");
+        assert!(matches!(write_identity_files(&cert, &elsewhere, &second), Err(TlsError::Format { .. })));
     }
 
     #[test]

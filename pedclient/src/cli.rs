@@ -252,12 +252,18 @@ fn register(ctx: &Context, certificate: &Path, force: bool) -> Result<ExitCode, 
         return Err(CliError::ServerRegistered(existing.common_name.clone()));
     }
     let cert = tls::read_certificate(certificate).map_err(ModeError::from)?;
-    let registered = RegisteredServer { common_name: tls::common_name(&cert), fingerprint: tls::fingerprint(&cert) };
-    write_private(&pedinit::pedserver_file(&ctx.file), cert.as_ref())?;
+    let registered = RegisteredServer {
+        common_name: tls::common_name(&cert),
+        fingerprint: tls::fingerprint(&cert),
+        certificate: Some(tls::certificate_pem(&cert)),
+    };
+    // The configuration's one atomic write registers the certificate with its pin; the
+    // DER copy comes after (a kill in between leaves the old copy, which nothing reads).
     ctx.update(|c| {
         c.pedserver = Some(registered.clone());
         Ok::<_, CliError>(format!("pedserver certificate registered, common name {:?}.", registered.common_name))
     })?;
+    write_private(&pedinit::pedserver_file(&ctx.file), cert.as_ref())?;
     println!("Certificate SHA-256 fingerprint: {}", tls::fingerprint_for_humans(&registered.fingerprint));
     println!("Compare it with the PED host's own before its first pedserver -mode connect.");
     Ok(ExitCode::SUCCESS)

@@ -67,6 +67,10 @@ pub struct RegisteredServer {
     pub common_name: String,
     /// SHA-256 of the certificate's DER, hex: the pin checked at every connection.
     pub fingerprint: String,
+    /// The certificate itself, PEM: with its pin in one file, a registration is one atomic
+    /// change. Unset in files written before; `cert/client/pedserver.der` then holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
 }
 
 /// One PED ID: where its pedserver is, and the HSM it is assigned to.
@@ -295,7 +299,11 @@ mod tests {
         c.common.idle_timeout = "0.5".parse().unwrap();
         c.set_id(1234, "myhostname", 3456).unwrap();
         c.assign_id(1234, "123456789").unwrap();
-        c.pedserver = Some(RegisteredServer { common_name: "laptop".into(), fingerprint: "00".repeat(32) });
+        c.pedserver = Some(RegisteredServer {
+            common_name: "laptop".into(),
+            fingerprint: "00".repeat(32),
+            certificate: Some("-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n".into()),
+        });
         let text = c.to_toml();
         assert!(text.contains("[[ped-id]]") && text.contains("hsm-serial = \"123456789\""), "{text}");
         assert_eq!(Config::from_toml(&text).unwrap(), c);

@@ -37,7 +37,9 @@ pub fn identity_files(config_file: &Path, common_name: &str) -> (PathBuf, PathBu
     tls::identity_files(&config::cert_dir(config_file).join("server"), common_name)
 }
 
-/// The registered pedserver's certificate (`-register`), DER.
+/// The registered pedserver's certificate (`-register`), DER: a copy for people, written
+/// after the configuration, which holds the certificate with its pin. A configuration
+/// written before it held the certificate relies on this file.
 pub fn pedserver_file(config_file: &Path) -> PathBuf {
     config::cert_dir(config_file).join("client").join("pedserver.der")
 }
@@ -66,7 +68,10 @@ pub fn acceptor(config: &Config, config_file: &Path) -> Result<TlsAcceptor, List
     let registered = config.pedserver.as_ref().ok_or(ListenError::NoPedserver)?;
     let (cert_file, key_file) = identity_files(config_file, cn);
     let identity = Identity::load(&cert_file, &key_file)?;
-    let pinned = tls::read_certificate(&pedserver_file(config_file))?;
+    let pinned = match &registered.certificate {
+        Some(pem) => tls::certificate_from_pem(pem, config_file)?,
+        None => tls::read_certificate(&pedserver_file(config_file))?,
+    };
     if tls::fingerprint(&pinned) != registered.fingerprint {
         return Err(ListenError::PinMismatch);
     }
