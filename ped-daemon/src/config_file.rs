@@ -137,6 +137,16 @@ fn keep_owner(file: &std::fs::File, old: &std::fs::Metadata) -> std::io::Result<
     }
 }
 
+/// A port in a configuration file, checked as the command line's `-admin` and the like are
+/// (ped-daemon's `args::port`): 0 names no port. A file edited by hand cannot set what the
+/// command line refuses. For `#[serde(deserialize_with = "port")]`.
+pub fn port<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u16, D::Error> {
+    match <u16 as serde::Deserialize>::deserialize(deserializer)? {
+        0 => Err(serde::de::Error::custom("0 is not a port number (1-65535)")),
+        p => Ok(p),
+    }
+}
+
 /// Directory of the certificates of PED-initiated mode: `cert/` beside the configuration
 /// file, so one `-configfile` keeps a whole installation together.
 pub fn cert_dir(config_file: &Path) -> PathBuf {
@@ -213,6 +223,25 @@ mod tests {
         log_file: Option<PathBuf>,
     }
 
+    #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+    struct Ports {
+        #[serde(deserialize_with = "port")]
+        admin_port: u16,
+    }
+
+    impl TomlConfig for Ports {}
+
+    #[test]
+    fn a_port_in_the_file_is_checked_as_on_the_command_line() {
+        assert_eq!(Ports::from_toml("admin-port = 1502").unwrap().admin_port, 1502);
+        for bad in ["admin-port = 0", "admin-port = 65536", "admin-port = -1"] {
+            assert!(Ports::from_toml(bad).is_err(), "{bad}");
+        }
+        let zero = Ports::from_toml("admin-port = 0").unwrap_err().to_string();
+        assert!(zero.contains("0 is not a port number (1-65535)"), "{zero}");
+    }
+
     impl TomlConfig for Sample {}
 
     #[test]
@@ -285,7 +314,7 @@ mod tests {
 
     /// `kill -9` of a process in the middle of rewriting its configuration, again and
     /// again: the file always parses whole, and at most one temporary file is left,
-    /// whatever the number of kills.
+    /// whatever the number of kills; the next write removes it.
     #[test]
     fn a_killed_write_leaves_the_old_or_the_new_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -312,6 +341,11 @@ mod tests {
             assert!(names.is_empty() || names == [".d.toml.tmp"], "left behind: {names:?}");
         }
         assert!(rewritten > 0, "the writer never got to write");
+        // The next write reuses a temporary file left by a kill and leaves none.
+        std::fs::write(ped_fs::temp_path(&path), "idle-timeout = torn").unwrap();
+        Sample { idle_timeout: 9, log_file: None }.save(&path).unwrap();
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!((names, Sample::load(&path).unwrap().idle_timeout), (vec!["d.toml".into()], 9));
     }
 
     /// Root rewrites a file that belongs to the service's user (here nobody, 65534): the

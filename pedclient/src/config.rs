@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
     /// Admin port (stop, show).
+    #[serde(deserialize_with = "ped_daemon::config_file::port")]
     pub admin_port: u16,
     /// Admin port on every interface rather than localhost.
     pub external_admin: bool,
@@ -47,6 +48,7 @@ pub struct Config {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen_ip: Option<IpAddr>,
     /// PED-initiated mode: listening port.
+    #[serde(deserialize_with = "ped_daemon::config_file::port")]
     pub listen_port: u16,
     /// PED-initiated mode: common name of this pedclient's certificate (`-regen`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -82,6 +84,7 @@ pub struct Mapping {
     /// pedserver's address or host name.
     pub host: String,
     /// pedserver's port.
+    #[serde(deserialize_with = "ped_daemon::config_file::port")]
     pub port: u16,
     /// The serial number of the HSM it is assigned to.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -309,6 +312,10 @@ mod tests {
         assert_eq!(Config::from_toml(&text).unwrap(), c);
         assert!(Config::from_toml("admin-port = 1\nbogus = 2\n").unwrap_err().to_string().contains("bogus"));
         assert!(Config::from_toml("idle-timeout = 0").unwrap_err().to_string().contains("more than 0"));
+        for zero_port in ["admin-port = 0", "listen-port = 0", "[[ped-id]]\nid = 1\nhost = \"h\"\nport = 0"] {
+            let refused = Config::from_toml(zero_port).unwrap_err().to_string();
+            assert!(refused.contains("0 is not a port number (1-65535)"), "{zero_port}: {refused}");
+        }
         assert!(text.contains("idle-timeout = 0.5\n"), "{text}");
     }
 

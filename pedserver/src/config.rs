@@ -19,8 +19,10 @@ use crate::device::DeviceSpec;
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
     /// Port pedclient connects to.
+    #[serde(deserialize_with = "ped_daemon::config_file::port")]
     pub server_port: u16,
     /// Admin port (stop, show, connect).
+    #[serde(deserialize_with = "ped_daemon::config_file::port")]
     pub admin_port: u16,
     /// Server port on every interface (or `ip`) rather than localhost.
     pub external_server_port: bool,
@@ -64,6 +66,7 @@ pub struct Appliance {
     /// Its pedclient's address.
     pub ip: IpAddr,
     /// Its pedclient's port.
+    #[serde(deserialize_with = "ped_daemon::config_file::port")]
     pub port: u16,
     /// The certificate's subject common name, for `list`.
     pub common_name: String,
@@ -254,8 +257,17 @@ mod tests {
         assert_eq!(Config::from_toml(&text).unwrap(), c);
         assert!(Config::from_toml("server-port = 1\nbogus = 2\n").unwrap_err().to_string().contains("bogus"));
         assert_eq!(Config::from_toml("").unwrap(), Config::default());
+        let zero_ports = [
+            "server-port = 0",
+            "admin-port = 0",
+            "[[appliance]]\nname = \"a\"\nip = \"127.0.0.1\"\nport = 0\ncommon-name = \"a\"\nfingerprint = \"00\"",
+        ];
         for out_of_range in ["ped-write-delay = 10001", "idle-timeout = 0", "socket-read-timeout = -1"] {
             assert!(Config::from_toml(out_of_range).is_err(), "{out_of_range}");
+        }
+        for zero_port in zero_ports {
+            let refused = Config::from_toml(zero_port).unwrap_err().to_string();
+            assert!(refused.contains("0 is not a port number (1-65535)"), "{zero_port}: {refused}");
         }
         let fraction = Config::from_toml("socket-read-timeout = 0.2").unwrap();
         assert_eq!(fraction.common.socket_read_timeout.get(), std::time::Duration::from_millis(200));
