@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use ped_wire::ErrorCode;
 use serde::de::DeserializeOwned;
 
-use crate::admin;
+use crate::admin::{self, AdminToken, TokenError};
 use crate::config_file::{ConfigError, TomlConfig};
 use crate::seconds::{Seconds, Timeout};
 use crate::tls::{self, FileNameError, GeneratedIdentity, TlsError};
@@ -52,6 +52,10 @@ pub enum ModeError {
     /// A name that is to name a file cannot.
     #[error(transparent)]
     FileName(#[from] FileNameError),
+    /// The admin token, which stopping or changing the daemon takes, could not be read
+    /// (this user may not) or written (the daemon at start).
+    #[error(transparent)]
+    Token(#[from] TokenError),
 }
 
 /// Runs one invocation: the banner first (`Ped Server Version 0.1.0`), as the seed's
@@ -226,10 +230,12 @@ impl DaemonControl<'_> {
         Ok(ExitCode::FAILURE)
     }
 
-    /// `-mode stop`: asks the daemon to stop on its admin port and waits until the port
-    /// is closed.
+    /// `-mode stop`: asks the daemon to stop on its admin port, with the admin token in
+    /// `token_file` (read with this user's rights: only the daemon's user, root and its
+    /// group may), and waits until the port is closed.
     pub fn stop<R: DaemonStatus>(
         &self,
+        token_file: &Path,
         write_timeout: Timeout,
         shutdown_timeout: Seconds,
     ) -> Result<ExitCode, ModeError> {
@@ -239,8 +245,8 @@ impl DaemonControl<'_> {
             println!("{title} is not running (nothing answers on admin port {addr}).");
             return Ok(ExitCode::FAILURE);
         }
-        let timeout = write_timeout.get();
-        let answer = admin::request(addr, "stop", timeout).map_err(ModeError::Admin)?;
+        let token = AdminToken::read(token_file)?;
+        let answer = admin::authorized_request(addr, &token, "stop", write_timeout.get()).map_err(ModeError::Admin)?;
         if answer != "ok" {
             return Err(ModeError::StopRefused { refuser: self.refuser.to_string(), answer });
         }

@@ -99,7 +99,8 @@ fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, CliError> {
         }
         Command::Mode(ModeCommand::Stop) => {
             let (write, shutdown) = (effective.common.socket_write_timeout, effective.p_shutdown_timeout);
-            Ok(control(effective).stop::<StatusReport>(write, shutdown)?)
+            let token_file = ped_daemon::admin::token_file(&ctx.file);
+            Ok(control(effective).stop::<StatusReport>(&token_file, write, shutdown)?)
         }
         Command::Mode(ModeCommand::Show { json }) => Ok(show(&ctx, *json)?),
         Command::SetId { id, host, port } => mapping(&ctx, "setid", |c| c.set_id(*id, host, *port)),
@@ -166,7 +167,8 @@ fn testid(ctx: &Context, id: u32) -> Result<ExitCode, CliError> {
 
 /// Runs the daemon in this process until stopped (admin `stop`, SIGTERM or SIGINT).
 fn foreground(ctx: &Context) -> Result<(), CliError> {
-    let config = ctx.effective.clone();
+    let mut config = ctx.effective.clone();
+    config.audit_dir = Some(config.audit_dir_or(&ctx.paths));
     ped_daemon::logging::init(config.common.log_settings(), &config.log_file_or(&ctx.paths)).map_err(CliError::Io)?;
     let hsm_link = config.hsm_link_or(&ctx.paths);
     let config_file = std::path::absolute(&ctx.file).map_err(CliError::Io)?;

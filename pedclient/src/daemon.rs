@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ped_daemon::accept::{self, Pacer};
-use ped_daemon::admin::{self, AdminLimits};
+use ped_daemon::admin::{self, AdminLimits, AdminToken};
 use ped_daemon::admission::Admission;
 use ped_daemon::config_file::TomlConfig;
 use ped_daemon::frames::READ_CHUNK;
@@ -23,6 +23,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+use crate::audit_log::{AuditConfig, AuditSink};
 use crate::config::Config;
 use crate::hsm_session::{Link, Output, Timeouts, host_port};
 use crate::pedinit::{self, Parked};
@@ -71,11 +72,14 @@ pub struct Daemon {
     /// PED-initiated mode: the pedserver connected now (parked or in use), for `show`.
     pub(crate) ped_link: Mutex<Option<String>>,
     ped_listen: Option<(SocketAddr, String)>,
+    /// The HSMs' audit logs: each link hands its HSM's records here.
+    audit: AuditSink,
 }
 
 /// The listeners, bound before the daemon reports itself started.
 pub struct Bound {
     admin: TcpListener,
+    token: AdminToken,
     hsm: UnixListener,
     ped: Option<(TcpListener, TlsAcceptor)>,
 }
@@ -139,10 +143,12 @@ fn group_id(group: &str) -> Result<u32, String> {
 impl Daemon {
     /// Binds the admin port, the HSM link and (PED-initiated mode) the TLS listener.
     pub async fn bind(config: Config, config_file: PathBuf, hsm_link: PathBuf) -> Result<(Arc<Daemon>, Bound), String> {
+        let audit = audit_sink(&config)?;
         let admin_at = admin_addr(&config);
         let admin = TcpListener::bind(admin_at)
             .await
             .map_err(|e| format!("admin port {admin_at}: {e}: {}", ErrorCode::RcSocketError))?;
+        let token = AdminToken::issue(&admin::token_file(&config_file)).map_err(|e| e.to_string())?;
         let (ped, ped_listen) = if config.ped_initiated {
             let acceptor = pedinit::acceptor(&config, &config_file).map_err(|e| e.to_string())?;
             let ip = config.listen_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
@@ -166,8 +172,9 @@ impl Daemon {
             parked: Mutex::default(),
             ped_link: Mutex::default(),
             ped_listen,
+            audit,
         });
-        Ok((daemon, Bound { admin, hsm, ped }))
+        Ok((daemon, Bound { admin, token, hsm, ped }))
     }
 
     /// The configuration in force.
@@ -187,7 +194,7 @@ impl Daemon {
     /// Runs until [`Daemon::stop`]; the HSMs then hear that pedclient stops, pedservers
     /// get Bye, and the tasks get `shutdown_timeout` to finish.
     pub async fn run(self: Arc<Self>, bound: Bound) {
-        let Bound { admin, hsm, ped } = bound;
+        let Bound { admin, token, hsm, ped } = bound;
         tracing::info!(
             "pedclient {} serving the HSM link {} (admin {})",
             env!("CARGO_PKG_VERSION"),
@@ -201,9 +208,8 @@ impl Daemon {
         };
         // The socket read timeout bounds the answer too.
         let timeout = self.config.common.socket_read_timeout.get();
-        let limits =
-            AdminLimits { read_timeout: timeout, write_timeout: timeout, max_connections: None, max_request_len: None };
-        tasks.spawn(admin::serve(admin, self.stopping(), limits, answer));
+        let limits = AdminLimits::with_timeouts(timeout, timeout);
+        tasks.spawn(admin::serve(admin, self.stopping(), limits, token, answer));
         if let Some((listener, acceptor)) = ped {
             tasks.spawn(Arc::clone(&self).listen_ped(listener, acceptor));
         }
@@ -308,7 +314,8 @@ impl Daemon {
     }
 
     /// One request line, one answer line (the admin protocol pedserver has too): `show`
-    /// → the report as JSON, `stop` → `ok`.
+    /// → the report as JSON, `stop` → `ok` (ped-daemon's `admin` lets `stop` through only
+    /// with the admin token).
     fn admin_answer(&self, line: &str) -> String {
         match line {
             "show" => serde_json::to_string(&self.report()).unwrap_or_else(|e| format!("error {e}")),
@@ -409,6 +416,7 @@ impl Daemon {
                             e.up_since = Some(Instant::now());
                         });
                     }
+                    Output::Audit(record) => self.audit.send(record),
                     Output::Down { code, message } => {
                         let named = ErrorCode::from_value(code).map_or(format!("0x{code:08x}"), |c| c.to_string());
                         let text = if code == 0 { message } else { format!("{message} ({named})") };
@@ -493,6 +501,14 @@ impl Daemon {
             )),
         }
     }
+}
+
+/// The audit log writer: in `audit-dir` (the command line resolves the default beside the
+/// log file), rotated as configured.
+fn audit_sink(config: &Config) -> Result<AuditSink, String> {
+    let dir = config.audit_dir.clone().unwrap_or_else(|| PathBuf::from("audit"));
+    let audit = AuditConfig { dir, rotate_size: config.audit_rotate_size, rotate_count: config.audit_rotate_count };
+    AuditSink::start(audit).map_err(|e| format!("audit log writer: {e}"))
 }
 
 /// PED-initiated mode: TLS handshakes in progress at once (a descriptor and a TLS state

@@ -1,19 +1,17 @@
 //! The admin port's requests: one request line, one answer line, then close (ped-daemon's
-//! `admin` carries them; this module says what they mean).
+//! `admin` carries them and checks the admin token; this module says what they mean).
 //!
-//! | request | answer |
-//! |---|---|
-//! | `show` | the status report as one line of JSON |
-//! | `stop` | `ok`, then the server shuts down |
-//! | `connect NAME CONFIGFILE` | `ok MESSAGE` once the link's relay session is up, or `error MESSAGE` |
-//! | `disconnect NAME` | `ok MESSAGE` once the link has ended, or `error MESSAGE` |
+//! | request | answer | token |
+//! |---|---|---|
+//! | `show` | the status report as one line of JSON | no |
+//! | `stop` | `ok`, then the server shuts down | yes |
+//! | `connect NAME` | `ok MESSAGE` once the link's relay session is up, or `error MESSAGE` | yes |
+//! | `disconnect NAME` | `ok MESSAGE` once the link has ended, or `error MESSAGE` | yes |
 //!
-//! `connect` reads the appliance from the configuration file the command line names (an
-//! appliance registered after start is found), and answers only after the attempts, up
-//! to 20, have succeeded or failed.
-//!
-//! The admin port listens on localhost unless `-eadmin 1`: anyone who can reach it can
-//! stop the server, as in the original, so it should stay local.
+//! No request names a file: `connect` reads the appliance from the server's own
+//! configuration file, the one it was started with, read again (bounded) at each request
+//! so that an appliance registered after start is found; it answers only after the
+//! attempts, up to 20, have succeeded or failed.
 
 use std::sync::Arc;
 
@@ -30,10 +28,7 @@ pub(crate) async fn handle(server: &Arc<Server>, line: &str) -> String {
             server.stop();
             "ok".into()
         }
-        "connect" => {
-            let (name, config_file) = arg.split_once(' ').unwrap_or((arg, ""));
-            answer(server.connect_appliance(name, std::path::Path::new(config_file.trim())).await)
-        }
+        "connect" => answer(server.connect_appliance(arg).await),
         "disconnect" => answer(server.disconnect_appliance(arg).await),
         _ => {
             tracing::warn!("unknown admin request {verb:?} {arg:?}");

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ped_daemon::admin;
+use ped_daemon::admin::{self, AdminToken};
 use ped_daemon::args::ModeCommand;
 use ped_daemon::config_file::{ConfigError, TomlConfig, write_private};
 use ped_daemon::logging::LogConfig;
@@ -116,13 +116,13 @@ fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, CliError> {
         }
         Command::Mode(ModeCommand::ConfigSet) => Ok(ctx.set(TITLE, |c| inv.settings.apply(c))?),
         Command::Mode(ModeCommand::Start { foreground: true }) => {
-            foreground(effective.clone(), &effective.log_file_or(&ctx.paths))?;
+            foreground(effective.clone(), &ctx.file, &effective.log_file_or(&ctx.paths))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Mode(ModeCommand::Start { foreground: false }) => Ok(start(effective)?),
         Command::Mode(ModeCommand::Stop) => {
             let (write, shutdown) = (effective.common.socket_write_timeout, effective.bg_process_shutdown_timeout);
-            Ok(control(effective).stop::<StatusReport>(write, shutdown)?)
+            Ok(control(effective).stop::<StatusReport>(&admin::token_file(&ctx.file), write, shutdown)?)
         }
         Command::Mode(ModeCommand::Show { json }) => Ok(show(effective, *json)?),
         Command::ApplianceShow { name, json } => appliance_config::show(&ctx, name, *json),
@@ -135,16 +135,16 @@ fn dispatch(inv: &Invocation, ctx: Context) -> Result<ExitCode, CliError> {
         }
         Command::Delete { name, force } => delete(&ctx, name, *force),
         Command::Connect { name } => connect(&ctx, name),
-        Command::Disconnect { name } => disconnect(effective, name),
+        Command::Disconnect { name } => disconnect(&ctx, name),
         Command::Update { file, timeout } => update(effective, file, *timeout),
     }
 }
 
 /// Runs the server in this process until stopped (admin `stop`, SIGTERM or SIGINT).
-fn foreground(config: Config, log_file: &Path) -> Result<(), CliError> {
+fn foreground(config: Config, config_file: &Path, log_file: &Path) -> Result<(), CliError> {
     ped_daemon::logging::init(config.common.log_settings(), log_file).map_err(CliError::Io)?;
     modes::foreground_runtime()?.block_on(async {
-        let (server, bound) = Server::bind(config).await.map_err(|e| {
+        let (server, bound) = Server::bind(config, config_file.to_path_buf()).await.map_err(|e| {
             tracing::error!("startup failed: {e}");
             CliError::Bind(e)
         })?;
@@ -295,7 +295,7 @@ fn delete(ctx: &Context, name: &str, force: bool) -> Result<ExitCode, CliError> 
             return Err(CliError::ApplianceConnected(name.to_string()));
         }
         admin_call(
-            &ctx.effective,
+            ctx,
             &format!("disconnect {name}"),
             ctx.effective.internal_shutdown_timeout.get() + Duration::from_secs(5),
         )?;
@@ -309,12 +309,15 @@ fn delete(ctx: &Context, name: &str, force: bool) -> Result<ExitCode, CliError> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// One admin request whose answer is `ok MESSAGE` or `error MESSAGE`.
-fn admin_call(config: &Config, request: &str, timeout: Duration) -> Result<String, CliError> {
+/// One admin request that changes the server, with the admin token beside the
+/// configuration file; its answer is `ok MESSAGE` or `error MESSAGE`.
+fn admin_call(ctx: &Context, request: &str, timeout: Duration) -> Result<String, CliError> {
+    let config = &ctx.effective;
     if running(config).is_none() {
         return Err(CliError::NotRunning(admin_addr(config)));
     }
-    let answer = admin::request(admin_addr(config), request, timeout).map_err(ModeError::Admin)?;
+    let token = AdminToken::read(&admin::token_file(&ctx.file)).map_err(ModeError::from)?;
+    let answer = admin::authorized_request(admin_addr(config), &token, request, timeout).map_err(ModeError::Admin)?;
     match answer.split_once(' ').unwrap_or((answer.as_str(), "")) {
         ("ok", message) => Ok(message.to_string()),
         ("error", message) => Err(CliError::Refused(message.to_string())),
@@ -329,19 +332,17 @@ fn connect(ctx: &Context, name: &str) -> Result<ExitCode, CliError> {
     // The server makes up to 20 attempts, each bounded by its read timeout and followed
     // by the retry delay (the appliance's own, if it has them); this waits for all of them
     // with room to spare.
-    let c = &ctx.effective;
-    let link = appliance.link.over(c);
+    let link = appliance.link.over(&ctx.effective);
     let per_attempt = link.common.socket_read_timeout.get() + Duration::from_millis(link.connect_retry_delay_ms);
-    let config_file = std::path::absolute(&ctx.file).map_err(CliError::Io)?;
-    let request = format!("connect {name} {}", config_file.display());
-    let message = admin_call(c, &request, per_attempt * MAX_ATTEMPTS + Duration::from_secs(10))?;
+    let message = admin_call(ctx, &format!("connect {name}"), per_attempt * MAX_ATTEMPTS + Duration::from_secs(10))?;
     println!("Successfully connected to appliance {name}: {message}.");
     Ok(ExitCode::SUCCESS)
 }
 
 /// `-mode disconnect`.
-fn disconnect(config: &Config, name: &str) -> Result<ExitCode, CliError> {
-    admin_call(config, &format!("disconnect {name}"), config.internal_shutdown_timeout.get() + Duration::from_secs(5))?;
+fn disconnect(ctx: &Context, name: &str) -> Result<ExitCode, CliError> {
+    let grace = ctx.effective.internal_shutdown_timeout.get() + Duration::from_secs(5);
+    admin_call(ctx, &format!("disconnect {name}"), grace)?;
     println!("Connection to appliance {name} terminated.");
     Ok(ExitCode::SUCCESS)
 }

@@ -138,7 +138,30 @@ client certificate"
     EndedBeforeHello(String),
 }
 
-/// What the link needs, resolved from the configuration file the command names.
+/// The longest configuration file read at `-mode connect`: far more than hundreds of
+/// appliances take.
+const MAX_CONFIG_FILE: usize = 1 << 20;
+
+/// The server's configuration file as it is now, read bounded: a regular file of at most
+/// [`MAX_CONFIG_FILE`] bytes (a missing one is the defaults), never a FIFO or a device.
+fn read_config(file: &Path) -> Result<Config, ConfigError> {
+    use std::io::{Error, ErrorKind};
+    let io = |source| ConfigError::Io { path: file.into(), source };
+    let bytes = match ped_fs::read_regular(file, MAX_CONFIG_FILE) {
+        Ok(bytes) => bytes,
+        Err(ped_fs::ReadError::NotFound) => return Ok(Config::default()),
+        Err(ped_fs::ReadError::NotAFile) => return Err(io(Error::new(ErrorKind::InvalidInput, "not a regular file"))),
+        Err(ped_fs::ReadError::Oversized(n)) => {
+            let why = format!("{n} bytes, more than the {MAX_CONFIG_FILE} a configuration file may have");
+            return Err(io(Error::new(ErrorKind::InvalidData, why)));
+        }
+        Err(ped_fs::ReadError::Io(e)) => return Err(io(e)),
+    };
+    let text = std::str::from_utf8(&bytes).map_err(|e| io(Error::new(ErrorKind::InvalidData, e)))?;
+    Config::from_toml(text).map_err(|source| ConfigError::Parse { path: file.into(), source })
+}
+
+/// What the link needs, resolved from the server's configuration file.
 struct Target {
     appliance: Appliance,
     tls: Arc<rustls::ClientConfig>,
@@ -147,7 +170,7 @@ struct Target {
 /// Reads the appliance, this server's client identity and the pinned certificate; checks
 /// the stored certificate against the fingerprint registered with it.
 fn target(name: &str, config_file: &Path) -> Result<Target, LinkError> {
-    let config = Config::load(config_file)?;
+    let config = read_config(config_file)?;
     let appliance = config
         .appliances
         .iter()
@@ -200,14 +223,11 @@ async fn interrupted(link: &Link, shutdown: &mut watch::Receiver<bool>) -> LinkE
 }
 
 impl Server {
-    /// `-mode connect`: starts the link and answers once its relay session is up, or
-    /// with why it could not be brought up.
-    pub(crate) async fn connect_appliance(
-        self: &Arc<Self>,
-        name: &str,
-        config_file: &Path,
-    ) -> Result<String, LinkError> {
-        let target = target(name, config_file)?;
+    /// `-mode connect`: starts the link to an appliance registered in the server's own
+    /// configuration file and answers once its relay session is up, or with why it could
+    /// not be brought up.
+    pub(crate) async fn connect_appliance(self: &Arc<Self>, name: &str) -> Result<String, LinkError> {
+        let target = target(name, &self.config_file)?;
         let address = SocketAddr::new(target.appliance.ip, target.appliance.port);
         let (outcome_tx, outcome_rx) = oneshot::channel();
         let link = {

@@ -4,12 +4,13 @@
 //! (refusals in flight).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ped_daemon::accept::{self, Pacer};
-use ped_daemon::admin::{self, AdminLimits};
+use ped_daemon::admin::{self, AdminLimits, AdminToken};
 use ped_daemon::admission::Admission;
 use ped_daemon::frames::READ_CHUNK;
 use ped_daemon::settings::CommonConfig;
@@ -47,10 +48,6 @@ const MAX_REFUSING: usize = 256;
 const HOLDER_GRACE: Duration = Duration::from_millis(250);
 /// The read buffer of a session until it holds the PED: a hello is a few dozen bytes.
 const HELLO_CHUNK: usize = 512;
-/// Admin connections served at once.
-const MAX_ADMIN: usize = 8;
-/// Longest admin request line: `connect` carries a path, up to PATH_MAX.
-const MAX_ADMIN_LINE: u64 = 4200;
 
 /// The address a listener binds: everywhere (or `-ip`) when external, else loopback of
 /// the family of `-ip`.
@@ -115,6 +112,8 @@ struct Totals {
 #[derive(Debug)]
 pub struct Server {
     pub(crate) config: Config,
+    /// The file the configuration came from: `-mode connect` finds appliances there.
+    pub(crate) config_file: PathBuf,
     hub: Arc<DeviceHub>,
     started: Instant,
     server_addr: SocketAddr,
@@ -136,6 +135,7 @@ pub struct Server {
 pub struct Bound {
     server: TcpListener,
     admin: TcpListener,
+    token: AdminToken,
     inbox: DeviceInbox,
 }
 
@@ -144,8 +144,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Server {
-    /// Binds the server and admin ports.
-    pub async fn bind(config: Config) -> std::io::Result<(Arc<Server>, Bound)> {
+    /// Binds the server and admin ports, then writes the admin token beside `config_file`
+    /// (the file `config` came from).
+    pub async fn bind(config: Config, config_file: PathBuf) -> std::io::Result<(Arc<Server>, Bound)> {
         let server_ip = bind_ip(config.ip, config.external_server_port);
         let admin_ip = admin_bind_ip(&config);
         let server = accept::listen(SocketAddr::new(server_ip, config.server_port)).map_err(|e| {
@@ -154,6 +155,7 @@ impl Server {
         let admin = TcpListener::bind((admin_ip, config.admin_port))
             .await
             .map_err(|e| std::io::Error::new(e.kind(), format!("admin port {admin_ip}:{}: {e}", config.admin_port)))?;
+        let token = AdminToken::issue(&admin::token_file(&config_file)).map_err(std::io::Error::other)?;
         let (hub, inbox) = DeviceHub::new();
         let (shutdown, _) = watch::channel(false);
         let s = Server {
@@ -163,6 +165,7 @@ impl Server {
             next_id: AtomicU64::new(0),
             refusing: Arc::new(Semaphore::new(MAX_REFUSING)),
             config,
+            config_file,
             hub,
             started: Instant::now(),
             holder: watch::channel(Holder::Free).0,
@@ -170,7 +173,7 @@ impl Server {
             shutdown,
             link: Mutex::new(None),
         };
-        Ok((Arc::new(s), Bound { server, admin, inbox }))
+        Ok((Arc::new(s), Bound { server, admin, token, inbox }))
     }
 
     /// The bound server port.
@@ -200,7 +203,7 @@ impl Server {
     /// Runs until [`Server::stop`] (the admin port's `stop`, or a signal), then gives
     /// the sessions `internal_shutdown_timeout` to say Bye.
     pub async fn run(self: Arc<Self>, bound: Bound) {
-        let Bound { server, admin, inbox } = bound;
+        let Bound { server, admin, token, inbox } = bound;
         tracing::info!(
             "pedserver {} listening on {} (admin {}), device {}",
             env!("CARGO_PKG_VERSION"),
@@ -223,13 +226,11 @@ impl Server {
                 async move { crate::admin::handle(&server, &line).await }
             }
         };
-        let limits = AdminLimits {
-            read_timeout: self.config.common.socket_read_timeout.get(),
-            write_timeout: self.config.common.socket_write_timeout.get(),
-            max_connections: Some(MAX_ADMIN),
-            max_request_len: Some(MAX_ADMIN_LINE),
-        };
-        tasks.spawn(admin::serve(admin, self.shutdown.subscribe(), limits, answer));
+        let limits = AdminLimits::with_timeouts(
+            self.config.common.socket_read_timeout.get(),
+            self.config.common.socket_write_timeout.get(),
+        );
+        tasks.spawn(admin::serve(admin, self.shutdown.subscribe(), limits, token, answer));
         Arc::clone(&self).accept_loop(server).await;
         let grace = self.config.internal_shutdown_timeout.get();
         if tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await.is_err() {
