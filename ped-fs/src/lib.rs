@@ -444,6 +444,28 @@ mod tests {
         assert_eq!(names(dir.path()), ["cert"]);
     }
 
+    /// Root regenerating a service's key (here the service is nobody, 65534): the
+    /// directory and the files it replaces stay the service's.
+    #[test]
+    fn root_replacing_a_services_pair_leaves_it_theirs() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: only root can give a file to another user (CI runs as root)");
+            return;
+        }
+        const NOBODY: u32 = 65534;
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().join("client");
+        replace_files(&certs, &[("c.pem", b"1"), ("cKey.pem", b"1")], &[]).unwrap();
+        for p in [certs.clone(), certs.join("c.pem"), certs.join("cKey.pem")] {
+            std::os::unix::fs::chown(&p, Some(NOBODY), Some(NOBODY)).unwrap();
+        }
+        replace_files(&certs, &[("c.pem", b"2"), ("cKey.pem", b"2"), ("new.pem", b"2")], &[]).unwrap();
+        for p in [certs.clone(), certs.join("c.pem"), certs.join("cKey.pem"), certs.join("new.pem")] {
+            let m = fs::metadata(&p).unwrap();
+            assert_eq!((m.uid(), m.gid()), (NOBODY, NOBODY), "{}", p.display());
+        }
+    }
+
     const PAIR_WRITER_ENV: &str = "PED_FS_TEST_PAIR_WRITER";
 
     /// The killed writer of `a_killed_pair_write_leaves_a_matching_pair`: writes pair
