@@ -5,22 +5,21 @@
 
 #[path = "../../ped-firmware/tests/common/mod.rs"]
 mod common;
+mod steps;
 
 use std::time::Duration;
 
 use common::{NOW, Rig, present};
 use hsm_emu::channel::Auth;
-use hsm_emu::conductor::{Conductor, LinkState, Output, Remote, Timeouts};
+use hsm_emu::conductor::{Conductor, LinkState, Output, Remote};
 use hsm_emu::state::Store;
 use hsm_emu::{Code, Hsm, HsmCode, HsmError, Request, RoleName};
-use ped_firmware::io::Button;
 use ped_proto::ErrorCode;
 use ped_proto::frame::{Frame, FrameType};
 use ped_proto::hsm_link::HsmLinkMessage;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-
-const TIMEOUTS: Timeouts = Timeouts { key: Duration::from_secs(200), link: Duration::from_secs(30) };
+use steps::{TIMEOUTS, connected, frame_type, one_of_one, write_single};
 
 /// An HSM, one link's conductor, the PED at its other end, and the clock.
 struct Pair {
@@ -91,31 +90,6 @@ impl Pair {
     }
 }
 
-fn frame_type(bytes: &[u8]) -> FrameType {
-    Frame::decode_exact(bytes).unwrap().frame_type
-}
-
-/// The key holders choose M of N = 1 of 1 at a keyset's creation (no reuse).
-fn one_of_one(rig: &mut Rig) {
-    rig.press(Button::No);
-    rig.digits("1");
-    rig.enter();
-    rig.digits("1");
-    rig.enter();
-}
-
-/// Stage 3 on a blank key with a PIN, and no duplicate set.
-fn write_blank(rig: &mut Rig, key: usize, pin: &str) {
-    rig.insert(key);
-    rig.enter();
-    rig.press(Button::Yes);
-    for _ in 0..2 {
-        rig.digits(pin);
-        rig.enter();
-    }
-    rig.press(Button::No);
-}
-
 /// `hsm init` on a local link: 1-of-1 blue and red keysets; returns the blue key.
 fn initialised(p: &mut Pair) -> usize {
     let (blue, red) = (p.rig.add_key(None), p.rig.add_key(None));
@@ -123,7 +97,7 @@ fn initialised(p: &mut Pair) -> usize {
     for key in [blue, red] {
         one_of_one(&mut p.rig);
         assert_eq!(p.drive(), None);
-        write_blank(&mut p.rig, key, "1234");
+        write_single(&mut p.rig, key, "1234");
         let done = p.drive();
         if key == red {
             done.expect("hsm init is over").unwrap();
@@ -247,14 +221,6 @@ fn remote(p: &mut Pair, shown: Option<&str>) {
 fn from_pedclient(p: &mut Pair, message: &HsmLinkMessage) -> Option<Result<(), HsmError>> {
     p.conductor.handle_frame(p.now, &mut p.hsm, &mut p.rng, &message.encode().unwrap());
     p.drive()
-}
-
-fn connected() -> HsmLinkMessage {
-    HsmLinkMessage::Connected {
-        firmware_version: "2.9.0-1".into(),
-        pedserver: "10.0.0.2:1503".into(),
-        ped_initiated: false,
-    }
 }
 
 #[test]

@@ -6,11 +6,11 @@
 
 #[path = "../../ped-firmware/tests/common/mod.rs"]
 mod common;
+mod steps;
 
 use std::time::Duration;
 
 use common::{NOW, Rig, present};
-use hsm_emu::conductor::Timeouts;
 use hsm_emu::console::{Console, ConsoleConfig, LinkKind, Output};
 use hsm_emu::state::Store;
 use hsm_emu::{Code, Hsm, HsmCode, HsmError};
@@ -20,8 +20,7 @@ use ped_proto::frame::{Frame, FrameType};
 use ped_proto::hsm_link::HsmLinkMessage;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-
-const TIMEOUTS: Timeouts = Timeouts { key: Duration::from_secs(200), link: Duration::from_secs(30) };
+use steps::{TIMEOUTS, connected, frame_type, one_of_one, type_password, write_single};
 
 /// A console, the PED at the other end of its link, pedclient played by the test.
 struct Bench {
@@ -161,39 +160,6 @@ fn is_link_message(frame: &[u8]) -> bool {
     matches!(frame_type(frame), FrameType::LinkConnect | FrameType::LinkDisconnect)
 }
 
-fn frame_type(bytes: &[u8]) -> FrameType {
-    Frame::decode_exact(bytes).unwrap().frame_type
-}
-
-fn connected() -> HsmLinkMessage {
-    HsmLinkMessage::Connected {
-        firmware_version: "2.9.0-1".into(),
-        pedserver: "10.0.0.2:1503".into(),
-        ped_initiated: false,
-    }
-}
-
-/// The key holders choose M of N = 1 of 1 at a keyset's creation (no reuse).
-fn one_of_one(rig: &mut Rig) {
-    rig.press(Button::No);
-    rig.digits("1");
-    rig.enter();
-    rig.digits("1");
-    rig.enter();
-}
-
-/// Stage 3 on a blank key with a PIN, and no duplicate set.
-fn write_blank(rig: &mut Rig, key: usize, pin: &str) {
-    rig.insert(key);
-    rig.enter();
-    rig.press(Button::Yes);
-    for _ in 0..2 {
-        rig.digits(pin);
-        rig.enter();
-    }
-    rig.press(Button::No);
-}
-
 /// `hsm init` on the local PED: 1-of-1 blue and red keysets.
 fn initialised(b: &mut Bench) {
     let (blue, red) = (b.rig.add_key(None), b.rig.add_key(None));
@@ -202,7 +168,7 @@ fn initialised(b: &mut Bench) {
     for key in [blue, red] {
         one_of_one(&mut b.rig);
         b.drive();
-        write_blank(&mut b.rig, key, "1234");
+        write_single(&mut b.rig, key, "1234");
         b.drive();
     }
     assert_eq!(b.done.take(), Some(Ok(())), "{:?}", b.lines);
@@ -426,15 +392,6 @@ fn a_local_ped_in_remote_mode_is_a_device_error_that_names_the_mode() {
     b.rig.digits("0");
     initialised(&mut b);
     assert_eq!(b.opened, [LinkKind::Local]);
-}
-
-/// The key holder types the one-time password, first dismissing a failed try's notice.
-fn type_password(rig: &mut Rig, password: &str) {
-    if !rig.lines().iter().any(|l| l.contains("Password")) {
-        rig.enter();
-    }
-    rig.digits(password);
-    rig.enter();
 }
 
 /// Issue 14 item 13: the password's tries restarted at each `ped connect`, so a

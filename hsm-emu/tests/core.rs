@@ -3,15 +3,16 @@
 
 #[path = "../../ped-firmware/tests/common/mod.rs"]
 mod common;
+mod steps;
 
 use common::{NOW, Rig, one_frame, present};
 use hsm_emu::channel::{Auth, Handshake};
 use hsm_emu::state::Store;
 use hsm_emu::{Code, Hsm, HsmCode, HsmError, Request, RoleName, Step};
 use ped_firmware::io::Button;
+use ped_proto::EcdhKeyPair;
 use ped_proto::ErrorCode;
 use ped_proto::command::{HsmCommand, Notice, PedReply, Role};
-use ped_proto::EcdhKeyPair;
 use ped_proto::frame::{Frame, FrameType};
 use ped_proto::handshake::{ChannelKind, PedKeyShare, SUPPORTED_VERSIONS};
 use ped_proto::pedkey::{KeyColour, PedKeyPayload};
@@ -20,6 +21,7 @@ use ped_proto::record::{ChannelSession, Opened};
 use ped_proto::secrets::{OneTimePassword, PasswordDigits};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
+use steps::{type_password, write_blank};
 
 /// The HSM, its state directory, the PED and the open channel.
 struct Bench {
@@ -151,17 +153,6 @@ impl Bench {
     }
 }
 
-/// Stage 3 on a blank key: insert, Enter, YES to overwrite, the PIN twice.
-fn write_blank(rig: &mut Rig, key: usize, pin: &str) {
-    rig.insert(key);
-    rig.enter();
-    rig.press(Button::Yes);
-    for _ in 0..2 {
-        rig.digits(pin);
-        rig.enter();
-    }
-}
-
 /// Key holders creating new keysets M of N, one set with `pins` and, if `duplicates`
 /// has PINs, a duplicate set; `keys(role)` says which blank keys to use.
 fn creator<'a>(
@@ -208,15 +199,6 @@ fn reader(keys: Vec<(usize, Option<&str>)>) -> impl FnMut(&mut Rig, &HsmCommand)
             present(rig, *key, *pin);
         }
     }
-}
-
-/// The key holder types the one-time password, first dismissing a failed try's notice.
-fn type_password(rig: &mut Rig, password: &str) {
-    if !rig.lines().iter().any(|l| l.contains("Password")) {
-        rig.enter();
-    }
-    rig.digits(password);
-    rig.enter();
 }
 
 const BLUE_PINS: [&str; 5] = ["1111", "2222", "", "4444", "5555"];

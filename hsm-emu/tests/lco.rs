@@ -6,12 +6,12 @@
 
 #[path = "../../ped-firmware/tests/common/mod.rs"]
 mod common;
+mod steps;
 
 use std::time::Duration;
 
 use common::{NOW, Rig, present};
 use hsm_emu::channel::Firmware;
-use hsm_emu::conductor::Timeouts;
 use hsm_emu::console::{Console, ConsoleConfig, LinkKind, Output};
 use hsm_emu::state::Store;
 use hsm_emu::{Hsm, HsmError, RoleName};
@@ -19,8 +19,7 @@ use ped_firmware::io::Button;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use serde_json::Value;
-
-const TIMEOUTS: Timeouts = Timeouts { key: Duration::from_secs(200), link: Duration::from_secs(30) };
+use steps::{TIMEOUTS, write_single};
 
 /// A console and its local PED.
 struct Bench {
@@ -163,15 +162,7 @@ fn create_one(b: &mut Bench, key: usize, pin: &str) {
         b.rig.enter();
     }
     b.drive();
-    let rig = &mut b.rig;
-    rig.insert(key);
-    rig.enter();
-    rig.press(Button::Yes);
-    for _ in 0..2 {
-        rig.digits(pin);
-        rig.enter();
-    }
-    rig.press(Button::No);
+    write_single(&mut b.rig, key, pin);
     b.drive();
 }
 
