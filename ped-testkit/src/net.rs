@@ -440,6 +440,9 @@ impl Net {
                 LinkOutput::Down { code, message } => {
                     self.note(&format!("pedclient: remote link down: {code:#x} {message}"))
                 }
+                LinkOutput::Audit(record) => {
+                    self.note(&format!("pedclient: audit record {}: {}", record.seq, record.event))
+                }
             }
         }
     }

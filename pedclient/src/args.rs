@@ -76,6 +76,15 @@ pub struct Settings {
     /// PED-initiated mode: the address to listen on [default: every IPv4 interface].
     #[arg(long, value_name = "IP")]
     pub listenip: Option<IpAddr>,
+    /// The directory of the HSMs' audit logs [default: audit/ beside the log file].
+    #[arg(long, value_name = "DIR")]
+    pub auditdir: Option<PathBuf>,
+    /// An audit log file is rotated before it grows past this many bytes [default 1048576].
+    #[arg(long, value_name = "BYTES")]
+    pub auditrotatesize: Option<u64>,
+    /// Audit log files kept per HSM, the current one included [default 10].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000), value_name = "N")]
+    pub auditrotatecount: Option<u32>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -100,6 +109,11 @@ impl Settings {
         if self.listenip.is_some() {
             config.listen_ip = self.listenip;
         }
+        if self.auditdir.is_some() {
+            config.audit_dir = self.auditdir.clone();
+        }
+        set(&mut config.audit_rotate_size, &self.auditrotatesize);
+        set(&mut config.audit_rotate_count, &self.auditrotatecount);
         self.common.apply(&mut config.common);
     }
 }

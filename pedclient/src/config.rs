@@ -56,6 +56,14 @@ pub struct Config {
     /// PED-initiated mode: the pedserver certificate pinned with `-register`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pedserver: Option<RegisteredServer>,
+    /// The HSMs' audit logs (docs/pedclient.md "Audit log"); unset means `audit/` beside
+    /// the log file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_dir: Option<PathBuf>,
+    /// An audit log file is rotated before it would grow past this many bytes.
+    pub audit_rotate_size: u64,
+    /// Audit log files kept per HSM, the current one included.
+    pub audit_rotate_count: u32,
     /// The PED ID mappings, in ID order.
     #[serde(rename = "ped-id", skip_serializing_if = "Vec::is_empty")]
     pub mappings: Vec<Mapping>,
@@ -111,6 +119,9 @@ impl Default for Config {
             listen_port: DEFAULT_LISTEN_PORT,
             common_name: None,
             pedserver: None,
+            audit_dir: None,
+            audit_rotate_size: 1024 * 1024,
+            audit_rotate_count: 10,
             mappings: Vec::new(),
         }
     }
@@ -164,6 +175,12 @@ impl Config {
     /// The log file in force: the configured one or the per-user default.
     pub fn log_file_or(&self, paths: &Paths) -> PathBuf {
         self.common.log_file.clone().unwrap_or_else(|| paths.files.log_file.clone())
+    }
+
+    /// The audit log directory in force.
+    pub fn audit_dir_or(&self, paths: &Paths) -> PathBuf {
+        let beside_log = || self.log_file_or(paths).parent().unwrap_or(Path::new(".")).join("audit");
+        self.audit_dir.clone().unwrap_or_else(beside_log)
     }
 
     /// The HSM link socket in force.

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use ped_daemon::frames::{FrameReader, Keepalive, KeepaliveDue, relay_control as relay};
 use ped_wire::ErrorCode;
 use ped_wire::frame::{Frame, FrameType};
-use ped_wire::hsm_link::HsmLinkMessage;
+use ped_wire::hsm_link::{AuditRecord, HsmLinkMessage};
 use ped_wire::relay::RelayMessage;
 
 use crate::relay_client::{Answer, RelayClient};
@@ -71,6 +71,9 @@ pub enum Output {
         /// The PED's firmware version.
         firmware: String,
     },
+    /// An audit record from the HSM, for its audit log (`audit_log`): handed on at
+    /// once, whatever the remote link is doing.
+    Audit(AuditRecord),
     /// The remote link ended or could not be made (for `show` and the log).
     Down {
         /// The code told to the HSM (0: a deliberate disconnect).
@@ -207,7 +210,10 @@ impl Link {
                 if let Some(idle) = t.idle.filter(|_| self.idle_applies)
                     && now >= self.last_activity + idle
                 {
-                    let why = format!("remote PED link idle for {} s; run ped connect again", ped_daemon::seconds::in_seconds(idle));
+                    let why = format!(
+                        "remote PED link idle for {} s; run ped connect again",
+                        ped_daemon::seconds::in_seconds(idle)
+                    );
                     return self.fail(timed_out, why);
                 }
                 match self.keepalive.on_timer(now) {
@@ -334,7 +340,11 @@ impl Link {
     fn on_hsm_frame(&mut self, now: Instant, kind: FrameType, frame: Vec<u8>) {
         let link = matches!(
             kind,
-            FrameType::LinkConnect | FrameType::LinkConnected | FrameType::LinkDisconnect | FrameType::LinkClosed
+            FrameType::LinkConnect
+                | FrameType::LinkConnected
+                | FrameType::LinkDisconnect
+                | FrameType::LinkClosed
+                | FrameType::LinkAudit
         );
         if link {
             match Frame::decode_exact(&frame).and_then(HsmLinkMessage::decode) {
@@ -343,6 +353,8 @@ impl Link {
                     self.end(0, format!("disconnected from {}", self.target), Some(RelayMessage::Bye))
                 }
                 Ok(HsmLinkMessage::Disconnect) => self.tell_hsm(0, "no remote PED link was up".into()),
+                // Not channel activity: the idle timeout is about the PED's use.
+                Ok(HsmLinkMessage::Audit(record)) => self.out.push_back(Output::Audit(record)),
                 Ok(_) | Err(_) => self.close_hsm("the HSM sent a link message it may not send"),
             }
             return;
@@ -725,6 +737,29 @@ mod tests {
             ped_initiated: true,
         };
         assert_eq!(hsm_msg(&drain(&mut l)[0]), connected);
+    }
+
+    #[test]
+    fn an_audit_record_passes_at_once_while_a_ped_operation_waits() {
+        let t0 = Instant::now();
+        let mut l = up(t0);
+        // A PED command went out; its key holder has not answered.
+        l.handle_hsm_data(t0, &frame::encode(FrameType::Record, &[0x55; 40]));
+        assert!(matches!(drain(&mut l)[..], [Output::ToServer(_)]));
+        let record = AuditRecord {
+            seq: 9,
+            time: 1_700_000_000,
+            hsm_serial: "150123".into(),
+            event: "ped connect -ip 10.1.1.1: refused".into(),
+            prev: [1; 32],
+        };
+        l.handle_hsm_data(t0, &HsmLinkMessage::Audit(record.clone()).encode().unwrap());
+        assert_eq!(drain(&mut l), [Output::Audit(record.clone())]);
+        assert!(l.is_relaying());
+        // With no remote link at all, too.
+        let mut idle = Link::new(t0, T, 1);
+        idle.handle_hsm_data(t0, &HsmLinkMessage::Audit(record.clone()).encode().unwrap());
+        assert_eq!(drain(&mut idle), [Output::Audit(record)]);
     }
 
     #[test]

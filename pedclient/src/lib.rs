@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod args;
+pub mod audit_log;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -24,7 +24,7 @@ _pedclient() {
 
     case "${cmd}" in
         pedclient)
-            opts="-m -h -V --mode --show --set --json --foreground --commonname --force --configfile --regen --register --id --id_ip --id_port --id_serialnumber --certificate --admin --eadmin --hsmlink --hsmlinkgroup --ignoreidletimeout --shutdowntimeout --pstartuptimeout --pshutdowntimeout --locallogger --winservice --pedinitiated --listenport --listenip --idletimeout --socketreadtimeout --socketwritetimeout --pinginterval --pingtimeout --logfilename --loginfo --logwarning --logerror --logtrace --maxlogfilesize --help --version"
+            opts="-m -h -V --mode --show --set --json --foreground --commonname --force --configfile --regen --register --id --id_ip --id_port --id_serialnumber --certificate --admin --eadmin --hsmlink --hsmlinkgroup --ignoreidletimeout --shutdowntimeout --pstartuptimeout --pshutdowntimeout --locallogger --winservice --pedinitiated --listenport --listenip --auditdir --auditrotatesize --auditrotatecount --idletimeout --socketreadtimeout --socketwritetimeout --pinginterval --pingtimeout --logfilename --loginfo --logwarning --logerror --logtrace --maxlogfilesize --help --version"
             [[ ${cur} == --* ]] || opts="${opts//--/-}"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -108,6 +108,18 @@ _pedclient() {
                     return 0
                     ;;
                 --listenip|-listenip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auditdir|-auditdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auditrotatesize|-auditrotatesize)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auditrotatecount|-auditrotatecount)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -25,6 +25,9 @@ complete -c pedclient -l pshutdowntimeout -o pshutdowntimeout -d 'Seconds `stop`
 complete -c pedclient -l pedinitiated -o pedinitiated -d 'PED-initiated mode: 1 listens for pedserver\'s TLS connection [default 0]' -r
 complete -c pedclient -l listenport -o listenport -d 'PED-initiated mode: the port to listen on [default 9696]' -r
 complete -c pedclient -l listenip -o listenip -d 'PED-initiated mode: the address to listen on [default: every IPv4 interface]' -r
+complete -c pedclient -l auditdir -o auditdir -d 'The directory of the HSMs\' audit logs [default: audit/ beside the log file]' -r -F
+complete -c pedclient -l auditrotatesize -o auditrotatesize -d 'An audit log file is rotated before it grows past this many bytes [default 1048576]' -r
+complete -c pedclient -l auditrotatecount -o auditrotatecount -d 'Audit log files kept per HSM, the current one included [default 10]' -r
 complete -c pedclient -l idletimeout -o idletimeout -d 'Seconds a relay connection may be idle before it is closed [default 1800]' -r
 complete -c pedclient -l socketreadtimeout -o socketreadtimeout -d 'Seconds allowed to connect, for the relay hellos and for a started frame to arrive [default 10]' -r
 complete -c pedclient -l socketwritetimeout -o socketwritetimeout -d 'Seconds allowed to send a frame [default 10]' -r
