@@ -63,6 +63,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
     }
     match (rest.first().map(String::as_str), control) {
         (Some("serve"), _) => serve(&args),
+        (Some("audit"), None) => crate::audit::main(&rest[1..]),
         (Some(_), Some(control)) => {
             let mut words = rest.to_vec();
             if let Err(e) = prompt_for_password(&mut words, &mut std::io::stdin().lock()) {

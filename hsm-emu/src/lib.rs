@@ -11,6 +11,7 @@
 //! that talks to it.
 //! docs/hsm-emu.md is the operator's guide.
 
+pub mod audit;
 pub mod channel;
 pub mod cli;
 pub mod conductor;

@@ -24,6 +24,7 @@ use getrandom::SysRng;
 use ped_proto::ErrorCode;
 use rand_core::{CryptoRng, UnwrapErr};
 
+use crate::audit::AuditTrail;
 use crate::channel::Firmware;
 use crate::conductor::Timeouts;
 use crate::console::{Console, ConsoleConfig, LinkKind, Output};
@@ -116,6 +117,7 @@ pub struct Server {
     clock: Box<dyn Clock>,
     rng: Rng,
     console: Console,
+    audit: AuditTrail,
 }
 
 impl std::fmt::Debug for Server {
@@ -148,7 +150,8 @@ impl Server {
             timeouts: Timeouts { key: config.key_timeout, link: config.link_timeout },
         };
         let console = Console::new(hsm, Box::new(store), console_config, started).with_firmware(config.firmware);
-        Ok(Server { config, clock, rng, console })
+        let audit = AuditTrail::open(&config.state, console.hsm().serial())?;
+        Ok(Server { config, clock, rng, console, audit })
     }
 
     /// Serves the control socket until the process ends.
@@ -192,6 +195,14 @@ fn read_client(client: u64, stream: UnixStream, events: &Sender<Event>) {
     let _ = events.send(Event::ClientGone(client));
 }
 
+/// An audit record that could not be kept is said on standard error; the command's
+/// own result stands.
+fn audit_or_warn(kept: Result<(), HsmError>) {
+    if let Err(e) = kept {
+        eprintln!("hsm-emu: audit: {}", e.detail);
+    }
+}
+
 /// Writes `lines` and ends the connection.
 fn answer(mut stream: &UnixStream, lines: &[String]) {
     for line in lines {
@@ -211,11 +222,15 @@ struct Pump {
     /// why it closed (`pedclient -mode show`) as long as the HSM holds its end.
     ended: Option<Transport>,
     links: u64,
+    /// The running command's words, for its audit record.
+    words: Vec<String>,
+    /// The open link is pedclient's HSM link, which carries the audit records.
+    remote: bool,
 }
 
 impl Pump {
     fn new(server: Server, events: Sender<Event>) -> Self {
-        Pump { server, events, client: None, link: None, ended: None, links: 0 }
+        Pump { server, events, client: None, link: None, ended: None, links: 0, words: Vec::new(), remote: false }
     }
 
     fn run(mut self, inbox: &Receiver<Event>) {
@@ -228,13 +243,16 @@ impl Pump {
                 None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
             let now = self.server.clock.now();
-            let Server { console, rng, .. } = &mut self.server;
+            let Server { console, rng, audit, .. } = &mut self.server;
             match event {
                 Ok(Event::Request { client, words, stream }) => {
                     self.ended = None;
                     match console.execute(now, &mut **rng, &words) {
-                        Ok(()) => self.client = Some((client, stream)),
-                        Err(refused) => answer(&stream, &lunacm::result_lines(&Err(refused))),
+                        Ok(()) => (self.client, self.words) = (Some((client, stream)), words),
+                        Err(refused) => {
+                            audit_or_warn(audit.command(now.as_secs(), &words, &Err(refused.clone())));
+                            answer(&stream, &lunacm::result_lines(&Err(refused)));
+                        }
                     }
                 }
                 Ok(Event::ClientGone(client)) => {
@@ -282,12 +300,32 @@ impl Pump {
                     }
                 }
                 Output::Close => self.link = None,
-                Output::Done(_) => {
+                Output::Done(result) => {
+                    let now = self.server.clock.now().as_secs();
+                    audit_or_warn(self.server.audit.command(now, &std::mem::take(&mut self.words), &result));
                     if let Some((_, stream)) = self.client.take() {
                         let _ = stream.shutdown(Shutdown::Both);
                     }
                 }
             }
+        }
+        self.send_audit();
+    }
+
+    /// Hands the queued audit records to pedclient when its HSM link is open, before
+    /// anything else waits: a PED operation in progress on the link never holds them.
+    fn send_audit(&mut self) {
+        let Some((_, transport)) = self.link.as_mut().filter(|_| self.remote && self.server.audit.has_queued()) else {
+            return;
+        };
+        match self.server.audit.take_frames() {
+            Ok(frames) => {
+                for frame in frames {
+                    // A frame lost with the link shows in the log as a gap.
+                    let _ = transport.send(&frame);
+                }
+            }
+            Err(e) => eprintln!("hsm-emu: audit: {e}"),
         }
     }
 
@@ -298,6 +336,7 @@ impl Pump {
             LinkKind::Pedclient => self.server.config.pedclient.clone(),
         };
         self.links += 1;
+        self.remote = kind == LinkKind::Pedclient;
         let link = self.links;
         let events = self.events.clone();
         let deliver = Box::new(move |arrival| events.send(Event::Link { link, arrival }).is_ok());
