@@ -264,15 +264,17 @@ fn bad_commands_and_a_connect_without_rpv_say_what_to_do() {
 /// Reads one whole frame from a pedclient-side stream.
 fn read_frame(stream: &mut UnixStream) -> Vec<u8> {
     use std::io::Read;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
+    // Header and body read exactly, so nothing after the frame is lost; the HSM's audit
+    // records (frame 2c, for pedclient's log) are passed over.
     loop {
-        if let Some((_, used)) = Frame::parse(&buf).unwrap() {
-            return buf[..used].to_vec();
+        let mut frame = vec![0u8; ped_proto::frame::HEADER_LEN];
+        stream.read_exact(&mut frame).expect("the HSM keeps the link open");
+        let len = u32::from_be_bytes(frame[4..8].try_into().unwrap()) as usize;
+        frame.resize(frame.len() + len, 0);
+        stream.read_exact(&mut frame[ped_proto::frame::HEADER_LEN..]).expect("a whole frame");
+        if Frame::decode_exact(&frame).unwrap().frame_type != FrameType::LinkAudit {
+            return frame;
         }
-        let n = stream.read(&mut chunk).unwrap();
-        assert!(n > 0, "the HSM closed the link");
-        buf.extend_from_slice(&chunk[..n]);
     }
 }
 
