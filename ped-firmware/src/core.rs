@@ -8,10 +8,10 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use ped_proto::EcdhKeyPair;
 use ped_proto::cert::ChainCache;
 use ped_proto::command::{HsmCommand, PedFailure, PedReply};
 use ped_proto::device::{DeviceMessage, PedInfo, PedMode, SessionEndReason, UpdateState};
-use ped_proto::EcdhKeyPair;
 use ped_proto::frame::{self, Frame, FrameType};
 use ped_proto::handshake::ped::{AwaitingHello, HelloReceived};
 use ped_proto::handshake::{ChannelKind, SUPPORTED_VERSIONS};

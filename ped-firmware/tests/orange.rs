@@ -5,9 +5,9 @@
 mod common;
 
 use common::*;
+use ped_proto::EcdhKeyPair;
 use ped_proto::ErrorCode;
 use ped_proto::command::{Activity, HsmCommand, PedFailure, PedReply, Role};
-use ped_proto::EcdhKeyPair;
 use ped_proto::frame::FrameType;
 use ped_proto::pedkey::KeyColour;
 use ped_proto::quorum::Quorum;

@@ -118,4 +118,3 @@ fn a_second_hsm_is_refused_while_the_ped_serves_another_and_connects_once_it_is_
     let connected: Vec<_> = links.as_array().into_iter().flatten().filter(|l| !l["firmware"].is_null()).collect();
     assert_eq!(connected.len(), 1, "one remote link, the second HSM's: {links}");
 }
-
