@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Code, HsmCode, HsmError};
+use crate::hsm::{Hsm, RoleName};
 
 /// Records kept while no HSM link is open.
 pub const QUEUE_MAX: usize = 1024;
@@ -55,12 +56,21 @@ pub struct AuditTrail {
     head: [u8; AUDIT_HASH_LEN],
     queue: VecDeque<AuditRecord>,
     file: Option<PathBuf>,
+    /// The Auditor's rotation (size, count), until it reaches pedclient.
+    rotation: Option<(u64, u32)>,
 }
 
 impl AuditTrail {
     /// A trail for the HSM `serial`, kept in memory only.
     pub fn new(serial: &str) -> Self {
-        AuditTrail { serial: serial.into(), seq: 0, head: [0; AUDIT_HASH_LEN], queue: VecDeque::new(), file: None }
+        AuditTrail {
+            serial: serial.into(),
+            seq: 0,
+            head: [0; AUDIT_HASH_LEN],
+            queue: VecDeque::new(),
+            file: None,
+            rotation: None,
+        }
     }
 
     /// The trail of the HSM `serial` whose state is in `dir`: continued from its
@@ -116,7 +126,12 @@ impl AuditTrail {
     /// an HSM link is open. A frame the link then fails to take is lost to the log and
     /// shows there as a gap.
     pub fn take_frames(&mut self) -> Result<Vec<Vec<u8>>, HsmError> {
-        let frames = self.queue.iter().filter_map(|r| HsmLinkMessage::Audit(r.clone()).encode().ok()).collect();
+        let mut frames: Vec<Vec<u8>> =
+            self.queue.iter().filter_map(|r| HsmLinkMessage::Audit(r.clone()).encode().ok()).collect();
+        // After the records: pedclient applies it to the files they named.
+        if let Some((rotate_size, rotate_count)) = self.rotation.take() {
+            frames.extend(HsmLinkMessage::AuditConfig { rotate_size, rotate_count }.encode().ok());
+        }
         self.queue.clear();
         self.save()?;
         Ok(frames)
@@ -124,7 +139,27 @@ impl AuditTrail {
 
     /// Whether records wait for a link.
     pub fn has_queued(&self) -> bool {
-        !self.queue.is_empty()
+        !self.queue.is_empty() || self.rotation.is_some()
+    }
+
+    /// `audit config -rotate-size BYTES -rotate-count N` (`None` for any other
+    /// command): only a logged-in Auditor (white key, `role login -name au`) may set the
+    /// rotation of this HSM's log at pedclient. Recorded either way; the setting goes to
+    /// pedclient after the records before it, at once or at the next HSM link (kept in
+    /// memory until then: a restart of the HSM forgets one not yet sent).
+    pub fn configure(&mut self, now: u64, hsm: &Hsm, words: &[String]) -> Option<Result<(), HsmError>> {
+        if !words.first().is_some_and(|w| w.eq_ignore_ascii_case("audit")) {
+            return None;
+        }
+        let result = rotation(hsm, words);
+        let kept = self.command(now, words, &result.as_ref().map(|_| ()).map_err(Clone::clone));
+        Some(match (result, kept) {
+            (Ok(setting), Ok(())) => {
+                self.rotation = Some(setting);
+                Ok(())
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        })
     }
 
     fn save(&self) -> Result<(), HsmError> {
@@ -137,6 +172,38 @@ impl AuditTrail {
         let json = serde_json::to_vec_pretty(&saved).map_err(|e| general(file, e))?;
         ped_fs::write_atomic(file, &json).map_err(|e| general(file, e))
     }
+}
+
+/// The rotation an `audit config` asks for, if its Auditor is logged in.
+fn rotation(hsm: &Hsm, words: &[String]) -> Result<(u64, u32), HsmError> {
+    let usage = || {
+        HsmError::hsm(
+            HsmCode::ArgumentsBad,
+            "usage: audit config -rotate-size BYTES -rotate-count N (BYTES at least 1, N from 1 to 1000)",
+        )
+    };
+    let [_, config, rest @ ..] = words else { return Err(usage()) };
+    if !config.eq_ignore_ascii_case("config") {
+        return Err(usage());
+    }
+    let (mut size, mut count) = (None, None);
+    for pair in rest.chunks(2) {
+        match pair {
+            [flag, value] if flag.eq_ignore_ascii_case("-rotate-size") => size = value.parse::<u64>().ok(),
+            [flag, value] if flag.eq_ignore_ascii_case("-rotate-count") => count = value.parse::<u32>().ok(),
+            _ => return Err(usage()),
+        }
+    }
+    let (Some(size), Some(count)) = (size.filter(|s| *s >= 1), count.filter(|c| (1..=1000).contains(c))) else {
+        return Err(usage());
+    };
+    if !hsm.is_logged_in(RoleName::Au) {
+        return Err(HsmError::hsm(
+            HsmCode::UserNotLoggedIn,
+            "only the Auditor changes the audit configuration: log in with `role login -name au` (white key) first",
+        ));
+    }
+    Ok((size, count))
 }
 
 fn general(file: &Path, e: impl fmt::Display) -> HsmError {

@@ -88,7 +88,8 @@ const USAGE: &str = "usage: hsm-emu serve --state DIR --control socket:PATH [--l
 [--pedclient socket:PATH]   (hsm-emu serve --help: every option)
        hsm-emu --control socket:PATH <command>   (ped connect|disconnect|set|show|vector init, \
 hsm init|factoryreset|changepolicy, partition create|delete|init, role login|init|changepw|resetpw)
-       `ped connect -password -` reads the one-time password from standard input";
+       `ped connect -password -` reads the one-time password from standard input
+       hsm-emu audit verify FILE...   (pedclient's audit log files of one HSM, oldest first)";
 
 fn serve(args: &[String]) -> ExitCode {
     // `serve` may come after a --control; clap sees only serve's own arguments.

@@ -246,6 +246,10 @@ impl Pump {
             let Server { console, rng, audit, .. } = &mut self.server;
             match event {
                 Ok(Event::Request { client, words, stream }) => {
+                    if let Some(result) = audit.configure(now.as_secs(), console.hsm(), &words) {
+                        answer(&stream, &lunacm::result_lines(&result));
+                        continue;
+                    }
                     self.ended = None;
                     match console.execute(now, &mut **rng, &words) {
                         Ok(()) => (self.client, self.words) = (Some((client, stream)), words),

@@ -440,6 +440,9 @@ impl Net {
                 LinkOutput::Down { code, message } => {
                     self.note(&format!("pedclient: remote link down: {code:#x} {message}"))
                 }
+                LinkOutput::AuditRotation { hsm_serial, rotate_size, rotate_count } => {
+                    self.note(&format!("pedclient: audit rotation of {hsm_serial}: {rotate_size} B, {rotate_count}"))
+                }
                 LinkOutput::Audit(record) => {
                     self.note(&format!("pedclient: audit record {}: {}", record.seq, record.event))
                 }

@@ -65,6 +65,8 @@ pub enum FrameType {
     LinkClosed,
     /// HSM link (HSM → pedclient): one audit record for pedclient's audit log.
     LinkAudit,
+    /// HSM link (HSM → pedclient): the audit log's rotation, as the Auditor set it.
+    LinkAuditConfig,
     /// Device control (host → PED): who are you?
     DeviceInfoRequest,
     /// Device control (PED → host): firmware version, serial, mode, cached RPKs.
@@ -103,6 +105,7 @@ impl FrameType {
             FrameType::LinkDisconnect => 0x2a,
             FrameType::LinkClosed => 0x2b,
             FrameType::LinkAudit => 0x2c,
+            FrameType::LinkAuditConfig => 0x2d,
             FrameType::DeviceInfoRequest => 0x30,
             FrameType::DeviceInfo => 0x31,
             FrameType::UpdateBegin => 0x32,
@@ -146,6 +149,7 @@ impl FrameType {
             0x2a => FrameType::LinkDisconnect,
             0x2b => FrameType::LinkClosed,
             0x2c => FrameType::LinkAudit,
+            0x2d => FrameType::LinkAuditConfig,
             0x30 => FrameType::DeviceInfoRequest,
             0x31 => FrameType::DeviceInfo,
             0x32 => FrameType::UpdateBegin,

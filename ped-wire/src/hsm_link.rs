@@ -160,7 +160,19 @@ pub enum HsmLinkMessage {
     /// HSM → pedclient: an audit record to write to the audit log. Sent whenever the HSM
     /// link is open, whatever else is in progress on it; no answer.
     Audit(AuditRecord),
+    /// HSM → pedclient: rotate this HSM's audit log before a file would pass
+    /// `rotate_size` bytes, keeping `rotate_count` files (1-1000). The HSM sends it only
+    /// for a logged-in Auditor (`audit config`); no answer.
+    AuditConfig {
+        /// Bytes, at least 1.
+        rotate_size: u64,
+        /// Files kept, the current one included: 1 to [`MAX_AUDIT_FILES`].
+        rotate_count: u32,
+    },
 }
+
+/// The most audit log files an HSM may ask pedclient to keep.
+pub const MAX_AUDIT_FILES: u32 = 1000;
 
 impl HsmLinkMessage {
     /// A Closed message for a stable code, with the code's advice as text.
@@ -176,6 +188,7 @@ impl HsmLinkMessage {
             HsmLinkMessage::Disconnect => FrameType::LinkDisconnect,
             HsmLinkMessage::Closed { .. } => FrameType::LinkClosed,
             HsmLinkMessage::Audit(_) => FrameType::LinkAudit,
+            HsmLinkMessage::AuditConfig { .. } => FrameType::LinkAuditConfig,
         }
     }
 
@@ -199,6 +212,13 @@ impl HsmLinkMessage {
                 put_text(&mut body, message, MAX_MESSAGE_LEN, "message")?;
             }
             HsmLinkMessage::Audit(record) => body = record.body()?,
+            HsmLinkMessage::AuditConfig { rotate_size, rotate_count } => {
+                if *rotate_size == 0 || !(1..=MAX_AUDIT_FILES).contains(rotate_count) {
+                    return Err(DecodeError::InvalidValue("audit rotation"));
+                }
+                body.extend_from_slice(&rotate_size.to_be_bytes());
+                body.put_u32(*rotate_count);
+            }
         }
         Ok(frame::encode(self.frame_type(), &body))
     }
@@ -226,6 +246,14 @@ impl HsmLinkMessage {
                 HsmLinkMessage::Closed { code: r.u32("code")?, message: text(&mut r, MAX_MESSAGE_LEN, "message")? }
             }
             FrameType::LinkAudit => HsmLinkMessage::Audit(AuditRecord::decode_body(&mut r)?),
+            FrameType::LinkAuditConfig => {
+                let rotate_size = u64::from_be_bytes(r.array("rotate size")?);
+                let rotate_count = r.u32("rotate count")?;
+                if rotate_size == 0 || !(1..=MAX_AUDIT_FILES).contains(&rotate_count) {
+                    return Err(DecodeError::InvalidValue("audit rotation"));
+                }
+                HsmLinkMessage::AuditConfig { rotate_size, rotate_count }
+            }
             other => return Err(DecodeError::UnexpectedFrame(other.to_byte())),
         };
         r.finish()?;

@@ -60,7 +60,21 @@ proptest! {
     fn any_body_decodes_or_fails_typed(body in proptest::collection::vec(any::<u8>(), 0..400)) {
         let frame = Frame { frame_type: FrameType::LinkAudit, body: &body };
         if let Ok(HsmLinkMessage::Audit(record)) = HsmLinkMessage::decode(frame) {
-            prop_assert_eq!(record.body().unwrap(), body);
+            prop_assert_eq!(record.body().unwrap(), body.clone());
+        }
+        let frame = Frame { frame_type: FrameType::LinkAuditConfig, body: &body };
+        if let Ok(config) = HsmLinkMessage::decode(frame) {
+            let encoded = config.encode().unwrap();
+            prop_assert_eq!(&encoded[8..], &body[..]);
+        }
+    }
+
+    #[test]
+    fn any_rotation_round_trips_or_is_refused(rotate_size in any::<u64>(), rotate_count in any::<u32>()) {
+        let message = HsmLinkMessage::AuditConfig { rotate_size, rotate_count };
+        match message.encode() {
+            Ok(frame) => prop_assert_eq!(HsmLinkMessage::decode(Frame::decode_exact(&frame).unwrap()).unwrap(), message),
+            Err(_) => prop_assert!(rotate_size == 0 || rotate_count == 0 || rotate_count > 1000),
         }
     }
 

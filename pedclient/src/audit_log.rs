@@ -40,6 +40,8 @@ pub struct AuditLog {
     config: AuditConfig,
     /// The current file of each HSM, and its size.
     open: HashMap<String, (File, u64)>,
+    /// Rotations an HSM's Auditor set (size, count), in force until pedclient restarts.
+    rotations: HashMap<String, (u64, u32)>,
 }
 
 /// The file name stem for an HSM serial: printable ASCII, with anything a path could
@@ -70,7 +72,12 @@ impl AuditLog {
     /// The logs under `config.dir` (created, owner and group only, when the first record
     /// comes).
     pub fn new(config: AuditConfig) -> Self {
-        AuditLog { config, open: HashMap::new() }
+        AuditLog { config, open: HashMap::new(), rotations: HashMap::new() }
+    }
+
+    /// The HSM `serial`'s Auditor set its rotation: `size` bytes a file, `count` files.
+    pub fn set_rotation(&mut self, serial: &str, size: u64, count: u32) {
+        self.rotations.insert(serial.to_owned(), (size.max(1), count.max(1)));
     }
 
     /// The current file of the HSM `serial`.
@@ -90,9 +97,14 @@ impl AuditLog {
             self.open.insert(record.hsm_serial.clone(), (file, size));
         }
         let size = self.open.get(&record.hsm_serial).map_or(0, |(_, size)| *size);
-        if must_rotate(size, line.len() as u64, self.config.rotate_size) {
+        let (rotate_size, keep) = self
+            .rotations
+            .get(&record.hsm_serial)
+            .copied()
+            .unwrap_or((self.config.rotate_size, self.config.rotate_count));
+        if must_rotate(size, line.len() as u64, rotate_size) {
             self.open.remove(&record.hsm_serial);
-            self.rotate(&base)?;
+            self.rotate(&base, keep)?;
             let file = self.open_current(&base)?;
             self.open.insert(record.hsm_serial.clone(), (file, 0));
         }
@@ -118,8 +130,8 @@ impl AuditLog {
 
     /// `.log.(k)` → `.log.(k+1)` from the oldest kept down, `.log` → `.log.1`; the one
     /// past the count is deleted.
-    fn rotate(&self, base: &Path) -> io::Result<()> {
-        let keep = self.config.rotate_count.max(1);
+    fn rotate(&self, base: &Path, keep: u32) -> io::Result<()> {
+        let keep = keep.max(1);
         let oldest = generation(base, keep - 1);
         if keep == 1 {
             return fs::remove_file(&oldest).and_then(|()| sync_dir(&self.config.dir));
@@ -142,20 +154,34 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// What the writer thread is given.
+#[derive(Debug)]
+enum Job {
+    Record(AuditRecord),
+    Rotation { serial: String, size: u64, count: u32 },
+}
+
 /// The audit log on a thread of its own: [`AuditSink::send`] never waits for the disk.
 #[derive(Clone, Debug)]
 pub struct AuditSink {
-    records: Sender<AuditRecord>,
+    jobs: Sender<Job>,
 }
 
 impl AuditSink {
     /// Starts the writer thread for `config`. A write that fails is logged and the next
     /// record tried again (a full disk may be freed).
     pub fn start(config: AuditConfig) -> io::Result<AuditSink> {
-        let (records, inbox) = mpsc::channel::<AuditRecord>();
+        let (jobs, inbox) = mpsc::channel::<Job>();
         let mut log = AuditLog::new(config);
         std::thread::Builder::new().name("audit-log".into()).spawn(move || {
-            for record in inbox {
+            for job in inbox {
+                let record = match job {
+                    Job::Record(record) => record,
+                    Job::Rotation { serial, size, count } => {
+                        log.set_rotation(&serial, size, count);
+                        continue;
+                    }
+                };
                 match log.write(&record) {
                     Ok(()) => tracing::debug!("audit record {} of HSM {} written", record.seq, record.hsm_serial),
                     Err(e) => tracing::error!(
@@ -167,12 +193,18 @@ impl AuditSink {
                 }
             }
         })?;
-        Ok(AuditSink { records })
+        Ok(AuditSink { jobs })
     }
 
     /// Hands `record` to the writer.
     pub fn send(&self, record: AuditRecord) {
-        let _ = self.records.send(record);
+        let _ = self.jobs.send(Job::Record(record));
+    }
+
+    /// The HSM `serial`'s rotation from now on (its Auditor's `audit config`), in order
+    /// with its records.
+    pub fn rotate(&self, serial: String, size: u64, count: u32) {
+        let _ = self.jobs.send(Job::Rotation { serial, size, count });
     }
 }
 
@@ -258,5 +290,19 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert!(fs::read_to_string(dir.path().join("audit-150123.log")).unwrap().starts_with("2 "));
         assert!(must_rotate(5, 6, 10) && !must_rotate(0, 60, 10) && !must_rotate(4, 6, 10));
+    }
+
+    #[test]
+    fn an_auditors_rotation_applies_to_that_hsm_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log =
+            AuditLog::new(AuditConfig { dir: dir.path().to_path_buf(), rotate_size: 1 << 20, rotate_count: 5 });
+        log.set_rotation("150123", 1, 2);
+        for seq in 1..=4 {
+            log.write(&record(seq, "e")).unwrap();
+            log.write(&AuditRecord { hsm_serial: "999".into(), ..record(seq, "e") }).unwrap();
+        }
+        let names: Vec<String> = files(dir.path()).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["audit-150123.log", "audit-150123.log.1", "audit-999.log"]);
     }
 }

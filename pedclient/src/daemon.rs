@@ -417,6 +417,12 @@ impl Daemon {
                         });
                     }
                     Output::Audit(record) => self.audit.send(record),
+                    Output::AuditRotation { hsm_serial, rotate_size, rotate_count } => {
+                        tracing::info!(
+                            "HSM link {key}: HSM {hsm_serial}'s Auditor set its audit log rotation: {rotate_size} bytes, {rotate_count} files"
+                        );
+                        self.audit.rotate(hsm_serial, rotate_size, rotate_count);
+                    }
                     Output::Down { code, message } => {
                         let named = ErrorCode::from_value(code).map_or(format!("0x{code:08x}"), |c| c.to_string());
                         let text = if code == 0 { message } else { format!("{message} ({named})") };

@@ -74,6 +74,15 @@ pub enum Output {
     /// An audit record from the HSM, for its audit log (`audit_log`): handed on at
     /// once, whatever the remote link is doing.
     Audit(AuditRecord),
+    /// The HSM's Auditor set the rotation of that HSM's audit log (`audit_log`).
+    AuditRotation {
+        /// The HSM, as its audit records name it.
+        hsm_serial: String,
+        /// Bytes a file may reach.
+        rotate_size: u64,
+        /// Files kept.
+        rotate_count: u32,
+    },
     /// The remote link ended or could not be made (for `show` and the log).
     Down {
         /// The code told to the HSM (0: a deliberate disconnect).
@@ -116,6 +125,8 @@ pub struct Link {
     opening: Option<RelayClient>,
     /// Pings go to a quiet pedserver only.
     keepalive: Keepalive,
+    /// The serial of the HSM's audit records, once one came.
+    audit_serial: Option<String>,
 }
 
 fn to_hsm(msg: &HsmLinkMessage) -> Vec<u8> {
@@ -155,6 +166,7 @@ impl Link {
             last_activity: now,
             opening: None,
             keepalive: Keepalive::new(now, timeouts.ping_interval, timeouts.ping_timeout, nonce_seed),
+            audit_serial: None,
         }
     }
 
@@ -345,6 +357,7 @@ impl Link {
                 | FrameType::LinkDisconnect
                 | FrameType::LinkClosed
                 | FrameType::LinkAudit
+                | FrameType::LinkAuditConfig
         );
         if link {
             match Frame::decode_exact(&frame).and_then(HsmLinkMessage::decode) {
@@ -354,7 +367,18 @@ impl Link {
                 }
                 Ok(HsmLinkMessage::Disconnect) => self.tell_hsm(0, "no remote PED link was up".into()),
                 // Not channel activity: the idle timeout is about the PED's use.
-                Ok(HsmLinkMessage::Audit(record)) => self.out.push_back(Output::Audit(record)),
+                Ok(HsmLinkMessage::Audit(record)) => {
+                    self.audit_serial = Some(record.hsm_serial.clone());
+                    self.out.push_back(Output::Audit(record));
+                }
+                // The HSM sends its own rotation after a record of its (the Auditor's
+                // `audit config`), which names the files it applies to.
+                Ok(HsmLinkMessage::AuditConfig { rotate_size, rotate_count }) => match self.audit_serial.clone() {
+                    Some(hsm_serial) => {
+                        self.out.push_back(Output::AuditRotation { hsm_serial, rotate_size, rotate_count })
+                    }
+                    None => self.close_hsm("the HSM set an audit rotation before sending any audit record"),
+                },
                 Ok(_) | Err(_) => self.close_hsm("the HSM sent a link message it may not send"),
             }
             return;
@@ -760,6 +784,10 @@ mod tests {
         let mut idle = Link::new(t0, T, 1);
         idle.handle_hsm_data(t0, &HsmLinkMessage::Audit(record.clone()).encode().unwrap());
         assert_eq!(drain(&mut idle), [Output::Audit(record)]);
+        let rotation = HsmLinkMessage::AuditConfig { rotate_size: 4096, rotate_count: 3 };
+        idle.handle_hsm_data(t0, &rotation.encode().unwrap());
+        let expected = Output::AuditRotation { hsm_serial: "150123".into(), rotate_size: 4096, rotate_count: 3 };
+        assert_eq!(drain(&mut idle), [expected]);
     }
 
     #[test]

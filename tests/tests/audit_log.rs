@@ -2,7 +2,8 @@
 //! the ceremony's records and a login's reach pedclient's file; a command refused while
 //! the login waits for its key holder at the Remote PED is in the file before the login
 //! ends (the seed's known issue 4223-4227 does not arise); `hsm-emu audit verify` accepts
-//! the file and names the record after an edited one.
+//! the file and names the record after an edited one. Only a logged-in Auditor sets the
+//! log's rotation, and the rotated files verify together.
 
 use std::process::Command;
 use std::time::Instant;
@@ -52,4 +53,47 @@ fn a_login_is_logged_a_refusal_meanwhile_at_once_and_the_log_verifies() {
     let (code, out) = verify(&edited);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.starts_with("Audit log BAD: ") && out.contains("does not chain to record"), "{out}");
+}
+
+#[test]
+fn only_a_logged_in_auditor_sets_the_rotation_and_the_rotated_files_verify_together() {
+    let mut rig = Rig::start(&Settings::default());
+    let c = ceremony::run(&mut rig);
+    let config = ["audit", "config", "-rotate-size", "400", "-rotate-count", "2"];
+    rig.hsm.cli(&config).failed_with("CKR_USER_NOT_LOGGED_IN");
+    ceremony::so_login(&mut rig, &c.blue_quorum()).ok();
+    rig.hsm.cli(&config).failed_with("CKR_USER_NOT_LOGGED_IN");
+
+    // The Auditor's white key, then its login.
+    let white = rig.keys.blank(1).remove(0);
+    let mut remote = rig.remote.holder();
+    let init = rig.hsm.start_cli(&["role", "init", "-name", "au"]);
+    remote.shape(1, 1);
+    remote.write("(WHITE)", &[(&white, "")], &[]);
+    init.join().unwrap().ok();
+    remote.remove();
+    let login = rig.hsm.start_cli(&["role", "login", "-name", "au"]);
+    remote.login(ceremony::login_prompt("au"), &[(&white, "")]);
+    login.join().unwrap().ok();
+    rig.hsm.cli(&config).ok();
+    for _ in 0..12 {
+        rig.hsm.cli(&["ped", "show"]).ok();
+    }
+
+    let dir = rig.dir().join("pedclient/audit");
+    let current = dir.join(format!("audit-{HSM_SERIAL}.log"));
+    let older = dir.join(format!("audit-{HSM_SERIAL}.log.1"));
+    let last = || std::fs::read_to_string(&current).unwrap_or_default().lines().last().map(str::to_owned);
+    wait_until("the last ped show's record", || last().is_some_and(|l| l.ends_with("ped show: OK")));
+    let mut names: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, [format!("audit-{HSM_SERIAL}.log"), format!("audit-{HSM_SERIAL}.log.1")], "two files kept");
+    for file in [&current, &older] {
+        assert!(std::fs::metadata(file).unwrap().len() <= 400, "{} within 400 bytes", file.display());
+    }
+    let out = Command::new(binary("hsm-emu")).args(["audit", "verify"]).arg(&older).arg(&current).output().unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.starts_with("Audit log OK: "), "{text}");
 }
