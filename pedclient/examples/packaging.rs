@@ -31,6 +31,7 @@ mod tests {
         assert_eq!(complete(&["pedclient", "-mode", ""]), modes);
         assert_eq!(complete(&["pedclient", "-m", ""]), modes);
         assert_eq!(complete(&["pedclient", "-mode", "assignid", "-id_s"]), ["-id_serialnumber"]);
-        assert_eq!(complete(&["pedclient", "--hsml"]), ["--hsmlink"]);
+        assert_eq!(complete(&["pedclient", "--hsml"]), ["--hsmlink", "--hsmlinkgroup"]);
+        assert_eq!(complete(&["pedclient", "-hsmlinkg"]), ["-hsmlinkgroup"]);
     }
 }
