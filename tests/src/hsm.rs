@@ -26,6 +26,11 @@ impl HsmEmu {
         Self::spawn(dir, local_ped, pedclient, key_timeout, &[])
     }
 
+    /// [`HsmEmu::start`] with more `hsm-emu serve` options, e.g. `--firmware 7.4.2`.
+    pub fn start_with(dir: &Path, local_ped: &Path, pedclient: &Path, key_timeout: u32, extra: &[&str]) -> HsmEmu {
+        Self::spawn(dir, local_ped, pedclient, key_timeout, extra)
+    }
+
     /// Starts another HSM, serial `serial`, made in the factory of `sibling` (the same
     /// root, so the rig's PEDs trust it too), in `dir`, with the Local PED-USB at
     /// `local_ped` and pedclient's HSM link at `pedclient`.

@@ -35,6 +35,8 @@ pub struct Settings<'a> {
     pub pedclient: &'a [&'a str],
     /// Extra `pedserver -mode start` settings, e.g. `["-socketreadtimeout", "1"]`.
     pub pedserver: &'a [&'a str],
+    /// Extra `hsm-emu serve` settings, e.g. `["--firmware", "7.4.2"]`.
+    pub hsm: &'a [&'a str],
     /// The HSM's PED-key action timeout, seconds.
     pub key_timeout: u32,
     /// `None`: the rig starts the remote ped-sim. `Some(wait)`: a person starts it (in its
@@ -67,6 +69,7 @@ impl Default for Settings<'_> {
         Settings {
             pedclient: &[],
             pedserver: &[],
+            hsm: &[],
             key_timeout: 60,
             remote_by_hand: None,
             taps: true,
@@ -112,7 +115,8 @@ impl Rig {
         let pedclient = PedClient::new(&d.join("pedclient"));
         let hsm_link_path = d.join("hsmlink-rec.sock");
         let hsm_to_pedclient = if settings.taps { hsm_link_path.clone() } else { pedclient.hsm_link() };
-        let hsm = HsmEmu::start(d, &d.join("LOCAL-usb.sock"), &hsm_to_pedclient, settings.key_timeout);
+        let hsm =
+            HsmEmu::start_with(d, &d.join("LOCAL-usb.sock"), &hsm_to_pedclient, settings.key_timeout, settings.hsm);
         let local = PedSim::start(d, "LOCAL", &hsm.root(), keys.dir());
         let remote = match (settings.remote_by_hand, settings.remote) {
             (None, RemotePed::Sim) => PedSim::start(d, "REMOTE", &hsm.root(), keys.dir()),

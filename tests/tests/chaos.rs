@@ -19,6 +19,7 @@ use tests::sim::SimHolder;
 const SHORT_READS: Settings<'static> = Settings {
     pedclient: &["-socketreadtimeout", "0.2"],
     pedserver: &["-socketreadtimeout", "0.2"],
+    hsm: &[],
     key_timeout: 5,
     remote_by_hand: None,
     taps: true,
