@@ -495,3 +495,59 @@ pub fn closed(msg: HsmLinkMessage, code: u32) -> String {
         other => panic!("expected Closed with 0x{code:08x}, got {other:?}"),
     }
 }
+
+/// The kernel's name of a process, which `pgrep`, `ps -o comm` and `top` show.
+pub fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap().trim_end().to_owned()
+}
+
+/// Runs `-mode stop` through `run` when dropped, however the test ends.
+pub struct StopOnDrop<'a, F: Fn(&str, &[&str]) -> Output>(pub &'a F);
+
+impl<F: Fn(&str, &[&str]) -> Output> std::fmt::Debug for StopOnDrop<'_, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StopOnDrop")
+    }
+}
+
+impl<F: Fn(&str, &[&str]) -> Output> Drop for StopOnDrop<'_, F> {
+    fn drop(&mut self) {
+        let _ = (self.0)("stop", &[]);
+    }
+}
+
+/// Runs daemon `name`'s install script (`packaging/install.sh` of the crate at
+/// `manifest_dir`) into a staging root and checks what an administrator finds: the binary
+/// runs as the seed's name `seed_name`, the completions and the man page answer to that
+/// name too, and every `Documentation=` of the unit is installed.
+pub fn check_staged_install(manifest_dir: &str, name: &str, seed_name: &str) {
+    let root = tempfile::tempdir().unwrap();
+    let script = Path::new(manifest_dir).join("packaging/install.sh");
+    let o = Command::new(script).arg(binary(name)).env("DESTDIR", root.path()).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let usr = root.path().join("usr");
+    assert_eq!(std::fs::read_link(usr.join("bin").join(seed_name)).unwrap(), Path::new(name));
+    let o = Command::new(usr.join("bin").join(seed_name)).arg("--version").output().unwrap();
+    assert!(o.status.success() && text(&o).starts_with(&format!("{name} ")), "{}", text(&o));
+    for completion in [
+        format!("bash-completion/completions/{seed_name}"),
+        format!("fish/vendor_completions.d/{seed_name}.fish"),
+        format!("man/man1/{seed_name}.1"),
+    ] {
+        assert!(usr.join("share").join(&completion).exists(), "{completion}");
+    }
+
+    let unit = std::fs::read_to_string(root.path().join(format!("etc/systemd/system/{name}.service"))).unwrap();
+    let documentation = unit.lines().find_map(|l| l.strip_prefix("Documentation=")).expect("Documentation=");
+    let urls: Vec<&str> = documentation.split_whitespace().collect();
+    let man = format!("man:{name}(1)");
+    assert!(urls.contains(&man.as_str()) && urls.iter().any(|u| u.starts_with("file:")), "{urls:?}");
+    for url in urls {
+        let path = match (url.strip_prefix("man:"), url.strip_prefix("file:/")) {
+            (Some(page), _) => format!("usr/share/man/man1/{}.1", page.trim_end_matches("(1)")),
+            (_, Some(path)) => path.to_owned(),
+            _ => panic!("{url}: neither man: nor file:"),
+        };
+        assert!(root.path().join(&path).is_file(), "{url}: {path} is not installed");
+    }
+}

@@ -10,11 +10,6 @@ use std::process::Command;
 
 use common::*;
 
-/// The kernel's name of a process, which `pgrep`, `ps -o comm` and `top` show.
-fn comm(pid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap().trim_end().to_owned()
-}
-
 #[test]
 fn a_background_pedserver_is_named_pedserver_in_the_process_list() {
     let dir = tempfile::tempdir().unwrap();
@@ -44,7 +39,7 @@ fn the_seeds_name_pedserver_starts_shows_and_stops_it() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).starts_with("Ped Server Version "), "{}", text(&o));
     // Stopped however the test ends.
-    let _stop = Stop(&run);
+    let _stop = StopOnDrop(&run);
     let shown = run("show", &["-json"]);
     let status: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
     let pid = status["pid"].as_u64().unwrap() as u32;
@@ -53,43 +48,9 @@ fn the_seeds_name_pedserver_starts_shows_and_stops_it() {
     assert!(o.status.success() && text(&o).contains("Ped Server stopped."), "{}", text(&o));
 }
 
-/// Runs `-mode stop` when dropped.
-struct Stop<'a, F: Fn(&str, &[&str]) -> std::process::Output>(&'a F);
-
-impl<F: Fn(&str, &[&str]) -> std::process::Output> Drop for Stop<'_, F> {
-    fn drop(&mut self) {
-        let _ = (self.0)("stop", &[]);
-    }
-}
-
 /// The install script into a staging root: the binary runs as PedServer, the completions and
 /// the man page answer to that name too, and every Documentation= of the unit is installed.
 #[test]
 fn the_install_script_installs_the_seeds_name_and_what_the_unit_documents() {
-    let root = tempfile::tempdir().unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/install.sh");
-    let o = Command::new(script).arg(binary("pedserver")).env("DESTDIR", root.path()).output().unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    let usr = root.path().join("usr");
-    assert_eq!(std::fs::read_link(usr.join("bin/PedServer")).unwrap(), std::path::Path::new("pedserver"));
-    let o = Command::new(usr.join("bin/PedServer")).arg("--version").output().unwrap();
-    assert!(o.status.success() && text(&o).starts_with("pedserver "), "{}", text(&o));
-    for completion in
-        ["bash-completion/completions/PedServer", "fish/vendor_completions.d/PedServer.fish", "man/man1/PedServer.1"]
-    {
-        assert!(usr.join("share").join(completion).exists(), "{completion}");
-    }
-
-    let unit = std::fs::read_to_string(root.path().join("etc/systemd/system/pedserver.service")).unwrap();
-    let documentation = unit.lines().find_map(|l| l.strip_prefix("Documentation=")).expect("Documentation=");
-    let urls: Vec<&str> = documentation.split_whitespace().collect();
-    assert!(urls.contains(&"man:pedserver(1)") && urls.iter().any(|u| u.starts_with("file:")), "{urls:?}");
-    for url in urls {
-        let path = match (url.strip_prefix("man:"), url.strip_prefix("file:/")) {
-            (Some(page), _) => format!("usr/share/man/man1/{}.1", page.trim_end_matches("(1)")),
-            (_, Some(path)) => path.to_owned(),
-            _ => panic!("{url}: neither man: nor file:"),
-        };
-        assert!(root.path().join(&path).is_file(), "{url}: {path} is not installed");
-    }
+    check_staged_install(env!("CARGO_MANIFEST_DIR"), "pedserver", "PedServer");
 }
