@@ -245,6 +245,22 @@ impl PedServer {
         Command::new(binary("pedserver")).args(&all).output().unwrap()
     }
 
+    /// `-regen -commonname CN`: pedserver's certificate for PED-initiated mode, its path.
+    pub fn regen(&self, common_name: &str) -> PathBuf {
+        let o = self.raw(&["-regen", "-commonname", common_name]);
+        assert!(o.status.success(), "{}", text(&o));
+        self.dir.path().join(format!("cert/client/{common_name}.pem"))
+    }
+
+    /// `-appliance register -name NAME` of the pedclient whose certificate is `cert`,
+    /// listening on 127.0.0.1:`port`.
+    pub fn register_appliance(&self, name: &str, cert: &Path, port: &str) {
+        let cert = cert.to_str().unwrap();
+        let args = ["-appliance", "register", "-name", name, "-certificate", cert, "-ip", "127.0.0.1", "-port", port];
+        let o = self.raw(&args);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+
     /// `-mode show -json`.
     pub fn show(&self) -> serde_json::Value {
         let o = self.run("show", &["-json"]);
@@ -400,6 +416,13 @@ impl PedClient {
     }
 
     /// Any pedclient command line, with this client's files and ports added.
+    /// `-regen -commonname CN`: pedclient's certificate for PED-initiated mode, its path.
+    pub fn regen(&self, common_name: &str) -> PathBuf {
+        let o = self.raw(&["-regen", "-commonname", common_name]);
+        assert!(o.status.success(), "{}", text(&o));
+        self.dir.path().join(format!("cert/server/{common_name}.pem"))
+    }
+
     pub fn raw(&self, args: &[&str]) -> Output {
         let admin = self.admin.to_string();
         let (config, log, link) = (self.config(), self.dir.path().join("pedclient.log"), self.hsm_link());

@@ -31,26 +31,12 @@ fn idle_connections_to_the_ped_initiated_listener_are_capped_and_pedserver_still
     let ped = FakePed::new(dir.path());
     let server = PedServer::start(&ped.spec(), &["-connectretrydelay", "100"]);
     let client = PedClient::new();
-    assert!(client.raw(&["-regen", "-commonname", "appliance1"]).status.success());
-    let client_cert = client.dir.path().join("cert/server/appliance1.pem");
-    assert!(server.raw(&["-regen", "-commonname", "laptop7"]).status.success());
-    let server_cert = server.dir.path().join("cert/client/laptop7.pem");
+    let client_cert = client.regen("appliance1");
+    let server_cert = server.regen("laptop7");
     assert!(client.raw(&["-register", "-certificate", server_cert.to_str().unwrap()]).status.success());
     let port = free_port();
     let listen = port.to_string();
-    let o = server.raw(&[
-        "-appliance",
-        "register",
-        "-name",
-        "abox",
-        "-certificate",
-        client_cert.to_str().unwrap(),
-        "-ip",
-        "127.0.0.1",
-        "-port",
-        &listen,
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    server.register_appliance("abox", &client_cert, &listen);
     let client = client.start(&["-pedinitiated", "1", "-listenport", &listen, "-listenip", "127.0.0.1"]);
     let pid = client.show()["daemon"]["pid"].as_u64().unwrap() as u32;
     let baseline = settled_fds(pid);

@@ -16,29 +16,13 @@ fn pedserver_connects_out_and_an_hsm_uses_its_link() {
     let client = PedClient::new();
 
     // Certificates, made and pinned both ways.
-    let o = client.raw(&["-regen", "-commonname", "appliance1"]);
-    assert!(o.status.success(), "{}", text(&o));
-    let client_cert = client.dir.path().join("cert/server/appliance1.pem");
+    let client_cert = client.regen("appliance1");
     assert!(client_cert.exists());
-    let o = server.raw(&["-regen", "-commonname", "laptop7"]);
-    assert!(o.status.success(), "{}", text(&o));
-    let server_cert = server.dir.path().join("cert/client/laptop7.pem");
+    let server_cert = server.regen("laptop7");
     let o = client.raw(&["-register", "-certificate", server_cert.to_str().unwrap()]);
     assert!(o.status.success() && text(&o).contains("\"laptop7\""), "{}", text(&o));
     let listen = free_port().to_string();
-    let o = server.raw(&[
-        "-appliance",
-        "register",
-        "-name",
-        "abox",
-        "-certificate",
-        client_cert.to_str().unwrap(),
-        "-ip",
-        "127.0.0.1",
-        "-port",
-        &listen,
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    server.register_appliance("abox", &client_cert, &listen);
 
     let client = client.start(&["-pedinitiated", "1", "-listenport", &listen, "-listenip", "127.0.0.1"]);
     // Before pedserver connects, an HSM hears that no PED is there.
@@ -79,8 +63,7 @@ fn an_unregistered_pedserver_is_refused() {
     let ped = FakePed::new(dir.path());
     let server = PedServer::start(&ped.spec(), &[]);
     let client = PedClient::new();
-    assert!(client.raw(&["-regen", "-commonname", "appliance1"]).status.success());
-    let client_cert = client.dir.path().join("cert/server/appliance1.pem");
+    let client_cert = client.regen("appliance1");
     // pedclient pins another pedserver's certificate, not this one's.
     let other = tempfile::tempdir().unwrap();
     let other_config = other.path().join("pedserver.toml");
@@ -91,21 +74,9 @@ fn an_unregistered_pedserver_is_refused() {
     assert!(o.status.success(), "{}", text(&o));
     let stranger = other.path().join("cert/client/stranger.pem");
     assert!(client.raw(&["-register", "-certificate", stranger.to_str().unwrap()]).status.success());
-    assert!(server.raw(&["-regen", "-commonname", "laptop7"]).status.success());
+    server.regen("laptop7");
     let listen = free_port().to_string();
-    let o = server.raw(&[
-        "-appliance",
-        "register",
-        "-name",
-        "abox",
-        "-certificate",
-        client_cert.to_str().unwrap(),
-        "-ip",
-        "127.0.0.1",
-        "-port",
-        &listen,
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    server.register_appliance("abox", &client_cert, &listen);
     let client = client.start(&["-pedinitiated", "1", "-listenport", &listen, "-listenip", "127.0.0.1"]);
     let o = server.run("connect", &["-name", "abox", "-connectretrydelay", "50", "-socketreadtimeout", "2"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
